@@ -1,0 +1,42 @@
+# GovBus — the two commands of the quick start are `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.9
+
+# Airflow runs with the repository as its home: airflow.cfg here, DAGs in dags/,
+# its metadata database under .govbus/ (git-ignored).
+export AIRFLOW_HOME   := $(CURDIR)
+export AIRFLOW_CONFIG := $(CURDIR)/airflow.cfg
+export GOVBUS_HOME    ?= $(CURDIR)/.govbus
+
+.PHONY: install demo test lint bench lock clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+demo: install
+	$(BIN)/govbus demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --config setup.cfg
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/exchange_bench.py
+
+# Re-resolve the pinned dependencies after changing setup.cfg.
+lock:
+	$(BIN)/uv pip compile setup.cfg --extra dev --python-version 3.11 --quiet -o requirements.lock
+
+clean:
+	rm -rf .govbus bench/out

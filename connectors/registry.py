@@ -1,0 +1,143 @@
+"""Building a source or sink from a connector's settings, built-in or plug-in.
+
+Settings are a mapping whose `connector` names the kind; the other keys are that kind's
+settings, already expanded by the caller (no `${ENV}` expansion happens here):
+
+    connector   source settings    sink settings
+    sql         url, table         url, table
+    parquet     path               directory
+
+A missing or unknown setting is refused with a BadConfiguration naming it and listing
+the known ones.
+
+Plug-ins: a distribution registers a factory under the entry-point group
+`govbus.connectors`; the entry point's name is the `connector` value it serves. The
+factory is called as
+
+    factory(settings, role="source", key_fields=(...), cursor_field="updated_at" | None)
+    factory(settings, role="sink", key_fields=(...), schema=pyarrow.Schema)
+
+with the whole settings mapping (including `connector`), and returns an object
+implementing `Source` or `Sink` (see `connectors.base`); it validates its own settings
+and raises `govbus.errors` exceptions. Built-in names take precedence over plug-ins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from importlib.metadata import entry_points
+from typing import Any
+
+import pyarrow as pa
+
+from connectors.base import Sink, Source
+from connectors.parquet import ParquetSink, ParquetSource
+from connectors.sql_sink import SqlSink
+from connectors.sql_source import SqlSource
+from govbus.errors import BadConfiguration
+
+ENTRY_POINT_GROUP = "govbus.connectors"
+
+_SOURCE_SETTINGS = {"sql": ("url", "table"), "parquet": ("path",)}
+_SINK_SETTINGS = {"sql": ("url", "table"), "parquet": ("directory",)}
+_PRINTABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def make_source(
+    settings: Mapping[str, Any], *, key_fields: Sequence[str], cursor_field: str | None
+) -> Source:
+    """A source for `settings`; `cursor_field=None` means a full refresh ordered by key."""
+    connector = _connector(settings)
+    keys = tuple(key_fields)
+    if connector in _SOURCE_SETTINGS:
+        values = _settings(settings, connector, _SOURCE_SETTINGS[connector])
+        cursor_fields = None if cursor_field is None else (cursor_field,)
+        if connector == "sql":
+            return SqlSource(
+                values["url"], values["table"], key_fields=keys, cursor_fields=cursor_fields
+            )
+        return ParquetSource(values["path"], cursor_fields=cursor_fields, key_fields=keys)
+    factory = _plugin(connector, _SOURCE_SETTINGS)
+    source = factory(settings, role="source", key_fields=keys, cursor_field=cursor_field)
+    return _checked(source, Source, connector)
+
+
+def make_sink(settings: Mapping[str, Any], *, key_fields: Sequence[str], schema: pa.Schema) -> Sink:
+    """A sink for `settings` writing batches of `schema`, upserting by `key_fields`."""
+    connector = _connector(settings)
+    keys = tuple(key_fields)
+    if connector in _SINK_SETTINGS:
+        values = _settings(settings, connector, _SINK_SETTINGS[connector])
+        if connector == "sql":
+            return SqlSink(values["url"], values["table"], key_fields=keys, schema=schema)
+        return ParquetSink(values["directory"])
+    factory = _plugin(connector, _SINK_SETTINGS)
+    sink = factory(settings, role="sink", key_fields=keys, schema=schema)
+    return _checked(sink, Sink, connector)
+
+
+def _connector(settings: Mapping[str, Any]) -> str:
+    if not isinstance(settings, Mapping):
+        raise BadConfiguration("connector settings must be a mapping", where="connector")
+    connector = settings.get("connector")
+    if not isinstance(connector, str) or not connector:
+        raise BadConfiguration(
+            "missing setting 'connector'",
+            where="connector",
+            hint=f"known connectors: {', '.join(_known_connectors())}",
+        )
+    return connector
+
+
+def _settings(
+    settings: Mapping[str, Any], connector: str, known: tuple[str, ...]
+) -> dict[str, Any]:
+    """Exactly the `known` settings besides `connector`: none missing, none extra."""
+    listing = f"settings of connector {connector}: connector, {', '.join(known)}"
+    for name in settings:
+        if name != "connector" and name not in known:
+            shown = name if isinstance(name, str) and _PRINTABLE_NAME.fullmatch(name) else "?"
+            raise BadConfiguration(f"unknown setting '{shown}'", where=shown, hint=listing)
+    for name in known:
+        if name not in settings:
+            raise BadConfiguration(f"missing setting '{name}'", where=name, hint=listing)
+    return {name: settings[name] for name in known}
+
+
+def _plugin(connector: str, builtins: Mapping[str, object]) -> Callable[..., Any]:
+    plugins = {entry.name: entry for entry in entry_points(group=ENTRY_POINT_GROUP)}
+    if connector not in plugins:
+        shown = f"'{connector}'" if _PRINTABLE_NAME.fullmatch(connector) else ""
+        raise BadConfiguration(
+            f"unknown connector {shown}".rstrip(),
+            where="connector",
+            hint=f"known connectors: {', '.join(sorted({*builtins, *plugins}))}",
+        )
+    try:
+        factory = plugins[connector].load()
+    except Exception as exc:  # a broken plug-in must not look like a GovBus bug
+        raise BadConfiguration(
+            f"the plug-in for connector '{connector}' cannot be loaded ({type(exc).__name__})",
+            where="connector",
+            hint=f"check the package providing the {ENTRY_POINT_GROUP} entry point",
+        ) from exc
+    if not callable(factory):
+        raise BadConfiguration(
+            f"the plug-in for connector '{connector}' is not a factory", where="connector"
+        )
+    return factory
+
+
+def _checked(made: object, protocol: type, connector: str) -> Any:
+    if not isinstance(made, protocol):
+        raise BadConfiguration(
+            f"the plug-in for connector '{connector}' did not return a {protocol.__name__}",
+            where="connector",
+        )
+    return made
+
+
+def _known_connectors() -> list[str]:
+    plugins = {entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)}
+    return sorted({*_SOURCE_SETTINGS, *_SINK_SETTINGS, *plugins})

@@ -1,0 +1,92 @@
+"""consent/'s own tables in the bus's state database.
+
+The exchange creates them with `CONSENT_METADATA.create_all(engine)` (or an Alembic
+migration generated from this metadata). Every function that writes takes a
+`sa.Connection`, so the caller decides the transaction: a ledger entry commits together
+with the checkpoint it describes.
+
+`consent_events` and `ledger` are append-only by contract: nothing in consent/ updates or
+deletes their rows, and `Ledger.verify` detects anyone who does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+
+from consent.instants import as_utc
+
+CONSENT_METADATA = sa.MetaData()
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """A timestamp stored as UTC and read back as an aware UTC datetime.
+
+    SQLite keeps no zone (values are written in UTC, so text order is time order);
+    PostgreSQL uses timestamptz; MySQL/MariaDB keep microseconds (fsp=6).
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name in ("sqlite", "mysql", "mariadb") \
+            else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+consents = sa.Table(
+    "consents", CONSENT_METADATA,
+    sa.Column("consent_id", sa.String(36), primary_key=True),
+    # HMAC of the subject id under the audit key: never the raw identifier.
+    sa.Column("subject_ref", sa.String(64), nullable=False),
+    sa.Column("recipient", sa.String(128), nullable=False),
+    sa.Column("dataset", sa.String(128), nullable=False),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("fields", sa.Text, nullable=False),  # canonical JSON list, sorted
+    sa.Column("valid_from", UtcDateTime, nullable=False),
+    sa.Column("valid_until", UtcDateTime, nullable=True),  # exclusive
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+    sa.Column("evidence", sa.Text, nullable=False, default=""),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_consents_lookup", "recipient", "dataset", "purpose", "valid_from"),
+    sa.Index("ix_consents_subject", "subject_ref"),
+)
+
+consent_events = sa.Table(
+    "consent_events", CONSENT_METADATA,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("consent_id", sa.String(36), sa.ForeignKey("consents.consent_id"), nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_consent_events_consent", "consent_id"),
+)
+
+ledger = sa.Table(
+    "ledger", CONSENT_METADATA,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # canonical JSON
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("signature", sa.String(128), nullable=False),
+)

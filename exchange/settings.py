@@ -1,0 +1,70 @@
+"""Where GovBus keeps its state, and how an operator moves it.
+
+Everything a run writes lives under one home folder (`.govbus/` in the working
+directory by default, `GOVBUS_HOME` to move it). The state database defaults to a
+SQLite file in that home; `GOVBUS_STATE_URL` points it at PostgreSQL in production.
+The catalog is read from `GOVBUS_CATALOG`, else `./catalog`, else the catalog that
+ships next to this package (the sample deployment).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from govbus.errors import BadConfiguration
+
+_PACKAGED_CATALOG = Path(__file__).resolve().parent.parent / "catalog"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations; build with `Settings.from_env()` unless a test needs others."""
+
+    home: Path
+    state_url: str
+    catalog_dir: Path
+    batch_size: int = 50_000
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.home / "staging"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def agencies_dir(self) -> Path:
+        """Where the sample deployment's agency systems (SQLite files, folders) live."""
+        return self.home / "agencies"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        home = Path(env.get("GOVBUS_HOME") or ".govbus").expanduser().resolve()
+        state_url = env.get("GOVBUS_STATE_URL") or f"sqlite:///{home / 'state.db'}"
+        if env.get("GOVBUS_CATALOG"):
+            catalog_dir = Path(env["GOVBUS_CATALOG"]).expanduser().resolve()
+        elif (Path.cwd() / "catalog" / "agencies.yaml").is_file():
+            catalog_dir = (Path.cwd() / "catalog").resolve()
+        else:
+            catalog_dir = _PACKAGED_CATALOG
+        raw_batch = env.get("GOVBUS_BATCH_SIZE", "50000")
+        try:
+            batch_size = int(raw_batch)
+            if batch_size <= 0:
+                raise ValueError
+        except ValueError:
+            raise BadConfiguration(
+                "must be a positive whole number of rows",
+                where="environment variable GOVBUS_BATCH_SIZE",
+                hint="unset it to use 50000",
+            ) from None
+        return cls(home=home, state_url=state_url, catalog_dir=catalog_dir, batch_size=batch_size)
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.staging_dir, self.agencies_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        self.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -1,0 +1,132 @@
+"""The bus's own state database: stages, deliveries (checkpoints), cursors, runs, quarantine.
+
+One SQL database through SQLAlchemy 2 — a SQLite file by default, PostgreSQL in
+production (`GOVBUS_STATE_URL`). The consent part's tables (consents, ledger) live in
+the same database so that a delivery's ledger entry and its checkpoint commit in one
+transaction: that is what makes a retried delivery exactly-once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+import consent
+from govbus.errors import TransientError
+
+METADATA = sa.MetaData()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# A stage is one read of a dataset's source since the previous stage's end cursor.
+stages = sa.Table(
+    "stages",
+    METADATA,
+    sa.Column("stage_id", sa.String(128), primary_key=True),
+    sa.Column("dataset", sa.String(128), nullable=False, index=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    # staging -> staged -> committed; a 'staging' row left by a crash is discarded on retry
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("from_cursor", sa.JSON, nullable=True),
+    sa.Column("to_cursor", sa.JSON, nullable=True),
+    sa.Column("segments", sa.Integer, nullable=False, default=0),
+    sa.Column("rows_read", sa.Integer, nullable=False, default=0),
+    sa.Column("rows_staged", sa.Integer, nullable=False, default=0),
+    sa.Column("rows_quarantined", sa.Integer, nullable=False, default=0),
+    sa.Column("schema_fingerprint", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("staged_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("committed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("dataset", "seq", name="uq_stages_dataset_seq"),
+)
+
+# A subscription's checkpoint: one row per delivered segment of a stage. The primary
+# key makes a second delivery of the same segment impossible, even by a racing worker.
+deliveries = sa.Table(
+    "deliveries",
+    METADATA,
+    sa.Column("subscription_id", sa.String(128), primary_key=True),
+    sa.Column("stage_id", sa.String(128), primary_key=True),
+    sa.Column("segment", sa.Integer, primary_key=True),
+    sa.Column("dataset", sa.String(128), nullable=False),
+    sa.Column("batch_id", sa.String(300), nullable=False),
+    sa.Column("rows_delivered", sa.Integer, nullable=False),
+    sa.Column("rows_denied", sa.Integer, nullable=False),
+    sa.Column("ledger_seq", sa.Integer, nullable=False),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The committed source cursor per dataset: where the next stage reads from once every
+# earlier stage is delivered everywhere.
+cursors = sa.Table(
+    "dataset_cursors",
+    METADATA,
+    sa.Column("dataset", sa.String(128), primary_key=True),
+    sa.Column("cursor", sa.JSON, nullable=True),
+    sa.Column("stage_id", sa.String(128), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    METADATA,
+    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset", sa.String(128), nullable=False, index=True),
+    sa.Column("step", sa.String(16), nullable=False),
+    sa.Column("subscription_id", sa.String(128), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("counts", sa.JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+# Rows that broke the contract, kept whole (as read from the source) with every reason,
+# so they can be fixed at the source and replayed. This is data, not a log: it lives
+# only in the state database, never in log lines or error messages.
+quarantine = sa.Table(
+    "quarantine",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset", sa.String(128), nullable=False, index=True),
+    sa.Column("stage_id", sa.String(128), nullable=False, index=True),
+    sa.Column("record", sa.JSON, nullable=False),
+    sa.Column("reasons", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default="open"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the state DB; SQLite gets WAL and a busy timeout for concurrent workers."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def init_state(engine: Engine) -> None:
+    """Create missing tables (the exchange's and the consent part's). Idempotent."""
+    try:
+        METADATA.create_all(engine)
+        consent.CONSENT_METADATA.create_all(engine)
+    except OperationalError as exc:
+        raise TransientError(
+            "cannot open the state database",
+            where=engine.url.render_as_string(hide_password=True),
+            hint="check GOVBUS_STATE_URL and that the database is running",
+        ) from exc

@@ -1,0 +1,204 @@
+"""The sample deployment end to end: stage → deliver → commit on real SQLite and Parquet."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pyarrow.compute as pc
+import pytest
+import sqlalchemy as sa
+
+from exchange import demo
+from tests.e2e.helpers import (
+    benefits_rows,
+    housing_rows,
+    source_rows,
+    statistics_files,
+    statistics_table,
+)
+
+ROWS = 2_000
+
+
+@pytest.fixture
+def seeded(bus):
+    report = demo.seed(bus, rows=ROWS)
+    return report
+
+
+def _good_source_rows(bus) -> list[dict]:
+    """Source rows that pass the contract: the same rules, restated independently."""
+    import re
+
+    statuses = {"SINGLE", "JOINT", "SEPARATE", "HEAD_OF_HOUSEHOLD"}
+    good = []
+    for r in source_rows(bus.settings.home):
+        gross = r["gross_income"] or ""
+        if (
+            r["national_id"] is not None
+            and re.fullmatch(r"[0-9]{11}", r["national_id"])
+            and re.fullmatch(r"[0-9]+\.[0-9]{2}", gross)
+            and float(gross) <= 100_000_000
+            and r["filing_status"] in statuses
+            and re.fullmatch(r"[0-9]{4}", r["municipality_code"])
+        ):
+            good.append(r)
+    return good
+
+
+def _active_housing_subjects(bus) -> set[str]:
+    from consent.register import consents as consents_table  # test reads the register directly
+
+    refs = set()
+    with bus.engine.connect() as conn:
+        for row in conn.execute(sa.select(consents_table).where(consents_table.c.status == "ACTIVE")):
+            refs.add(row.subject_ref)
+    return refs
+
+
+def test_first_run_delivers_every_good_row_to_each_subscriber(bus, seeded):
+    results = bus.run()
+    (result,) = results
+    assert result.ok, result.failures
+    good = _good_source_rows(bus)
+    assert result.rows_read == ROWS
+    assert result.rows_quarantined == ROWS - len(good) == seeded.broken
+
+    # Benefits (statute, all fields): every good row once, exact decimals.
+    received = benefits_rows(bus.settings.home)
+    assert sorted(r["return_id"] for r in received) == sorted(r["return_id"] for r in good)
+    by_id = {r["return_id"]: r for r in good}
+    for r in received[:50]:
+        assert str(r["gross_income"]) == by_id[r["return_id"]]["gross_income"]
+
+    # Statistics (statute, minimized, pseudonymized): no identifier leaves.
+    stats = statistics_table(bus.settings.home)
+    assert stats.num_rows == len(good)
+    assert "national_id" not in stats.column_names and "return_id" not in stats.column_names
+    pseudonyms = set(stats["subject_pseudonym"].to_pylist())
+    ids = {r["national_id"] for r in good}
+    assert not pseudonyms & ids
+    assert len(pseudonyms) == len(ids)  # one stable pseudonym per person
+    assert all(len(p) == 64 for p in pseudonyms)
+
+    # Housing (consent): exactly the rows whose subject has an active consent.
+    import consent
+
+    active = _active_housing_subjects(bus)
+    refs = consent.pseudonymize(
+        __import__("pyarrow").array([r["national_id"] for r in good]), bus.keys.audit_key()
+    ).to_pylist()
+    expected = sorted(r["return_id"] for r, ref in zip(good, refs, strict=True) if ref in active)
+    got = sorted(r["return_id"] for r in housing_rows(bus.settings.home))
+    assert got == expected
+    assert 0 < len(got) < len(good)
+    assert result.deliveries["housing.tax-income"].rows_denied == len(good) - len(expected)
+
+
+def test_second_run_delivers_nothing_then_only_changes(bus, seeded):
+    bus.run()
+    files_before = len(statistics_files(bus.settings.home))
+    (again,) = bus.run()
+    assert again.rows_read == 0
+    assert all(d.rows_delivered == 0 for d in again.deliveries.values())
+    assert len(statistics_files(bus.settings.home)) == files_before
+
+    changed, new = demo.change_some(bus)
+    (third,) = bus.run()
+    assert 0 < third.rows_read <= changed + new
+    assert third.rows_read >= new
+    assert third.deliveries["benefits.tax-income"].rows_delivered == third.rows_read - third.rows_quarantined
+    assert len(benefits_rows(bus.settings.home)) == len(_good_source_rows(bus))
+    # The Benefits copy equals the source for every good row, updated values included.
+    source = {r["return_id"]: r["gross_income"] for r in _good_source_rows(bus)}
+    assert {r["return_id"]: str(r["gross_income"]) for r in benefits_rows(bus.settings.home)} == source
+
+
+def test_crash_after_sink_write_then_rerun_is_exactly_once(bus, seeded):
+    crashes = Counter()
+
+    def crash(batch_id: str) -> None:
+        if "statistics" in batch_id or "benefits" in batch_id:
+            crashes[batch_id] += 1
+            if crashes[batch_id] == 1:
+                raise RuntimeError("power cut after the sink wrote")
+
+    bus.hooks.after_sink_write = crash
+    (first,) = bus.run()
+    assert set(first.failures) == {"benefits.tax-income", "statistics.tax-income"}
+    assert "housing.tax-income" in first.deliveries  # the others were not held back
+    assert len(statistics_files(bus.settings.home)) == 1  # written, not checkpointed
+
+    (second,) = bus.run()  # the retry
+    assert second.ok, second.failures
+    good = _good_source_rows(bus)
+    received = benefits_rows(bus.settings.home)
+    assert Counter(r["return_id"] for r in received) == Counter(r["return_id"] for r in good)
+    stats = statistics_table(bus.settings.home)
+    assert stats.num_rows == len(good)  # no duplicate file, no missing batch
+    # One ledger entry per delivered batch, none for the crashed attempt.
+    from consent.ledger import ledger as ledger_table
+
+    with bus.engine.connect() as conn:
+        kinds = Counter(
+            json.loads(p)["subscription"] for p in conn.execute(sa.select(ledger_table.c.payload)).scalars()
+        )
+        batches = dict(
+            conn.execute(
+                sa.text("SELECT subscription_id, count(*) FROM deliveries GROUP BY subscription_id")
+            ).tuples()
+        )
+    assert kinds == Counter(batches)
+
+
+def test_revoked_consent_stops_delivery_of_that_subject(bus, seeded):
+    bus.run()
+    housing = housing_rows(bus.settings.home)
+    victim = housing[0]["national_id"]
+    from consent.register import consents as consents_table
+
+    ref = bus.register.subject_ref(victim)
+    with bus.engine.begin() as conn:
+        consent_id = conn.execute(
+            sa.select(consents_table.c.consent_id).where(
+                consents_table.c.subject_ref == ref, consents_table.c.status == "ACTIVE"
+            )
+        ).scalar_one()
+        bus.register.revoke(conn, consent_id)
+    # The source corrects every return of that person, and one of someone else's.
+    other = next(r for r in housing if r["national_id"] != victim)
+    engine = sa.create_engine(demo.tax_db_url(bus))
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(demo.income_returns)
+            .where(demo.income_returns.c.national_id.in_([victim, other["national_id"]]))
+            .values(taxable_income="1.00", updated_at=sa.func.datetime("2027-01-01 00:00:00"))
+        )
+    engine.dispose()
+    (result,) = bus.run()
+    assert result.ok
+    after = housing_rows(bus.settings.home)
+    victim_rows = [r for r in after if r["national_id"] == victim]
+    assert victim_rows and all(str(r["taxable_income"]) != "1.00" for r in victim_rows)
+    assert any(str(r["taxable_income"]) == "1.00" for r in after if r["national_id"] == other["national_id"])
+    benefits = [r for r in benefits_rows(bus.settings.home) if r["national_id"] == victim]
+    assert benefits and all(str(r["taxable_income"]) == "1.00" for r in benefits)
+    assert result.deliveries["housing.tax-income"].rows_denied >= len(victim_rows)
+
+
+def test_statistics_pseudonyms_differ_from_what_another_recipient_would_get(bus, seeded):
+    import consent
+
+    bus.run()
+    stats = statistics_table(bus.settings.home)
+    ids = __import__("pyarrow").array([r["national_id"] for r in _good_source_rows(bus)])
+    for_stats = set(
+        consent.pseudonymize(ids, bus.keys.pseudonym_key("statistics", "OFFICIAL_STATISTICS")).to_pylist()
+    )
+    for_housing = set(
+        consent.pseudonymize(ids, bus.keys.pseudonym_key("housing", "OFFICIAL_STATISTICS")).to_pylist()
+    )
+    assert set(stats["subject_pseudonym"].to_pylist()) == for_stats
+    assert not for_stats & for_housing
+    assert pc.all(pc.is_valid(stats["gross_income"])).as_py()
