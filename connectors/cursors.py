@@ -100,9 +100,7 @@ def parse_cursor(
 
 def _to_json(value: Any) -> Any:
     if value is None:
-        raise BadInput(
-            "a cursor or key field is null", hint="cursor and key columns must be NOT NULL"
-        )
+        raise BadInput("a cursor or key field is null", hint="cursor and key columns must be NOT NULL")
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)

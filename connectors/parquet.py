@@ -64,6 +64,12 @@ class ParquetSink:
             if target.resolve().parent != directory:  # e.g. a symlink planted under that name
                 raise BadInput("the batch file would leave the directory", where="batch_id")
             digest = self._write_atomically(directory, name, data)
+        except pa.ArrowException as exc:  # the data: a type Parquet cannot hold
+            raise BadInput(
+                f"the batch cannot be written as Parquet ({type(exc).__name__})",
+                where=f"batch {batch_id}",
+                hint="use column types Parquet supports",
+            ) from None
         except OSError as exc:
             raise TransientError(
                 f"cannot write the batch file ({type(exc).__name__})",
@@ -118,6 +124,7 @@ class ParquetSource:
         if not isinstance(path, str | os.PathLike) or not str(path):
             raise BadConfiguration("must be a file path", where="path")
         keys = _names(key_fields, "key_fields")
+        self._settings = {"key_fields": keys}
         if cursor_fields is None:
             if not keys:
                 raise BadConfiguration("a full refresh needs key fields", where="key_fields")
@@ -126,6 +133,7 @@ class ParquetSource:
             ordering = _names(cursor_fields, "cursor_fields")
             if not ordering:
                 raise BadConfiguration("must name at least one field", where="cursor_fields")
+            self._settings["cursor_fields"] = ordering
             self._mode = INCREMENTAL
             self._order = ordering + tuple(key for key in keys if key not in ordering)
         self._columns = None if columns is None else _names(columns, "columns")
@@ -159,21 +167,18 @@ class ParquetSource:
     def _load(self) -> pa.Table:
         where = self._path.name
         try:
-            table = pq.read_table(
-                self._path, columns=list(self._columns) if self._columns else None
-            )
+            table = pq.read_table(self._path, columns=list(self._columns) if self._columns else None)
         except FileNotFoundError:
             raise BadConfiguration("the file does not exist", where="path") from None
         except OSError as exc:
-            raise TransientError(
-                f"cannot read the file ({type(exc).__name__})", where=where
-            ) from None
+            raise TransientError(f"cannot read the file ({type(exc).__name__})", where=where) from None
         except pa.ArrowException:
             raise BadInput("not a readable Parquet file", where=where) from None
-        for i, name in enumerate(self._order):
-            if name not in table.column_names:
-                setting = "key_fields" if self._mode == FULL else "cursor_fields"
-                raise BadConfiguration(f"field {name} is not in the file", where=f"{setting}[{i}]")
+        for setting, names in self._settings.items():
+            for i, name in enumerate(names):
+                if name not in table.column_names:
+                    raise BadConfiguration(f"field {name} is not in the file", where=f"{setting}[{i}]")
+        for name in self._order:
             check_cursor_type(name, table.schema.field(name).type)
             if table[name].null_count:
                 raise BadInput(

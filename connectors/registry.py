@@ -54,9 +54,7 @@ def make_source(
         values = _settings(settings, connector, _SOURCE_SETTINGS[connector])
         cursor_fields = None if cursor_field is None else (cursor_field,)
         if connector == "sql":
-            return SqlSource(
-                values["url"], values["table"], key_fields=keys, cursor_fields=cursor_fields
-            )
+            return SqlSource(values["url"], values["table"], key_fields=keys, cursor_fields=cursor_fields)
         return ParquetSource(values["path"], cursor_fields=cursor_fields, key_fields=keys)
     factory = _plugin(connector, _SOURCE_SETTINGS)
     source = factory(settings, role="source", key_fields=keys, cursor_field=cursor_field)
@@ -90,9 +88,7 @@ def _connector(settings: Mapping[str, Any]) -> str:
     return connector
 
 
-def _settings(
-    settings: Mapping[str, Any], connector: str, known: tuple[str, ...]
-) -> dict[str, Any]:
+def _settings(settings: Mapping[str, Any], connector: str, known: tuple[str, ...]) -> dict[str, Any]:
     """Exactly the `known` settings besides `connector`: none missing, none extra."""
     listing = f"settings of connector {connector}: connector, {', '.join(known)}"
     for name in settings:
@@ -123,9 +119,7 @@ def _plugin(connector: str, builtins: Mapping[str, object]) -> Callable[..., Any
             hint=f"check the package providing the {ENTRY_POINT_GROUP} entry point",
         ) from exc
     if not callable(factory):
-        raise BadConfiguration(
-            f"the plug-in for connector '{connector}' is not a factory", where="connector"
-        )
+        raise BadConfiguration(f"the plug-in for connector '{connector}' is not a factory", where="connector")
     return factory
 
 

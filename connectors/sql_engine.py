@@ -26,9 +26,7 @@ def check_identifier(name: object, setting: str) -> str:
     The refused value is not echoed: it may be hostile (an injection attempt) or long.
     """
     if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
-        raise BadConfiguration(
-            "is not a plain SQL identifier", where=setting, hint=_IDENTIFIER_HINT
-        )
+        raise BadConfiguration("is not a plain SQL identifier", where=setting, hint=_IDENTIFIER_HINT)
     return name
 
 

@@ -43,9 +43,7 @@ _DIALECTS = frozenset({"sqlite", "postgresql"}) | MYSQL_DIALECTS
 class SqlSink:
     """Upserts batches by `key_fields` into `table`; batches must carry `schema`'s fields."""
 
-    def __init__(
-        self, url: str, table: str, *, key_fields: Sequence[str], schema: pa.Schema
-    ) -> None:
+    def __init__(self, url: str, table: str, *, key_fields: Sequence[str], schema: pa.Schema) -> None:
         split_table_name(table)
         if not isinstance(schema, pa.Schema):
             raise BadConfiguration("must be a pyarrow Schema", where="schema")

@@ -79,10 +79,12 @@ class SqlSource:
         keys = check_identifiers(key_fields, "key_fields")
         if not keys:
             raise BadConfiguration("must name at least one column", where="key_fields")
+        self._keys = keys
+        self._cursor_fields: tuple[str, ...] = ()
         if cursor_fields is None:
             self._mode, self._order = FULL, keys
         else:
-            ordering = check_identifiers(cursor_fields, "cursor_fields")
+            ordering = self._cursor_fields = check_identifiers(cursor_fields, "cursor_fields")
             self._mode = INCREMENTAL
             self._order = ordering + tuple(key for key in keys if key not in ordering)
         self._columns = None if columns is None else check_identifiers(columns, "columns")
@@ -113,40 +115,31 @@ class SqlSource:
         position = parse_cursor(cursor, mode=self._mode, fields=self._order, types=order_types)
         raw_checks = self._sqlite_raw_timestamps(order)
         order_index = [schema.get_field_index(name) for name in self._order]
-        try:
-            with self._engine.connect() as conn:
-                while True:
-                    stmt = sa.select(*selected, *raw_checks).order_by(*order)
-                    if position is not None:
-                        stmt = stmt.where(_after(order, position))
-                    rows = self._fetch(conn, stmt.limit(batch_size + 1))
-                    if not rows:
-                        return
-                    more = len(rows) > batch_size
-                    if more:
-                        self._check_strict(rows[batch_size - 1], rows[batch_size], order_index)
-                        rows = rows[:batch_size]
-                    data = self._to_table(rows, selected, schema, len(raw_checks))
-                    after = encode_last_row(data, self._order)
-                    done = not more
-                    next_cursor = make_cursor(
-                        self._mode, self._order, None if done and self._mode == FULL else after
-                    )
-                    yield SourceBatch(data, next_cursor)
-                    if done:
-                        return
-                    position = parse_cursor(
-                        next_cursor, mode=self._mode, fields=self._order, types=order_types
-                    )
-        except sa_exc.SQLAlchemyError as exc:
-            raise db_error(exc, self._where) from None
+        while True:
+            stmt = sa.select(*selected, *raw_checks).order_by(*order)
+            if position is not None:
+                stmt = stmt.where(_after(order, position))
+            rows = self._fetch(stmt.limit(batch_size + 1))
+            if not rows:
+                return
+            more = len(rows) > batch_size
+            if more:
+                self._check_strict(rows[batch_size - 1], rows[batch_size], order_index)
+                rows = rows[:batch_size]
+            data = self._to_table(rows, selected, schema, len(raw_checks))
+            after = None if self._mode == FULL and not more else encode_last_row(data, self._order)
+            next_cursor = make_cursor(self._mode, self._order, after)
+            yield SourceBatch(data, next_cursor)
+            if not more:
+                return
+            # Continue exactly as a later read from this cursor would.
+            position = parse_cursor(next_cursor, mode=self._mode, fields=self._order, types=order_types)
 
     def _reflect(self) -> sa.Table:
         if self._table is None:
             table = reflect_table(self._engine, self._table_name, self._where)
-            require_columns(
-                table, self._order, "cursor_fields" if self._mode == INCREMENTAL else "key_fields"
-            )
+            require_columns(table, self._cursor_fields, "cursor_fields")
+            require_columns(table, self._keys, "key_fields")
             if self._columns is not None:
                 require_columns(table, self._columns, "columns")
                 missing = [name for name in self._order if name not in self._columns]
@@ -168,9 +161,17 @@ class SqlSource:
             if isinstance(column.type, sqltypes.DateTime)
         ]
 
-    def _fetch(self, conn: sa.Connection, stmt: sa.Select[Any]) -> list[sa.Row[Any]]:
+    def _fetch(self, stmt: sa.Select[Any]) -> list[sa.Row[Any]]:
+        """Run one batch's query on a pooled connection, released before the batch is yielded.
+
+        No transaction stays open while the caller works on a batch (that would hold
+        back vacuum on PostgreSQL and writers on SQLite).
+        """
         try:
-            return list(conn.execute(stmt).fetchall())
+            with self._engine.connect() as conn:
+                return list(conn.execute(stmt).fetchall())
+        except sa_exc.SQLAlchemyError as exc:
+            raise db_error(exc, self._where) from None
         except (ValueError, TypeError):  # a driver or result processor could not parse a value
             raise BadInput(
                 "a stored value cannot be read as its column's declared type",
@@ -178,9 +179,7 @@ class SqlSource:
                 hint="fix the stored values or the column's declared type",
             ) from None
 
-    def _check_strict(
-        self, last: sa.Row[Any], following: sa.Row[Any], order_index: list[int]
-    ) -> None:
+    def _check_strict(self, last: sa.Row[Any], following: sa.Row[Any], order_index: list[int]) -> None:
         if all(last[i] == following[i] for i in order_index):
             raise BadInput(
                 "two rows share the same cursor and key values",
@@ -191,20 +190,10 @@ class SqlSource:
     def _to_table(
         self, rows: list[sa.Row[Any]], selected: list[sa.Column[Any]], schema: pa.Schema, raw: int
     ) -> pa.Table:
+        """Build the batch column-wise; refuse null ordering values and odd SQLite timestamps."""
         values = list(zip(*rows, strict=True))
-        for i in range(len(selected), len(selected) + raw):
-            if not pc.all(
-                pc.match_substring_regex(pa.array(values[i], pa.string()), _SQLITE_DATETIME)
-            ).as_py():
-                raise BadInput(
-                    "a timestamp cursor column holds text in another format than SQLAlchemy's",
-                    where=self._location,
-                    hint="store timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC",
-                )
         arrays = [
-            to_arrow_array(
-                values[i], schema.field(i).type, column.type, f"{self._table_name}.{column.name}"
-            )
+            to_arrow_array(values[i], schema.field(i).type, column.type, f"{self._table_name}.{column.name}")
             for i, column in enumerate(selected)
         ]
         data = pa.Table.from_arrays(arrays, schema=schema)
@@ -214,6 +203,14 @@ class SqlSource:
                     "a cursor or key column holds nulls",
                     where=f"{self._table_name}.{name}",
                     hint="cursor and key columns must be NOT NULL",
+                )
+        for i in range(len(selected), len(selected) + raw):
+            texts = pa.array(values[i], pa.string())
+            if not pc.all(pc.match_substring_regex(texts, _SQLITE_DATETIME)).as_py():
+                raise BadInput(
+                    "a timestamp cursor column holds text in another format than SQLAlchemy's",
+                    where=self._location,
+                    hint="store timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC",
                 )
         return data
 

@@ -24,6 +24,7 @@ import re
 import stat
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -35,6 +36,16 @@ MIN_MASTER_KEY_BYTES = 32
 _HKDF_SALT = b"govbus/keystore/v1"
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 _SIGNING_FILE = re.compile(r"^signing-([0-9a-f]{16})\.pem$")
+
+
+class SigningKey(NamedTuple):
+    """The current signing key and its id: `key, key_id = keystore.signing_key()`."""
+
+    key: Ed25519PrivateKey
+    key_id: str
+
+    def __repr__(self) -> str:
+        return f"SigningKey(key_id={self.key_id!r})"
 
 
 def key_id_of(public_key: Ed25519PublicKey) -> str:
@@ -225,9 +236,10 @@ class KeyStore:
                                    hint="write the 16-hex-digit id of a signing-<id>.pem file")
         return key_id
 
-    def signing_key(self) -> Ed25519PrivateKey:
-        """The current Ed25519 signing key (created on first use)."""
-        return self._load_signing(self.signing_key_id())
+    def signing_key(self) -> SigningKey:
+        """The current Ed25519 signing key and its key id (created on first use)."""
+        key_id = self.signing_key_id()
+        return SigningKey(self._load_signing(key_id), key_id)
 
     def public_keys(self) -> dict[str, Ed25519PublicKey]:
         """Every signing key's public half by key id (old keys included)."""

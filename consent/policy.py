@@ -27,7 +27,9 @@ class Decision:
     """Per-row verdict for one batch and subscription.
 
     `basis` is the statute id, or "consent" when rows were judged by consents;
-    `consent_ids` (consent basis only) holds each allowed row's consent id, null if denied.
+    `consent_ids` (consent basis only) holds each allowed row's consent id, null if denied;
+    `consents_used` counts the distinct consents that allowed a row (0 under a statute),
+    which is what a ledger entry records — never the subjects themselves.
     """
 
     allowed: pa.BooleanArray
@@ -35,6 +37,7 @@ class Decision:
     consent_ids: pa.Array | None
     allowed_count: int
     denied_count: int
+    consents_used: int = 0
 
     def select(self, table: pa.Table) -> pa.Table:
         """The allowed rows of `table` (the batch the decision was made for)."""
@@ -56,15 +59,25 @@ def _constant(value: bool, count: int) -> pa.BooleanArray:
     return pc.is_null(nulls) if value else pc.is_valid(nulls)
 
 
-def decide(subject_refs: pa.Array | pa.ChunkedArray, *, statute: Statute | None,
+def decide(subject_refs: pa.Array | pa.ChunkedArray | None, *, statute: Statute | None,
            consents: pa.Table | None, dataset: str, recipient: str, purpose: str,
-           at: datetime, fields: Sequence[str] | None = None) -> Decision:
+           at: datetime, fields: Sequence[str] | None = None,
+           rows: int | None = None) -> Decision:
     """Decide every row of a batch from its subjects' audit refs (see module doc).
 
     `subject_refs` are the batch's subject ids pseudonymized with the audit key
-    (`ConsentRegister.subject_refs`); a null ref can only pass under a statute.
+    (`ConsentRegister.subject_refs`); a null ref can only pass under a statute. Under a
+    statute the refs are not needed: pass None and the batch's row count as `rows`
+    (a statute that does not cover then denies every row).
     """
-    refs = _single(subject_refs)
+    if subject_refs is None:
+        if rows is None or rows < 0:
+            raise BadInput("decide needs subject_refs or the row count", where="decide(rows)")
+        refs = pa.nulls(rows, pa.string())
+    else:
+        refs = _single(subject_refs)
+        if rows is not None and rows != len(refs):
+            raise BadInput("rows differs from the number of subject refs", where="decide(rows)")
     count = len(refs)
     if statute is not None and statute.covers(dataset, recipient, purpose, at) \
             and not (fields is not None and statute.missing_fields(fields)):
@@ -84,8 +97,9 @@ def decide(subject_refs: pa.Array | pa.ChunkedArray, *, statute: Statute | None,
     allowed = pc.is_valid(position)
     consent_ids = pc.take(_single(consents.column("consent_id")), position)
     granted = pc.sum(allowed).as_py() or 0
+    used = pc.count_distinct(consent_ids).as_py() if granted else 0
     return Decision(allowed=allowed, basis=CONSENT_BASIS, consent_ids=consent_ids,
-                    allowed_count=granted, denied_count=count - granted)
+                    allowed_count=granted, denied_count=count - granted, consents_used=used)
 
 
 def minimize(table: pa.Table, fields: Sequence[str]) -> pa.Table:

@@ -6,7 +6,8 @@ join its own deliveries; two recipients' keys differ, so their copies do not joi
 Integers are pseudonymized as their decimal text, so 123 and "123" agree.
 
 Speed: the column is dictionary-encoded once (one hash pass), HMAC runs once per
-distinct value (about 1 s for a million distinct values), and the result is gathered back with `take` — no per-row Python.
+distinct value (about 1 s for a million distinct values), and the result is gathered
+back with `take` — no per-row Python.
 """
 
 from __future__ import annotations

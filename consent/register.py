@@ -101,7 +101,7 @@ class ConsentRegister:
 
     def _event(self, conn: sa.Connection, consent_id: str, event: str, at: datetime) -> None:
         conn.execute(consent_events.insert().values(
-            event_id=str(uuid.uuid4()), consent_id=consent_id, event=event, at=at))
+            consent_id=consent_id, event=event, at=at, recorded_at=utc_now()))
 
     def grant(self, conn: sa.Connection, subject_id: str, recipient: str, dataset: str,
               purpose: str, fields: Sequence[str], valid_from: datetime | None = None,
@@ -171,9 +171,10 @@ class ConsentRegister:
             conn.execute(consents.update().where(consents.c.consent_id.in_(chunk),
                                                  consents.c.status == ACTIVE)
                          .values(status=EXPIRED, version=consents.c.version + 1))
+            recorded = utc_now()
             conn.execute(consent_events.insert(), [
-                {"event_id": str(uuid.uuid4()), "consent_id": cid, "event": "expired",
-                 "at": when} for cid in chunk])
+                {"consent_id": cid, "event": "expired", "at": when, "recorded_at": recorded}
+                for cid in chunk])
         return len(due)
 
     def active(self, conn: sa.Connection, *, recipient: str, dataset: str, purpose: str,
@@ -216,8 +217,8 @@ class ConsentRegister:
             created_at=row.created_at) for row in rows]
 
     def events(self, conn: sa.Connection, consent_id: str) -> list[tuple[str, datetime]]:
-        """The consent's history as (event, at), oldest first."""
+        """The consent's history as (event, effective at), in the order it was recorded."""
         rows = conn.execute(sa.select(consent_events.c.event, consent_events.c.at)
                             .where(consent_events.c.consent_id == consent_id)
-                            .order_by(consent_events.c.at, consent_events.c.event_id)).all()
+                            .order_by(consent_events.c.event_id)).all()
         return [(row.event, row.at) for row in rows]

@@ -71,10 +71,12 @@ consents = sa.Table(
 
 consent_events = sa.Table(
     "consent_events", CONSENT_METADATA,
-    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),  # insertion order
     sa.Column("consent_id", sa.String(36), sa.ForeignKey("consents.consent_id"), nullable=False),
-    sa.Column("event", sa.String(16), nullable=False),
-    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),  # given / revoked / expired
+    sa.Column("at", UtcDateTime, nullable=False),  # when it takes effect
+    sa.Column("recorded_at", UtcDateTime, nullable=False),  # when it was written
     sa.Index("ix_consent_events_consent", "consent_id"),
 )
 

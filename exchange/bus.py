@@ -62,7 +62,7 @@ class Bus:
         keys = consent.KeyStore(settings.keys_dir)
         signing_key, key_id = keys.signing_key()
         ledger = consent.Ledger(signing_key, key_id, keys.public_keys())
-        register = consent.ConsentRegister(keys.audit_key())
+        register = consent.ConsentRegister(keys.audit_key(), ledger=ledger)
         return cls(settings, catalog, engine, keys, ledger, register)
 
     def close(self) -> None:

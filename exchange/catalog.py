@@ -335,6 +335,15 @@ def _subscription(
                 for name in _VAR.findall(value):
                     if not _ENV_NAME.fullmatch(name):
                         bad("sink", f"{key}: ${{{name}}} is not an environment variable name")
+    if dataset is not None and isinstance(sink, dict) and sink.get("connector") == "sql":
+        missing = [k for k in dataset.contract.key_fields if k not in fields]
+        if missing:
+            bad("fields", f"an SQL sink upserts by key: add {', '.join(missing)}")
+    if dataset is not None and statute_id is None:
+        for name in fields:
+            spec = dataset.contract.fields.get(name)
+            if spec is not None and spec.classification == "sensitive":
+                bad("fields", f"{name!r} is sensitive: only a statute naming it may release it")
     pseudo = item.get("pseudonymize_subject", False)
     if not isinstance(pseudo, bool):
         bad("pseudonymize_subject", "must be true or false")

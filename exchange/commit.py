@@ -44,12 +44,12 @@ def commit_dataset(bus: Bus, dataset_id: str) -> CommitReport:
             .order_by(st.c.seq)
         ).all()
         for stage in staged:
-            have = dict(
+            have = dict(  # (subscription, segments delivered)
                 conn.execute(
                     sa.select(dv.c.subscription_id, sa.func.count())
                     .where(dv.c.stage_id == stage.stage_id)
                     .group_by(dv.c.subscription_id)
-                ).tuples()
+                ).all()
             )
             missing = [s for s in subscriptions if have.get(s, 0) < stage.segments]
             if missing:

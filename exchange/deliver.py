@@ -96,7 +96,7 @@ def _pending_segments(bus: Bus, sub: Subscription) -> list[tuple[str, int]]:
         done = set(
             conn.execute(
                 sa.select(dv.c.stage_id, dv.c.segment).where(dv.c.subscription_id == sub.id)
-            ).tuples()
+            ).all()
         )
     return [
         (row.stage_id, segment)

@@ -40,7 +40,9 @@ income_returns = sa.Table(
     sa.Column("taxable_income", sa.Text),
     sa.Column("tax_due", sa.Text),
     sa.Column("postal_code", sa.String(5), nullable=True),
-    sa.Column("updated_at", sa.DateTime, index=True),
+    sa.Column("updated_at", sa.DateTime),
+    # The compound cursor (updated_at, return_id) reads by this index, batch after batch.
+    sa.Index("ix_income_returns_cursor", "updated_at", "return_id"),
 )
 demo_meta = sa.Table(
     "demo_meta", _META, sa.Column("key", sa.String(32), primary_key=True), sa.Column("value", sa.Integer)
@@ -114,7 +116,8 @@ def seed(bus: Bus, rows: int = 20_000) -> SeedReport:
     rng = np.random.default_rng(2026)
     people = rng.integers(10**10, 10**11 - 1, size=max(1, rows // 2), dtype=np.int64)
     path = tax_db_path(bus)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    for agency in ("tax", "benefits", "housing", "statistics"):
+        (bus.settings.agencies_dir / agency).mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(f"sqlite:///{path}")
     _META.create_all(engine)
     data = _returns(rng, 0, rows, people)
@@ -161,7 +164,7 @@ def change_some(bus: Bus, share: float = 0.02, new: int = 50) -> tuple[int, int]
     """The source's next day: `share` of returns corrected, `new` returns filed."""
     engine = sa.create_engine(tax_db_url(bus))
     with engine.begin() as conn:
-        meta = dict(conn.execute(sa.select(demo_meta.c.key, demo_meta.c.value)).tuples())
+        meta = dict(conn.execute(sa.select(demo_meta.c.key, demo_meta.c.value)).all())
         round_no = meta["round"] + 1
         rng = np.random.default_rng(2026 + round_no)
         last = conn.execute(sa.select(sa.func.max(income_returns.c.updated_at))).scalar_one()

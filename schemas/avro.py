@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro.schema
 import pyarrow as pa
@@ -133,7 +133,6 @@ def _build(document: Any, *, source: str, version: int | None) -> AvroSchema:
     except BadConfiguration as exc:
         where = f"{source}: {exc.where}" if exc.where else source
         raise BadConfiguration(exc.message, where=where, hint=exc.hint) from exc
-    assert isinstance(arrow, pa.Schema)
     return AvroSchema(
         name=parsed["name"],
         version=version,
@@ -142,6 +141,6 @@ def _build(document: Any, *, source: str, version: int | None) -> AvroSchema:
         canonical=canonical,
         fingerprint_crc64=fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"),
         fingerprint_sha256=fastavro.schema.fingerprint(canonical, "SHA-256"),
-        arrow=arrow,
+        arrow=cast(pa.Schema, arrow),
         field_names=tuple(f["name"] for f in parsed["fields"]),
     )

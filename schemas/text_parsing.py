@@ -34,12 +34,15 @@ def _int(strings: pa.Array, empty: int = 0) -> pa.Array:
     return pc.cast(pc.if_else(pc.equal(strings, ""), str(empty), strings), pa.int64())
 
 
-def decimal_text_fits(text: pa.Array, precision: int, scale: int) -> pa.Array:
-    """True where `text` is a decimal number that decimal(precision, scale) holds exactly.
+def decimal_text(text: pa.Array, precision: int, scale: int) -> pa.Array:
+    """Canonical text (`[-]core e E`) of each value that decimal(precision, scale) holds
+    exactly; null for any other value.
 
     The value is written as core × 10^E with `core` free of leading and trailing zeros
     (n digits); it fits iff it needs at most `scale` fraction digits (-E ≤ scale) and
-    at most `precision` digits in all (n + E + scale ≤ precision).
+    at most `precision` digits in all (n + E + scale ≤ precision). Casting the canonical
+    text instead of the original matters: Arrow's own parser silently drops digits of a
+    text with more than 38 fraction digits (`0.000…01` → 0), which this form never has.
     """
     parts = pc.extract_regex(text, _DECIMAL)
     integer = pc.struct_field(parts, "int")
@@ -55,8 +58,11 @@ def decimal_text_fits(text: pa.Array, precision: int, scale: int) -> pa.Array:
         pc.less_equal(pc.negate(e), scale),
         pc.less_equal(pc.add(pc.add(n, e), scale), precision),
     )
-    valid = pc.and_(has_digit, pc.or_(pc.equal(n, 0), fits))
-    return pc.fill_null(valid, False)
+    zero = pc.equal(n, 0)
+    valid = pc.fill_null(pc.and_(has_digit, pc.or_(zero, fits)), False)
+    sign = pc.if_else(pc.starts_with(text, "-"), "-", "")
+    canonical = pc.binary_join_element_wise(sign, core, "e", pc.cast(e, pa.string()), "")
+    return pc.if_else(valid, pc.if_else(zero, "0", canonical), None)
 
 
 def float_text_valid(text: pa.Array) -> pa.Array:
@@ -139,9 +145,7 @@ def parse_time_text(text: pa.Array, unit: str) -> pa.Array:
     parts = pc.extract_regex(text, _TIME)
     hh, mm, ss = (_int(pc.struct_field(parts, name)) for name in ("hh", "mm", "ss"))
     fraction, exact = _fraction(pc.struct_field(parts, "frac"), unit)
-    in_range = pc.and_(
-        pc.and_(pc.less_equal(hh, 23), pc.less_equal(mm, 59)), pc.less_equal(ss, 59)
-    )
+    in_range = pc.and_(pc.and_(pc.less_equal(hh, 23), pc.less_equal(mm, 59)), pc.less_equal(ss, 59))
     valid = pc.fill_null(pc.and_(in_range, exact), False)
     seconds = pc.add(pc.add(pc.multiply(hh, 3600), pc.multiply(mm, 60)), ss)
     value = pc.add(pc.multiply(seconds, 10 ** _DIGITS[unit]), fraction)

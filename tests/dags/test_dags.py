@@ -34,7 +34,7 @@ def _dagbag(env: dict[str, str], dags_folder: Path) -> subprocess.CompletedProce
     script = (
         "import json\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
-        f"bag = DagBag(dag_folder={str(dags_folder)!r}, include_examples=False)\n"
+        f"bag = DagBag(dag_folder={str(dags_folder)!r})\n"
         "print(json.dumps({'errors': {k: str(v) for k, v in bag.import_errors.items()},"
         " 'dags': {d: sorted(bag.dags[d].task_ids) for d in bag.dags}}))\n"
     )

@@ -100,7 +100,7 @@ def test_audit_verify_names_an_edited_ledger_entry(env, govbus_home):
     state = sa.create_engine(f"sqlite:///{govbus_home / 'state.db'}")
     with state.begin() as conn:
         seq, payload = conn.execute(
-            sa.text("SELECT seq, payload FROM ledger ORDER BY seq LIMIT 1 OFFSET 1")
+            sa.text("SELECT seq, payload FROM ledger WHERE kind = 'delivery' ORDER BY seq LIMIT 1 OFFSET 1")
         ).one()
         forged = payload.replace('"rows_delivered":', '"rows_delivered":1', 1)
         assert forged != payload

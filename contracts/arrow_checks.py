@@ -1,0 +1,230 @@
+"""The row-level expectations, compiled to `pyarrow.compute` over whole columns.
+
+Each builder takes an expectation's kwargs and returns a check: `table → Outcome`, where
+`Outcome.unexpected` is a boolean mask (true = the row breaks the rule) and
+`Outcome.considered` is how many rows the rule judged (GX's denominator for `mostly`).
+
+Null semantics are Great Expectations' (checked against GX itself in the tests):
+
+* `expect_column_values_to_not_be_null` flags nulls; `..._to_be_null` flags non-nulls;
+  both judge every row.
+* Every other single-column rule ignores nulls: a null is never unexpected and is not
+  counted in `considered`.
+* `expect_column_values_to_be_unique` flags every row whose (non-null) value occurs more
+  than once in the batch — all occurrences, not only the later ones.
+* `expect_compound_columns_to_be_unique` skips rows per `ignore_row_if` (default
+  `all_values_are_missing`; also `any_value_is_missing`, `never`); among the others a
+  null equals a null, and every occurrence of a repeated combination is flagged.
+* `expect_column_pair_values_a_to_be_greater_than_b` skips rows per `ignore_row_if`
+  (default `both_values_are_missing`; also `either_value_is_missing`, `neither`); a row
+  it does not skip and where one side is null is unexpected, as in GX.
+
+Matching a regex on a non-text column uses Arrow's text form of the value. Regexes run
+on RE2 (no look-around, no back-references); the linter refuses what RE2 cannot compile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.types as pt
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one expectation found in one batch."""
+
+    unexpected: pa.Array
+    considered: int
+
+
+Check = Callable[[pa.Table], Outcome]
+_ROW = "__govbus_row__"
+
+
+def column(table: pa.Table, name: str) -> pa.Array:
+    """One column as a plain array (dictionaries decoded, chunks combined)."""
+    values = table.column(name).combine_chunks()
+    return values.dictionary_decode() if pt.is_dictionary(values.type) else values
+
+
+def _flag(values: pa.Array, ok: pa.Array) -> Outcome:
+    """Unexpected = a non-null value for which `ok` does not hold."""
+    unexpected = pc.and_(pc.is_valid(values), pc.invert(pc.fill_null(ok, True)))
+    return Outcome(unexpected, len(values) - values.null_count)
+
+
+def _text(values: pa.Array) -> pa.Array:
+    if pt.is_string(values.type):
+        return values
+    return pc.cast(values, pa.string())
+
+
+def _scalar(value: Any, target: pa.DataType) -> pa.Scalar:
+    """A contract constant as a scalar comparable with a column of type `target`."""
+    if pt.is_decimal(target) and isinstance(value, int | float | Decimal | str):
+        return pa.scalar(Decimal(str(value)))
+    if pt.is_temporal(target):
+        scalar = pa.scalar(value)
+        if pt.is_string(scalar.type) and pt.is_timestamp(target) and target.tz is not None:
+            try:
+                return scalar.cast(target)
+            except pa.ArrowInvalid:  # no offset in the text: read it as UTC
+                return scalar.cast(pa.timestamp(target.unit)).cast(target)
+        if isinstance(value, dt.datetime) and value.tzinfo is None and getattr(target, "tz", None):
+            return scalar.cast(pa.timestamp(target.unit)).cast(target)
+        return scalar.cast(target)
+    return pa.scalar(value)
+
+
+def _values(values: Sequence[Any], target: pa.DataType) -> pa.Array:
+    """A contract's value_set as an array of the column's type."""
+    if pt.is_decimal(target):
+        return pa.array([None if v is None else Decimal(str(v)) for v in values])
+    try:
+        return pa.array(list(values), type=target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pc.cast(pa.array(list(values)), target)
+
+
+def _in_range(values: pa.Array, low: Any, high: Any, strict_low: bool, strict_high: bool) -> pa.Array:
+    ok = pa.repeat(pa.scalar(True), len(values))
+    if low is not None:
+        above = pc.greater if strict_low else pc.greater_equal
+        ok = pc.and_(ok, above(values, _scalar(low, values.type)))
+    if high is not None:
+        below = pc.less if strict_high else pc.less_equal
+        ok = pc.and_(ok, below(values, _scalar(high, values.type)))
+    return ok
+
+
+def _duplicated(table: pa.Table, names: list[str], considered: pa.Array) -> pa.Array:
+    """Rows (among `considered`) whose combination of `names` occurs more than once."""
+    rows = pc.indices_nonzero(considered)
+    subset = pa.table({f"k{i}": column(table, n).take(rows) for i, n in enumerate(names)})
+    subset = subset.append_column(_ROW, rows)
+    keys = [f"k{i}" for i in range(len(names))]
+    groups = subset.group_by(keys, use_threads=False).aggregate([(_ROW, "list")])
+    lists = groups.column(f"{_ROW}_list").combine_chunks()
+    repeated = pc.filter(lists, pc.greater(pc.list_value_length(lists), 1)).flatten()
+    everyone = pc.indices_nonzero(pa.repeat(pa.scalar(True), table.num_rows))
+    return pc.is_in(everyone, value_set=pc.cast(repeated, pa.uint64()))
+
+
+def not_be_null(kw: Mapping[str, Any]) -> Check:
+    return lambda t: Outcome(pc.is_null(column(t, kw["column"])), t.num_rows)
+
+
+def be_null(kw: Mapping[str, Any]) -> Check:
+    return lambda t: Outcome(pc.is_valid(column(t, kw["column"])), t.num_rows)
+
+
+def match_regex(kw: Mapping[str, Any]) -> Check:
+    def check(table: pa.Table) -> Outcome:
+        values = column(table, kw["column"])
+        return _flag(values, pc.match_substring_regex(_text(values), kw["regex"]))
+
+    return check
+
+
+def not_match_regex(kw: Mapping[str, Any]) -> Check:
+    def check(table: pa.Table) -> Outcome:
+        values = column(table, kw["column"])
+        return _flag(values, pc.invert(pc.match_substring_regex(_text(values), kw["regex"])))
+
+    return check
+
+
+def between(kw: Mapping[str, Any]) -> Check:
+    def check(table: pa.Table) -> Outcome:
+        values = column(table, kw["column"])
+        ok = _in_range(
+            values,
+            kw.get("min_value"),
+            kw.get("max_value"),
+            bool(kw.get("strict_min")),
+            bool(kw.get("strict_max")),
+        )
+        return _flag(values, ok)
+
+    return check
+
+
+def lengths_between(kw: Mapping[str, Any]) -> Check:
+    def check(table: pa.Table) -> Outcome:
+        values = column(table, kw["column"])
+        is_bytes = pt.is_binary(values.type) or pt.is_large_binary(values.type)
+        lengths = pc.binary_length(values) if is_bytes else pc.utf8_length(_text(values))
+        low, high = kw.get("min_value"), kw.get("max_value")
+        strict = bool(kw.get("strict_min")), bool(kw.get("strict_max"))
+        return _flag(values, _in_range(pc.cast(lengths, pa.int64()), low, high, *strict))
+
+    return check
+
+
+def in_set(kw: Mapping[str, Any]) -> Check:
+    def check(table: pa.Table) -> Outcome:
+        values = column(table, kw["column"])
+        return _flag(values, pc.is_in(values, value_set=_values(kw["value_set"], values.type)))
+
+    return check
+
+
+def not_in_set(kw: Mapping[str, Any]) -> Check:
+    def check(table: pa.Table) -> Outcome:
+        values = column(table, kw["column"])
+        found = pc.is_in(values, value_set=_values(kw["value_set"], values.type))
+        return _flag(values, pc.invert(found))
+
+    return check
+
+
+def unique(kw: Mapping[str, Any]) -> Check:
+    def check(table: pa.Table) -> Outcome:
+        values = column(table, kw["column"])
+        present = pc.is_valid(values)
+        return Outcome(_duplicated(table, [kw["column"]], present), len(values) - values.null_count)
+
+    return check
+
+
+def _skip(nulls: list[pa.Array], rule: str, rows: int) -> pa.Array:
+    """Rows an `ignore_row_if` rule leaves out (true = skipped)."""
+    if rule in ("never", "neither") or not nulls:
+        return pa.repeat(pa.scalar(False), rows)
+    combine = pc.and_ if rule in ("all_values_are_missing", "both_values_are_missing") else pc.or_
+    skipped = nulls[0]
+    for more in nulls[1:]:
+        skipped = combine(skipped, more)
+    return skipped
+
+
+def compound_unique(kw: Mapping[str, Any]) -> Check:
+    def check(table: pa.Table) -> Outcome:
+        names = list(kw["column_list"])
+        nulls = [pc.is_null(column(table, name)) for name in names]
+        rule = kw.get("ignore_row_if") or "all_values_are_missing"
+        considered = pc.invert(_skip(nulls, rule, table.num_rows))
+        count = pc.sum(pc.cast(considered, pa.int64())).as_py() or 0
+        return Outcome(_duplicated(table, names, considered), count)
+
+    return check
+
+
+def pair_greater(kw: Mapping[str, Any]) -> Check:
+    def check(table: pa.Table) -> Outcome:
+        a, b = column(table, kw["column_A"]), column(table, kw["column_B"])
+        rule = kw.get("ignore_row_if") or "both_values_are_missing"
+        considered = pc.invert(_skip([pc.is_null(a), pc.is_null(b)], rule, table.num_rows))
+        compare = pc.greater_equal if kw.get("or_equal") else pc.greater
+        ok = pc.fill_null(compare(a, b), False)
+        count = pc.sum(pc.cast(considered, pa.int64())).as_py() or 0
+        return Outcome(pc.and_(considered, pc.invert(ok)), count)
+
+    return check

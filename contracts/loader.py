@@ -1,0 +1,265 @@
+"""Reading and linting `contract.yaml`, keeping line numbers for every problem.
+
+`lint_contract(path)` returns every problem found (structure first; when the structure
+is sound, also the contract against its Avro schema); `load_contract(path)` returns the
+`Contract` or raises one `BadConfiguration` listing all problems, each as
+`file:line: field: message`. The file format is the one of
+`catalog/datasets/tax.income/contract.yaml`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from contracts.durations import parse_duration
+from contracts.expectations import SUPPORTED_EXPECTATIONS
+from contracts.model import (
+    BREACH_ACTIONS,
+    CLASSIFICATIONS,
+    COMPATIBILITY_MODES,
+    Contract,
+    Expectation,
+    FieldSpec,
+    Problem,
+    Sla,
+)
+from contracts.schema_check import check_contract_schema
+from contracts.yaml_reader import Entry, YamlReader
+from govbus.errors import BadConfiguration
+
+_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+REQUIRED = (
+    "id", "version", "owner", "schema", "compatibility",
+    "subject_field", "key_fields", "source", "fields",
+)  # fmt: skip
+OPTIONAL = ("description", "purpose", "cursor_field", "expectations", "sla")
+_EXPECTATION_KEYS = ("type", "kwargs", "meta", "notes", "description")
+
+
+def lint_contract(path: str | Path) -> list[Problem]:
+    """Every problem of the contract file at `path`, by line (empty: the contract is sound)."""
+    contract, problems = _read(Path(path))
+    if contract is not None and not problems:
+        problems.extend(check_contract_schema(contract))
+    return sorted(problems, key=lambda problem: problem.line or 0)
+
+
+def load_contract(path: str | Path) -> Contract:
+    """The contract at `path`; raises `BadConfiguration` listing all its problems."""
+    problems = lint_contract(path)
+    if problems:
+        listing = "\n".join(f"  {problem}" for problem in problems)
+        raise BadConfiguration(
+            f"{len(problems)} problem(s) in the contract:\n{listing}",
+            where=str(path),
+            hint="fix each listed line; `govbus check` lints the whole catalog",
+        )
+    contract, _ = _read(Path(path))
+    if contract is None:  # cannot happen: lint found no problem in the same file
+        raise BadConfiguration("the contract changed while it was read", where=str(path))
+    return contract
+
+
+def _read(path: Path) -> tuple[Contract | None, list[Problem]]:
+    reader = YamlReader(path)
+    root = reader.document()
+    if root is None:
+        return None, reader.problems
+    entries = reader.mapping(root, "")
+    if entries is None:
+        return None, reader.problems
+    lint = _ContractLint(reader, path)
+    contract = lint.run({entry.key: entry for entry in entries}, root.start_mark.line + 1)
+    return contract, reader.problems
+
+
+class _ContractLint:
+    """Checks each top-level key, then the references between them."""
+
+    def __init__(self, reader: YamlReader, path: Path) -> None:
+        self.r = reader
+        self.path = path
+        self.lines: dict[str, int] = {}
+        self.declared: set[str] = set()  # field names, even those with a bad spec
+
+    def run(self, entries: dict[str, Entry], first_line: int) -> Contract | None:
+        for key, entry in entries.items():
+            self.lines[key] = entry.line
+            if key not in REQUIRED + OPTIONAL:
+                close = difflib.get_close_matches(key, REQUIRED + OPTIONAL, n=1)
+                tip = f" (did you mean {close[0]!r}?)" if close else ""
+                self.r.problem(entry.line, key, f"unknown key{tip}")
+        for key in REQUIRED:
+            if key not in entries:
+                self.r.problem(first_line, key, "required key is missing")
+        get = entries.get
+        text = self.r.string
+        values: dict[str, Any] = {
+            "id": text(get("id"), "id", _NAME, "must be lowercase letters, digits, '.', '_' or '-'"),
+            "version": text(get("version"), "version", _SEMVER, "must be MAJOR.MINOR.PATCH"),
+            "owner": text(get("owner"), "owner", _NAME, "must be an agency id"),
+            "description": text(get("description"), "description") or "",
+            "purpose": text(get("purpose"), "purpose") or "",
+            "schema_ref": self.schema_ref(get("schema")),
+            "compatibility": self.choice(get("compatibility"), "compatibility", COMPATIBILITY_MODES),
+            "source": self.source(get("source")),
+            "fields": self.fields(get("fields")),
+            "expectations": self.expectations(get("expectations")),
+            "sla": self.sla(get("sla")),
+        }
+        fields = self.declared
+        values["subject_field"] = self.field_ref(get("subject_field"), "subject_field", fields)
+        values["cursor_field"] = self.field_ref(get("cursor_field"), "cursor_field", fields)
+        values["key_fields"] = self.key_fields(get("key_fields"), fields)
+        self.expectation_columns(values["expectations"], fields)
+        if self.r.problems or any(values[k] is None for k in ("id", "version", "schema_ref")):
+            return None
+        return Contract(**values, path=self.path, lines=self.lines)
+
+    def choice(self, entry: Entry | None, field: str, allowed: tuple[str, ...]) -> str | None:
+        value = self.r.string(entry, field)
+        if value is not None and value not in allowed:
+            self.r.problem(entry, field, f"must be one of {', '.join(allowed)}")
+            return None
+        return value
+
+    def schema_ref(self, entry: Entry | None) -> str | None:
+        value = self.r.string(entry, "schema")
+        if value is None:
+            return None
+        relative = PurePosixPath(value)
+        if relative.is_absolute() or ".." in relative.parts or "\\" in value:
+            self.r.problem(entry, "schema", "must be a path inside the dataset's folder")
+        elif relative.suffix != ".avsc":
+            self.r.problem(entry, "schema", "must name an .avsc file")
+        elif not (self.path.parent / relative).is_file():
+            self.r.problem(entry, "schema", "the schema file does not exist")
+        return value
+
+    def source(self, entry: Entry | None) -> dict[str, Any] | None:
+        items = self.r.mapping(entry.node, "source") if entry else None
+        if items is None:
+            return None
+        connector = next((item for item in items if item.key == "connector"), None)
+        if connector is None:
+            self.r.problem(entry, "source", "must name its 'connector'")
+        else:
+            self.r.string(connector, "source.connector")
+        return self.r.python(entry.node)
+
+    def fields(self, entry: Entry | None) -> dict[str, FieldSpec] | None:
+        items = self.r.mapping(entry.node, "fields") if entry else None
+        if items is None:
+            return None
+        specs: dict[str, FieldSpec] = {}
+        for item in items:
+            where = f"fields.{item.key}"
+            self.lines[where] = item.line
+            self.declared.add(item.key)
+            if not _FIELD.match(item.key):
+                self.r.problem(item, where, "is not a valid Avro field name")
+            attributes = {a.key: a for a in self.r.mapping(item.node, where) or []}
+            for key, attribute in attributes.items():
+                if key not in ("classification", "tags", "description"):
+                    self.r.problem(attribute, f"{where}.{key}", "unknown key")
+            if "classification" not in attributes:
+                self.r.problem(item, f"{where}.classification", "required key is missing")
+                continue
+            classification = self.choice(
+                attributes["classification"], f"{where}.classification", CLASSIFICATIONS
+            )
+            tags = self.r.string_list(attributes.get("tags"), f"{where}.tags") or []
+            description = self.r.string(attributes.get("description"), f"{where}.description")
+            if classification is not None:
+                specs[item.key] = FieldSpec(classification, tuple(tags), description or "", item.line)
+        return specs
+
+    def field_ref(self, entry: Entry | None, name: str, fields: set[str]) -> str | None:
+        value = self.r.string(entry, name)
+        if value is not None and fields and value not in fields:
+            self.r.problem(entry, name, f"{value!r} is not listed in 'fields'")
+        return value
+
+    def key_fields(self, entry: Entry | None, fields: set[str]) -> tuple[str, ...]:
+        names = self.r.string_list(entry, "key_fields")
+        if names is None:
+            return ()
+        if not names:
+            self.r.problem(entry, "key_fields", "must name at least one field")
+        if len(set(names)) != len(names):
+            self.r.problem(entry, "key_fields", "names a field twice")
+        for name in names:
+            if fields and name not in fields:
+                self.r.problem(entry, "key_fields", f"{name!r} is not listed in 'fields'")
+        return tuple(names)
+
+    def expectations(self, entry: Entry | None) -> tuple[Expectation, ...]:
+        nodes = self.r.sequence(entry, "expectations") if entry else None
+        found = []
+        for index, node in enumerate(nodes or []):
+            where = f"expectations[{index}]"
+            line = node.start_mark.line + 1
+            parts = {p.key: p for p in self.r.mapping(node, where) or []}
+            for key, part in parts.items():
+                if key not in _EXPECTATION_KEYS:
+                    self.r.problem(part, f"{where}.{key}", "unknown key")
+            kind = self.r.string(parts.get("type"), f"{where}.type")
+            if "type" not in parts:
+                self.r.problem(line, f"{where}.type", "required key is missing")
+            kwargs_entry = parts.get("kwargs")
+            kwargs_items = self.r.mapping(kwargs_entry.node, f"{where}.kwargs") if kwargs_entry else []
+            kwargs = self.r.python(kwargs_entry.node) if kwargs_entry and kwargs_items is not None else {}
+            meta = self.r.python(parts["meta"].node) if "meta" in parts else kwargs.get("meta")
+            if "meta" in parts and not isinstance(meta, dict):
+                self.r.problem(parts["meta"], f"{where}.meta", "must be a mapping")
+            compiler = SUPPORTED_EXPECTATIONS.get(kind) if kind else None
+            if kind and compiler is None:
+                close = difflib.get_close_matches(kind, list(SUPPORTED_EXPECTATIONS), n=1)
+                tip = f" (did you mean {close[0]!r}?)" if close else ""
+                self.r.problem(parts["type"], f"{where}.type", f"unknown expectation {kind!r}{tip}")
+            if compiler is not None and isinstance(kwargs, dict):
+                kwarg_lines = {k.key: k.line for k in kwargs_items or []}
+                for kwarg, message in compiler.problems(kwargs):
+                    at = kwarg_lines.get(kwarg, kwargs_entry.line if kwargs_entry else line)
+                    self.r.problem(at, f"{where}.kwargs.{kwarg}" if kwarg else where, message)
+            if kind:
+                found.append(Expectation(kind, kwargs or {}, line, meta))
+        return tuple(found)
+
+    def expectation_columns(self, found: tuple[Expectation, ...], fields: set[str]) -> None:
+        for index, expectation in enumerate(found):
+            compiler = SUPPORTED_EXPECTATIONS.get(expectation.type)
+            for name in compiler.columns(expectation.kwargs) if compiler and fields else ():
+                if name not in fields:
+                    where = f"expectations[{index}].kwargs"
+                    self.r.problem(expectation.line, where, f"column {name!r} is not listed in 'fields'")
+
+    def sla(self, entry: Entry | None) -> Sla:
+        parts = {p.key: p for p in (self.r.mapping(entry.node, "sla") or [])} if entry else {}
+        for key, part in parts.items():
+            if key not in ("freshness", "volume", "on_breach"):
+                self.r.problem(part, f"sla.{key}", "unknown key")
+        freshness_text = self.r.string(parts.get("freshness"), "sla.freshness")
+        freshness = None
+        if freshness_text is not None:
+            try:
+                freshness = parse_duration(freshness_text)
+            except ValueError as exc:
+                self.r.problem(parts["freshness"], "sla.freshness", str(exc))
+        volume_items = self.r.mapping(parts["volume"].node, "sla.volume") if "volume" in parts else []
+        volume = {v.key: v for v in volume_items or []}
+        rows: dict[str, int | None] = {}
+        for key in ("min_rows", "max_rows"):
+            rows[key] = self.r.count(volume.get(key), f"sla.volume.{key}")
+        for key, part in volume.items():
+            if key not in rows:
+                self.r.problem(part, f"sla.volume.{key}", "unknown key")
+        if None not in rows.values() and rows["min_rows"] > rows["max_rows"]:  # type: ignore[operator]
+            self.r.problem(parts["volume"], "sla.volume", "min_rows is greater than max_rows")
+        action = self.choice(parts.get("on_breach"), "sla.on_breach", BREACH_ACTIONS) or "warn"
+        return Sla(freshness, freshness_text, rows["min_rows"], rows["max_rows"], action)

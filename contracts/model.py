@@ -1,0 +1,115 @@
+"""The data contract of a dataset, as `catalog/datasets/<id>/contract.yaml` declares it.
+
+Objects here are plain values built by `contracts.loader`; they are valid by
+construction (the loader refuses a contract with any problem). Line numbers are kept so
+later checks (`check_against_schema`, `validate`) can still point into the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+COMPATIBILITY_MODES = (
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
+    "NONE",
+)
+"""The Confluent schema-registry compatibility modes a contract may name."""
+
+CLASSIFICATIONS = ("public", "internal", "personal", "sensitive")
+"""Field classifications, least to most protected."""
+
+BREACH_ACTIONS = ("warn", "fail")
+"""What a breached SLA (volume, freshness) does to the run: report only, or fail it."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a contract file: where (file, line, field) and what."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        place = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{place}: {self.field}: {self.message}" if self.field else f"{place}: {self.message}"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one field is classified (drives minimization and protection) and tagged."""
+
+    classification: str
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One rule in Great Expectations' suite vocabulary: `type` plus its `kwargs`."""
+
+    type: str
+    kwargs: Mapping[str, Any]
+    line: int | None = field(default=None, compare=False)
+    meta: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Sla:
+    """Batch-level promises. `freshness`: the newest cursor value must be at most this
+    old; `min_rows` / `max_rows`: a run's row count; `on_breach`: warn or fail."""
+
+    freshness: dt.timedelta | None = None
+    freshness_text: str | None = None
+    min_rows: int | None = None
+    max_rows: int | None = None
+    on_breach: str = "warn"
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A dataset's contract. `schema_ref` is relative to the contract file's folder;
+    `source` is opaque here (the exchange builds the connector from it); `lines` maps
+    a key path such as `fields.national_id` or `key_fields` to its line in the file."""
+
+    id: str
+    version: str
+    owner: str
+    description: str
+    purpose: str
+    schema_ref: str
+    compatibility: str
+    subject_field: str
+    key_fields: tuple[str, ...]
+    cursor_field: str | None
+    source: Mapping[str, Any]
+    fields: Mapping[str, FieldSpec]
+    expectations: tuple[Expectation, ...] = ()
+    sla: Sla = field(default_factory=Sla)
+    path: Path | None = None
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def schema_path(self) -> Path:
+        """The schema file, resolved against the contract file's folder."""
+        base = self.path.parent if self.path is not None else Path()
+        return base / self.schema_ref
+
+    def fields_classified(self, *classifications: str) -> tuple[str, ...]:
+        """Field names with any of the given classifications, in declaration order."""
+        return tuple(n for n, spec in self.fields.items() if spec.classification in classifications)
+
+    def line_of(self, key: str) -> int | None:
+        """The line of a key path in the contract file, when known."""
+        return self.lines.get(key)
