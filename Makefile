@@ -26,7 +26,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/lint-imports --config setup.cfg
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest

@@ -19,22 +19,9 @@ from typing import Any
 import consent
 import contracts
 import schemas
-from exchange.yamlfile import LineDict, load_yaml
+from contracts import Problem
 from govbus.errors import BadConfiguration, GovBusError
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in the catalog, located for the person who fixes it."""
-
-    file: str
-    line: int | None
-    field: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file + (f":{self.line}" if self.line else "")
-        return f"{where}: {self.field + ': ' if self.field else ''}{self.message}"
+from govbus.yamlfile import MarkedDict, load_marked
 
 
 @dataclass(frozen=True)
@@ -197,7 +184,7 @@ def _shower(root: Path):  # type: ignore[no-untyped-def]
 
 def _read_agencies(path: Path, catalog: Catalog, problems: list[Problem], shown: Any) -> None:
     try:
-        data = load_yaml(path, shown_as=shown(path))
+        data = _load_mapping(path, shown_as=shown(path))
     except GovBusError as exc:
         problems.append(Problem(shown(path), None, None, exc.message))
         return
@@ -206,7 +193,7 @@ def _read_agencies(path: Path, catalog: Catalog, problems: list[Problem], shown:
         problems.append(Problem(shown(path), data.line, "members", "must be a list of agencies"))
         return
     for item in members:
-        if not isinstance(item, LineDict) or not isinstance(item.get("id"), str):
+        if not isinstance(item, MarkedDict) or not isinstance(item.get("id"), str):
             problems.append(Problem(shown(path), getattr(item, "line", None), "id", "missing"))
             continue
         if item["id"] in catalog.agencies:
@@ -222,9 +209,15 @@ def _read_dataset(path: Path, catalog: Catalog, problems: list[Problem], shown: 
     contract = contracts.load_contract(path)
     directory = path.parent
     if contract.id != directory.name:
-        problems.append(Problem(shown(path), None, "id", f"must equal its folder name {directory.name!r}"))
+        problems.append(
+            Problem(
+                shown(path), contract.line_of("id"), "id", f"must equal its folder name {directory.name!r}"
+            )
+        )
     if contract.owner not in catalog.agencies:
-        problems.append(Problem(shown(path), None, "owner", f"unknown agency {contract.owner!r}"))
+        problems.append(
+            Problem(shown(path), contract.line_of("owner"), "owner", f"unknown agency {contract.owner!r}")
+        )
     versions: list[schemas.AvroSchema] = []
     for avsc in sorted(directory.glob("schema/v*.avsc"), key=_version_key):
         try:
@@ -234,7 +227,9 @@ def _read_dataset(path: Path, catalog: Catalog, problems: list[Problem], shown: 
     current_path = (directory / contract.schema_ref).resolve()
     current = next((v for v in versions if Path(v.source).resolve() == current_path), None)
     if current is None:
-        problems.append(Problem(shown(path), None, "schema", f"{contract.schema_ref} not found"))
+        problems.append(
+            Problem(shown(path), contract.line_of("schema"), "schema", f"{contract.schema_ref} not found")
+        )
         return
     problems.extend(
         Problem(shown(path), p.line, p.field, p.message)
@@ -269,7 +264,7 @@ def _check_statutes(path: Path, catalog: Catalog, problems: list[Problem], shown
 def _read_subscriptions(path: Path, catalog: Catalog, problems: list[Problem], shown: Any) -> None:
     file = shown(path)
     try:
-        data = load_yaml(path, shown_as=file)
+        data = _load_mapping(path, shown_as=file)
     except GovBusError as exc:
         problems.append(Problem(file, None, None, exc.message))
         return
@@ -282,7 +277,7 @@ def _read_subscriptions(path: Path, catalog: Catalog, problems: list[Problem], s
         problems.append(Problem(file, data.line, "subscriptions", "must be a list"))
         return
     for item in items:
-        if not isinstance(item, LineDict):
+        if not isinstance(item, MarkedDict):
             problems.append(
                 Problem(file, data.line_of("subscriptions"), "subscriptions", "each entry must be a mapping")
             )
@@ -296,7 +291,7 @@ def _read_subscriptions(path: Path, catalog: Catalog, problems: list[Problem], s
 
 
 def _subscription(
-    item: LineDict, agency: str, file: str, catalog: Catalog, problems: list[Problem]
+    item: MarkedDict, agency: str, file: str, catalog: Catalog, problems: list[Problem]
 ) -> Subscription | None:
     def bad(key: str, message: str) -> None:
         problems.append(Problem(file, item.line_of(key), key, message))
@@ -364,7 +359,7 @@ def _subscription(
     )
 
 
-def _basis(item: LineDict, agency: str, fields: list[str], catalog: Catalog, bad: Any) -> str | None:
+def _basis(item: MarkedDict, agency: str, fields: list[str], catalog: Catalog, bad: Any) -> str | None:
     """Validate `basis:` (`consent` or `{statute: ID}`); return the statute id or None."""
     basis = item["basis"]
     if basis == "consent":
@@ -382,3 +377,10 @@ def _basis(item: LineDict, agency: str, fields: list[str], catalog: Catalog, bad
         if name not in statute.fields:
             bad("fields", f"{name!r} is not among the fields statute {statute.id} allows")
     return statute.id
+
+
+def _load_mapping(path: Path, *, shown_as: str) -> MarkedDict:
+    data = load_marked(path, shown_as=shown_as)
+    if not isinstance(data, MarkedDict):
+        raise BadConfiguration("the top level must be a mapping", where=shown_as)
+    return data
