@@ -74,7 +74,16 @@ def make_catalog(dst: Path, source: Path) -> None:
     contract.write_text(text)
 
 
-STEP = """
+PEAK = """
+def peak_mib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
+
+STEP = (
+    PEAK
+    + """
 import cProfile, json, pstats, sys, time, io
 from exchange import Bus
 step, arg, prof = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -87,7 +96,7 @@ if step == "consents":
         for p in people[: len(people) // 20]:
             bus.register.grant(conn, str(p), recipient="housing", dataset="tax.income",
                 purpose="HOUSING_ALLOWANCE", fields=demo.HOUSING_FIELDS, evidence="bench")
-    print(json.dumps({"seconds": 0, "counts": {}})); sys.exit(0)
+    print(json.dumps({"seconds": 0, "counts": {}, "peak_mib": peak_mib()})); sys.exit(0)
 profiler = cProfile.Profile()
 t0 = time.perf_counter()
 profiler.enable()
@@ -103,43 +112,46 @@ profiler.dump_stats(prof)
 out = io.StringIO()
 pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(18)
 open(prof + ".txt", "w").write(out.getvalue())
-print(json.dumps({"seconds": seconds, "counts": report.counts()}))
+print(json.dumps({"seconds": seconds, "counts": report.counts(), "peak_mib": peak_mib()}))
 """
+)
 
 
 def run_step(env: dict[str, str], step: str, arg: str, name: str) -> tuple[float, float, dict]:
-    """Run one step in its own process; return (seconds, peak RSS MiB, counts)."""
-    proc = subprocess.Popen(
+    """Run one step in its own process; return (seconds, peak RSS MiB, counts).
+
+    Peak RSS is the step process's own high-water mark (VmHWM): a forked child's
+    ru_maxrss would also count the parent's pages at fork time.
+    """
+    proc = subprocess.run(
         [sys.executable, "-c", STEP, step, arg, str(OUT / f"{name}.prof")],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         text=True,
         cwd=REPO,
+        check=False,
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
-    if status != 0:
-        sys.exit(f"{name} failed:\n{err[-4000:]}")
-    result = json.loads(out.strip().splitlines()[-1])
-    return result["seconds"], usage.ru_maxrss / 1024, result["counts"]
+    if proc.returncode != 0:
+        sys.exit(f"{name} failed:\n{proc.stderr[-4000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result["seconds"], result["peak_mib"], result["counts"]
 
 
 def baseline(source: Path, work: Path) -> tuple[float, float]:
-    code = (
+    code = PEAK + (
         "import sys, time, pyarrow.parquet as pq\n"
         "t0 = time.perf_counter()\n"
         "pq.write_table(pq.read_table(sys.argv[1]), sys.argv[2])\n"
-        "print(time.perf_counter() - t0)\n"
+        "print(time.perf_counter() - t0, peak_mib())\n"
     )
-    proc = subprocess.Popen(
+    proc = subprocess.run(
         [sys.executable, "-c", code, str(source), str(work / "baseline.parquet")],
-        stdout=subprocess.PIPE,
+        capture_output=True,
         text=True,
+        check=True,
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert status == 0
-    return float(proc.stdout.read().strip()), usage.ru_maxrss / 1024  # type: ignore[union-attr]
+    seconds, peak = proc.stdout.split()
+    return float(seconds), float(peak)
 
 
 def main() -> None:
@@ -161,6 +173,8 @@ def main() -> None:
         "GOVBUS_BATCH_SIZE": "100000",
     }
     env.pop("GOVBUS_STATE_URL", None)
+    for agency in ("benefits", "housing", "statistics"):
+        (work / "home" / "agencies" / agency).mkdir(parents=True, exist_ok=True)
 
     base_s, base_rss = baseline(source, work)
     run_step(env, "consents", str(args.rows // 2), "consents")

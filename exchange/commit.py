@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from exchange import state
+from govbus.errors import GovBusError
 
 if TYPE_CHECKING:
     from exchange.bus import Bus
@@ -37,6 +38,7 @@ def commit_dataset(bus: Bus, dataset_id: str) -> CommitReport:
     st, dv = state.stages, state.deliveries
     subscriptions = [s.id for s in bus.catalog.subscriptions_for(dataset_id)]
     report = CommitReport(dataset_id)
+    committed_cursor: Any = None
     with bus.engine.begin() as conn:
         staged = conn.execute(
             sa.select(st.c.stage_id, st.c.segments, st.c.to_cursor)
@@ -62,10 +64,13 @@ def commit_dataset(bus: Bus, dataset_id: str) -> CommitReport:
                 .values(status="committed", committed_at=now)
             )
             _set_cursor(conn, dataset_id, stage.to_cursor, stage.stage_id, now)
+            committed_cursor = stage.to_cursor
             report.committed.append(stage.stage_id)
     # Staged segments are only needed until every subscriber has them.
     for stage_id in report.committed:
         shutil.rmtree(bus.settings.staging_dir / stage_id, ignore_errors=True)
+    if report.committed:
+        _tell_source(bus, dataset_id, committed_cursor)
     if report.committed:
         log.info("committed %s stages=%d", dataset_id, len(report.committed))
     if report.waiting:
@@ -84,3 +89,21 @@ def _set_cursor(conn: sa.Connection, dataset_id: str, cursor: Any, stage_id: str
         conn.execute(
             sa.insert(cur).values(dataset=dataset_id, cursor=cursor, stage_id=stage_id, updated_at=now)
         )
+
+
+def _tell_source(bus: Bus, dataset_id: str, cursor: Any) -> None:
+    """Let a source that keeps files (drop folders) archive what is now committed.
+
+    `after_commit(cursor)` is an optional extension of the Source protocol; it must be
+    idempotent. If it fails, the data is already committed and will not be read again
+    (the cursor remembers it), so the run stays successful and the failure is logged.
+    """
+    source = bus.source_for(bus.catalog.dataset(dataset_id))
+    try:
+        after_commit = getattr(source, "after_commit", None)
+        if after_commit is not None:
+            after_commit(cursor)
+    except GovBusError as exc:
+        log.warning("%s: committed, but the source could not archive: %s", dataset_id, exc)
+    finally:
+        source.close()

@@ -86,36 +86,72 @@ def stage_dataset(bus: Bus, dataset_id: str) -> StageReport:
     return report
 
 
+# Sources that read files (CSV lines, mainframe records) report rows they could not read
+# in these columns instead of failing the whole batch; see connectors' module docs.
+SOURCE_ERROR = "_govbus_source_error"
+SOURCE_POSITION = "_govbus_source_position"
+SOURCE_RAW = "_govbus_source_raw"
+_SOURCE_COLUMNS = (SOURCE_ERROR, SOURCE_POSITION, SOURCE_RAW)
+
+
 def _check_batch(bus: Bus, dataset: Any, stage_id: str, raw: pa.Table) -> tuple[pa.Table, int]:
     """Conform and validate one source batch; quarantine the rows that fail, return the rest."""
+    unreadable = 0
+    if SOURCE_ERROR in raw.column_names:
+        broken = pc.is_valid(raw[SOURCE_ERROR])
+        if pc.any(broken).as_py():
+            unreadable = _quarantine_unreadable(bus, dataset.id, stage_id, raw.filter(broken))
+            raw = raw.filter(pc.invert(broken))
+        raw = raw.drop_columns([c for c in _SOURCE_COLUMNS if c in raw.column_names])
     conformed = schemas.conform(raw, dataset.schema)
     issues = pa.concat_tables([conformed.issues, contracts.validate(conformed.table, dataset.contract)])
     if issues.num_rows == 0:
-        return conformed.table, 0
+        return conformed.table, unreadable
     grouped = contracts.group_issues(issues)
     rows = pa.array(range(raw.num_rows), pa.int64())
     bad = pc.is_in(rows, value_set=grouped["row"].combine_chunks())
     good = conformed.table.filter(pc.invert(bad))
     # Quarantine keeps the row as the source had it, not as conformed: nothing is lost.
     records = jsonable_rows(raw.take(grouped["row"]))
-    reasons = grouped["reasons"].to_pylist()
+    _quarantine(bus, dataset.id, stage_id, records, grouped["reasons"].to_pylist(), None)
+    return good, unreadable + len(records)
+
+
+def _quarantine_unreadable(bus: Bus, dataset_id: str, stage_id: str, rows: pa.Table) -> int:
+    """Rows the source could not read at all: keep their raw text and position."""
+    kept = [c for c in (SOURCE_POSITION, SOURCE_RAW) if c in rows.column_names]
+    records = jsonable_rows(rows.select(kept))
+    reasons = [[reason] for reason in rows[SOURCE_ERROR].to_pylist()]
+    positions = rows[SOURCE_POSITION].cast(pa.string()).to_pylist() if SOURCE_POSITION in kept else None
+    _quarantine(bus, dataset_id, stage_id, records, reasons, positions)
+    return len(records)
+
+
+def _quarantine(
+    bus: Bus,
+    dataset_id: str,
+    stage_id: str,
+    records: list[dict[str, Any]],
+    reasons: list[list[str]],
+    positions: list[str | None] | None,
+) -> None:
     now = state.utcnow()
     with bus.engine.begin() as conn:
         conn.execute(
             sa.insert(state.quarantine),
             [
                 {
-                    "dataset": dataset.id,
+                    "dataset": dataset_id,
                     "stage_id": stage_id,
                     "record": rec,
                     "reasons": why,
+                    "position": positions[i] if positions else None,
                     "status": "open",
                     "created_at": now,
                 }
-                for rec, why in zip(records, reasons, strict=True)
+                for i, (rec, why) in enumerate(zip(records, reasons, strict=True))
             ],
         )
-    return good, len(records)
 
 
 def _open_stage(bus: Bus, dataset_id: str, fingerprint: str) -> tuple[str, Any]:

@@ -98,6 +98,8 @@ quarantine = sa.Table(
     sa.Column("stage_id", sa.String(128), nullable=False, index=True),
     sa.Column("record", sa.JSON, nullable=False),
     sa.Column("reasons", sa.JSON, nullable=False),
+    # where the source had it (file:line, file@byte) when the source can tell
+    sa.Column("position", sa.String(512), nullable=True),
     sa.Column("status", sa.String(16), nullable=False, default="open"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
