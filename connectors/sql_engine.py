@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -61,6 +62,14 @@ def open_engine(url: object) -> tuple[sa.Engine, str]:
             hint="write dialect+driver://user@host:port/database, or sqlite:///path/to/file.db",
         ) from None
     redacted = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).expanduser().parent
+        if not folder.is_dir():
+            raise BadConfiguration(
+                f"the SQLite file's folder {folder} does not exist",
+                where=redacted,
+                hint="create the folder, or fix the path in the URL",
+            )
     try:
         engine = sa.create_engine(parsed, pool_pre_ping=True)
     except (sa_exc.NoSuchModuleError, sa_exc.ArgumentError, ImportError) as exc:

@@ -124,3 +124,17 @@ def test_plugins_are_discovered_by_entry_point(tmp_path: Path, dropbox_plugin: l
     with pytest.raises(BadConfiguration) as error:
         source({"connector": "ftp"})
     assert error.value.hint == "known connectors: dropbox, parquet, sql"
+
+
+def test_sqlite_url_in_a_missing_folder_names_the_folder(tmp_path):
+    import pyarrow as pa
+
+    from connectors import make_sink
+    from govbus.errors import BadConfiguration
+
+    with pytest.raises(BadConfiguration, match="does not exist") as err:
+        make_sink(
+            {"connector": "sql", "url": f"sqlite:///{tmp_path}/nowhere/x.db", "table": "t"},
+            key_fields=("k",), schema=pa.schema([pa.field("k", pa.string(), nullable=False)]),
+        )
+    assert "nowhere" in str(err.value)
