@@ -24,8 +24,39 @@ def govbus_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
+    """The state database: a SQLite file (default) or a fresh PostgreSQL schema.
+
+    PostgreSQL runs where GOVBUS_TEST_POSTGRES_URL is set (always in CI).
+    """
+    if request.param == "sqlite":
+        yield None
+        return
+    base = postgres_url()
+    if not base:
+        pytest.skip("GOVBUS_TEST_POSTGRES_URL is not set")
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"govbus_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("GOVBUS_STATE_URL", url)
+    try:
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 @pytest.fixture
-def bus(govbus_home: Path) -> Iterator[object]:
+def bus(govbus_home: Path, state_url: str | None) -> Iterator[object]:
+    """The bus on the sample catalog, once with each state database."""
     from exchange import Bus
 
     bus = Bus.open()
