@@ -10,7 +10,7 @@ export AIRFLOW_HOME   := $(CURDIR)
 export AIRFLOW_CONFIG := $(CURDIR)/airflow.cfg
 export GOVBUS_HOME    ?= $(CURDIR)/.govbus
 
-.PHONY: install demo test lint bench lock clean
+.PHONY: install browser demo test lint bench lock clean
 
 install: $(VENV)/.installed
 
@@ -28,7 +28,15 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: lint
+# The portal's end-to-end test drives Debian's Chromium; the set-up installs it (as root)
+# instead of letting a test tool download a browser.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "The portal's browser test needs Chromium: sudo apt-get install chromium" >&2; fi; }
+
+test: lint browser
 	$(BIN)/python -m pytest
 
 bench: install

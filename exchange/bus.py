@@ -96,7 +96,7 @@ class Bus:
     def stage(self, dataset_id: str) -> Any:
         from exchange.stage import stage_dataset
 
-        with self.recorded(dataset_id, "stage") as counts:
+        with self.locked(f"stage:{dataset_id}"), self.recorded(dataset_id, "stage") as counts:
             report = stage_dataset(self, dataset_id)
             counts.update(report.counts())
         return report
@@ -105,7 +105,10 @@ class Bus:
         from exchange.deliver import deliver_subscription
 
         sub = self.catalog.subscriptions[subscription_id]
-        with self.recorded(dataset_id, "deliver", subscription_id) as counts:
+        with (
+            self.locked(f"deliver:{subscription_id}"),
+            self.recorded(dataset_id, "deliver", subscription_id) as counts,
+        ):
             report = deliver_subscription(self, sub)
             counts.update(report.counts())
         return report
@@ -113,7 +116,7 @@ class Bus:
     def commit(self, dataset_id: str) -> Any:
         from exchange.commit import commit_dataset
 
-        with self.recorded(dataset_id, "commit") as counts:
+        with self.locked(f"commit:{dataset_id}"), self.recorded(dataset_id, "commit") as counts:
             report = commit_dataset(self, dataset_id)
             counts.update(report.counts())
         return report
@@ -127,6 +130,12 @@ class Bus:
         from exchange.runner import run_datasets
 
         return run_datasets(self, dataset_ids)
+
+    def locked(self, name: str) -> Any:
+        """Hold the named step lock (see `exchange.locks`) so no two workers run the step at once."""
+        from exchange.locks import exclusive
+
+        return exclusive(self.engine, self.settings.home / "locks", name, timeout=self.settings.lock_timeout)
 
     # -- run history ------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from rich.logging import RichHandler
 from exchange import views
 from exchange.bus import Bus
 from exchange.catalog import check_catalog
+from exchange.cli_portal import register as register_portal
 from exchange.settings import Settings
 from govbus.errors import GovBusError
 
@@ -36,6 +37,7 @@ quarantine_app = typer.Typer(help="Rows that broke a dataset's contract.", no_ar
 audit_app = typer.Typer(help="The tamper-evident ledger of every delivery.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(audit_app, name="audit")
+register_portal(app)
 
 _state = {"debug": False}
 

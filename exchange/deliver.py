@@ -184,7 +184,8 @@ def _deliver_segment(
         "merkle_root": consent.merkle_root(consent.record_leaf_hashes(out)),
         "files": files,
     }
-    with bus.engine.begin() as conn:
+    # The ledger is one chain for all subscriptions: appends are serialized across workers.
+    with bus.locked("ledger"), bus.engine.begin() as conn:
         entry = bus.ledger.append(conn, "delivery", payload)
         conn.execute(
             sa.insert(state.deliveries).values(

@@ -26,6 +26,7 @@ class Settings:
     state_url: str
     catalog_dir: Path
     batch_size: int = 50_000
+    lock_timeout: float = 600.0  # seconds a step waits for another worker running the same step
 
     @property
     def staging_dir(self) -> Path:

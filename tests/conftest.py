@@ -49,7 +49,9 @@ def state_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     try:
         yield url
     finally:
+        # A test that leaked a connection must not hang the suite: drop with a lock timeout.
         with admin.begin() as conn:
+            conn.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 

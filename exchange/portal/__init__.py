@@ -1,0 +1,32 @@
+"""The GovBus portal: catalog, runs, quarantine counts, the ledger and subject search.
+
+FastAPI + Jinja2, server-rendered, works without JavaScript; a JSON API under `/api`
+(OpenAPI at `/openapi.json`) answered by the same query functions as the pages.
+Roles (admin, agency, auditor) come from bearer tokens in `GOVBUS_PORTAL_TOKENS`.
+`govbus portal` serves it (`exchange/cli_portal.py`); `exchange.portal.airflow_plugin`
+mounts it in Airflow 3's API server. See docs/portal.md.
+"""
+
+from __future__ import annotations
+
+from exchange.portal.app import create_app
+from exchange.portal.auth import TOKENS_ENV, Authenticator, parse_tokens, tokens_from_env
+from exchange.portal.roles import ADMIN, AGENCY, AUDITOR, NotAllowed, NotVisible, Principal
+from exchange.portal.subjects import ACCESS_INDEX_TABLE, INDEX_NOT_BUILT, subject_deliveries
+
+__all__ = [
+    "ACCESS_INDEX_TABLE",
+    "ADMIN",
+    "AGENCY",
+    "AUDITOR",
+    "INDEX_NOT_BUILT",
+    "TOKENS_ENV",
+    "Authenticator",
+    "NotAllowed",
+    "NotVisible",
+    "Principal",
+    "create_app",
+    "parse_tokens",
+    "subject_deliveries",
+    "tokens_from_env",
+]

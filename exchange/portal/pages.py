@@ -1,0 +1,162 @@
+"""The HTML pages: server-rendered with Jinja2, plain links and forms, no JavaScript.
+
+Each page calls the same function in `queries.py` / `subjects.py` as its JSON twin in
+`api.py`. Links are built with `url_for`, so the pages work at `/` (`govbus portal`)
+and under a prefix (mounted in Airflow's API server).
+
+The subject search posts its form (the typed id is not put in a URL, so it stays out
+of access logs and browser history), and the page shows the id back only inside its
+own input field; its response, like every page, is sent with `Cache-Control: no-store`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from exchange.bus import Bus
+from exchange.portal import queries, subjects
+from exchange.portal.auth import SESSION_COOKIE, SESSION_MAX_AGE
+from exchange.portal.roles import Principal
+from exchange.portal.runtime import get_bus, page_principal, portal_of
+from govbus.errors import BadInput
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# A path on this site: no scheme, no backslash, no whitespace or control characters
+# (browsers drop tabs and newlines, which would turn "/\t/evil" into "//evil").
+_LOCAL_PATH = re.compile(r"/[A-Za-z0-9/_.~%?=&+-]*")
+
+Caller = Annotated[Principal, Depends(page_principal)]
+TheBus = Annotated[Bus, Depends(get_bus)]
+DatasetFilter = Annotated[str | None, Query(max_length=128)]
+
+
+def _when(value: datetime | None) -> str:
+    return "never" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _num(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def _secs(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.2f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
+    env.filters.update(when=_when, num=_num, secs=_secs)
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+router = APIRouter(include_in_schema=False)
+
+
+def render(
+    request: Request, name: str, who: Principal | None, status_code: int = 200, **context: Any
+) -> Response:
+    return templates.TemplateResponse(request, name, {"who": who, **context}, status_code=status_code)
+
+
+def safe_next(request: Request, target: str | None) -> str:
+    """Where to go after login: a path on this site only (no open redirect)."""
+    if target and _LOCAL_PATH.fullmatch(target) and not target.startswith("//"):
+        return target
+    return str(request.url_for("catalog_page").path)
+
+
+@router.get("/", name="home")
+def home(request: Request) -> Response:
+    return RedirectResponse(request.url_for("catalog_page").path, status_code=303)
+
+
+@router.get("/login", name="login_page")
+def login_page(request: Request, next: str | None = None) -> Response:
+    return render(request, "login.html", None, next=safe_next(request, next), failed=False)
+
+
+@router.post("/login", name="login")
+def login(
+    request: Request,
+    token: Annotated[str, Form(max_length=512)] = "",
+    next: Annotated[str, Form(max_length=2048)] = "",
+) -> Response:
+    cookie = portal_of(request).auth().session_for(token.strip())
+    if cookie is None:
+        return render(request, "login.html", None, 401, next=safe_next(request, next), failed=True)
+    response = RedirectResponse(safe_next(request, next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=SESSION_MAX_AGE,
+        path=request.scope.get("root_path") or "/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout", name="logout")
+def logout(request: Request) -> Response:
+    response = RedirectResponse(request.url_for("login_page").path, status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path=request.scope.get("root_path") or "/")
+    return response
+
+
+@router.get("/catalog", name="catalog_page")
+def catalog_page(request: Request, who: Caller, bus: TheBus) -> Response:
+    return render(request, "catalog.html", who, datasets=queries.datasets(bus, who))
+
+
+@router.get("/datasets/{dataset_id}", name="dataset_page")
+def dataset_page(request: Request, who: Caller, bus: TheBus, dataset_id: str) -> Response:
+    detail = queries.dataset_detail(bus, who, dataset_id)
+    can_quarantine = who.can_see_quarantine(bus.catalog, dataset_id)
+    return render(request, "dataset.html", who, d=detail, can_quarantine=can_quarantine)
+
+
+@router.get("/runs", name="runs_page")
+def runs_page(request: Request, who: Caller, bus: TheBus, dataset: DatasetFilter = None) -> Response:
+    return render(request, "runs.html", who, runs=queries.runs(bus, who, dataset=dataset), dataset=dataset)
+
+
+@router.get("/quarantine", name="quarantine_page")
+def quarantine_page(request: Request, who: Caller, bus: TheBus, dataset: DatasetFilter = None) -> Response:
+    return render(request, "quarantine.html", who, summaries=queries.quarantine(bus, who, dataset=dataset))
+
+
+@router.get("/ledger", name="ledger_page")
+def ledger_page(request: Request, who: Caller, bus: TheBus) -> Response:
+    return render(request, "ledger.html", who, ledger=queries.ledger_status(bus, who))
+
+
+@router.get("/subject", name="subject_page")
+def subject_page(request: Request, who: Caller) -> Response:
+    who.require_subject_search()
+    return render(request, "subject.html", who, typed="", report=None, error=None)
+
+
+@router.post("/subject", name="subject_search")
+def subject_search(
+    request: Request,
+    who: Caller,
+    bus: TheBus,
+    national_id: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    who.require_subject_search()
+    try:
+        report = subjects.subject_deliveries(bus, who, national_id)
+    except BadInput as exc:  # malformed id: say so, and do not show it back
+        return render(request, "subject.html", who, 400, typed="", report=None, error=exc.message)
+    return render(request, "subject.html", who, typed=national_id.strip(), report=report, error=None)

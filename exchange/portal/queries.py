@@ -1,0 +1,277 @@
+"""What the portal shows, computed once for both the HTML pages and the JSON API.
+
+Every function takes the bus and the calling `Principal` and applies `roles.py`'s
+rules itself, so no route can forget them. They read the catalog and the state
+database (the exchange's `stages`, `deliveries`, `runs`, `quarantine`; the consent
+part's `ledger`) and never write. The per-subject lookup lives in `subjects.py`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+import consent
+from exchange import state
+from exchange.bus import Bus
+from exchange.catalog import Dataset
+from exchange.portal import models
+from exchange.portal.roles import NotAllowed, NotVisible, Principal
+from govbus.errors import FatalError
+
+RUN_LIMIT_MAX = 1000
+_RUN_COUNTS = ("rows_read", "rows_staged", "rows_quarantined", "rows_delivered", "rows_denied", "batches")
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: the bus writes UTC, so read them as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def datasets(bus: Bus, who: Principal) -> list[models.DatasetSummary]:
+    """The catalog as the caller may see it, with freshness and delivery totals."""
+    with bus.engine.connect() as conn:
+        return [_summary(bus, who, conn, d) for d in who.visible_dataset_ids(bus.catalog)]
+
+
+def dataset_detail(bus: Bus, who: Principal, dataset_id: str) -> models.DatasetDetail:
+    who.require_dataset(bus.catalog, dataset_id)
+    dataset = bus.catalog.datasets[dataset_id]
+    contract = dataset.contract
+    st = state.stages
+    with bus.engine.connect() as conn:
+        summary = _summary(bus, who, conn, dataset_id)
+        counts = conn.execute(
+            sa.select(
+                _count_where(st.c.status == "committed"),
+                _count_where(st.c.status == "staged"),
+                sa.func.coalesce(sa.func.sum(st.c.rows_staged), 0),
+                sa.func.coalesce(sa.func.sum(st.c.rows_quarantined), 0),
+            ).where(st.c.dataset == dataset_id)
+        ).one()
+    fields = [
+        models.FieldInfo(name=name, classification=spec.classification, tags=list(spec.tags))
+        for name, spec in contract.fields.items()
+    ]
+    return models.DatasetDetail(
+        **summary.model_dump(),
+        purpose=contract.purpose,
+        compatibility=contract.compatibility,
+        key_fields=list(contract.key_fields),
+        fields=fields,
+        expectations=len(contract.expectations),
+        stages_committed=counts[0],
+        stages_waiting=counts[1],
+        rows_staged=int(counts[2]),
+        rows_quarantined=int(counts[3]),
+        recent_runs=runs(bus, who, dataset=dataset_id, limit=20),
+    )
+
+
+def _count_where(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    """COUNT(*) FILTER (WHERE ...) in a form MariaDB understands too."""
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def _summary(bus: Bus, who: Principal, conn: sa.Connection, dataset_id: str) -> models.DatasetSummary:
+    dataset = bus.catalog.datasets[dataset_id]
+    contract = dataset.contract
+    owner = bus.catalog.agencies.get(contract.owner)
+    versions = [
+        models.SchemaVersion(
+            label=v.label, fingerprint_sha256=v.fingerprint_sha256, current=v == dataset.schema
+        )
+        for v in dataset.versions
+    ]
+    return models.DatasetSummary(
+        id=dataset_id,
+        owner=contract.owner,
+        owner_name=owner.name if owner else contract.owner,
+        description=contract.description,
+        contract_version=contract.version,
+        schema_versions=versions,
+        subscribers=_subscribers(bus, who, conn, dataset_id),
+        freshness=_freshness(conn, dataset),
+    )
+
+
+def _subscribers(bus: Bus, who: Principal, conn: sa.Connection, dataset_id: str) -> list[models.Subscriber]:
+    dv = state.deliveries
+    totals = {
+        row.subscription_id: row
+        for row in conn.execute(
+            sa.select(
+                dv.c.subscription_id,
+                sa.func.count().label("batches"),
+                sa.func.sum(dv.c.rows_delivered).label("delivered"),
+                sa.func.sum(dv.c.rows_denied).label("denied"),
+                sa.func.max(dv.c.delivered_at).label("last"),
+            )
+            .where(dv.c.dataset == dataset_id)
+            .group_by(dv.c.subscription_id)
+        )
+    }
+    out = []
+    for sub in bus.catalog.subscriptions_for(dataset_id):
+        if not who.can_see_subscription(bus.catalog, sub):
+            continue
+        total = totals.get(sub.id)
+        out.append(
+            models.Subscriber(
+                subscription=sub.id,
+                agency=sub.agency,
+                purpose=sub.purpose,
+                basis=sub.basis,
+                fields=list(sub.fields),
+                schedule=sub.schedule,
+                batches=total.batches if total else 0,
+                rows_delivered=int(total.delivered or 0) if total else 0,
+                rows_denied=int(total.denied or 0) if total else 0,
+                last_delivered_at=as_utc(total.last) if total else None,
+            )
+        )
+    return out
+
+
+def _freshness(conn: sa.Connection, dataset: Dataset) -> models.Freshness:
+    st = state.stages
+    last = as_utc(
+        conn.execute(
+            sa.select(sa.func.max(st.c.committed_at)).where(
+                st.c.dataset == dataset.id, st.c.status == "committed"
+            )
+        ).scalar()
+    )
+    sla = dataset.contract.sla
+    if last is None:
+        return models.Freshness(status="never", sla=sla.freshness_text)
+    age = (datetime.now(UTC) - last).total_seconds()
+    if sla.freshness is None:
+        return models.Freshness(status="no-sla", last_committed_at=last, age_seconds=age)
+    status = "fresh" if age <= sla.freshness.total_seconds() else "stale"
+    return models.Freshness(status=status, last_committed_at=last, sla=sla.freshness_text, age_seconds=age)
+
+
+def runs(bus: Bus, who: Principal, *, dataset: str | None = None, limit: int = 100) -> list[models.Run]:
+    """Newest first; an agency gets its own datasets' steps and the deliveries to it."""
+    r = state.runs
+    query = sa.select(r).order_by(r.c.run_id.desc()).limit(max(1, min(limit, RUN_LIMIT_MAX)))
+    if dataset is not None:
+        who.require_dataset(bus.catalog, dataset)
+        query = query.where(r.c.dataset == dataset)
+    if not who.sees_everything:
+        owned = [d for d in bus.catalog.datasets if who.owns(bus.catalog, d)]
+        mine = [s.id for s in bus.catalog.subscriptions.values() if s.agency == who.agency]
+        query = query.where(sa.or_(r.c.dataset.in_(owned), r.c.subscription_id.in_(mine)))
+    with bus.engine.connect() as conn:
+        return [_run(row) for row in conn.execute(query)]
+
+
+def run(bus: Bus, who: Principal, run_id: int) -> models.Run:
+    """One run; a run the caller may not see is answered exactly like a missing one."""
+    with bus.engine.connect() as conn:
+        row = conn.execute(sa.select(state.runs).where(state.runs.c.run_id == run_id)).first()
+    if row is None or not who.can_see_run(bus.catalog, row.dataset, row.subscription_id):
+        raise NotVisible("no such run", where="run", hint="see the runs page for yours")
+    return _run(row)
+
+
+def _run(row: Any) -> models.Run:
+    started, finished = as_utc(row.started_at), as_utc(row.finished_at)
+    counts = row.counts if isinstance(row.counts, dict) else {}
+    numbers = {k: counts[k] for k in _RUN_COUNTS if isinstance(counts.get(k), int)}
+    return models.Run(
+        run_id=row.run_id,
+        dataset=row.dataset,
+        step=row.step,
+        subscription=row.subscription_id,
+        status=row.status,
+        started_at=started,
+        finished_at=finished,
+        duration_seconds=(finished - started).total_seconds() if started and finished else None,
+        error=row.error,
+        **numbers,
+    )
+
+
+def quarantine(bus: Bus, who: Principal, *, dataset: str | None = None) -> list[models.QuarantineSummary]:
+    """Quarantined rows per dataset and reason. Only counts: the rows stay in the state DB."""
+    if dataset is not None:
+        who.require_dataset(bus.catalog, dataset)
+        if not who.can_see_quarantine(bus.catalog, dataset):
+            raise NotAllowed("only the dataset's owner, admins and auditors see its quarantine",
+                             where="quarantine")
+        wanted = [dataset]
+    else:
+        wanted = [d for d in sorted(bus.catalog.datasets) if who.can_see_quarantine(bus.catalog, d)]
+    q = state.quarantine
+    reasons_text = sa.cast(q.c.reasons, sa.Text)
+    query = (
+        sa.select(q.c.dataset, q.c.status, reasons_text.label("reasons"), sa.func.count().label("rows"))
+        .where(q.c.dataset.in_(wanted))
+        .group_by(q.c.dataset, q.c.status, reasons_text)
+    )
+    totals: Counter[str] = Counter()
+    open_rows: Counter[str] = Counter()
+    by_reason: dict[str, Counter[str]] = defaultdict(Counter)
+    with bus.engine.connect() as conn:
+        for row in conn.execute(query):  # one row per distinct (dataset, status, reasons)
+            totals[row.dataset] += row.rows
+            if row.status == "open":
+                open_rows[row.dataset] += row.rows
+            for reason in _reasons(row.reasons):
+                by_reason[row.dataset][reason] += row.rows
+    return [
+        models.QuarantineSummary(
+            dataset=d,
+            rows=totals[d],
+            open_rows=open_rows[d],
+            reasons=[models.ReasonCount(reason=k, rows=n) for k, n in by_reason[d].most_common()],
+        )
+        for d in wanted
+    ]
+
+
+def _reasons(text: str | None) -> list[str]:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return ["(unreadable reasons)"]
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def ledger_status(bus: Bus, who: Principal) -> models.LedgerStatus:
+    """Verify the whole ledger now (chain, order, signatures): the page is the verifier."""
+    who.require_ledger()
+    table = consent.CONSENT_METADATA.tables["ledger"]
+    with bus.engine.connect() as conn:
+        kinds = [
+            models.KindCount(kind=k, entries=n)
+            for k, n in conn.execute(
+                sa.select(table.c.kind, sa.func.count()).group_by(table.c.kind).order_by(table.c.kind)
+            )
+        ]
+        try:
+            report = bus.ledger.verify(conn)
+            head = bus.ledger.head(conn)
+        except FatalError as exc:  # rows the driver cannot even decode: tampering too
+            entries = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            return models.LedgerStatus(
+                entries=entries, intact=False, problems=[models.LedgerProblem(seq=0, problem=exc.message)],
+                kinds=kinds,
+            )
+    return models.LedgerStatus(
+        entries=report.entries,
+        intact=report.ok,
+        head_seq=report.head_seq,
+        head_hash=report.head_hash,
+        head_at=as_utc(head.at) if head else None,
+        problems=[models.LedgerProblem(seq=s, problem=p) for s, p in report.problems],
+        kinds=kinds,
+    )

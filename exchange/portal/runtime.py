@@ -1,0 +1,123 @@
+"""The portal's running state: the bus (opened on first use) and the authenticator.
+
+The bus is opened lazily, not when the app is built: Airflow imports plugins (and so
+builds the app) in every process, and mounted sub-applications get no startup event,
+so opening the state database at import time would be wrong there. The first request
+opens it once (under a lock); `govbus portal` opens it before serving, so a bad
+configuration stops the command instead of failing the first page.
+
+FastAPI dependencies here turn a request into a `Principal`: a bearer token first
+(`Authorization: Bearer ...`; an invalid one is refused, not ignored), else the
+session cookie of the login form.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from exchange.bus import Bus
+from exchange.portal.auth import SESSION_COOKIE, Authenticator, check_agencies
+from exchange.portal.roles import Principal
+
+bearer = HTTPBearer(auto_error=False, description="A token from GOVBUS_PORTAL_TOKENS")
+
+
+class LoginRequired(Exception):
+    """A page was asked for without a valid session: the app redirects to the login form."""
+
+
+class Portal:
+    """One per app: opens the bus once and derives the session key from its key store."""
+
+    def __init__(self, bus_factory: Callable[[], Bus], tokens: Mapping[str, Principal]) -> None:
+        self._factory = bus_factory
+        self._tokens = dict(tokens)
+        self._lock = threading.Lock()
+        self._bus: Bus | None = None
+        self._auth: Authenticator | None = None
+
+    def __repr__(self) -> str:
+        return f"Portal(open={self._bus is not None})"
+
+    def bus(self) -> Bus:
+        if self._bus is None:
+            with self._lock:
+                if self._bus is None:
+                    bus = self._factory()
+                    try:
+                        check_agencies(self._tokens, bus.catalog)
+                        key = bus.keys.derive("portal", "session")
+                    except BaseException:
+                        bus.close()
+                        raise
+                    self._auth = Authenticator(self._tokens, key)
+                    self._bus = bus
+        return self._bus
+
+    def auth(self) -> Authenticator:
+        self.bus()
+        assert self._auth is not None
+        return self._auth
+
+    def close(self) -> None:
+        with self._lock:
+            if self._bus is not None:
+                self._bus.close()
+                self._bus = None
+                self._auth = None
+
+
+def portal_of(request: Request) -> Portal:
+    portal: Portal = request.app.state.portal
+    return portal
+
+
+def get_bus(portal: Portal = Depends(portal_of)) -> Bus:  # noqa: B008 - FastAPI's idiom
+    return portal.bus()
+
+
+def caller(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal | None:
+    """The principal of this request, None if it brought no credentials at all."""
+    auth = portal_of(request).auth()
+    if credentials is not None:
+        principal = auth.by_token(credentials.credentials)
+        if principal is None:
+            raise HTTPException(
+                status_code=401,
+                detail="the bearer token is not valid",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        request.state.principal = principal
+        return principal
+    cookie = request.cookies.get(SESSION_COOKIE)
+    principal = auth.by_session(cookie) if cookie else None
+    request.state.principal = principal  # lets error pages keep the caller's menu
+    return principal
+
+
+def api_principal(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+) -> Principal:
+    """For /api: a token or session, else 401 with a Bearer challenge."""
+    principal = caller(request, credentials)
+    if principal is None:
+        raise HTTPException(
+            status_code=401, detail="authentication required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return principal
+
+
+def page_principal(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+) -> Principal:
+    """For HTML pages: a token or session, else the login form."""
+    principal = caller(request, credentials)
+    if principal is None:
+        raise LoginRequired()
+    return principal

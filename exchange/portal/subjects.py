@@ -1,0 +1,89 @@
+"""Subject search: which deliveries carried one person's data (auditors only).
+
+The auditor types a national id. It is turned at once into the audit pseudonym
+(HMAC-SHA256 under the key store's audit key, `ConsentRegister.subject_ref`), and only
+that pseudonym is looked up: the typed id is never logged, stored, put in an error
+message or returned by the API; the HTML page shows it back only in its own form field.
+
+The lookup needs the per-subject access index (issue 6: one row per subject and
+delivery, keyed by the audit pseudonym). Until the consent part builds it, the table is
+absent and `subject_deliveries` says so (`index_available=False` and a notice) rather
+than pretending nobody received anything. When the table exists, this reads its
+pseudonym column (`subject_ref`) and its link to the ledger (`ledger_seq`), and reports
+each delivery as the signed ledger entry describes it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import sqlalchemy as sa
+
+import consent
+from exchange.bus import Bus
+from exchange.portal import models
+from exchange.portal.queries import as_utc
+from exchange.portal.roles import Principal
+from govbus.errors import BadInput
+
+ACCESS_INDEX_TABLE = "access_index"
+SUBJECT_COLUMNS = ("subject_ref", "audit_pseudonym", "subject_pseudonym")
+LEDGER_COLUMN = "ledger_seq"
+INDEX_NOT_BUILT = (
+    "The access index is not built yet, so deliveries cannot be listed per person. "
+    "No result here does not mean that nobody received this person's data."
+)
+INDEX_UNREADABLE = (
+    "The access index has a shape this portal does not know (no pseudonym or ledger column); "
+    "upgrade the portal."
+)
+_ID_SHAPE = re.compile(r"[0-9A-Za-z][0-9A-Za-z./-]{0,63}")
+
+
+def audit_ref(bus: Bus, national_id: str) -> str:
+    """The audit pseudonym of a typed id; a malformed one is refused without repeating it."""
+    typed = national_id.strip()
+    if not _ID_SHAPE.fullmatch(typed):
+        raise BadInput(
+            "this is not a national id",
+            where="subject search: national_id",
+            hint="type letters and digits only (up to 64), as printed on the identity document",
+        )
+    return bus.register.subject_ref(typed)
+
+
+def subject_deliveries(bus: Bus, who: Principal, national_id: str) -> models.SubjectReport:
+    """Every delivery of this person's data recorded in the access index, oldest first."""
+    who.require_subject_search()
+    ref = audit_ref(bus, national_id)
+    with bus.engine.connect() as conn:
+        if not sa.inspect(conn).has_table(ACCESS_INDEX_TABLE):
+            return models.SubjectReport(index_available=False, notice=INDEX_NOT_BUILT, deliveries=[])
+        index = sa.Table(ACCESS_INDEX_TABLE, sa.MetaData(), autoload_with=conn)
+        subject = next((index.c[c] for c in SUBJECT_COLUMNS if c in index.c), None)
+        if subject is None or LEDGER_COLUMN not in index.c:
+            return models.SubjectReport(index_available=False, notice=INDEX_UNREADABLE, deliveries=[])
+        ledger = consent.CONSENT_METADATA.tables["ledger"]
+        rows = conn.execute(
+            sa.select(ledger.c.seq, ledger.c.at, ledger.c.payload)
+            .join(index, index.c[LEDGER_COLUMN] == ledger.c.seq)
+            .where(subject == ref)
+            .distinct()
+            .order_by(ledger.c.seq)
+        ).all()
+    return models.SubjectReport(index_available=True, deliveries=[_delivery(r) for r in rows])
+
+
+def _delivery(row: sa.Row) -> models.SubjectDelivery:  # type: ignore[type-arg]
+    payload = json.loads(row.payload)
+    return models.SubjectDelivery(
+        ledger_seq=row.seq,
+        at=as_utc(row.at),
+        dataset=str(payload.get("dataset", "")),
+        recipient=str(payload.get("recipient", "")),
+        purpose=str(payload.get("purpose", "")),
+        basis=str(payload.get("basis", "")),
+        fields=[str(f) for f in payload.get("fields", [])],
+        batch_id=str(payload.get("batch_id", "")),
+    )

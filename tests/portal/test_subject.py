@@ -1,0 +1,103 @@
+"""Subject search: auditors only, and the typed id goes nowhere but the auditor's own form."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import sqlalchemy as sa
+
+import consent
+from exchange.portal import INDEX_NOT_BUILT
+from tests.portal.conftest import TOKENS, bearer, client_for
+
+PERSON = "48213376590"  # typed by the auditor; the demo's ids are random 11-digit numbers
+
+
+def test_auditor_gets_the_not_built_notice_and_no_echo_of_the_id(client):
+    response = client.post("/api/subjects/search", json={"national_id": PERSON}, headers=bearer("auditor"))
+    assert response.status_code == 200
+    assert response.json() == {"index_available": False, "notice": INDEX_NOT_BUILT, "deliveries": []}
+    assert PERSON not in response.text
+
+
+@pytest.mark.parametrize("who", ["admin", "tax", "statistics", "housing", "registry"])
+def test_nobody_but_an_auditor_may_search(client, who):
+    api = client.post("/api/subjects/search", json={"national_id": PERSON}, headers=bearer(who))
+    assert api.status_code == 403 and PERSON not in api.text
+    assert client.get("/subject", headers=bearer(who)).status_code == 403
+    page = client.post("/subject", data={"national_id": PERSON}, headers=bearer(who))
+    assert page.status_code == 403 and PERSON not in page.text
+
+
+def test_unauthenticated_search_is_refused(client):
+    assert client.post("/api/subjects/search", json={"national_id": PERSON}).status_code == 401
+    page = client.post("/subject", data={"national_id": PERSON})
+    assert page.status_code == 303 and PERSON not in page.headers["location"]
+
+
+def test_only_auditors_see_the_search_in_the_menu(client):
+    assert "Subject search" in client.get("/catalog", headers=bearer("auditor")).text
+    for who in ("admin", "tax"):
+        assert "Subject search" not in client.get("/catalog", headers=bearer(who)).text
+
+
+def test_the_page_shows_the_id_only_in_its_own_form_field_and_logs_nothing(
+    fresh_client, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+):
+    fresh_client.post("/login", data={"token": TOKENS["auditor"]})
+    with caplog.at_level(logging.DEBUG):
+        page = fresh_client.post("/subject", data={"national_id": f"  {PERSON} "})
+        api = fresh_client.post("/api/subjects/search", json={"national_id": PERSON})
+    assert page.status_code == 200 and api.status_code == 200
+    assert page.text.count(PERSON) == 1
+    assert f'name="national_id" value="{PERSON}"' in page.text
+    assert "The access index is not built yet" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    out, err = capfd.readouterr()
+    assert PERSON not in caplog.text and PERSON not in out and PERSON not in err
+
+
+def test_a_malformed_id_is_refused_without_showing_it_back(fresh_client):
+    fresh_client.post("/login", data={"token": TOKENS["auditor"]})
+    typed = "4821<script>3376590"
+    page = fresh_client.post("/subject", data={"national_id": typed})
+    assert page.status_code == 400 and "not a national id" in page.text
+    assert "4821" not in page.text and 'value=""' in page.text
+    api = fresh_client.post("/api/subjects/search", json={"national_id": typed})
+    assert api.status_code == 400 and "4821" not in api.text
+
+
+def test_with_an_access_index_the_report_lists_each_delivery_from_its_ledger_entry(seeded_sqlite, tmp_path):
+    copy = seeded_sqlite.copy(tmp_path / "home")
+    bus = copy.open()
+    try:
+        ledger = consent.CONSENT_METADATA.tables["ledger"]
+        index = sa.Table("access_index", sa.MetaData(), sa.Column("subject_ref", sa.String(64)),
+                         sa.Column("ledger_seq", sa.Integer))
+        with bus.engine.begin() as conn:
+            seqs = conn.execute(sa.select(ledger.c.seq).where(ledger.c.kind == "delivery")
+                                .order_by(ledger.c.seq)).scalars().all()
+            index.create(conn)
+            ref = bus.register.subject_ref(PERSON)
+            conn.execute(sa.insert(index), [{"subject_ref": ref, "ledger_seq": seqs[0]},
+                                            {"subject_ref": ref, "ledger_seq": seqs[2]},
+                                            {"subject_ref": "0" * 64, "ledger_seq": seqs[1]}])
+    finally:
+        bus.close()
+    with client_for(copy) as client:
+        report = client.post("/api/subjects/search", json={"national_id": PERSON}, headers=bearer("auditor"))
+        nobody = client.post("/api/subjects/search", json={"national_id": "10000000001"},
+                             headers=bearer("auditor"))
+        client.post("/login", data={"token": TOKENS["auditor"]})
+        page = client.post("/subject", data={"national_id": PERSON}).text
+    body = report.json()
+    assert body["index_available"] is True and body["notice"] is None
+    assert [(d["ledger_seq"], d["recipient"], d["purpose"], d["basis"]) for d in body["deliveries"]] == [
+        (seqs[0], "benefits", "BENEFIT_ELIGIBILITY", "statute:SBA-12"),
+        (seqs[2], "housing", "HOUSING_ALLOWANCE", "consent"),
+    ]
+    first = body["deliveries"][0]
+    assert first["dataset"] == "tax.income" and "national_id" in first["fields"]
+    assert nobody.json() == {"index_available": True, "notice": None, "deliveries": []}
+    assert "2 deliveries" in page and "HOUSING_ALLOWANCE" in page
