@@ -79,7 +79,9 @@ class Bus:
     def source_for(self, dataset: Dataset) -> connectors.Source:
         contract = dataset.contract
         where = f"{contract.path}: source"
-        settings = expand_settings(contract.source, env=self.environment(), where=where)
+        # ${DATASET_DIR} lets a source name files kept next to its contract (a copybook).
+        env = {**self.environment(), "DATASET_DIR": str(dataset.directory)}
+        settings = expand_settings(contract.source, env=env, where=where)
         return connectors.make_source(
             settings, key_fields=contract.key_fields, cursor_field=contract.cursor_field
         )

@@ -10,6 +10,7 @@ other Avro implementation (and a Confluent registry) computes for the same schem
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass, field
@@ -39,6 +40,14 @@ class AvroSchema:
     fingerprint_sha256: str = field(repr=False)
     arrow: pa.Schema = field(compare=False, repr=False)
     field_names: tuple[str, ...] = field(repr=False)
+    document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The schema as written (aliases, defaults and logical types kept), for the official
+    `avro` package's compatibility checker; `parsed` is fastavro's expanded form."""
+
+    @property
+    def label(self) -> str:
+        """`v3` for a versioned file, else the source: how messages name this version."""
+        return f"v{self.version}" if self.version is not None else self.source
 
     def field_type(self, name: str) -> Any:
         """The Avro type of top-level field `name` as fastavro parsed it (str, dict or list)."""
@@ -143,4 +152,5 @@ def _build(document: Any, *, source: str, version: int | None) -> AvroSchema:
         fingerprint_sha256=fastavro.schema.fingerprint(canonical, "SHA-256"),
         arrow=cast(pa.Schema, arrow),
         field_names=tuple(f["name"] for f in parsed["fields"]),
+        document=copy.deepcopy(document),
     )
