@@ -13,13 +13,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Asset, task
 
 _REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("GOVBUS_HOME", str(_REPO / ".govbus"))
 os.environ.setdefault("GOVBUS_CATALOG", str(_REPO / "catalog"))
 
 from exchange import orchestration  # noqa: E402 - after the environment defaults above
+from exchange.orchestration import delivery_asset_uri  # noqa: E402
 from govbus.errors import GovBusError  # noqa: E402
 
 DEFAULT_ARGS = {
@@ -54,9 +55,12 @@ def _dataset_dag(spec: orchestration.DagSpec) -> DAG:
 
         staged = stage(spec.dataset)
         committed = commit(spec.dataset)
-        for sub_id in spec.subscriptions:
-
-            @task(task_id="deliver_" + sub_id.replace(".", "_").replace("-", "_"))
+        for sub_id, recipient in spec.subscriptions:
+            # Each delivery emits an Asset event an agency's own DAG can be scheduled on.
+            @task(
+                task_id="deliver_" + sub_id.replace(".", "_").replace("-", "_"),
+                outlets=[Asset(delivery_asset_uri(spec.dataset, recipient))],
+            )
             def deliver(dataset_id: str, subscription_id: str) -> dict:
                 return orchestration.deliver_task(dataset_id, subscription_id)
 

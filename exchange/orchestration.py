@@ -24,7 +24,7 @@ class DagSpec:
     dataset: str
     owner: str
     schedule: str | None
-    subscriptions: tuple[str, ...]
+    subscriptions: tuple[tuple[str, str], ...]  # (subscription id, recipient agency)
     description: str
 
 
@@ -45,11 +45,16 @@ def dag_specs(catalog_dir: Path | None = None) -> list[DagSpec]:
                 dataset=dataset_id,
                 owner=catalog.datasets[dataset_id].contract.owner,
                 schedule=schedules[0] if schedules else None,
-                subscriptions=tuple(s.id for s in subs),
+                subscriptions=tuple((s.id, s.agency) for s in subs),
                 description=catalog.datasets[dataset_id].contract.description,
             )
         )
     return specs
+
+
+def delivery_asset_uri(dataset_id: str, recipient: str) -> str:
+    """The Airflow Asset a delivery of `dataset_id` to `recipient` updates."""
+    return f"govbus://{dataset_id}/{recipient}"
 
 
 _PRESETS = ["@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"]
@@ -91,4 +96,12 @@ def commit_task(dataset_id: str) -> dict[str, Any]:
     return report.counts()
 
 
-__all__ = ["DagSpec", "GovBusError", "commit_task", "dag_specs", "deliver_task", "stage_task"]
+__all__ = [
+    "DagSpec",
+    "GovBusError",
+    "commit_task",
+    "dag_specs",
+    "deliver_task",
+    "delivery_asset_uri",
+    "stage_task",
+]

@@ -36,7 +36,9 @@ def _dagbag(env: dict[str, str], dags_folder: Path) -> subprocess.CompletedProce
         "from airflow.dag_processing.dagbag import DagBag\n"
         f"bag = DagBag(dag_folder={str(dags_folder)!r})\n"
         "print(json.dumps({'errors': {k: str(v) for k, v in bag.import_errors.items()},"
-        " 'dags': {d: sorted(bag.dags[d].task_ids) for d in bag.dags}}))\n"
+        " 'dags': {d: sorted(bag.dags[d].task_ids) for d in bag.dags},"
+        " 'outlets': {t.task_id: [a.uri for a in t.outlets] for d in bag.dags.values() for t in d.tasks"
+        " if d.dag_id == 'tax.income'}}))\n"
     )
     return subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300, check=False
@@ -50,6 +52,7 @@ def test_dag_folder_imports_with_one_dag_per_dataset(airflow_env):
     assert out.returncode == 0, out.stderr[-3000:]
     bag = json.loads(out.stdout.strip().splitlines()[-1])
     assert bag["errors"] == {}
+    assert bag["dags"]["benefits.recompute_entitlements"] == ["count_income_rows"]
     assert bag["dags"]["tax.income"] == [
         "commit",
         "deliver_benefits_tax_income",
@@ -57,6 +60,8 @@ def test_dag_folder_imports_with_one_dag_per_dataset(airflow_env):
         "deliver_statistics_tax_income",
         "stage",
     ]
+    assert bag["outlets"]["deliver_benefits_tax_income"] == ["govbus://tax.income/benefits"]
+    assert bag["outlets"]["stage"] == []
 
 
 def test_broken_catalog_shows_one_failing_dag_instead_of_none(airflow_env, tmp_path):
@@ -69,7 +74,8 @@ def test_broken_catalog_shows_one_failing_dag_instead_of_none(airflow_env, tmp_p
     assert out.returncode == 0, out.stderr[-3000:]
     bag = json.loads(out.stdout.strip().splitlines()[-1])
     assert bag["errors"] == {}
-    assert list(bag["dags"]) == ["govbus_catalog_broken"]
+    assert "tax.income" not in bag["dags"]
+    assert "govbus_catalog_broken" in bag["dags"]
 
 
 @pytest.mark.slow
@@ -98,10 +104,24 @@ def test_airflow_dags_test_runs_tax_income_to_success(airflow_env, govbus_home):
 
     assert len(benefits_rows(govbus_home)) > 700
     assert statistics_files(govbus_home)
+    import sqlalchemy as sa
+
     bus = Bus.open()
     with bus.engine.connect() as conn:
-        import sqlalchemy as sa
-
         statuses = conn.execute(sa.text("SELECT status FROM stages")).scalars().all()
     bus.close()
     assert statuses == ["committed"]
+    # Each delivery emitted its Asset event, which subscriber DAGs are scheduled on.
+    airflow_db = sa.create_engine(airflow_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    with airflow_db.connect() as conn:
+        uris = (
+            conn.execute(sa.text("SELECT a.uri FROM asset_event e JOIN asset a ON a.id = e.asset_id"))
+            .scalars()
+            .all()
+        )
+    airflow_db.dispose()
+    assert sorted(set(uris)) == [
+        "govbus://tax.income/benefits",
+        "govbus://tax.income/housing",
+        "govbus://tax.income/statistics",
+    ]
