@@ -1,8 +1,11 @@
 """consent: who may receive what, and the proof of what was sent.
 
-Purposes and statutes (the catalog's legal bases), the consent register, the policy
-decision and minimization of a batch, keyed pseudonyms, the bus's keys, and the signed,
-hash-chained ledger with Merkle roots over delivered records.
+Purposes and statutes (the catalog's legal bases); the consent register (DEPA / ISO/IEC
+TS 27560 model: grant, pause, resume, revoke, expire, CSV import) and its timelines that
+answer at any instant; the policy decision, its explanation and minimization of a batch;
+signed consent receipts; protection: keyed pseudonyms, AES-SIV reversible fields,
+envelope encryption and signed delivery manifests; the bus's keys; and the signed,
+hash-chained ledger with Merkle roots over delivered records. See docs/consent.md.
 
 consent/ imports no other GovBus part (only `govbus.errors`). Its tables live in
 `CONSENT_METADATA`; the exchange creates them in the state database. Functions that
@@ -11,9 +14,23 @@ write take a `sa.Connection` so the caller's transaction decides what commits to
 
 from __future__ import annotations
 
+from consent.consent_index import ConsentIndex
+from consent.csv_import import ImportLine, ImportReport, ScopeCheck, import_consents
+from consent.delivery_open import OpenedDelivery, open_delivery
+from consent.envelope import load_x25519_public_key, open_key, seal_key, x25519_key_id
+from consent.explain import ConsentState, Explanation, explain
+from consent.instants import parse_instant, utc_now
 from consent.keys import KeyStore, SigningKey, key_id_of
 from consent.ledger import GENESIS_HASH, Ledger, LedgerEntry, VerifyReport, canonical_json
 from consent.legal_bases import Purpose, Statute, load_purposes, load_statutes
+from consent.manifests import (
+    DeliveryReport,
+    ManifestCheck,
+    check_manifest,
+    file_sha256,
+    verify_delivery,
+    write_manifest,
+)
 from consent.merkle import (
     canonical_records,
     inclusion_proof,
@@ -21,35 +38,96 @@ from consent.merkle import (
     record_leaf_hashes,
     verify_inclusion,
 )
-from consent.policy import CONSENT_BASIS, Decision, decide, minimize
+from consent.policy import CONSENT_BASIS, Decision, decide, minimize, policy_version
 from consent.pseudonyms import pseudonymize
-from consent.register import ConsentRecord, ConsentRegister
+from consent.receipts import build_receipt, verify_receipt
+from consent.register import ConsentRegister
+from consent.reversible import decrypt_column, encrypt_column
+from consent.signatures import (
+    Verification,
+    load_public_key,
+    load_trusted_keys,
+    public_key_pem,
+    sign_document,
+    verify_document,
+)
 from consent.tables import CONSENT_METADATA
+from consent.terms import (
+    ACTIVE,
+    EXPIRED,
+    PAUSED,
+    PENDING,
+    REVOKED,
+    ConsentEvent,
+    ConsentRecord,
+)
+from consent.timeline import REASONS, ConsentTimeline
 
 __all__ = [
+    "ACTIVE",
     "CONSENT_BASIS",
     "CONSENT_METADATA",
+    "EXPIRED",
     "GENESIS_HASH",
+    "PAUSED",
+    "PENDING",
+    "REASONS",
+    "REVOKED",
+    "ConsentEvent",
+    "ConsentIndex",
     "ConsentRecord",
     "ConsentRegister",
+    "ConsentState",
+    "ConsentTimeline",
     "Decision",
+    "DeliveryReport",
+    "Explanation",
+    "ImportLine",
+    "ImportReport",
     "KeyStore",
     "Ledger",
     "LedgerEntry",
+    "ManifestCheck",
+    "OpenedDelivery",
     "Purpose",
+    "ScopeCheck",
     "SigningKey",
     "Statute",
+    "Verification",
     "VerifyReport",
+    "build_receipt",
     "canonical_json",
     "canonical_records",
+    "check_manifest",
     "decide",
+    "decrypt_column",
+    "encrypt_column",
+    "explain",
+    "file_sha256",
+    "import_consents",
     "inclusion_proof",
     "key_id_of",
+    "load_public_key",
     "load_purposes",
     "load_statutes",
+    "load_trusted_keys",
+    "load_x25519_public_key",
     "merkle_root",
     "minimize",
+    "open_delivery",
+    "open_key",
+    "parse_instant",
+    "policy_version",
     "pseudonymize",
+    "public_key_pem",
     "record_leaf_hashes",
+    "seal_key",
+    "sign_document",
+    "utc_now",
+    "verify_delivery",
+    "verify_document",
     "verify_inclusion",
+    "verify_receipt",
+    "write_manifest",
+    "x25519_key_id",
 ]

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from consent.key_ids import DerivedKeyIds, scope_name
 from govbus.errors import BadConfiguration
 
 MIN_MASTER_KEY_BYTES = 32
@@ -71,7 +72,7 @@ def decode_key_text(text: str) -> bytes | None:
         return None
 
 
-def _length_prefixed(parts: tuple[str, ...]) -> bytes:
+def length_prefixed(parts: tuple[str, ...]) -> bytes:
     """Unambiguous bytes of a tuple of strings: 4-byte big-endian length before each part."""
     out = bytearray()
     for part in parts:
@@ -153,27 +154,63 @@ class KeyStore:
         self._master = raw
         return raw
 
-    def derive(self, label: str, *context: str) -> bytes:
-        """32 bytes for (label, *context), HKDF-SHA256 of the master key.
+    def derive(self, label: str, *context: str, length: int = 32) -> bytes:
+        """`length` bytes for (label, *context), HKDF-SHA256 of the master key.
 
         The info string length-prefixes every part, so ("a", "bc") and ("ab", "c") differ.
         """
         if not label:
             raise BadConfiguration("a derived key needs a label", where="KeyStore.derive")
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT,
-                    info=_length_prefixed((label, *context)))
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=length, salt=_HKDF_SALT,
+                    info=length_prefixed((label, *context)))
         return hkdf.derive(self._master_key())
 
-    def pseudonym_key(self, recipient: str, purpose: str, key_id: str = "k1") -> bytes:
+    def key_ids(self) -> DerivedKeyIds:
+        """The current ids of derived keys (rotated explicitly; see consent.key_ids)."""
+        return DerivedKeyIds(self._dir)
+
+    def _derived(self, label: str, context: tuple[str, ...], key_id: str | None,
+                 length: int = 32) -> tuple[bytes, str]:
+        kid = key_id if key_id is not None else self.key_ids().current(scope_name(label, *context))
+        return self.derive(label, *context, kid, length=length), kid
+
+    def field_key(self, recipient: str, field: str, key_id: str | None = None) -> bytes:
+        """64-byte AES-256-SIV key that encrypts `field` reversibly for `recipient` alone.
+
+        The recipient receives it sealed to its own X25519 key (`write_manifest(field_keys=)`).
+        """
+        return self._derived("reversible-field", (recipient, field), key_id, 64)[0]
+
+    def field_key_id(self, recipient: str, field: str) -> str:
+        """The current id of `field_key(recipient, field)`: k1 until rotated."""
+        return self.key_ids().current(scope_name("reversible-field", recipient, field))
+
+    def pseudonym_key(self, recipient: str, purpose: str, key_id: str | None = None) -> bytes:
         """Key that pseudonymizes subject ids for one recipient and purpose.
 
-        Different recipients get unrelated pseudonyms; bump `key_id` to rotate.
+        Different recipients get unrelated pseudonyms. Without `key_id`, the current id
+        (k1 until `rotate_pseudonym_key`): stable across runs and signing-key rotations.
         """
-        return self.derive("pseudonym", recipient, purpose, key_id)
+        return self._derived("pseudonym", (recipient, purpose), key_id)[0]
 
-    def linkage_key(self, domain: str, key_id: str = "k1") -> bytes:
+    def pseudonym_key_id(self, recipient: str, purpose: str) -> str:
+        """The current pseudonym key id of (recipient, purpose): k1 until rotated."""
+        return self.key_ids().current(scope_name("pseudonym", recipient, purpose))
+
+    def rotate_pseudonym_key(self, recipient: str, purpose: str) -> str:
+        """Bump the pseudonym key id of (recipient, purpose); breaks linkage on purpose."""
+        return self.key_ids().rotate(scope_name("pseudonym", recipient, purpose))
+
+    def linkage_key(self, domain: str, key_id: str | None = None) -> bytes:
         """Key shared by every recipient of a statute's linkage domain (lawful joins)."""
-        return self.derive("linkage", domain, key_id)
+        return self._derived("linkage", (domain,), key_id)[0]
+
+    def master_key_source(self) -> str:
+        """Where the master key comes from (never the key): the variable or the file."""
+        text = os.environ.get(self._env)
+        if text is not None and text.strip():
+            return f"environment variable {self._env}"
+        return str(self._dir / "master.key")
 
     def audit_key(self) -> bytes:
         """Key of the audit pseudonyms (consent register subject refs, access index)."""

@@ -60,11 +60,19 @@ consents = sa.Table(
     sa.Column("fields", sa.Text, nullable=False),  # canonical JSON list, sorted
     sa.Column("valid_from", UtcDateTime, nullable=False),
     sa.Column("valid_until", UtcDateTime, nullable=True),  # exclusive
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # ACTIVE PAUSED REVOKED EXPIRED
     sa.Column("revoked_at", UtcDateTime, nullable=True),
-    sa.Column("evidence", sa.Text, nullable=False, default=""),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("created_at", UtcDateTime, nullable=False),
+    # DEPA "dataLife": how long the recipient may keep what it received (ISO 8601
+    # duration such as P1Y; null: not stated, the purpose's own retention applies).
+    sa.Column("data_life", sa.String(64), nullable=True),
+    # DEPA "frequency": ONCE, or an ISO 8601 duration between fetches (P1D); null: any.
+    sa.Column("frequency", sa.String(64), nullable=True),
+    # ISO/IEC TS 27560 / Kantara "collection method" (web-form, paper-form, counter, ...)
+    sa.Column("collection_method", sa.String(64), nullable=False, default=""),
+    sa.Column("evidence", sa.Text, nullable=False, default=""),  # a reference, not the form
+    sa.Column("version", sa.Integer, nullable=False),  # +1 on every event after "given"
+    sa.Column("created_at", UtcDateTime, nullable=False),  # when the bus recorded it
+    sa.Column("updated_at", UtcDateTime, nullable=False),  # when `version` was recorded
     sa.Index("ix_consents_lookup", "recipient", "dataset", "purpose", "valid_from"),
     sa.Index("ix_consents_subject", "subject_ref"),
 )
@@ -74,9 +82,11 @@ consent_events = sa.Table(
     sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
               autoincrement=True),  # insertion order
     sa.Column("consent_id", sa.String(36), sa.ForeignKey("consents.consent_id"), nullable=False),
-    sa.Column("event", sa.String(16), nullable=False),  # given / revoked / expired
+    # given / paused / resumed / revoked / expired
+    sa.Column("event", sa.String(16), nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),  # when it takes effect
     sa.Column("recorded_at", UtcDateTime, nullable=False),  # when it was written
+    sa.Column("version", sa.Integer, nullable=False),  # the consent's version after it
     sa.Index("ix_consent_events_consent", "consent_id"),
 )
 

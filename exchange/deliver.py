@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("govbus.exchange")
 
 PSEUDONYM_COLUMN = "subject_pseudonym"
+# Staged segments carry each row's audit pseudonym (HMAC under the audit key), computed
+# once at stage time for consent decisions (and the access index); it never leaves.
+SUBJECT_REF_COLUMN = "_subject_ref"
 
 
 @dataclass
@@ -62,16 +66,46 @@ def delivered_schema(dataset: Dataset, sub: Subscription) -> pa.Schema:
     return pa.schema(fields)
 
 
+@dataclass
+class _Plan:
+    """What stays the same for every segment of one delivery run."""
+
+    sub: Subscription
+    dataset: Dataset
+    statute: consent.Statute | None
+    timeline: Any  # consent.ConsentTimeline for consent subscriptions, else None
+    policy_version: str
+    sensitive: tuple[str, ...]
+
+
 def deliver_subscription(bus: Bus, sub: Subscription) -> DeliverReport:
     dataset = bus.catalog.dataset(sub.dataset)
     report = DeliverReport(sub.id)
     todo = _pending_segments(bus, sub)
     if not todo:
         return report
+    statute = bus.catalog.statutes[sub.statute] if sub.statute else None
+    timeline = None
+    if statute is None:
+        # Loaded once per delivery run; each segment asks it for the consents in force now.
+        with bus.engine.connect() as conn:
+            timeline = bus.register.timeline(
+                conn, recipient=sub.agency, dataset=sub.dataset, purpose=sub.purpose, fields=sub.fields
+            )
+    plan = _Plan(
+        sub,
+        dataset,
+        statute,
+        timeline,
+        consent.policy_version(
+            dataset=sub.dataset, recipient=sub.agency, purpose=sub.purpose, fields=sub.fields, statute=statute
+        ),
+        dataset.contract.fields_classified("sensitive"),
+    )
     sink = bus.sink_for(sub, delivered_schema(dataset, sub))
     try:
         for stage_id, segment in todo:
-            _deliver_segment(bus, sub, dataset, sink, stage_id, segment, report)
+            _deliver_segment(bus, plan, sink, stage_id, segment, report)
     finally:
         sink.close()
     log.info(
@@ -94,9 +128,7 @@ def _pending_segments(bus: Bus, sub: Subscription) -> list[tuple[str, int]]:
             .order_by(st.c.seq)
         ).all()
         done = set(
-            conn.execute(
-                sa.select(dv.c.stage_id, dv.c.segment).where(dv.c.subscription_id == sub.id)
-            ).all()
+            conn.execute(sa.select(dv.c.stage_id, dv.c.segment).where(dv.c.subscription_id == sub.id)).all()
         )
     return [
         (row.stage_id, segment)
@@ -106,67 +138,58 @@ def _pending_segments(bus: Bus, sub: Subscription) -> list[tuple[str, int]]:
     ]
 
 
-def _decide(bus: Bus, sub: Subscription, dataset: Dataset, table: pa.Table) -> consent.Decision:
-    at = state.utcnow()
-    subjects = table[dataset.contract.subject_field]
-    if sub.statute is not None:
-        return consent.decide(
-            None,
-            statute=bus.catalog.statutes[sub.statute],
-            consents=None,
-            dataset=sub.dataset,
-            recipient=sub.agency,
-            purpose=sub.purpose,
-            at=at,
-            rows=table.num_rows,
+def _decide(bus: Bus, plan: _Plan, table: pa.Table, at: Any) -> tuple[consent.Decision, dict[str, int]]:
+    """The per-row decision and, for denied rows, the counts by reason."""
+    sub = plan.sub
+    common = {"dataset": sub.dataset, "recipient": sub.agency, "purpose": sub.purpose, "at": at}
+    if plan.statute is not None:
+        decision = consent.decide(
+            None, statute=plan.statute, consents=None, fields=sub.fields, rows=table.num_rows, **common
         )
-    refs = consent.pseudonymize(subjects, bus.keys.audit_key())
-    with bus.engine.connect() as conn:
-        active = bus.register.active(
-            conn,
-            recipient=sub.agency,
-            dataset=sub.dataset,
-            purpose=sub.purpose,
-            fields=sub.fields,
-            at=at,
-        )
-    return consent.decide(
-        refs,
-        statute=None,
-        consents=active,
-        dataset=sub.dataset,
-        recipient=sub.agency,
-        purpose=sub.purpose,
-        at=at,
-        rows=table.num_rows,
+        reasons = {"statute not in force": decision.denied_count} if decision.denied_count else {}
+        return decision, reasons
+    refs = subject_refs(bus, plan.dataset, table)
+    decision = consent.decide(
+        refs, statute=None, consents=plan.timeline.active_index(at), fields=sub.fields, **common
     )
+    return decision, plan.timeline.denial_reasons(refs, decision.allowed, at)
+
+
+def subject_refs(bus: Bus, dataset: Dataset, table: pa.Table) -> pa.Array | pa.ChunkedArray:
+    """Audit pseudonyms of the rows' subjects: computed at stage time, else now."""
+    if SUBJECT_REF_COLUMN in table.column_names:
+        return table[SUBJECT_REF_COLUMN]
+    return bus.register.subject_refs(table[dataset.contract.subject_field])
 
 
 def _deliver_segment(
-    bus: Bus,
-    sub: Subscription,
-    dataset: Dataset,
-    sink: connectors.Sink,
-    stage_id: str,
-    segment: int,
-    report: DeliverReport,
+    bus: Bus, plan: _Plan, sink: connectors.Sink, stage_id: str, segment: int, report: DeliverReport
 ) -> None:
+    sub, dataset = plan.sub, plan.dataset
+    subject_field = dataset.contract.subject_field
     table = pq.read_table(bus.settings.staging_dir / stage_id / f"seg-{segment:05d}.parquet")
-    decision = _decide(bus, sub, dataset, table)
-    allowed = table.filter(decision.allowed)
-    out = consent.minimize(allowed, sub.fields)
+    decision, denials = _decide(bus, plan, table, state.utcnow())
+    # Copy only what may leave: the subscription's fields (and the subject, to pseudonymize).
+    allowed = decision.select(table, list(dict.fromkeys([*sub.fields, subject_field])))
+    basis_fields = plan.statute.fields if plan.statute is not None else sub.fields
+    out = consent.minimize(allowed, sub.fields, basis_fields=basis_fields, sensitive=plan.sensitive)
+    pseudonym_key_id = None
     if sub.pseudonymize_subject:
         key = bus.keys.pseudonym_key(sub.agency, sub.purpose)
-        pseudonyms = consent.pseudonymize(allowed[dataset.contract.subject_field], key)
+        pseudonym_key_id = bus.keys.pseudonym_key_id(sub.agency, sub.purpose)
+        pseudonyms = consent.pseudonymize(allowed[subject_field], key)
         out = out.append_column(pa.field(PSEUDONYM_COLUMN, pa.string(), nullable=False), pseudonyms)
     batch_id = f"{stage_id}-{segment:05d}-{sub.id}"
+    merkle_root = consent.merkle_root(consent.record_leaf_hashes(out))
     files: list[list[str]] = []
+    manifest_sha256 = None
     if out.num_rows:
         receipt = sink.write(batch_id, out)
         files = [list(f) for f in receipt.files]
+        if receipt.files:
+            manifest_sha256 = _write_manifest(bus, plan, receipt, batch_id, out, decision, merkle_root)
     if bus.hooks.after_sink_write is not None:
         bus.hooks.after_sink_write(batch_id)
-    denied_reason = "no legal basis in force" if sub.statute else "no active consent"
     payload = {
         "dataset": sub.dataset,
         "contract_version": dataset.contract.version,
@@ -175,14 +198,17 @@ def _deliver_segment(
         "recipient": sub.agency,
         "purpose": sub.purpose,
         "basis": sub.basis,
+        "policy_version": plan.policy_version,
         "consents_used": decision.consents_used,
         "batch_id": batch_id,
         "rows_delivered": out.num_rows,
         "rows_denied": decision.denied_count,
-        "denied_reason": denied_reason if decision.denied_count else None,
+        "denials": denials,
         "fields": out.column_names,
-        "merkle_root": consent.merkle_root(consent.record_leaf_hashes(out)),
+        "pseudonym_key_id": pseudonym_key_id,
+        "merkle_root": merkle_root,
         "files": files,
+        "manifest_sha256": manifest_sha256,
     }
     # The ledger is one chain for all subscriptions: appends are serialized across workers.
     with bus.locked("ledger"), bus.engine.begin() as conn:
@@ -203,6 +229,39 @@ def _deliver_segment(
     report.batches += 1
     report.rows_delivered += out.num_rows
     report.rows_denied += decision.denied_count
-    if decision.denied_count:
-        report.denials[denied_reason] += decision.denied_count
+    report.denials.update(denials)
     bus.progress(f"deliver:{sub.id}", table.num_rows)
+
+
+def _write_manifest(
+    bus: Bus,
+    plan: _Plan,
+    receipt: connectors.SinkReceipt,
+    batch_id: str,
+    out: pa.Table,
+    decision: consent.Decision,
+    merkle_root: str,
+) -> str:
+    """Sign a manifest next to a file delivery; the recipient checks it with verify-delivery."""
+    sub, dataset = plan.sub, plan.dataset
+    manifest = consent.write_manifest(
+        Path(receipt.location).parent,
+        batch_id,
+        signing_key=bus.keys.signing_key(),
+        contract_id=dataset.id,
+        contract_version=dataset.contract.version,
+        schema_sha256=dataset.schema.fingerprint_sha256,
+        rows_delivered=out.num_rows,
+        rows_denied=decision.denied_count,
+        files=receipt.files,
+        policy_version=plan.policy_version,
+        details={
+            "subscription": sub.id,
+            "recipient": sub.agency,
+            "purpose": sub.purpose,
+            "basis": sub.basis,
+            "fields": out.column_names,
+            "merkle_root": merkle_root,
+        },
+    )
+    return consent.file_sha256(manifest)[0]

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 import contracts
 import schemas
 from exchange import state
+from exchange.deliver import SUBJECT_REF_COLUMN
 from exchange.records import jsonable_rows
 from govbus.errors import TransientError
 
@@ -65,6 +66,9 @@ def stage_dataset(bus: Bus, dataset_id: str) -> StageReport:
         for batch in source.read(from_cursor, batch_size=bus.settings.batch_size):
             good, bad_count = _check_batch(bus, dataset, stage_id, batch.data)
             if good.num_rows:
+                # Each subject's audit pseudonym, once here rather than in every delivery.
+                refs = bus.register.subject_refs(good[dataset.contract.subject_field])
+                good = good.append_column(SUBJECT_REF_COLUMN, refs)
                 pq.write_table(good, directory / f"seg-{report.segments:05d}.parquet")
                 report.segments += 1
             report.rows_read += batch.data.num_rows

@@ -51,7 +51,7 @@ def print_summary(results: list[DatasetRun], console: Console) -> None:
     for column in ("dataset", "rows read", "quarantined", "stages committed", "status"):
         datasets.add_column(column, justify="right" if column not in ("dataset", "status") else "left")
     subs = Table(title="Subscriptions", title_justify="left")
-    for column in ("subscription", "dataset", "delivered", "denied", "status"):
+    for column in ("subscription", "dataset", "delivered", "denied", "denied because", "status"):
         subs.add_column(column, justify="right" if column in ("delivered", "denied") else "left")
     for r in results:
         stage_failed = r.failures.get("stage")
@@ -65,10 +65,13 @@ def print_summary(results: list[DatasetRun], console: Console) -> None:
             else ("[yellow]waiting[/]" if r.failures else "[green]ok[/]"),
         )
         for sub_id, rep in r.deliveries.items():
-            subs.add_row(sub_id, r.dataset, f"{rep.rows_delivered:,}", f"{rep.rows_denied:,}", "[green]ok[/]")
+            because = "; ".join(f"{why} {n:,}" for why, n in sorted(rep.denials.items()))
+            subs.add_row(
+                sub_id, r.dataset, f"{rep.rows_delivered:,}", f"{rep.rows_denied:,}", because, "[green]ok[/]"
+            )
         for sub_id, message in r.failures.items():
             if sub_id != "stage":
-                subs.add_row(sub_id, r.dataset, "0", "0", f"[red]failed[/]: {message}")
+                subs.add_row(sub_id, r.dataset, "0", "0", "", f"[red]failed[/]: {message}")
     console.print(datasets)
     console.print(subs)
     for r in results:

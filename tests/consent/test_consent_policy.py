@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from consent import CONSENT_BASIS, ConsentRegister, KeyStore, Statute, decide, minimize
+from consent import (
+    CONSENT_BASIS,
+    ConsentRegister,
+    KeyStore,
+    Statute,
+    decide,
+    minimize,
+    policy_version,
+)
 from govbus.errors import BadConfiguration, BadInput
 
 AT = datetime(2024, 6, 1, tzinfo=UTC)
@@ -101,3 +110,22 @@ def test_select_refuses_another_batch() -> None:
     decision = decide(pa.array(["r1"]), statute=None, consents=CONSENTS, at=AT, **SCOPE)
     with pytest.raises(BadInput):
         decision.select(pa.table({"a": [1, 2]}))
+
+
+def test_policy_version_fingerprints_the_rule() -> None:
+    base = policy_version(fields=["a"], statute=STATUTE, **SCOPE)
+    assert base.startswith("sha256:") and base == policy_version(fields=["a"], statute=STATUTE, **SCOPE)
+    assert base != policy_version(fields=["a", "b"], statute=STATUTE, **SCOPE)
+    assert base != policy_version(fields=["a"], statute=replace(STATUTE, fields=("a",)), **SCOPE)
+    assert base != policy_version(fields=["a"], statute=None, **SCOPE)
+
+
+def test_select_copies_only_what_leaves() -> None:
+    table = pa.table({"a": [1, 2, 3], "b": [4, 5, 6], "secret": [7, 8, 9]})
+    everyone = decide(None, statute=STATUTE, consents=None, at=AT, rows=3, **SCOPE)
+    assert everyone.select(table, ["a"]).column_names == ["a"]
+    assert everyone.select(table) is table  # all allowed: no copy
+    some = decide(pa.array(["r3", "rx", "r1"]), statute=None, consents=CONSENTS, at=AT, **SCOPE)
+    assert some.select(table, ["b", "a"]).to_pydict() == {"b": [4, 6], "a": [1, 3]}
+    nobody = decide(pa.array(["rx"] * 3), statute=None, consents=CONSENTS, at=AT, **SCOPE)
+    assert nobody.select(table).num_rows == 0 and nobody.select(table).schema == table.schema
