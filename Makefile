@@ -9,6 +9,9 @@ UV_VERSION := 0.13.9
 export AIRFLOW_HOME   := $(CURDIR)
 export AIRFLOW_CONFIG := $(CURDIR)/airflow.cfg
 export GOVBUS_HOME    ?= $(CURDIR)/.govbus
+# The database tests run against these servers (set them empty to skip those tests).
+export GOVBUS_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export GOVBUS_TEST_MARIADB_URL  ?= mysql+pymysql://root@127.0.0.1:3306/test
 
 .PHONY: install browser demo test lint bench lock clean
 
@@ -41,6 +44,10 @@ test: lint browser
 
 bench: install
 	$(BIN)/python bench/exchange_bench.py
+	$(BIN)/python bench/contracts_bench.py
+	$(BIN)/python bench/consent_bench.py
+	$(BIN)/python bench/fixed_width_bench.py
+	$(BIN)/python bench/file_connectors_bench.py
 
 # Re-resolve the pinned dependencies after changing setup.cfg.
 lock:

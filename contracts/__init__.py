@@ -3,12 +3,19 @@
 `load_contract` / `lint_contract` read `contract.yaml` (every problem with file:line and
 field); `check_against_schema` matches a contract with its Avro schema; `validate` runs
 the expectations on a conformed batch and returns row issues `(row, reason)`;
-`group_issues` folds issues per row for quarantine. Imports only `schemas`.
+`group_issues` folds issues per row for quarantine; `check_schema_history` applies the
+contract's compatibility mode to the dataset's schema versions; `diff_contracts` lists
+what changed between two contracts and whom it breaks; `gx_suite` exports the GX suite;
+`contract_json_schema` is the published JSON Schema (`SCHEMA_PATH`); `SlaTracker` judges
+a run's volume and freshness. Imports only `schemas`.
 """
 
 from __future__ import annotations
 
+from contracts.diff import Change, diff_contracts
 from contracts.expectations import SUPPORTED_EXPECTATIONS, ExpectationCompiler
+from contracts.gx_export import gx_suite, gx_suite_json
+from contracts.json_schema import SCHEMA_PATH, contract_json_schema
 from contracts.loader import lint_contract, load_contract
 from contracts.model import (
     BREACH_ACTIONS,
@@ -20,14 +27,17 @@ from contracts.model import (
     Problem,
     Sla,
 )
-from contracts.schema_check import check_against_schema
+from contracts.schema_check import check_against_schema, check_contract_schema, check_schema_history
+from contracts.sla import SlaResult, SlaTracker
 from contracts.validation import ExpectationResult, describe, evaluate, group_issues, validate
 
 __all__ = [
     "BREACH_ACTIONS",
     "CLASSIFICATIONS",
     "COMPATIBILITY_MODES",
+    "SCHEMA_PATH",
     "SUPPORTED_EXPECTATIONS",
+    "Change",
     "Contract",
     "Expectation",
     "ExpectationCompiler",
@@ -35,10 +45,18 @@ __all__ = [
     "FieldSpec",
     "Problem",
     "Sla",
+    "SlaResult",
+    "SlaTracker",
     "check_against_schema",
+    "check_contract_schema",
+    "check_schema_history",
+    "contract_json_schema",
     "describe",
+    "diff_contracts",
     "evaluate",
     "group_issues",
+    "gx_suite",
+    "gx_suite_json",
     "lint_contract",
     "load_contract",
     "validate",

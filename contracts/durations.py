@@ -12,6 +12,8 @@ _DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
 )
+DURATION_PATTERN = r"^P(?=\d|T\d)(?:\d+W)?(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?$"
+"""The same durations as a JSON Schema pattern (ECMA-262: look-aheads refuse `P` and `PT`)."""
 _CALENDAR = re.compile(r"^P(?:\d+Y)?(?:\d+M)?")
 
 

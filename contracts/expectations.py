@@ -8,7 +8,9 @@ with a given set (the linter does), or which columns the kwargs name.
 Every expectation also accepts GX's `mostly` (0..1) and `meta` (a mapping). `mostly`
 never lets a bad row through: each unexpected row is still quarantined; it only decides
 whether the expectation as a whole succeeds on the batch (see `contracts.validation`).
-GX kwargs that change what is evaluated (`row_condition`, `condition_parser`) or how it
+`expect_table_row_count_to_be_between` is batch-level: it flags no row, its verdict is
+the batch's (`ExpectationResult.success`, `observed_value`). GX kwargs that change what is
+evaluated (`row_condition`, `condition_parser`) or how it
 is reported (`result_format`, `catch_exceptions`) are refused by the linter.
 """
 
@@ -24,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from contracts import arrow_checks as checks
+from contracts import date_checks
 
 Validator = Callable[[Any], str | None]
 
@@ -88,6 +91,7 @@ def _one_of(*allowed: str) -> Validator:
     def check(value: Any) -> str | None:
         return None if value in allowed else f"must be one of {', '.join(allowed)}"
 
+    check.allowed = allowed  # type: ignore[attr-defined]  # read by contracts.json_schema
     return check
 
 
@@ -120,13 +124,20 @@ class ExpectationCompiler:
     columns_from: Callable[[Mapping[str, Any]], tuple[str, ...]]
     build: Callable[[Mapping[str, Any]], checks.Check]
     cross_check: Callable[[Mapping[str, Any]], str | None] | None = None
+    level: str = "row"
+    """'row': flags rows (quarantined); 'batch': one verdict on the whole batch."""
+
+    @property
+    def common(self) -> tuple[Param, ...]:
+        """The parameters every expectation of this level takes (GX: `mostly` is row-level)."""
+        return COMMON if self.level == "row" else (COMMON[1],)
 
     def __call__(self, kwargs: Mapping[str, Any]) -> checks.Check:
         return self.build(kwargs)
 
     @property
     def accepted(self) -> tuple[str, ...]:
-        return tuple(p.name for p in (*self.params, *COMMON))
+        return tuple(p.name for p in (*self.params, *self.common))
 
     def columns(self, kwargs: Mapping[str, Any]) -> tuple[str, ...]:
         """The columns the kwargs name (empty when they name none validly)."""
@@ -139,7 +150,7 @@ class ExpectationCompiler:
     def problems(self, kwargs: Mapping[str, Any]) -> list[tuple[str, str]]:
         """(kwarg, message) for each thing wrong with `kwargs`; empty when all is well."""
         found: list[tuple[str, str]] = []
-        by_name = {p.name: p for p in (*self.params, *COMMON)}
+        by_name = {p.name: p for p in (*self.params, *self.common)}
         for name, value in kwargs.items():
             if name in UNSUPPORTED:
                 found.append((name, f"GovBus does not support {name!r}"))
@@ -166,10 +177,15 @@ def _compiler(
     *params: Param,
     columns_from: Callable[[Mapping[str, Any]], tuple[str, ...]] = _single,
     cross_check: Callable[[Mapping[str, Any]], str | None] | None = None,
+    level: str = "row",
 ) -> ExpectationCompiler:
     if columns_from is _single:
         params = (Param("column", _column, required=True), *params)
-    return ExpectationCompiler(name, params, columns_from, build, cross_check)
+    return ExpectationCompiler(name, params, columns_from, build, cross_check, level)
+
+
+def _no_columns(kwargs: Mapping[str, Any]) -> tuple[str, ...]:
+    return ()
 
 
 _BOUNDS = (
@@ -239,6 +255,20 @@ SUPPORTED_EXPECTATIONS: dict[str, ExpectationCompiler] = {
                 _one_of("both_values_are_missing", "either_value_is_missing", "neither"),
             ),
             columns_from=lambda kw: (kw["column_A"], kw["column_B"]),
+        ),
+        _compiler(
+            "expect_column_values_to_match_strftime_format",
+            date_checks.match_strftime_format,
+            Param("strftime_format", date_checks.strftime_problem, required=True),
+        ),
+        _compiler("expect_column_values_to_be_dateutil_parseable", date_checks.dateutil_parseable),
+        _compiler(
+            "expect_table_row_count_to_be_between",
+            checks.row_count_between,
+            *_LENGTHS,
+            columns_from=_no_columns,
+            cross_check=_some_bound,
+            level="batch",
         ),
     )
 }

@@ -30,9 +30,12 @@ from contracts.schema_check import check_contract_schema
 from contracts.yaml_reader import Entry, YamlReader
 from govbus.errors import BadConfiguration
 
-_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+NAME_PATTERN = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
+FIELD_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+SEMVER_PATTERN = r"^\d+\.\d+\.\d+$"
+_NAME = re.compile(NAME_PATTERN)
+_FIELD = re.compile(FIELD_PATTERN)
+_SEMVER = re.compile(SEMVER_PATTERN)
 REQUIRED = (
     "id", "version", "owner", "schema", "compatibility",
     "subject_field", "key_fields", "source", "fields",

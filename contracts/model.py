@@ -13,16 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-COMPATIBILITY_MODES = (
-    "BACKWARD",
-    "BACKWARD_TRANSITIVE",
-    "FORWARD",
-    "FORWARD_TRANSITIVE",
-    "FULL",
-    "FULL_TRANSITIVE",
-    "NONE",
-)
-"""The Confluent schema-registry compatibility modes a contract may name."""
+from schemas import COMPATIBILITY_MODES as COMPATIBILITY_MODES  # the modes a contract may name
 
 CLASSIFICATIONS = ("public", "internal", "personal", "sensitive")
 """Field classifications, least to most protected."""

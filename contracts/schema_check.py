@@ -3,11 +3,13 @@ expectation can run on the schema's column types (tried on an empty batch)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from contracts.expectations import SUPPORTED_EXPECTATIONS
 from contracts.model import Contract, Problem
 from contracts.validation import evaluate
 from govbus.errors import BadConfiguration
-from schemas import AvroSchema, load_schema
+from schemas import AvroSchema, check_compatibility, load_schema
 
 
 def check_against_schema(contract: Contract, schema: AvroSchema) -> list[Problem]:
@@ -59,3 +61,25 @@ def check_contract_schema(contract: Contract) -> list[Problem]:
         file = str(contract.path) if contract.path is not None else contract.id
         return [Problem(file, contract.line_of("schema"), "schema", str(exc))]
     return check_against_schema(contract, schema)
+
+
+def check_schema_history(contract: Contract, versions: Sequence[AvroSchema]) -> list[Problem]:
+    """The newest of `versions` (oldest first) against the contract's compatibility mode.
+
+    Each problem names the new version's `.avsc` file, the field path and, in words, the
+    rule it breaks (the official `avro` checker decides; see `schemas.compatibility`).
+    """
+    try:
+        found = check_compatibility(versions, contract.compatibility)
+    except BadConfiguration as exc:
+        file = exc.where or (str(contract.path) if contract.path is not None else contract.id)
+        return [Problem(file, None, "schema", exc.message)]
+    return [
+        Problem(
+            p.source,
+            None,
+            p.field or "(record)",
+            f"breaks {p.mode}: {p.reader} cannot read data written with {p.writer}: {p.message}",
+        )
+        for p in found
+    ]

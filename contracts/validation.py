@@ -13,13 +13,16 @@ the list of its reasons, which is what the exchange stores in quarantine.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from contracts.arrow_checks import Check, Outcome
 from contracts.expectations import SUPPORTED_EXPECTATIONS
 from contracts.model import Contract, Expectation
 from govbus.errors import BadConfiguration
@@ -40,6 +43,8 @@ class ExpectationResult:
     unexpected_count: int
     considered: int
     success: bool
+    observed_value: Any = None
+    """What a batch-level expectation measured (the row count); None for row-level ones."""
 
 
 def _fmt(value: Any) -> str:
@@ -76,41 +81,70 @@ def evaluate(
     constant that does not fit the column's type (`govbus check` catches all of these
     before a run, through `check_against_schema`).
     """
-    results = []
-    for expectation in expectations:
-        compiler = SUPPORTED_EXPECTATIONS.get(expectation.type)
-        if compiler is None:
-            raise BadConfiguration(
-                f"unsupported expectation {expectation.type!r}",
-                where=_where(expectation, source),
-                hint="use one of contracts.SUPPORTED_EXPECTATIONS",
-            )
-        missing = [c for c in compiler.columns(expectation.kwargs) if c not in table.column_names]
-        if missing:
-            raise BadConfiguration(
-                f"{expectation.type} names column(s) the batch lacks: {', '.join(missing)}",
-                where=_where(expectation, source),
-                hint="fix the column name or the schema; run `govbus check`",
-            )
-        try:
-            outcome = compiler(expectation.kwargs)(table)
-        except (pa.ArrowException, ArithmeticError, ValueError, TypeError) as exc:
-            raise BadConfiguration(
-                f"{expectation.type} cannot run on these column types ({type(exc).__name__})",
-                where=_where(expectation, source),
-                hint="make the constants match the column's type",
-            ) from exc
-        rows = pc.cast(pc.indices_nonzero(outcome.unexpected), pa.int64())
-        mostly = expectation.kwargs.get("mostly")
-        bad = len(rows)
-        if mostly is None or outcome.considered == 0:
-            success = bad == 0
-        else:
-            success = (outcome.considered - bad) / outcome.considered >= mostly
-        results.append(
-            ExpectationResult(expectation, describe(expectation), rows, bad, outcome.considered, success)
+    expectations = list(expectations)
+    pairs = [(e, _compile(table, e, source)) for e in expectations]
+    if len(pairs) > 1 and table.num_rows >= _PARALLEL_ROWS:
+        # Arrow's kernels release the GIL: independent expectations run side by side,
+        # the costly ones (hashing every value) started first
+        order = sorted(range(len(pairs)), key=lambda i: pairs[i][0].type not in _COSTLY)
+        with ThreadPoolExecutor(max_workers=min(len(pairs), os.cpu_count() or 1)) as pool:
+            futures = {i: pool.submit(_run, table, *pairs[i], source) for i in order}
+            outcomes = [futures[i].result() for i in range(len(pairs))]
+    else:
+        outcomes = [_run(table, expectation, check, source) for expectation, check in pairs]
+    return [_result(e, outcome) for e, outcome in zip(expectations, outcomes, strict=True)]
+
+
+_COSTLY = {
+    "expect_column_values_to_be_unique",
+    "expect_compound_columns_to_be_unique",
+    "expect_column_values_to_be_dateutil_parseable",
+}
+_PARALLEL_ROWS = 50_000
+
+
+def _compile(table: pa.Table, expectation: Expectation, source: str) -> Check:
+    compiler = SUPPORTED_EXPECTATIONS.get(expectation.type)
+    if compiler is None:
+        raise BadConfiguration(
+            f"unsupported expectation {expectation.type!r}",
+            where=_where(expectation, source),
+            hint="use one of contracts.SUPPORTED_EXPECTATIONS",
         )
-    return results
+    missing = [c for c in compiler.columns(expectation.kwargs) if c not in table.column_names]
+    if missing:
+        raise BadConfiguration(
+            f"{expectation.type} names column(s) the batch lacks: {', '.join(missing)}",
+            where=_where(expectation, source),
+            hint="fix the column name or the schema; run `govbus check`",
+        )
+    return compiler(expectation.kwargs)
+
+
+def _run(table: pa.Table, expectation: Expectation, check: Check, source: str) -> Outcome:
+    try:
+        return check(table)
+    except (pa.ArrowException, ArithmeticError, ValueError, TypeError) as exc:
+        raise BadConfiguration(
+            f"{expectation.type} cannot run on these column types ({type(exc).__name__})",
+            where=_where(expectation, source),
+            hint="make the constants match the column's type",
+        ) from exc
+
+
+def _result(expectation: Expectation, outcome: Outcome) -> ExpectationResult:
+    rows = pc.cast(pc.indices_nonzero(outcome.unexpected), pa.int64())
+    mostly = expectation.kwargs.get("mostly")
+    bad = len(rows)
+    if outcome.success is not None:
+        success = outcome.success
+    elif mostly is None or outcome.considered == 0:
+        success = bad == 0
+    else:
+        success = (outcome.considered - bad) / outcome.considered >= mostly
+    return ExpectationResult(
+        expectation, describe(expectation), rows, bad, outcome.considered, success, outcome.observed
+    )
 
 
 def issues_of(results: Sequence[ExpectationResult]) -> pa.Table:

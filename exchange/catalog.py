@@ -235,6 +235,11 @@ def _read_dataset(path: Path, catalog: Catalog, problems: list[Problem], shown: 
         Problem(shown(path), p.line, p.field, p.message)
         for p in contracts.check_against_schema(contract, current)
     )
+    # A new schema version must keep the contract's compatibility mode with the older ones.
+    problems.extend(
+        Problem(shown(Path(p.file)), p.line, p.field, p.message)
+        for p in contracts.check_schema_history(contract, versions)
+    )
     catalog.datasets[contract.id] = Dataset(contract.id, contract, current, tuple(versions), directory)
 
 

@@ -20,6 +20,7 @@ from exchange import views
 from exchange.bus import Bus
 from exchange.catalog import check_catalog
 from exchange.cli_consent import consent_app, keys_app, verify_delivery
+from exchange.cli_contract import contract_app
 from exchange.cli_portal import register as register_portal
 from exchange.settings import Settings
 from govbus.errors import GovBusError
@@ -38,6 +39,7 @@ quarantine_app = typer.Typer(help="Rows that broke a dataset's contract.", no_ar
 audit_app = typer.Typer(help="The tamper-evident ledger of every delivery.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(audit_app, name="audit")
+app.add_typer(contract_app, name="contract")
 app.add_typer(consent_app, name="consent")
 app.add_typer(keys_app, name="keys")
 app.command("verify-delivery")(verify_delivery)

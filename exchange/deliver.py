@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 import connectors
 import consent
+import schemas
 from exchange import state
 
 if TYPE_CHECKING:
@@ -104,8 +105,8 @@ def deliver_subscription(bus: Bus, sub: Subscription) -> DeliverReport:
     )
     sink = bus.sink_for(sub, delivered_schema(dataset, sub))
     try:
-        for stage_id, segment in todo:
-            _deliver_segment(bus, plan, sink, stage_id, segment, report)
+        for stage_id, segment, fingerprint in todo:
+            _deliver_segment(bus, plan, sink, stage_id, segment, fingerprint, report)
     finally:
         sink.close()
     log.info(
@@ -119,11 +120,11 @@ def deliver_subscription(bus: Bus, sub: Subscription) -> DeliverReport:
     return report
 
 
-def _pending_segments(bus: Bus, sub: Subscription) -> list[tuple[str, int]]:
+def _pending_segments(bus: Bus, sub: Subscription) -> list[tuple[str, int, str]]:
     st, dv = state.stages, state.deliveries
     with bus.engine.connect() as conn:
         staged = conn.execute(
-            sa.select(st.c.stage_id, st.c.segments)
+            sa.select(st.c.stage_id, st.c.segments, st.c.schema_fingerprint)
             .where(st.c.dataset == sub.dataset, st.c.status == "staged")
             .order_by(st.c.seq)
         ).all()
@@ -131,7 +132,7 @@ def _pending_segments(bus: Bus, sub: Subscription) -> list[tuple[str, int]]:
             conn.execute(sa.select(dv.c.stage_id, dv.c.segment).where(dv.c.subscription_id == sub.id)).all()
         )
     return [
-        (row.stage_id, segment)
+        (row.stage_id, segment, row.schema_fingerprint)
         for row in staged
         for segment in range(row.segments)
         if (row.stage_id, segment) not in done
@@ -163,11 +164,19 @@ def subject_refs(bus: Bus, dataset: Dataset, table: pa.Table) -> pa.Array | pa.C
 
 
 def _deliver_segment(
-    bus: Bus, plan: _Plan, sink: connectors.Sink, stage_id: str, segment: int, report: DeliverReport
+    bus: Bus,
+    plan: _Plan,
+    sink: connectors.Sink,
+    stage_id: str,
+    segment: int,
+    fingerprint: str,
+    report: DeliverReport,
 ) -> None:
     sub, dataset = plan.sub, plan.dataset
     subject_field = dataset.contract.subject_field
     table = pq.read_table(bus.settings.staging_dir / stage_id / f"seg-{segment:05d}.parquet")
+    # Staged under an older schema version? Read it as the current one (Avro resolution).
+    table = schemas.resolve_staged(table, fingerprint, dataset.versions, dataset.schema)
     decision, denials = _decide(bus, plan, table, state.utcnow())
     # Copy only what may leave: the subscription's fields (and the subject, to pseudonymize).
     allowed = decision.select(table, list(dict.fromkeys([*sub.fields, subject_field])))

@@ -21,7 +21,17 @@ import sqlalchemy as sa
 if TYPE_CHECKING:
     from exchange.bus import Bus
 
-BASE_TIME = dt.datetime(2026, 1, 5, 6, 0, 0)
+
+def base_time() -> dt.datetime:
+    """06:00 UTC yesterday: the source's nightly batch, so the data is fresh for its SLA.
+
+    Everything else about the sample (people, amounts, broken rows, consents) is fixed by
+    the seed; only the timestamps follow the day the demo is seeded.
+    """
+    today = dt.datetime.now(dt.UTC).replace(hour=6, minute=0, second=0, microsecond=0, tzinfo=None)
+    return today - dt.timedelta(days=1)
+
+
 STATUSES = ("SINGLE", "JOINT", "SEPARATE", "HEAD_OF_HOUSEHOLD")
 ROWS_PER_TIMESTAMP = 7  # legacy batch jobs stamp many rows with one time: the cursor must cope
 HOUSING_FIELDS = ("return_id", "national_id", "tax_year", "gross_income", "taxable_income", "updated_at")
@@ -69,7 +79,9 @@ def is_seeded(bus: Bus) -> bool:
     return tax_db_path(bus).is_file()
 
 
-def _returns(rng: np.random.Generator, start: int, count: int, people: np.ndarray) -> list[dict]:
+def _returns(
+    rng: np.random.Generator, start: int, count: int, people: np.ndarray, base: dt.datetime
+) -> list[dict]:
     """`count` synthetic returns numbered from `start`; amounts exact to the cent."""
     gross = rng.lognormal(mean=10.4, sigma=0.6, size=count).round(2)
     taxable = (gross * rng.uniform(0.6, 0.95, size=count)).round(2)
@@ -88,7 +100,7 @@ def _returns(rng: np.random.Generator, start: int, count: int, people: np.ndarra
                 "taxable_income": f"{Decimal(str(taxable[i])):.2f}",
                 "tax_due": f"{Decimal(str(due[i])):.2f}",
                 "postal_code": None if n % 13 == 0 else f"{int(rng.integers(10000, 99999))}",
-                "updated_at": BASE_TIME + dt.timedelta(seconds=n // ROWS_PER_TIMESTAMP),
+                "updated_at": base + dt.timedelta(seconds=n // ROWS_PER_TIMESTAMP),
             }
         )
     return rows
@@ -120,7 +132,7 @@ def seed(bus: Bus, rows: int = 20_000) -> SeedReport:
         (bus.settings.agencies_dir / agency).mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(f"sqlite:///{path}")
     _META.create_all(engine)
-    data = _returns(rng, 0, rows, people)
+    data = _returns(rng, 0, rows, people, base_time())
     broken = _break(data, rng)
     with engine.begin() as conn:
         conn.execute(sa.insert(income_returns), data)
@@ -182,7 +194,7 @@ def change_some(bus: Bus, share: float = 0.02, new: int = 50) -> tuple[int, int]
             )
         )
         people = np.random.default_rng(2026).integers(10**10, 10**11 - 1, size=meta["people"], dtype=np.int64)
-        fresh = _returns(rng, meta["returns"], new, people)
+        fresh = _returns(rng, meta["returns"], new, people, when)
         for row in fresh:
             row["updated_at"] = when
         conn.execute(sa.insert(income_returns), fresh)

@@ -28,6 +28,7 @@ class DatasetRun:
     deliveries: dict[str, Any] = field(default_factory=dict)  # subscription id → DeliverReport
     failures: dict[str, str] = field(default_factory=dict)  # step or subscription → message
     committed: int = 0
+    sla_breaches: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -48,6 +49,7 @@ def run_datasets(bus: Bus, dataset_ids: list[str] | None = None) -> list[Dataset
             continue
         result.rows_read = staged.rows_read
         result.rows_quarantined = staged.rows_quarantined
+        result.sla_breaches = staged.sla
         for sub in bus.catalog.subscriptions_for(dataset_id):
             try:
                 result.deliveries[sub.id] = bus.deliver(dataset_id, sub.id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -27,7 +27,7 @@ import schemas
 from exchange import state
 from exchange.deliver import SUBJECT_REF_COLUMN
 from exchange.records import jsonable_rows
-from govbus.errors import TransientError
+from govbus.errors import BadInput, TransientError
 
 if TYPE_CHECKING:
     from exchange.bus import Bus
@@ -43,6 +43,7 @@ class StageReport:
     rows_staged: int = 0
     rows_quarantined: int = 0
     segments: int = 0
+    sla: list[str] = field(default_factory=list)  # breached batch-level rules
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class StageReport:
             "rows_staged": self.rows_staged,
             "rows_quarantined": self.rows_quarantined,
             "segments": self.segments,
+            "sla_breaches": self.sla,
         }
 
 
@@ -62,9 +64,11 @@ def stage_dataset(bus: Bus, dataset_id: str) -> StageReport:
     directory.mkdir(parents=True, exist_ok=True)
     source = bus.source_for(dataset)
     cursor = from_cursor
+    sla = contracts.SlaTracker(dataset.contract)
     try:
         for batch in source.read(from_cursor, batch_size=bus.settings.batch_size):
             good, bad_count = _check_batch(bus, dataset, stage_id, batch.data)
+            sla.observe(good)
             if good.num_rows:
                 # Each subject's audit pseudonym, once here rather than in every delivery.
                 refs = bus.register.subject_refs(good[dataset.contract.subject_field])
@@ -78,6 +82,7 @@ def stage_dataset(bus: Bus, dataset_id: str) -> StageReport:
             bus.progress("stage", batch.data.num_rows)
     finally:
         source.close()
+    _check_sla(report, sla.results(state.utcnow()))
     _close_stage(bus, report, cursor, directory)
     log.info(
         "staged %s stage=%s read=%d staged=%d quarantined=%d",
@@ -107,6 +112,9 @@ def _check_batch(bus: Bus, dataset: Any, stage_id: str, raw: pa.Table) -> tuple[
             unreadable = _quarantine_unreadable(bus, dataset.id, stage_id, raw.filter(broken))
             raw = raw.filter(pc.invert(broken))
         raw = raw.drop_columns([c for c in _SOURCE_COLUMNS if c in raw.column_names])
+    if raw.num_rows == 0:
+        # An empty file, or a batch of unreadable lines only: nothing to conform.
+        return dataset.schema.arrow.empty_table(), unreadable
     conformed = schemas.conform(raw, dataset.schema)
     issues = pa.concat_tables([conformed.issues, contracts.validate(conformed.table, dataset.contract)])
     if issues.num_rows == 0:
@@ -207,6 +215,25 @@ def _open_stage(bus: Bus, dataset_id: str, fingerprint: str) -> tuple[str, Any]:
                 hint="retry when it has finished",
             ) from None
     return stage_id, from_cursor
+
+
+def _check_sla(report: StageReport, results: list[Any]) -> None:
+    """Report batch-level rules (volume, freshness); fail the run where the contract says so.
+
+    A failing run leaves its stage `staging`: the retry discards it and reads again, so
+    nothing is delivered from a run that broke its SLA, and nothing is lost.
+    """
+    report.sla = [r.message for r in results if not r.ok]
+    for result in results:
+        if not result.ok:
+            log.warning("%s SLA %s: %s", report.dataset, result.rule, result.message)
+    failing = [r for r in results if r.fails_run]
+    if failing:
+        raise BadInput(
+            "; ".join(f"{r.rule}: {r.message}" for r in failing),
+            where=f"dataset {report.dataset}, SLA",
+            hint="the contract says a breach fails the run (sla.on_breach: fail); fix the source and rerun",
+        )
 
 
 def _close_stage(bus: Bus, report: StageReport, cursor: Any, directory: Any) -> None:

@@ -75,6 +75,8 @@ def print_summary(results: list[DatasetRun], console: Console) -> None:
     console.print(datasets)
     console.print(subs)
     for r in results:
+        for breach in r.sla_breaches:
+            console.print(f"[yellow]{r.dataset} SLA[/]: {breach}", highlight=False)
         if "stage" in r.failures:
             console.print(f"[red]{r.dataset}[/]: {r.failures['stage']}", highlight=False)
 

@@ -82,6 +82,12 @@ def issue_table(issues: Issues) -> pa.Table:
     return result.take(pc.sort_indices(result, sort_keys=[("row", "ascending")]))
 
 
+def conform_column(arr: pa.Array, field: pa.Field, path: str) -> tuple[pa.Array, Issues]:
+    """Conform one column (nested types included) to `field`: the values and the
+    (mask, reason) issues over its rows. What `conform` does per column."""
+    return _conform(arr, field, path)
+
+
 def _describe(field: pa.Field) -> str:
     described = (field.metadata or {}).get(TYPE_KEY)
     return described.decode() if described else str(field.type)

@@ -34,8 +34,12 @@ def test_four_workers_at_once_deliver_each_row_exactly_once(bus, monkeypatch):
     env = {**os.environ, "GOVBUS_BATCH_SIZE": "200"}
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER], env=env, cwd=REPO,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-c", WORKER],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(4)
     ]
