@@ -2,32 +2,80 @@
 
 A `Source` reads what changed since a cursor as bounded Arrow batches, each with the
 cursor to resume after it; a `Sink` writes a batch idempotently per batch id. Built-ins:
-SQL through SQLAlchemy (`SqlSource`, `SqlSink`) and Parquet files (`ParquetSource`,
-`ParquetSink`); `make_source`/`make_sink` build one from a connector's settings,
-including third-party connectors registered under the `govbus.connectors` entry point.
+SQL through SQLAlchemy (`SqlSource`, `SqlSink`), Parquet files (`ParquetSource`,
+`ParquetSink`), drop folders of CSV, JSON Lines, Avro and Parquet files read once each
+(`DropFolderSource` with a `CsvFormat`, `JsonLinesFormat`, `AvroFormat` or
+`ParquetFormat`) and atomic file sinks (`CsvSink`, `JsonLinesSink`, `AvroSink`); file
+sources report unreadable records as error rows (`SOURCE_ERROR`, `SOURCE_POSITION`,
+`SOURCE_RAW`, see `connectors.source_errors`). Mainframe exports: fixed-width EBCDIC or
+ASCII records described by a COBOL copybook (`parse_copybook`, `RecordLayout`,
+`decode_records`), one file (`FixedWidthSource`) or a drop folder of them
+(`FixedWidthFormat`). `make_source`/`make_sink` build one from
+a connector's settings, including third-party connectors registered under the
+`govbus.connectors` entry point.
+
+JSON APIs: `RestSource` (page, offset, cursor-token or Link paging; incremental by a
+cursor field) and `RestSink` (POST with an idempotency key), both with retries, backoff
+and a rate limit (`connectors.http_client`).
 
 This part imports no other part of GovBus, only the kernel's errors.
 """
 
 from __future__ import annotations
 
+from connectors.avro_files import AvroFormat
 from connectors.base import Cursor, Sink, SinkReceipt, Source, SourceBatch
+from connectors.copybook import load_copybook, parse_copybook
+from connectors.csv_files import CsvFormat, CsvOptions
+from connectors.drop_folder import DropFolderSource, FileFormat
+from connectors.file_sinks import AvroSink, CsvSink, JsonLinesSink
+from connectors.fixed_width import FixedWidthSource
+from connectors.fixed_width_format import FixedWidthFormat
+from connectors.jsonl_files import JsonLinesFormat
 from connectors.parquet import ParquetSink, ParquetSource
+from connectors.parquet_files import ParquetFormat
+from connectors.record_decode import decode_records
+from connectors.record_layout import LayoutField, RecordLayout
 from connectors.registry import ENTRY_POINT_GROUP, make_sink, make_source
+from connectors.rest_sink import RestSink
+from connectors.rest_source import RestSource
+from connectors.source_errors import SOURCE_ERROR, SOURCE_POSITION, SOURCE_RAW
 from connectors.sql_sink import SqlSink
 from connectors.sql_source import SqlSource
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "SOURCE_ERROR",
+    "SOURCE_POSITION",
+    "SOURCE_RAW",
+    "AvroFormat",
+    "AvroSink",
+    "CsvFormat",
+    "CsvOptions",
+    "CsvSink",
     "Cursor",
+    "DropFolderSource",
+    "FileFormat",
+    "FixedWidthFormat",
+    "FixedWidthSource",
+    "JsonLinesFormat",
+    "JsonLinesSink",
+    "LayoutField",
+    "ParquetFormat",
     "ParquetSink",
     "ParquetSource",
+    "RecordLayout",
+    "RestSink",
+    "RestSource",
     "Sink",
     "SinkReceipt",
     "Source",
     "SourceBatch",
     "SqlSink",
     "SqlSource",
+    "decode_records",
+    "load_copybook",
     "make_sink",
     "make_source",
+    "parse_copybook",
 ]

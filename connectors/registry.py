@@ -4,8 +4,15 @@ Settings are a mapping whose `connector` names the kind; the other keys are that
 settings, already expanded by the caller (no `${ENV}` expansion happens here):
 
     connector   source settings    sink settings
-    sql         url, table         url, table
+    sql         url, table         url, table (+ mode: upsert | append)
     parquet     path               directory
+    fixed_width path | directory,  -
+                copybook, ...      (see connectors.fixed_width.fixed_width_source)
+    csv, jsonl, directory, pattern,    directory (+ delimiter for csv, codec for avro)
+    avro        archive_directory, settle_seconds (+ CSV options); parquet too with
+                `directory` instead of `path` (see connectors.file_connectors)
+    rest        url, records_path, paging, since_param, token_env, ... (both sides;
+                see connectors.rest_settings)
 
 A missing or unknown setting is refused with a BadConfiguration naming it and listing
 the known ones.
@@ -32,15 +39,22 @@ from typing import Any
 import pyarrow as pa
 
 from connectors.base import Sink, Source
+from connectors.file_connectors import FILE_CONNECTORS, is_drop_folder, make_file_sink, make_file_source
+from connectors.fixed_width import SETTINGS as FIXED_WIDTH_SETTINGS
+from connectors.fixed_width import fixed_width_source
 from connectors.parquet import ParquetSink, ParquetSource
+from connectors.rest_sink import RestSink
+from connectors.rest_source import RestSource
 from connectors.sql_sink import SqlSink
 from connectors.sql_source import SqlSource
 from govbus.errors import BadConfiguration
 
 ENTRY_POINT_GROUP = "govbus.connectors"
 
-_SOURCE_SETTINGS = {"sql": ("url", "table"), "parquet": ("path",)}
+_SOURCE_SETTINGS = {"sql": ("url", "table"), "parquet": ("path",), "fixed_width": FIXED_WIDTH_SETTINGS}
 _SINK_SETTINGS = {"sql": ("url", "table"), "parquet": ("directory",)}
+_OPTIONAL_SINK_SETTINGS = {"sql": ("mode",)}  # mode: upsert (default) | append
+_OWN_SETTINGS = {"rest"}  # built-ins that validate their own settings (connectors.rest_settings)
 _PRINTABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -50,6 +64,12 @@ def make_source(
     """A source for `settings`; `cursor_field=None` means a full refresh ordered by key."""
     connector = _connector(settings)
     keys = tuple(key_fields)
+    if connector == "fixed_width":  # validates its own settings (path or directory, copybook, ...)
+        return fixed_width_source(settings, key_fields=keys, cursor_field=cursor_field)
+    if is_drop_folder(settings):  # csv, jsonl, avro, parquet by directory: validated there
+        return make_file_source(settings)
+    if connector == "rest":
+        return RestSource.from_settings(settings, key_fields=keys, cursor_field=cursor_field)
     if connector in _SOURCE_SETTINGS:
         values = _settings(settings, connector, _SOURCE_SETTINGS[connector])
         cursor_fields = None if cursor_field is None else (cursor_field,)
@@ -65,10 +85,16 @@ def make_sink(settings: Mapping[str, Any], *, key_fields: Sequence[str], schema:
     """A sink for `settings` writing batches of `schema`, upserting by `key_fields`."""
     connector = _connector(settings)
     keys = tuple(key_fields)
+    if connector in FILE_CONNECTORS:  # csv, jsonl, avro files: validated there
+        return make_file_sink(settings)
+    if connector == "rest":
+        return RestSink.from_settings(settings, key_fields=keys, schema=schema)
     if connector in _SINK_SETTINGS:
-        values = _settings(settings, connector, _SINK_SETTINGS[connector])
+        optional = _OPTIONAL_SINK_SETTINGS.get(connector, ())
+        values = _settings(settings, connector, _SINK_SETTINGS[connector], optional)
         if connector == "sql":
-            return SqlSink(values["url"], values["table"], key_fields=keys, schema=schema)
+            mode = values.get("mode", "upsert")
+            return SqlSink(values["url"], values["table"], key_fields=keys, schema=schema, mode=mode)
         return ParquetSink(values["directory"])
     factory = _plugin(connector, _SINK_SETTINGS)
     sink = factory(settings, role="sink", key_fields=keys, schema=schema)
@@ -88,27 +114,32 @@ def _connector(settings: Mapping[str, Any]) -> str:
     return connector
 
 
-def _settings(settings: Mapping[str, Any], connector: str, known: tuple[str, ...]) -> dict[str, Any]:
-    """Exactly the `known` settings besides `connector`: none missing, none extra."""
+def _settings(
+    settings: Mapping[str, Any], connector: str, known: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The `known` settings (none missing) and those of `optional` given; nothing else."""
     listing = f"settings of connector {connector}: connector, {', '.join(known)}"
+    if optional:
+        listing += f"; optional: {', '.join(optional)}"
     for name in settings:
-        if name != "connector" and name not in known:
+        if name != "connector" and name not in known and name not in optional:
             shown = name if isinstance(name, str) and _PRINTABLE_NAME.fullmatch(name) else "?"
             raise BadConfiguration(f"unknown setting '{shown}'", where=shown, hint=listing)
     for name in known:
         if name not in settings:
             raise BadConfiguration(f"missing setting '{name}'", where=name, hint=listing)
-    return {name: settings[name] for name in known}
+    return {name: settings[name] for name in (*known, *optional) if name in settings}
 
 
 def _plugin(connector: str, builtins: Mapping[str, object]) -> Callable[..., Any]:
     plugins = {entry.name: entry for entry in entry_points(group=ENTRY_POINT_GROUP)}
     if connector not in plugins:
         shown = f"'{connector}'" if _PRINTABLE_NAME.fullmatch(connector) else ""
+        known = sorted({*builtins, *FILE_CONNECTORS, *_OWN_SETTINGS, *plugins})
         raise BadConfiguration(
             f"unknown connector {shown}".rstrip(),
             where="connector",
-            hint=f"known connectors: {', '.join(sorted({*builtins, *plugins}))}",
+            hint=f"known connectors: {', '.join(known)}",
         )
     try:
         factory = plugins[connector].load()
@@ -134,4 +165,4 @@ def _checked(made: object, protocol: type, connector: str) -> Any:
 
 def _known_connectors() -> list[str]:
     plugins = {entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)}
-    return sorted({*_SOURCE_SETTINGS, *_SINK_SETTINGS, *plugins})
+    return sorted({*_SOURCE_SETTINGS, *_SINK_SETTINGS, *FILE_CONNECTORS, *_OWN_SETTINGS, *plugins})

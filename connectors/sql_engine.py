@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -88,17 +89,43 @@ def db_error(exc: sa_exc.SQLAlchemyError, where: str) -> GovBusError:
     """
     driver_class = type(getattr(exc, "orig", None) or exc).__name__
     if isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError):
-        return BadInput(
-            f"the database refused the data ({driver_class})",
-            where=where,
-            hint="check that keys are unique and not null and that values fit the columns",
-        )
+        return _refused_data(driver_class, where)
     if isinstance(exc, sa_exc.ProgrammingError | sa_exc.NotSupportedError):
-        return BadConfiguration(
-            f"the database refused the statement ({driver_class})",
-            where=where,
-            hint="check the table's definition and the account's privileges",
-        )
+        return _refused_statement(driver_class, where)
+    return _unreachable(driver_class, where)
+
+
+def dbapi_error(exc: Exception, dbapi: Any, where: str) -> GovBusError:
+    """Map an error raised by a driver's own cursor (PEP 249 classes of module `dbapi`).
+
+    SqlSink's fast paths use the DBAPI cursor directly, so SQLAlchemy does not wrap their
+    errors; they map exactly as `db_error` maps the wrapped ones. Raise it `from None`.
+    """
+    driver_class = type(exc).__name__
+    if isinstance(exc, dbapi.IntegrityError | dbapi.DataError):
+        return _refused_data(driver_class, where)
+    if isinstance(exc, dbapi.ProgrammingError | dbapi.NotSupportedError):
+        return _refused_statement(driver_class, where)
+    return _unreachable(driver_class, where)
+
+
+def _refused_data(driver_class: str, where: str) -> GovBusError:
+    return BadInput(
+        f"the database refused the data ({driver_class})",
+        where=where,
+        hint="check that keys are unique and not null and that values fit the columns",
+    )
+
+
+def _refused_statement(driver_class: str, where: str) -> GovBusError:
+    return BadConfiguration(
+        f"the database refused the statement ({driver_class})",
+        where=where,
+        hint="check the table's definition and the account's privileges",
+    )
+
+
+def _unreachable(driver_class: str, where: str) -> GovBusError:
     return TransientError(
         f"the database is unreachable, busy or failed ({driver_class})",
         where=where,

@@ -1,17 +1,27 @@
-"""SqlSink: idempotent upserts by key into a SQLite, PostgreSQL or MariaDB/MySQL table.
+"""SqlSink: writes batches into a SQLite, PostgreSQL or MariaDB/MySQL table, exactly once.
 
-`write` is one transaction: `INSERT … ON CONFLICT (key) DO UPDATE` (SQLite, PostgreSQL)
-or `INSERT … ON DUPLICATE KEY UPDATE` (MariaDB/MySQL). Writing a batch again leaves the
-table as the first write did, which is what makes a retried delivery exactly-once.
+Two modes (setting `mode`):
+* `upsert` (default): insert or update by key — `ON CONFLICT (key) DO UPDATE` (SQLite,
+  PostgreSQL) or `ON DUPLICATE KEY UPDATE` (MariaDB/MySQL). Writing a batch again leaves
+  the table as the first write did, which makes a retried delivery exactly-once.
+* `append`: insert only, for tables that only grow. Exactly-once comes from a marker row
+  (table, batch id) in `govbus_sink_batches`, next to the table, written in the same
+  transaction: a batch already marked is skipped. Key fields are optional; with keys the
+  created table gets them as primary key, so a key delivered twice under two batch ids
+  is refused instead of duplicated. To deliver a batch id again, delete its marker.
 
-Rows reach the driver as an executemany of dicts (`Table.to_pylist()` at the driver
-boundary). The planned fast path on PostgreSQL is COPY into a temporary table (or ADBC)
-followed by one `INSERT … SELECT … ON CONFLICT`.
+Each `write` is one transaction and goes around SQLAlchemy's per-row parameter
+processing: columns are encoded once with Arrow (`sql_wire`), the statement text is
+built once per sink, and rows reach the DBAPI cursor in bounded chunks —
+* SQLite, MariaDB/MySQL: `executemany` of row tuples (pymysql turns an `INSERT … VALUES`
+  executemany into multi-row INSERT statements);
+* PostgreSQL: COPY of Arrow-written CSV — straight into the table in append mode, into a
+  temporary staging table followed by one `INSERT … SELECT … ON CONFLICT` in upsert mode.
 
 The table is created on first write if absent, from the Arrow schema (see
 `sql_types.sql_type_for`), with the key fields as its primary key. An existing table must
-have every schema field as a column and a primary or unique key on exactly the key
-fields: without one an upsert would silently duplicate rows.
+have every schema field as a column and, for upserts, a primary or unique key on exactly
+the key fields: without one an upsert would silently duplicate rows.
 """
 
 from __future__ import annotations
@@ -22,72 +32,128 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from connectors.base import SinkReceipt
 from connectors.sql_engine import (
     check_identifier,
     check_identifiers,
     db_error,
+    dbapi_error,
     open_engine,
     reflect_table,
     require_columns,
     split_table_name,
 )
-from connectors.sql_types import MYSQL_DIALECTS, sql_type_for, to_driver_table
+from connectors.sql_types import MYSQL_DIALECTS, sql_type_for
+from connectors.sql_wire import csv_chunks, row_chunks, wire_table
 from govbus.errors import BadConfiguration, BadInput
 
+MODES = ("upsert", "append")
+BATCH_MARKERS = "govbus_sink_batches"
 _DIALECTS = frozenset({"sqlite", "postgresql"}) | MYSQL_DIALECTS
+_STAGING = "govbus_staging"
+_MAX_BATCH_ID = 255
 
 
 class SqlSink:
-    """Upserts batches by `key_fields` into `table`; batches must carry `schema`'s fields."""
+    """Writes batches carrying `schema`'s fields into `table`, by `mode` (upsert or append).
 
-    def __init__(self, url: str, table: str, *, key_fields: Sequence[str], schema: pa.Schema) -> None:
+    `key_fields` identify a row; upsert needs at least one. Nothing connects before the
+    first `write`. `executemany_rows` and `copy_rows` bound how many rows are encoded at
+    once (memory), not the transaction: a batch is always committed whole.
+    """
+
+    executemany_rows = 20_000
+    copy_rows = 50_000
+
+    def __init__(
+        self,
+        url: str,
+        table: str,
+        *,
+        key_fields: Sequence[str],
+        schema: pa.Schema,
+        mode: str = "upsert",
+    ) -> None:
         split_table_name(table)
+        if mode not in MODES:
+            raise BadConfiguration("must be upsert or append", where="mode", hint="mode: upsert | append")
         if not isinstance(schema, pa.Schema):
             raise BadConfiguration("must be a pyarrow Schema", where="schema")
         for i, name in enumerate(schema.names):
             check_identifier(name, f"schema[{i}]")
         self._keys = check_identifiers(key_fields, "key_fields")
-        if not self._keys:
-            raise BadConfiguration("must name at least one column", where="key_fields")
+        if not self._keys and mode == "upsert":
+            raise BadConfiguration(
+                "must name at least one column", where="key_fields", hint="or write with mode: append"
+            )
         for i, key in enumerate(self._keys):
             if key not in schema.names:
                 raise BadConfiguration(f"key {key} is not a schema field", where=f"key_fields[{i}]")
         self._schema = schema
+        self._mode = mode
         self._table_name = table
         self._engine, redacted = open_engine(url)
         self._location = f"{redacted}#{table}"
         self._dialect = self._engine.dialect.name
         if self._dialect not in _DIALECTS:
             raise BadConfiguration(
-                "SqlSink upserts into SQLite, PostgreSQL and MariaDB/MySQL only",
+                "SqlSink writes into SQLite, PostgreSQL and MariaDB/MySQL only",
                 where="url",
                 hint="use one of those databases, or a file sink",
             )
         for field in schema:  # refuse unsupported types now, not at the first write
             sql_type_for(field, self._dialect, is_key=field.name in self._keys)
-        self._statement: Any = None
+        self._sql: dict[str, str] | None = None
 
     def write(self, batch_id: str, data: pa.Table) -> SinkReceipt:
-        """Upsert `data` in one transaction; a repeated batch changes nothing more."""
-        if not isinstance(batch_id, str) or not batch_id:
-            raise BadInput("must be a non-empty string", where="batch_id")
+        """Write `data` in one transaction; a repeated batch changes nothing more."""
+        if not isinstance(batch_id, str) or not batch_id or len(batch_id) > _MAX_BATCH_ID:
+            raise BadInput(f"must be a non-empty string of ≤ {_MAX_BATCH_ID} characters", where="batch_id")
         data = self._conform(data)
         if data.num_rows:
-            statement = self._upsert_statement()
-            rows = to_driver_table(data, self._dialect).to_pylist()
+            sql = self._statements()
+            wire = wire_table(data, self._dialect)
+            dbapi = self._engine.dialect.loaded_dbapi
             try:
                 with self._engine.begin() as conn:
-                    conn.execute(statement, rows)
+                    cursor = conn.connection.cursor()
+                    try:
+                        if "claim" not in sql or self._claim(cursor, sql["claim"], batch_id, data.num_rows):
+                            self._load(cursor, sql, wire)
+                    finally:
+                        cursor.close()
             except sa_exc.SQLAlchemyError as exc:
                 raise db_error(exc, self._location) from None
+            except dbapi.Error as exc:
+                raise dbapi_error(exc, dbapi, self._location) from None
         return SinkReceipt(batch_id=batch_id, rows=data.num_rows, location=self._location)
 
     def close(self) -> None:
         """Close the connection pool."""
         self._engine.dispose()
+
+    def _claim(self, cursor: Any, sql: str, batch_id: str, rows: int) -> bool:
+        """Mark the batch as written (append mode); False if an earlier write marked it.
+
+        The marker insert waits for a concurrent writer of the same batch to finish, so
+        two workers never both append it.
+        """
+        cursor.execute(sql, (self._table_name, batch_id, rows))
+        return cursor.rowcount == 1
+
+    def _load(self, cursor: Any, sql: dict[str, str], wire: pa.Table) -> None:
+        if self._dialect != "postgresql":
+            for rows in row_chunks(wire, self.executemany_rows):
+                cursor.executemany(sql["insert"], rows)
+            return
+        if "stage" in sql:
+            cursor.execute(sql["stage"])
+        with cursor.copy(sql["copy"]) as copy:
+            for text in csv_chunks(wire, self.copy_rows):
+                copy.write(memoryview(text))
+        if "merge" in sql:
+            cursor.execute(sql["merge"])
 
     def _conform(self, data: pa.Table) -> pa.Table:
         """Check the batch has exactly the schema's fields, fits it, and has usable keys."""
@@ -108,7 +174,7 @@ class SqlSink:
         for key in self._keys:
             if data[key].null_count:
                 raise BadInput("a key field is null", where=f"{self._table_name}.{key}")
-        if data.group_by(list(self._keys)).aggregate([]).num_rows != data.num_rows:
+        if self._keys and data.group_by(list(self._keys)).aggregate([]).num_rows != data.num_rows:
             raise BadInput(
                 "the batch holds two rows with the same key",
                 where=self._location,
@@ -116,29 +182,60 @@ class SqlSink:
             )
         return data
 
-    def _upsert_statement(self) -> Any:
-        if self._statement is None:
+    def _statements(self) -> dict[str, str]:
+        """The SQL text of this sink's writes, built once (identifiers quoted by the dialect).
+
+        Keys: `insert` (executemany), or `copy` plus, for upserts, `stage` and `merge`
+        (PostgreSQL); `claim` (the batch marker) in append mode.
+        """
+        if self._sql is None:
             table = self._ensure_table()
-            updated = [name for name in self._schema.names if name not in self._keys]
-            if self._dialect in MYSQL_DIALECTS:
-                stmt = mysql.insert(table)
-                # ON DUPLICATE KEY UPDATE needs one assignment; a key-only table reassigns its key.
-                assigned = updated or [self._keys[0]]
-                statement = stmt.on_duplicate_key_update({n: stmt.inserted[n] for n in assigned})
+            quote = self._engine.dialect.identifier_preparer
+            target = quote.format_table(table)
+            names = self._schema.names
+            columns = ", ".join(quote.quote(name) for name in names)
+            sql: dict[str, str] = {}
+            marks = ", ".join(["?" if self._dialect == "sqlite" else "%s"] * len(names))
+            upsert = self._upsert_clause(quote) if self._mode == "upsert" else ""
+            if self._dialect != "postgresql":
+                sql["insert"] = f"INSERT INTO {target} ({columns}) VALUES ({marks}){upsert}"
+            elif self._mode == "append":
+                sql["copy"] = f"COPY {target} ({columns}) FROM STDIN (FORMAT csv)"
             else:
-                stmt = (sqlite.insert if self._dialect == "sqlite" else postgresql.insert)(table)
-                conflict = [table.c[key] for key in self._keys]
-                if updated:
-                    statement = stmt.on_conflict_do_update(
-                        index_elements=conflict, set_={n: stmt.excluded[n] for n in updated}
-                    )
-                else:
-                    statement = stmt.on_conflict_do_nothing(index_elements=conflict)
-            self._statement = statement
-        return self._statement
+                staging = quote.quote(_STAGING)
+                sql["stage"] = (
+                    f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
+                    f"SELECT {columns} FROM {target} WITH NO DATA"
+                )
+                sql["copy"] = f"COPY {staging} ({columns}) FROM STDIN (FORMAT csv)"
+                sql["merge"] = f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging}{upsert}"
+            if self._mode == "append":
+                sql["claim"] = self._claim_statement(table.schema)
+            self._sql = sql
+        return self._sql
+
+    def _upsert_clause(self, quote: Any) -> str:
+        updated = [quote.quote(name) for name in self._schema.names if name not in self._keys]
+        if self._dialect in MYSQL_DIALECTS:
+            # ON DUPLICATE KEY UPDATE needs one assignment; a key-only table reassigns its key.
+            assigned = updated or [quote.quote(self._keys[0])]
+            return " ON DUPLICATE KEY UPDATE " + ", ".join(f"{c} = VALUES({c})" for c in assigned)
+        conflict = ", ".join(quote.quote(key) for key in self._keys)
+        if not updated:
+            return f" ON CONFLICT ({conflict}) DO NOTHING"
+        return f" ON CONFLICT ({conflict}) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in updated)
+
+    def _claim_statement(self, schema_name: str | None) -> str:
+        markers = _markers_table(schema_name)
+        target = self._engine.dialect.identifier_preparer.format_table(markers)
+        columns = "table_name, batch_id, row_count"
+        if self._dialect in MYSQL_DIALECTS:
+            return f"INSERT IGNORE INTO {target} ({columns}) VALUES (%s, %s, %s)"
+        marks = "?, ?, ?" if self._dialect == "sqlite" else "%s, %s, %s"
+        return f"INSERT INTO {target} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING"
 
     def _ensure_table(self) -> sa.Table:
-        """Create the table if absent, then reflect it and check it can take upserts."""
+        """Create the table (and the batch markers) if absent, then reflect and check it."""
         schema_name, name = split_table_name(self._table_name)
         wanted = sa.Table(
             name,
@@ -154,30 +251,47 @@ class SqlSink:
             ),
             schema=schema_name,
         )
-        try:
-            with self._engine.begin() as conn:
-                wanted.create(conn, checkfirst=True)
-        except sa_exc.SQLAlchemyError as exc:
-            # Another worker may have created it meanwhile; otherwise the error stands.
-            try:
-                exists = sa.inspect(self._engine).has_table(name, schema=schema_name)
-            except sa_exc.SQLAlchemyError:
-                exists = False
-            if not exists:
-                raise db_error(exc, self._location) from None
+        needed = [wanted] + ([_markers_table(schema_name)] if self._mode == "append" else [])
+        for table in needed:
+            self._create(table)
         table = reflect_table(self._engine, self._table_name, self._location)
         require_columns(table, self._schema.names, "schema")
-        unique_sets = [set(table.primary_key.columns.keys())]
-        unique_sets += [
-            set(constraint.columns.keys())
-            for constraint in table.constraints
-            if isinstance(constraint, sa.UniqueConstraint)
-        ]
-        unique_sets += [set(index.columns.keys()) for index in table.indexes if index.unique]
-        if set(self._keys) not in unique_sets:
+        if self._mode == "upsert" and set(self._keys) not in _unique_column_sets(table):
             raise BadConfiguration(
                 "the table has no primary or unique key on exactly the key fields",
                 where=self._location,
                 hint="add that key to the table, or let the sink create a new table",
             )
         return table
+
+    def _create(self, table: sa.Table) -> None:
+        try:
+            with self._engine.begin() as conn:
+                table.create(conn, checkfirst=True)
+        except sa_exc.SQLAlchemyError as exc:
+            # Another worker may have created it meanwhile; otherwise the error stands.
+            try:
+                exists = sa.inspect(self._engine).has_table(table.name, schema=table.schema)
+            except sa_exc.SQLAlchemyError:
+                exists = False
+            if not exists:
+                raise db_error(exc, self._location) from None
+
+
+def _markers_table(schema_name: str | None) -> sa.Table:
+    """`govbus_sink_batches`: which batch ids append mode has written into which table."""
+    return sa.Table(
+        BATCH_MARKERS,
+        sa.MetaData(),
+        sa.Column("table_name", sa.String(255), primary_key=True),
+        sa.Column("batch_id", sa.String(_MAX_BATCH_ID), primary_key=True),
+        sa.Column("row_count", sa.BigInteger(), nullable=False),
+        schema=schema_name,
+    )
+
+
+def _unique_column_sets(table: sa.Table) -> list[set[str]]:
+    sets = [set(table.primary_key.columns.keys())]
+    sets += [set(c.columns.keys()) for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+    sets += [set(index.columns.keys()) for index in table.indexes if index.unique]
+    return sets

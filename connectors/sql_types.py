@@ -1,5 +1,7 @@
 """The SQL ⇄ Arrow type mapping of SqlSource (reflected SQL → Arrow) and SqlSink (Arrow → DDL).
 
+How SqlSink encodes values for each driver is `sql_wire`'s business.
+
 Exactness first: decimals stay decimals (decimal128/256 ⇄ NUMERIC(p,s)), or text where a
 database has no exact decimal (SQLite). Timestamps are UTC: naive database values are
 read as UTC, and SQLite/MariaDB columns (no time zone) store UTC wall-clock time.
@@ -11,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.sql import sqltypes
@@ -110,34 +111,6 @@ def sql_type_for(field: pa.Field, dialect: str, *, is_key: bool) -> sa.types.Typ
         where=f"schema: {field.name}",
         hint="use bool, integers, floats, decimals, timestamps, dates, strings or binary",
     )
-
-
-def to_driver_table(data: pa.Table, dialect: str) -> pa.Table:
-    """Cast a batch, on whole columns, to what the driver must receive for `dialect`.
-
-    Timestamps become microsecond UTC (naive Arrow timestamps are taken as UTC), naive
-    for SQLite and MariaDB; decimals become their canonical text on SQLite.
-    """
-    columns = []
-    for name in data.column_names:
-        column = data[name]
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        try:
-            if pa.types.is_timestamp(column.type):
-                column = column.cast(UTC_MICROS)
-                if dialect != "postgresql":
-                    column = column.cast(pa.timestamp("us"))
-            elif pa.types.is_decimal(column.type) and dialect == "sqlite":
-                column = pc.cast(column, pa.string())
-        except pa.ArrowInvalid:
-            raise BadInput(
-                "a timestamp has sub-microsecond precision",
-                where=name,
-                hint="round to microseconds",
-            ) from None
-        columns.append(column)
-    return pa.Table.from_arrays(columns, names=data.column_names)
 
 
 def _value_type(arrow_type: pa.DataType) -> pa.DataType:

@@ -33,10 +33,11 @@ from govbus.errors import BadConfiguration, BadInput
 console = Console()
 err_console = Console(stderr=True)
 
-consent_app = typer.Typer(help="Citizens' consents: grant, pause, resume, revoke, import, show, "
-                               "explain, receipts.", no_args_is_help=True)
-keys_app = typer.Typer(help="The bus's keys: signing keys and pseudonym key ids.",
-                       no_args_is_help=True)
+consent_app = typer.Typer(
+    help="Citizens' consents: grant, pause, resume, revoke, import, show, explain, receipts.",
+    no_args_is_help=True,
+)
+keys_app = typer.Typer(help="The bus's keys: signing keys and pseudonym key ids.", no_args_is_help=True)
 
 At = Annotated[str | None, typer.Option("--at", help="When it takes effect (ISO 8601; default now).")]
 ConsentId = Annotated[str, typer.Argument(help="The consent id (a UUID).")]
@@ -52,8 +53,7 @@ def _bus() -> Iterator[Bus]:
 
 
 def _instant(text: str | None, where: str, *, end_of_day: bool = False) -> datetime | None:
-    return None if text is None else consent.parse_instant(text, where=where,
-                                                           end_of_day=end_of_day)
+    return None if text is None else consent.parse_instant(text, where=where, end_of_day=end_of_day)
 
 
 def _when(value: datetime | None) -> str:
@@ -66,14 +66,23 @@ def scope_check(bus: Bus) -> consent.ScopeCheck:
     def check(recipient: str, dataset: str, purpose: str, fields: Sequence[str]) -> None:
         catalog = bus.catalog
         if recipient not in catalog.agencies:
-            raise BadInput("is not a member agency", where="recipient",
-                           hint="known: " + ", ".join(sorted(catalog.agencies)))
+            raise BadInput(
+                "is not a member agency",
+                where="recipient",
+                hint="known: " + ", ".join(sorted(catalog.agencies)),
+            )
         if dataset not in catalog.datasets:
-            raise BadInput("is not a dataset of the catalog", where="dataset",
-                           hint="known: " + ", ".join(sorted(catalog.datasets)))
+            raise BadInput(
+                "is not a dataset of the catalog",
+                where="dataset",
+                hint="known: " + ", ".join(sorted(catalog.datasets)),
+            )
         if purpose not in catalog.purposes:
-            raise BadInput("is not a declared purpose", where="purpose",
-                           hint="known: " + ", ".join(sorted(catalog.purposes)))
+            raise BadInput(
+                "is not a declared purpose",
+                where="purpose",
+                hint="known: " + ", ".join(sorted(catalog.purposes)),
+            )
         names = set(catalog.datasets[dataset].schema.arrow.names)
         unknown = [name for name in fields if name not in names]
         if unknown:
@@ -102,19 +111,33 @@ def grant(
         scope_check(bus)(recipient, dataset, purpose, names)
         with bus.engine.begin() as conn:
             consent_id = bus.register.grant(
-                conn, subject, recipient, dataset, purpose, names,
+                conn,
+                subject,
+                recipient,
+                dataset,
+                purpose,
+                names,
                 valid_from=_instant(valid_from, "--valid-from"),
                 valid_until=_instant(valid_until, "--valid-until", end_of_day=True),
-                evidence=evidence, data_life=data_life, frequency=frequency,
-                collection_method=method)
-    console.print(f"[green]✓[/] consent [bold]{consent_id}[/] granted: {recipient} may receive "
-                  f"{', '.join(names)} of {dataset} for {purpose}", highlight=False)
+                evidence=evidence,
+                data_life=data_life,
+                frequency=frequency,
+                collection_method=method,
+            )
+    console.print(
+        f"[green]✓[/] consent [bold]{consent_id}[/] granted: {recipient} may receive "
+        f"{', '.join(names)} of {dataset} for {purpose}",
+        highlight=False,
+    )
 
 
 def _change(verb: str, consent_id: str, at: str | None) -> None:
     with _bus() as bus, bus.engine.begin() as conn:
-        method = {"paused": bus.register.pause, "resumed": bus.register.resume,
-                  "revoked": bus.register.revoke}[verb]
+        method = {
+            "paused": bus.register.pause,
+            "resumed": bus.register.resume,
+            "revoked": bus.register.revoke,
+        }[verb]
         changed = method(conn, consent_id, _instant(at, "--at"))
     if changed:
         console.print(f"[green]✓[/] consent {consent_id} {verb}", highlight=False)
@@ -151,8 +174,9 @@ def import_file(path: Annotated[Path, typer.Argument(help="CSV file with a heade
     table.add_column("result", overflow="fold")
     table.add_column("consent", no_wrap=True, min_width=36)
     for line in report.lines:
-        result = (f"[red]rejected[/]: {line.reason}" if line.outcome == "rejected"
-                  else f"[green]{line.outcome}[/]")
+        result = (
+            f"[red]rejected[/]: {line.reason}" if line.outcome == "rejected" else f"[green]{line.outcome}[/]"
+        )
         table.add_row(str(line.line), line.action, result, line.consent_id or "")
     console.print(table)
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.counts().items()))
@@ -179,17 +203,25 @@ def show(
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column(overflow="fold")
         for label, value in (
-                ("recipient", r.recipient), ("dataset", r.dataset), ("purpose", r.purpose),
-                ("fields", ", ".join(r.fields)), ("valid from", _when(r.valid_from)),
-                ("valid until", _when(r.valid_until)), ("status", f"{r.status} (version {r.version})"),
-                ("data life", r.data_life or "not stated"), ("frequency", r.frequency or "any"),
-                ("collected by", r.collection_method or "not stated"),
-                ("evidence", r.evidence or "—")):
+            ("recipient", r.recipient),
+            ("dataset", r.dataset),
+            ("purpose", r.purpose),
+            ("fields", ", ".join(r.fields)),
+            ("valid from", _when(r.valid_from)),
+            ("valid until", _when(r.valid_until)),
+            ("status", f"{r.status} (version {r.version})"),
+            ("data life", r.data_life or "not stated"),
+            ("frequency", r.frequency or "any"),
+            ("collected by", r.collection_method or "not stated"),
+            ("evidence", r.evidence or "—"),
+        ):
             grid.add_row(label, value)
         if history:
             for event in histories[r.consent_id]:
-                grid.add_row(f"v{event.version} {event.event}",
-                             f"effective {_when(event.at)}, recorded {_when(event.recorded_at)}")
+                grid.add_row(
+                    f"v{event.version} {event.event}",
+                    f"effective {_when(event.at)}, recorded {_when(event.recorded_at)}",
+                )
         console.print(f"\n[bold]consent {r.consent_id}[/]", highlight=False)
         console.print(grid, highlight=False)
 
@@ -199,27 +231,47 @@ def explain(
     subject: Annotated[str, typer.Argument(help="The citizen's id (not echoed).")],
     dataset: Annotated[str, typer.Argument(help="Dataset id.")],
     recipient: Annotated[str, typer.Argument(help="Recipient agency id.")],
-    as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="Replay the decision at this time, from what was recorded by then.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Replay the decision at this time, from what was recorded by then."),
+    ] = None,
 ) -> None:
     """The decision for one citizen, dataset and recipient, and its basis (statute or consent)."""
     at = _instant(as_of, "--as-of") or consent.utc_now()
     with _bus() as bus, bus.engine.connect() as conn:
         subs = [s for s in bus.catalog.subscriptions_for(dataset) if s.agency == recipient]
-        answers = [(s, consent.explain(
-            bus.register, conn, subject, dataset=dataset, recipient=recipient,
-            purpose=s.purpose, fields=s.fields, at=at, known_at=at if as_of else None,
-            statute=bus.catalog.statutes[s.statute] if s.statute else None)) for s in subs]
+        answers = [
+            (
+                s,
+                consent.explain(
+                    bus.register,
+                    conn,
+                    subject,
+                    dataset=dataset,
+                    recipient=recipient,
+                    purpose=s.purpose,
+                    fields=s.fields,
+                    at=at,
+                    known_at=at if as_of else None,
+                    statute=bus.catalog.statutes[s.statute] if s.statute else None,
+                ),
+            )
+            for s in subs
+        ]
     when = f"as of {_when(at)}" + (" (replayed from what was recorded then)" if as_of else "")
     if not answers:
-        console.print(f"[red]DENIED[/]: {recipient} has no subscription to {dataset}; "
-                      f"nothing is delivered ({when})", highlight=False)
+        console.print(
+            f"[red]DENIED[/]: {recipient} has no subscription to {dataset}; nothing is delivered ({when})",
+            highlight=False,
+        )
         return
     for sub, answer in answers:
         verdict = "[green]ALLOWED[/]" if answer.allowed else "[red]DENIED[/]"
         basis = f"basis {answer.basis_kind} {answer.basis}" if answer.basis else "no legal basis"
-        console.print(f"{verdict} {sub.id} ({sub.purpose}; fields {', '.join(sub.fields)}) "
-                      f"{when}: {basis}", highlight=False)
+        console.print(
+            f"{verdict} {sub.id} ({sub.purpose}; fields {', '.join(sub.fields)}) {when}: {basis}",
+            highlight=False,
+        )
         for reason in answer.reasons:
             console.print(f"  • {reason}", highlight=False)
         for item in answer.consents:
@@ -227,8 +279,12 @@ def explain(
             console.print(f"  consent {item.consent_id}: {item.state}{covers}", highlight=False)
 
 
-TrustedKeys = Annotated[list[Path] | None, typer.Option(
-    "--trusted-keys", help="PEM public key file(s) or folder(s) of the bus (default: this bus's keys).")]
+TrustedKeys = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--trusted-keys", help="PEM public key file(s) or folder(s) of the bus (default: this bus's keys)."
+    ),
+]
 
 
 def _trusted(paths: list[Path] | None) -> dict[str, Any]:
@@ -237,16 +293,21 @@ def _trusted(paths: list[Path] | None) -> dict[str, Any]:
         return consent.load_trusted_keys(paths)
     keys_dir = Settings.from_env().keys_dir
     if not (keys_dir / "signing.current").is_file():
-        raise BadConfiguration("no trusted public keys", where=str(keys_dir),
-                               hint="pass --trusted-keys with the bus's published PEM key(s)")
+        raise BadConfiguration(
+            "no trusted public keys",
+            where=str(keys_dir),
+            hint="pass --trusted-keys with the bus's published PEM key(s)",
+        )
     return consent.KeyStore(keys_dir).public_keys()
 
 
 @consent_app.command("receipt")
 def receipt(
     consent_id: ConsentId,
-    subject: Annotated[str | None, typer.Option(
-        help="The citizen's own id: put it on the receipt (checked against the consent).")] = None,
+    subject: Annotated[
+        str | None,
+        typer.Option(help="The citizen's own id: put it on the receipt (checked against the consent)."),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Write the receipt to this file.")] = None,
 ) -> None:
     """The signed consent receipt (JSON, Kantara / ISO 27560 fields) a citizen can keep."""
@@ -254,8 +315,11 @@ def receipt(
         with bus.engine.connect() as conn:
             record = bus.register.get(conn, consent_id)
             if record is None:
-                raise BadInput("no consent has this id", where="consent_id",
-                               hint="`govbus consent show SUBJECT` lists a citizen's consents")
+                raise BadInput(
+                    "no consent has this id",
+                    where="consent_id",
+                    hint="`govbus consent show SUBJECT` lists a citizen's consents",
+                )
             history = bus.register.history(conn, consent_id)
         catalog = bus.catalog
         dataset = catalog.datasets.get(record.dataset)
@@ -263,16 +327,23 @@ def receipt(
         purpose = catalog.purposes.get(record.purpose)
         recipient = catalog.agencies.get(record.recipient)
         document = consent.build_receipt(
-            record, history, signing_key=bus.keys.signing_key(), register=bus.register,
-            subject_id=subject, controller={"piiController": owner.name} if owner else None,
+            record,
+            history,
+            signing_key=bus.keys.signing_key(),
+            register=bus.register,
+            subject_id=subject,
+            controller={"piiController": owner.name} if owner else None,
             recipient_name=recipient.name if recipient else None,
             purpose_description=purpose.description if purpose else None,
-            sensitive_fields=dataset.contract.fields_classified("sensitive") if dataset else ())
+            sensitive_fields=dataset.contract.fields_classified("sensitive") if dataset else (),
+        )
     text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     if out is not None:
         out.write_text(text, encoding="utf-8")
-        console.print(f"[green]✓[/] receipt written to {out} (signed by key "
-                      f"{document['signature']['keyId']})", highlight=False)
+        console.print(
+            f"[green]✓[/] receipt written to {out} (signed by key {document['signature']['keyId']})",
+            highlight=False,
+        )
     else:
         console.print_json(text)
 
@@ -289,8 +360,10 @@ def verify_receipt(
         raise BadInput("is not a readable JSON file", where=str(path)) from None
     result = consent.verify_receipt(document, _trusted(trusted_keys))
     if result.ok:
-        console.print(f"[green]✓[/] receipt {document.get('consentReceiptID')} is authentic "
-                      f"(key {result.key_id})", highlight=False)
+        console.print(
+            f"[green]✓[/] receipt {document.get('consentReceiptID')} is authentic (key {result.key_id})",
+            highlight=False,
+        )
         return
     for problem in result.problems:
         err_console.print(f"[red]✗[/] {problem}", highlight=False)
@@ -300,8 +373,10 @@ def verify_receipt(
 @keys_app.command("list")
 def keys_list(
     pem: Annotated[bool, typer.Option("--pem", help="Print each public signing key as PEM.")] = False,
-    export: Annotated[Path | None, typer.Option(
-        help="Write every public signing key to this folder (to hand to recipients).")] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Write every public signing key to this folder (to hand to recipients)."),
+    ] = None,
 ) -> None:
     """Signing keys (current and old, all still verifying) and derived key ids."""
     with _bus() as bus:
@@ -310,14 +385,19 @@ def keys_list(
         public = keys.public_keys()
         derived = keys.key_ids().all()
         source = keys.master_key_source()
-        created = {key_id: datetime.fromtimestamp(
-            (keys.directory / f"signing-{key_id}.pem").stat().st_mtime, tz=UTC) for key_id in public}
+        created = {
+            key_id: datetime.fromtimestamp((keys.directory / f"signing-{key_id}.pem").stat().st_mtime, tz=UTC)
+            for key_id in public
+        }
     table = Table(title="Signing keys (Ed25519)", title_justify="left")
     for column in ("key id", "status", "created"):
         table.add_column(column, no_wrap=True)
     for key_id in sorted(public, key=lambda k: (k != current, created[k])):
-        table.add_row(key_id, "[green]current[/]" if key_id == current else "verifies old entries",
-                      _when(created[key_id]))
+        table.add_row(
+            key_id,
+            "[green]current[/]" if key_id == current else "verifies old entries",
+            _when(created[key_id]),
+        )
     console.print(table)
     console.print(f"master key: {source} (derived keys: HKDF-SHA256)", highlight=False)
     if derived:
@@ -343,10 +423,13 @@ def keys_rotate() -> None:
         key_id = bus.keys.rotate_signing_key()
         with bus.engine.begin() as conn:
             consent.Ledger.from_keystore(bus.keys).append(
-                conn, "keys.rotated", {"key": "signing", "previous": previous, "current": key_id})
-    console.print(f"[green]✓[/] signing key {key_id} is now current; {previous} is kept to verify "
-                  "what it signed. Publish the new public key (`govbus keys list --export DIR`).",
-                  highlight=False)
+                conn, "keys.rotated", {"key": "signing", "previous": previous, "current": key_id}
+            )
+    console.print(
+        f"[green]✓[/] signing key {key_id} is now current; {previous} is kept to verify "
+        "what it signed. Publish the new public key (`govbus keys list --export DIR`).",
+        highlight=False,
+    )
 
 
 @keys_app.command("rotate-pseudonyms")
@@ -357,19 +440,28 @@ def keys_rotate_pseudonyms(
 ) -> None:
     """New pseudonym key for (recipient, purpose): its new deliveries no longer join the old."""
     if not yes:
-        raise BadInput("rotating pseudonyms breaks the recipient's ability to join new data to old",
-                       where="rotate-pseudonyms", hint="add --yes if that is intended")
+        raise BadInput(
+            "rotating pseudonyms breaks the recipient's ability to join new data to old",
+            where="rotate-pseudonyms",
+            hint="add --yes if that is intended",
+        )
     with _bus() as bus:
-        if not any(s.agency == recipient and s.purpose == purpose
-                   for s in bus.catalog.subscriptions.values()):
-            raise BadInput("no subscription has this recipient and purpose", where="recipient",
-                           hint="check `govbus status` for the subscriptions")
+        if not any(
+            s.agency == recipient and s.purpose == purpose for s in bus.catalog.subscriptions.values()
+        ):
+            raise BadInput(
+                "no subscription has this recipient and purpose",
+                where="recipient",
+                hint="check `govbus status` for the subscriptions",
+            )
         key_id = bus.keys.rotate_pseudonym_key(recipient, purpose)
         with bus.engine.begin() as conn:
-            bus.ledger.append(conn, "keys.rotated", {"key": "pseudonym", "recipient": recipient,
-                                                     "purpose": purpose, "current": key_id})
-    console.print(f"[green]✓[/] pseudonyms for {recipient} / {purpose} now use key {key_id}",
-                  highlight=False)
+            bus.ledger.append(
+                conn,
+                "keys.rotated",
+                {"key": "pseudonym", "recipient": recipient, "purpose": purpose, "current": key_id},
+            )
+    console.print(f"[green]✓[/] pseudonyms for {recipient} / {purpose} now use key {key_id}", highlight=False)
 
 
 def verify_delivery(
@@ -381,8 +473,11 @@ def verify_delivery(
     for check in report.checks:
         name = check.batch_id or check.manifest.name
         if check.ok:
-            console.print(f"[green]✓[/] {name}: {check.rows:,} row(s) in {check.files} file(s), "
-                          f"signed by key {check.key_id}", highlight=False)
+            console.print(
+                f"[green]✓[/] {name}: {check.rows:,} row(s) in {check.files} file(s), "
+                f"signed by key {check.key_id}",
+                highlight=False,
+            )
             continue
         err_console.print(f"[red]✗[/] {name}: NOT verified", highlight=False)
         for problem in check.problems:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sqlalchemy as sa
 
+from exchange import demo_registry
+
 if TYPE_CHECKING:
     from exchange.bus import Bus
 
@@ -128,7 +130,7 @@ def seed(bus: Bus, rows: int = 20_000) -> SeedReport:
     rng = np.random.default_rng(2026)
     people = rng.integers(10**10, 10**11 - 1, size=max(1, rows // 2), dtype=np.int64)
     path = tax_db_path(bus)
-    for agency in ("tax", "benefits", "housing", "statistics"):
+    for agency in ("tax", "registry", "benefits", "housing", "statistics"):
         (bus.settings.agencies_dir / agency).mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(f"sqlite:///{path}")
     _META.create_all(engine)
@@ -146,6 +148,7 @@ def seed(bus: Bus, rows: int = 20_000) -> SeedReport:
         )
     engine.dispose()
     consents, revoked = _seed_consents(bus, people, rng)
+    demo_registry.write_export(bus, people, round_no=0)
     return SeedReport(rows, broken, consents, revoked)
 
 
@@ -203,4 +206,5 @@ def change_some(bus: Bus, share: float = 0.02, new: int = 50) -> tuple[int, int]
             sa.update(demo_meta).where(demo_meta.c.key == "returns").values(value=meta["returns"] + new)
         )
     engine.dispose()
+    demo_registry.write_export(bus, people, round_no)
     return len(ids), new

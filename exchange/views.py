@@ -127,14 +127,16 @@ def print_status(bus: Bus, console: Console) -> None:
 def print_quarantine(bus: Bus, console: Console, *, dataset: str | None, limit: int) -> None:
     q = state.quarantine
     query = (
-        sa.select(q.c.id, q.c.dataset, q.c.stage_id, q.c.record, q.c.reasons).order_by(q.c.id).limit(limit)
+        sa.select(q.c.id, q.c.dataset, q.c.stage_id, q.c.record, q.c.reasons, q.c.position)
+        .order_by(q.c.id)
+        .limit(limit)
     )
     count = sa.select(sa.func.count()).select_from(q)
     if dataset:
         query = query.where(q.c.dataset == dataset)
         count = count.where(q.c.dataset == dataset)
     table = Table(title="Quarantine", title_justify="left")
-    for column in ("id", "dataset", "key", "reasons"):
+    for column in ("id", "dataset", "key or position", "reasons"):
         table.add_column(column)
     with bus.engine.connect() as conn:
         total = conn.execute(count).scalar_one()
@@ -144,7 +146,8 @@ def print_quarantine(bus: Bus, console: Console, *, dataset: str | None, limit: 
                 if row.dataset in bus.catalog.datasets
                 else ()
             )
-            key = ", ".join(str(row.record.get(k)) for k in keys)
+            # A row the source could not read has no key yet: show where it was.
+            key = row.position or ", ".join(str(row.record.get(k)) for k in keys)
             table.add_row(str(row.id), row.dataset, key, "\n".join(row.reasons))
     console.print(table)
     console.print(f"{total:,} quarantined row(s){' (showing ' + str(limit) + ')' if total > limit else ''}")

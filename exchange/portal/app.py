@@ -96,7 +96,7 @@ def _local_path(request: Request) -> str:
     """The path inside the portal, without the prefix it is mounted at (Airflow: /govbus)."""
     prefix = request.scope.get("root_path", "")
     path = request.url.path
-    return path[len(prefix):] if prefix and path.startswith(prefix) else path
+    return path[len(prefix) :] if prefix and path.startswith(prefix) else path
 
 
 def _is_api(request: Request) -> bool:
@@ -142,8 +142,10 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         # Name where and what, never the value sent: it may be a national id.
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                  for e in exc.errors()]
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
         if _is_api(request):
             return JSONResponse({"detail": errors}, status_code=422)
         fields = ", ".join(str(e["loc"][-1]) for e in errors if e["loc"]) or "the request"

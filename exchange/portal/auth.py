@@ -53,9 +53,7 @@ def parse_tokens(spec: str, *, where: str = f"environment variable {TOKENS_ENV}"
             )
         role, _, agency = grant.partition(":")
         if role not in ROLES:
-            raise BadConfiguration(
-                f"unknown role {role!r}", where=here, hint=f"one of: {', '.join(ROLES)}"
-            )
+            raise BadConfiguration(f"unknown role {role!r}", where=here, hint=f"one of: {', '.join(ROLES)}")
         if (role == AGENCY) != bool(agency):
             raise BadConfiguration(
                 "only the agency role names an agency, and it must",

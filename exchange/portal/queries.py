@@ -205,8 +205,9 @@ def quarantine(bus: Bus, who: Principal, *, dataset: str | None = None) -> list[
     if dataset is not None:
         who.require_dataset(bus.catalog, dataset)
         if not who.can_see_quarantine(bus.catalog, dataset):
-            raise NotAllowed("only the dataset's owner, admins and auditors see its quarantine",
-                             where="quarantine")
+            raise NotAllowed(
+                "only the dataset's owner, admins and auditors see its quarantine", where="quarantine"
+            )
         wanted = [dataset]
     else:
         wanted = [d for d in sorted(bus.catalog.datasets) if who.can_see_quarantine(bus.catalog, d)]
@@ -263,7 +264,9 @@ def ledger_status(bus: Bus, who: Principal) -> models.LedgerStatus:
         except FatalError as exc:  # rows the driver cannot even decode: tampering too
             entries = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
             return models.LedgerStatus(
-                entries=entries, intact=False, problems=[models.LedgerProblem(seq=0, problem=exc.message)],
+                entries=entries,
+                intact=False,
+                problems=[models.LedgerProblem(seq=0, problem=exc.message)],
                 kinds=kinds,
             )
     return models.LedgerStatus(

@@ -42,8 +42,8 @@ def test_builtin_connectors_are_built_from_their_settings(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("settings", "where", "listed"),
     [
-        ({"url": "sqlite://", "table": "r"}, "connector", "parquet, sql"),
-        ({"connector": "ftp"}, "connector", "parquet, sql"),
+        ({"url": "sqlite://", "table": "r"}, "connector", "avro, csv, fixed_width, jsonl, parquet, rest, sql"),
+        ({"connector": "ftp"}, "connector", "avro, csv, fixed_width, jsonl, parquet, rest, sql"),
         ({"connector": "sql", "url": "sqlite://"}, "table", "connector, url, table"),
         ({"connector": "sql", "table": "r"}, "url", "connector, url, table"),
         ({"connector": "parquet", "file": "r.parquet"}, "file", "connector, path"),
@@ -123,7 +123,7 @@ def test_plugins_are_discovered_by_entry_point(tmp_path: Path, dropbox_plugin: l
     assert error.value.where == "connector"
     with pytest.raises(BadConfiguration) as error:
         source({"connector": "ftp"})
-    assert error.value.hint == "known connectors: dropbox, parquet, sql"
+    assert error.value.hint == "known connectors: avro, csv, dropbox, fixed_width, jsonl, parquet, rest, sql"
 
 
 def test_sqlite_url_in_a_missing_folder_names_the_folder(tmp_path):

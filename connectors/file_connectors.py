@@ -1,0 +1,85 @@
+"""Building the drop-folder file sources and the file sinks from connector settings.
+
+    connector  source settings (drop folder)                   sink settings
+    csv        directory, pattern, archive_directory,          directory, delimiter
+               settle_seconds, encoding, delimiter, quote_char,
+               escape_char, header, columns, null_values,
+               newlines_in_values
+    jsonl      directory, pattern, archive_directory,          directory
+               settle_seconds
+    avro       (as jsonl)                                      directory, codec
+    parquet    (as jsonl; `path` instead reads one file by     directory (ParquetSink)
+               cursor field, see connectors.parquet)
+
+Only `directory` is required. Defaults: `pattern` `*.<csv|jsonl|avro|parquet>`, no
+archive (consumed files stay, listed in the cursor), `settle_seconds` 1, CSV as
+`connectors.csv_files.CsvOptions` says. Errors name the setting and list the known ones.
+A drop-folder source delivers every record of each new file: the contract's key and
+cursor fields do not select rows here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors import avro_files, csv_files, jsonl_files, parquet_files
+from connectors.avro_files import AvroFormat
+from connectors.base import Sink
+from connectors.csv_files import CsvFormat, CsvOptions
+from connectors.drop_folder import DropFolderSource, FileFormat
+from connectors.file_settings import SettingsReader
+from connectors.file_sinks import AVRO_CODECS, AvroSink, CsvSink, JsonLinesSink
+from connectors.jsonl_files import JsonLinesFormat
+from connectors.parquet_files import ParquetFormat
+
+FILE_CONNECTORS = ("avro", "csv", "jsonl")
+_SOURCE_SETTINGS = {
+    "csv": csv_files.SETTINGS,
+    "jsonl": jsonl_files.SETTINGS,
+    "avro": avro_files.SETTINGS,
+    "parquet": parquet_files.SETTINGS,
+}
+_SINK_SETTINGS = {"csv": ("directory", "delimiter"), "jsonl": ("directory",), "avro": ("directory", "codec")}
+
+
+def is_drop_folder(settings: Mapping[str, Any]) -> bool:
+    """Do these settings ask for a drop-folder source (csv, jsonl, avro, parquet by directory)?"""
+    connector = settings.get("connector")
+    return connector in FILE_CONNECTORS or (
+        connector == "parquet" and "directory" in settings and "path" not in settings
+    )
+
+
+def make_file_source(settings: Mapping[str, Any]) -> DropFolderSource:
+    """A `DropFolderSource` for csv / jsonl / avro / parquet settings (see the module doc)."""
+    connector = str(settings.get("connector"))
+    reader = SettingsReader(settings, connector, _SOURCE_SETTINGS[connector])
+    file_format: FileFormat
+    if connector == "csv":
+        file_format = CsvFormat(CsvOptions.from_settings(reader))
+    elif connector == "jsonl":
+        file_format = JsonLinesFormat()
+    elif connector == "avro":
+        file_format = AvroFormat()
+    else:
+        file_format = ParquetFormat()
+    return DropFolderSource(
+        file_format,
+        reader.text("directory"),
+        pattern=reader.optional_text("pattern"),
+        archive_directory=reader.optional_text("archive_directory"),
+        settle_seconds=reader.number("settle_seconds", 1.0, minimum=0, maximum=3600),
+    )
+
+
+def make_file_sink(settings: Mapping[str, Any]) -> Sink:
+    """A `CsvSink`, `JsonLinesSink` or `AvroSink` for the settings (see the module doc)."""
+    connector = str(settings.get("connector"))
+    reader = SettingsReader(settings, connector, _SINK_SETTINGS[connector])
+    directory = reader.text("directory")
+    if connector == "csv":
+        return CsvSink(directory, delimiter=reader.char("delimiter", ",") or ",")
+    if connector == "jsonl":
+        return JsonLinesSink(directory)
+    return AvroSink(directory, codec=reader.choice("codec", "deflate", AVRO_CODECS))
