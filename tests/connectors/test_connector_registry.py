@@ -42,7 +42,11 @@ def test_builtin_connectors_are_built_from_their_settings(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("settings", "where", "listed"),
     [
-        ({"url": "sqlite://", "table": "r"}, "connector", "avro, csv, fixed_width, jsonl, parquet, rest, sql"),
+        (
+            {"url": "sqlite://", "table": "r"},
+            "connector",
+            "avro, csv, fixed_width, jsonl, parquet, rest, sql",
+        ),
         ({"connector": "ftp"}, "connector", "avro, csv, fixed_width, jsonl, parquet, rest, sql"),
         ({"connector": "sql", "url": "sqlite://"}, "table", "connector, url, table"),
         ({"connector": "sql", "table": "r"}, "url", "connector, url, table"),
@@ -135,6 +139,7 @@ def test_sqlite_url_in_a_missing_folder_names_the_folder(tmp_path):
     with pytest.raises(BadConfiguration, match="does not exist") as err:
         make_sink(
             {"connector": "sql", "url": f"sqlite:///{tmp_path}/nowhere/x.db", "table": "t"},
-            key_fields=("k",), schema=pa.schema([pa.field("k", pa.string(), nullable=False)]),
+            key_fields=("k",),
+            schema=pa.schema([pa.field("k", pa.string(), nullable=False)]),
         )
     assert "nowhere" in str(err.value)
