@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from exchange import Bus, Settings
 from exchange import demo as sample
 from exchange.portal import create_app
-from tests.conftest import CATALOG, postgres_url
+from tests.conftest import CATALOG as SAMPLE_CATALOG
+from tests.conftest import postgres_url
 
 # Long enough for the portal's 16-character minimum; fixed, so failures are readable.
 TOKENS = {
@@ -51,6 +52,30 @@ class Seeded:
         assert self.settings.state_url.startswith("sqlite")
         shutil.copytree(self.settings.home, target)
         return Seeded(_settings(target))
+
+
+def _tax_only_catalog() -> Path:
+    """The sample catalog with one dataset (tax.income), so the portal's numbers are exact.
+
+    The Civil Registry's dataset, its statute and its subscription are left out; the
+    registry agency stays, as an agency with nothing to see.
+    """
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="govbus-portal-catalog-")) / "catalog"
+    shutil.copytree(SAMPLE_CATALOG, root)
+    shutil.rmtree(root / "datasets" / "registry.residents")
+    for name, block in (
+        ("subscriptions/benefits.yaml", "  - id: benefits.residents"),
+        ("legal-bases.yaml", "  - id: SBA-14"),
+    ):
+        text = (root / name).read_text()
+        (root / name).write_text(text[: text.index(block)])
+    return root
+
+
+CATALOG = _tax_only_catalog()
 
 
 def _settings(home: Path, state_url: str | None = None) -> Settings:

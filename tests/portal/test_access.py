@@ -6,8 +6,15 @@ import pytest
 
 from tests.portal.conftest import TOKENS, bearer
 
-API_PATHS = ["/api/me", "/api/datasets", "/api/datasets/tax.income", "/api/runs", "/api/runs/1",
-             "/api/quarantine", "/api/ledger"]
+API_PATHS = [
+    "/api/me",
+    "/api/datasets",
+    "/api/datasets/tax.income",
+    "/api/runs",
+    "/api/runs/1",
+    "/api/quarantine",
+    "/api/ledger",
+]
 PAGES = ["/catalog", "/datasets/tax.income", "/runs", "/quarantine", "/ledger", "/subject"]
 
 

@@ -16,7 +16,8 @@ import sys
 
 import pytest
 
-from tests.conftest import CATALOG, REPO
+from tests.conftest import REPO
+from tests.portal.conftest import CATALOG
 
 PLUGIN_LINE = "from exchange.portal.airflow_plugin import GovBusPortalPlugin  # noqa: F401\n"
 TOKEN = "auditor-token-0123456789"
@@ -73,11 +74,18 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "PYTHONPATH": str(REPO),
     }
     env.pop("GOVBUS_STATE_URL", None)
-    done = subprocess.run([sys.executable, "-c", SCRIPT, TOKEN, json.dumps(SCENARIOS)], env=env,
-                          cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, TOKEN, json.dumps(SCENARIOS)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stderr[-3000:]
-    return {**json.loads(lines[-1][len("RESULT "):]), "stderr": done.stderr}
+    return {**json.loads(lines[-1][len("RESULT ") :]), "stderr": done.stderr}
 
 
 def test_airflow_loads_the_plugin_and_serves_the_portal_under_its_prefix(loaded):

@@ -14,8 +14,16 @@ from tests.portal.conftest import bearer
 def test_openapi_documents_the_api_and_its_bearer_scheme(client):
     doc = client.get("/openapi.json").json()
     paths = set(doc["paths"])
-    assert {"/api/datasets", "/api/datasets/{dataset_id}", "/api/runs", "/api/runs/{run_id}",
-            "/api/quarantine", "/api/ledger", "/api/subjects/search", "/api/me"} <= paths
+    assert {
+        "/api/datasets",
+        "/api/datasets/{dataset_id}",
+        "/api/runs",
+        "/api/runs/{run_id}",
+        "/api/quarantine",
+        "/api/ledger",
+        "/api/subjects/search",
+        "/api/me",
+    } <= paths
     assert not any(p in paths for p in ("/catalog", "/login", "/subject")), "pages are not API"
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
@@ -44,14 +52,19 @@ def test_rows_delivered_per_subscriber_match_the_checkpoints(client, state_rows)
     truth = {
         row.subscription_id: (row.batches, row.delivered, row.denied)
         for row in state_rows(
-            sa.select(dv.c.subscription_id, sa.func.count().label("batches"),
-                      sa.func.sum(dv.c.rows_delivered).label("delivered"),
-                      sa.func.sum(dv.c.rows_denied).label("denied")).group_by(dv.c.subscription_id)
+            sa.select(
+                dv.c.subscription_id,
+                sa.func.count().label("batches"),
+                sa.func.sum(dv.c.rows_delivered).label("delivered"),
+                sa.func.sum(dv.c.rows_denied).label("denied"),
+            ).group_by(dv.c.subscription_id)
         )
     }
     detail = client.get("/api/datasets/tax.income", headers=bearer("admin")).json()
-    shown = {s["subscription"]: (s["batches"], s["rows_delivered"], s["rows_denied"])
-             for s in detail["subscribers"]}
+    shown = {
+        s["subscription"]: (s["batches"], s["rows_delivered"], s["rows_denied"])
+        for s in detail["subscribers"]
+    }
     assert shown == truth
     assert shown["benefits.tax-income"][1] == 594  # 600 seeded, 6 quarantined
     assert detail["rows_quarantined"] == 6 and detail["rows_staged"] == 594
@@ -105,8 +118,9 @@ def test_ledger_reports_entries_head_and_intact(client, state_rows):
 
 def test_validation_errors_never_echo_what_was_sent(client):
     secret_like = "x" * 80 + "12345678901"
-    response = client.post("/api/subjects/search", json={"national_id": secret_like},
-                           headers=bearer("auditor"))
+    response = client.post(
+        "/api/subjects/search", json={"national_id": secret_like}, headers=bearer("auditor")
+    )
     assert response.status_code == 422
     assert secret_like not in response.text and "12345678901" not in response.text
     assert json.loads(response.text)["detail"][0]["loc"] == ["body", "national_id"]

@@ -75,8 +75,14 @@ def test_wrong_token_on_the_form_is_401_and_sets_nothing(fresh_client):
 
 
 def test_login_never_redirects_off_site(fresh_client):
-    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "/\t/evil.example",
-                   "/\n/evil.example", "javascript:alert(1)"):
+    for target in (
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "javascript:alert(1)",
+    ):
         response = fresh_client.post("/login", data={"token": TOKENS["admin"], "next": target})
         assert response.headers["location"] == "/catalog"
 

@@ -23,12 +23,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CATALOG, REPO
-from tests.portal.conftest import TOKEN_SPEC, TOKENS
+from tests.conftest import REPO
+from tests.portal.conftest import CATALOG, TOKEN_SPEC, TOKENS
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 PERSON = "48213376590"
 
 
@@ -48,12 +55,23 @@ class Served:
 def served(seeded_sqlite, tmp_path) -> Iterator[Served]:  # type: ignore[no-untyped-def]
     """`python -m exchange.cli_portal` (the `govbus portal` command) on a free loopback port."""
     port = _free_port()
-    env = {**os.environ, "GOVBUS_HOME": str(seeded_sqlite.settings.home), "GOVBUS_CATALOG": str(CATALOG),
-           "GOVBUS_PORTAL_TOKENS": TOKEN_SPEC, "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "GOVBUS_HOME": str(seeded_sqlite.settings.home),
+        "GOVBUS_CATALOG": str(CATALOG),
+        "GOVBUS_PORTAL_TOKENS": TOKEN_SPEC,
+        "PYTHONPATH": str(REPO),
+    }
     env.pop("GOVBUS_STATE_URL", None)
     log = (tmp_path / "portal.log").open("w+")
-    process = subprocess.Popen([sys.executable, "-m", "exchange.cli_portal", "--port", str(port)], env=env,
-                               cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "exchange.cli_portal", "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -80,8 +98,10 @@ def served(seeded_sqlite, tmp_path) -> Iterator[Served]:  # type: ignore[no-unty
 @pytest.fixture
 def browser():  # type: ignore[no-untyped-def]
     if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is not installed: run `apt-get install -y chromium` "
-                    "(the project's CI set-up does; never `playwright install`)")
+        pytest.fail(
+            "Debian's chromium is not installed: run `apt-get install -y chromium` "
+            "(the project's CI set-up does; never `playwright install`)"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

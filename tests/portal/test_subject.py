@@ -73,22 +73,37 @@ def test_with_an_access_index_the_report_lists_each_delivery_from_its_ledger_ent
     bus = copy.open()
     try:
         ledger = consent.CONSENT_METADATA.tables["ledger"]
-        index = sa.Table("access_index", sa.MetaData(), sa.Column("subject_ref", sa.String(64)),
-                         sa.Column("ledger_seq", sa.Integer))
+        index = sa.Table(
+            "access_index",
+            sa.MetaData(),
+            sa.Column("subject_ref", sa.String(64)),
+            sa.Column("ledger_seq", sa.Integer),
+        )
         with bus.engine.begin() as conn:
-            seqs = conn.execute(sa.select(ledger.c.seq).where(ledger.c.kind == "delivery")
-                                .order_by(ledger.c.seq)).scalars().all()
+            seqs = (
+                conn.execute(
+                    sa.select(ledger.c.seq).where(ledger.c.kind == "delivery").order_by(ledger.c.seq)
+                )
+                .scalars()
+                .all()
+            )
             index.create(conn)
             ref = bus.register.subject_ref(PERSON)
-            conn.execute(sa.insert(index), [{"subject_ref": ref, "ledger_seq": seqs[0]},
-                                            {"subject_ref": ref, "ledger_seq": seqs[2]},
-                                            {"subject_ref": "0" * 64, "ledger_seq": seqs[1]}])
+            conn.execute(
+                sa.insert(index),
+                [
+                    {"subject_ref": ref, "ledger_seq": seqs[0]},
+                    {"subject_ref": ref, "ledger_seq": seqs[2]},
+                    {"subject_ref": "0" * 64, "ledger_seq": seqs[1]},
+                ],
+            )
     finally:
         bus.close()
     with client_for(copy) as client:
         report = client.post("/api/subjects/search", json={"national_id": PERSON}, headers=bearer("auditor"))
-        nobody = client.post("/api/subjects/search", json={"national_id": "10000000001"},
-                             headers=bearer("auditor"))
+        nobody = client.post(
+            "/api/subjects/search", json={"national_id": "10000000001"}, headers=bearer("auditor")
+        )
         client.post("/login", data={"token": TOKENS["auditor"]})
         page = client.post("/subject", data={"national_id": PERSON}).text
     body = report.json()
