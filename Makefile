@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python bench/consent_bench.py
 	$(BIN)/python bench/fixed_width_bench.py
 	$(BIN)/python bench/file_connectors_bench.py
+	$(BIN)/python bench/sql_sink_bench.py
 
 # Re-resolve the pinned dependencies after changing setup.cfg.
 lock:

@@ -12,7 +12,8 @@ measures each case in its own process (peak RSS = that process's VmHWM):
   - SQLite: sqlite3 `executemany` of ready tuples, same upsert statement;
   - PostgreSQL: psycopg COPY `write_row` of ready tuples straight into the table (raw
     COPY), and the same into a TEMP table followed by `INSERT … SELECT … ON CONFLICT`
-    per batch (raw COPY-staged upsert);
+    per batch (raw COPY-staged upsert); also COPY of the CSV text SqlSink sends, rendered
+    beforehand (the server's own floor for this table);
   - MariaDB: pymysql `executemany` of ready tuples, same upsert statement.
 
 Servers come from GOVBUS_TEST_POSTGRES_URL / GOVBUS_TEST_MARIADB_URL (cases skipped when
@@ -101,7 +102,7 @@ def run_case(case: str, url: str, path: str, limit: int) -> dict[str, Any]:
     import sqlalchemy as sa
 
     from connectors import SqlSink
-    from connectors.sql_wire import wire_table
+    from connectors.sql_wire import csv_chunks, wire_table
 
     schema = pq.read_schema(path)
     table = f"bench_{uuid.uuid4().hex[:10]}"
@@ -128,7 +129,9 @@ def run_case(case: str, url: str, path: str, limit: int) -> dict[str, Any]:
             sql = sink._statements()  # the same statement text the sink uses
             raw = engine.raw_connection()
             for data in batches(path, limit):
-                if dialect == "postgresql":
+                if case == "raw COPY of ready CSV":
+                    rows = list(csv_chunks(wire_table(data, dialect), sink.copy_rows))
+                elif dialect == "postgresql":
                     rows = list(zip(*(data[name].to_pylist() for name in data.column_names), strict=True))
                 else:
                     wire = wire_table(data, dialect)
@@ -137,6 +140,10 @@ def run_case(case: str, url: str, path: str, limit: int) -> dict[str, Any]:
                 cursor = raw.cursor()
                 if case == "raw executemany":
                     cursor.executemany(sql["insert"], rows)
+                elif case == "raw COPY of ready CSV":
+                    with cursor.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as copy:
+                        for text in rows:
+                            copy.write(memoryview(text))
                 elif case == "raw COPY":
                     with cursor.copy(f"COPY {table} FROM STDIN") as copy:
                         for row in rows:
@@ -168,6 +175,7 @@ def run_case(case: str, url: str, path: str, limit: int) -> dict[str, Any]:
 CASES = {
     "sqlite": ["raw executemany", "govbus upsert", "govbus upsert again", "govbus append"],
     "postgresql": [
+        "raw COPY of ready CSV",
         "raw COPY",
         "govbus append",
         "raw COPY-staged upsert",
