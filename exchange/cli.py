@@ -19,8 +19,9 @@ from rich.logging import RichHandler
 from exchange import views
 from exchange.bus import Bus
 from exchange.catalog import check_catalog
-from exchange.cli_consent import consent_app, keys_app, verify_delivery
+from exchange.cli_consent import consent_app
 from exchange.cli_contract import contract_app
+from exchange.cli_keys import keys_app, verify_delivery
 from exchange.cli_portal import register as register_portal
 from exchange.settings import Settings
 from govbus.errors import GovBusError

@@ -1,11 +1,7 @@
-"""`govbus consent ...`, `govbus keys ...` and `govbus verify-delivery` (Typer + Rich).
+"""`govbus consent ...` (Typer + Rich).
 
-Mounted by exchange/cli.py:
-
-    from exchange.cli_consent import consent_app, keys_app, verify_delivery
-    app.add_typer(consent_app, name="consent")
-    app.add_typer(keys_app, name="keys")
-    app.command("verify-delivery")(verify_delivery)
+Mounted by exchange/cli.py as `govbus consent`; the key commands and
+`verify-delivery` are in `exchange/cli_keys.py`.
 
 What a user must know: no command prints a raw subject id except `show` and `receipt`,
 which are the citizen's own view (the id was typed by the user). Errors are GovBus
@@ -17,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,14 +33,13 @@ consent_app = typer.Typer(
     help="Citizens' consents: grant, pause, resume, revoke, import, show, explain, receipts.",
     no_args_is_help=True,
 )
-keys_app = typer.Typer(help="The bus's keys: signing keys and pseudonym key ids.", no_args_is_help=True)
 
 At = Annotated[str | None, typer.Option("--at", help="When it takes effect (ISO 8601; default now).")]
 ConsentId = Annotated[str, typer.Argument(help="The consent id (a UUID).")]
 
 
 @contextmanager
-def _bus() -> Iterator[Bus]:
+def bus_from_env() -> Iterator[Bus]:
     bus = Bus.open()
     try:
         yield bus
@@ -56,7 +51,7 @@ def _instant(text: str | None, where: str, *, end_of_day: bool = False) -> datet
     return None if text is None else consent.parse_instant(text, where=where, end_of_day=end_of_day)
 
 
-def _when(value: datetime | None) -> str:
+def format_when(value: datetime | None) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -107,7 +102,7 @@ def grant(
 ) -> None:
     """Record a citizen's consent; prints its id (never the citizen's id)."""
     names = [name.strip() for name in fields.split(",") if name.strip()]
-    with _bus() as bus:
+    with bus_from_env() as bus:
         scope_check(bus)(recipient, dataset, purpose, names)
         with bus.engine.begin() as conn:
             consent_id = bus.register.grant(
@@ -132,7 +127,7 @@ def grant(
 
 
 def _change(verb: str, consent_id: str, at: str | None) -> None:
-    with _bus() as bus, bus.engine.begin() as conn:
+    with bus_from_env() as bus, bus.engine.begin() as conn:
         method = {
             "paused": bus.register.pause,
             "resumed": bus.register.resume,
@@ -166,7 +161,7 @@ def resume(consent_id: ConsentId, at: At = None) -> None:
 @consent_app.command("import")
 def import_file(path: Annotated[Path, typer.Argument(help="CSV file with a header row.")]) -> None:
     """Import consents and changes from CSV; bad lines are listed by number, the rest imported."""
-    with _bus() as bus, bus.engine.begin() as conn:
+    with bus_from_env() as bus, bus.engine.begin() as conn:
         report = consent.import_consents(bus.register, conn, path, scope_check=scope_check(bus))
     table = Table(title=f"Import of {path.name}", title_justify="left")
     table.add_column("line", justify="right")
@@ -191,7 +186,7 @@ def show(
     history: Annotated[bool, typer.Option("--history", help="List every change too.")] = False,
 ) -> None:
     """A citizen's consents with their status, terms and (with --history) every change."""
-    with _bus() as bus, bus.engine.connect() as conn:
+    with bus_from_env() as bus, bus.engine.connect() as conn:
         records = bus.register.list_for_subject(conn, subject)
         histories = {r.consent_id: bus.register.history(conn, r.consent_id) for r in records}
     if not records:
@@ -207,8 +202,8 @@ def show(
             ("dataset", r.dataset),
             ("purpose", r.purpose),
             ("fields", ", ".join(r.fields)),
-            ("valid from", _when(r.valid_from)),
-            ("valid until", _when(r.valid_until)),
+            ("valid from", format_when(r.valid_from)),
+            ("valid until", format_when(r.valid_until)),
             ("status", f"{r.status} (version {r.version})"),
             ("data life", r.data_life or "not stated"),
             ("frequency", r.frequency or "any"),
@@ -220,7 +215,7 @@ def show(
             for event in histories[r.consent_id]:
                 grid.add_row(
                     f"v{event.version} {event.event}",
-                    f"effective {_when(event.at)}, recorded {_when(event.recorded_at)}",
+                    f"effective {format_when(event.at)}, recorded {format_when(event.recorded_at)}",
                 )
         console.print(f"\n[bold]consent {r.consent_id}[/]", highlight=False)
         console.print(grid, highlight=False)
@@ -238,7 +233,7 @@ def explain(
 ) -> None:
     """The decision for one citizen, dataset and recipient, and its basis (statute or consent)."""
     at = _instant(as_of, "--as-of") or consent.utc_now()
-    with _bus() as bus, bus.engine.connect() as conn:
+    with bus_from_env() as bus, bus.engine.connect() as conn:
         subs = [s for s in bus.catalog.subscriptions_for(dataset) if s.agency == recipient]
         answers = [
             (
@@ -258,7 +253,7 @@ def explain(
             )
             for s in subs
         ]
-    when = f"as of {_when(at)}" + (" (replayed from what was recorded then)" if as_of else "")
+    when = f"as of {format_when(at)}" + (" (replayed from what was recorded then)" if as_of else "")
     if not answers:
         console.print(
             f"[red]DENIED[/]: {recipient} has no subscription to {dataset}; nothing is delivered ({when})",
@@ -287,7 +282,7 @@ TrustedKeys = Annotated[
 ]
 
 
-def _trusted(paths: list[Path] | None) -> dict[str, Any]:
+def trusted_public_keys(paths: list[Path] | None) -> dict[str, Any]:
     """The keys given, else this bus's own keys — never creating a key store as a side effect."""
     if paths:
         return consent.load_trusted_keys(paths)
@@ -311,7 +306,7 @@ def receipt(
     out: Annotated[Path | None, typer.Option(help="Write the receipt to this file.")] = None,
 ) -> None:
     """The signed consent receipt (JSON, Kantara / ISO 27560 fields) a citizen can keep."""
-    with _bus() as bus:
+    with bus_from_env() as bus:
         with bus.engine.connect() as conn:
             record = bus.register.get(conn, consent_id)
             if record is None:
@@ -358,7 +353,7 @@ def verify_receipt(
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         raise BadInput("is not a readable JSON file", where=str(path)) from None
-    result = consent.verify_receipt(document, _trusted(trusted_keys))
+    result = consent.verify_receipt(document, trusted_public_keys(trusted_keys))
     if result.ok:
         console.print(
             f"[green]✓[/] receipt {document.get('consentReceiptID')} is authentic (key {result.key_id})",
@@ -368,121 +363,3 @@ def verify_receipt(
     for problem in result.problems:
         err_console.print(f"[red]✗[/] {problem}", highlight=False)
     raise typer.Exit(1)
-
-
-@keys_app.command("list")
-def keys_list(
-    pem: Annotated[bool, typer.Option("--pem", help="Print each public signing key as PEM.")] = False,
-    export: Annotated[
-        Path | None,
-        typer.Option(help="Write every public signing key to this folder (to hand to recipients)."),
-    ] = None,
-) -> None:
-    """Signing keys (current and old, all still verifying) and derived key ids."""
-    with _bus() as bus:
-        keys = bus.keys
-        current = keys.signing_key_id()
-        public = keys.public_keys()
-        derived = keys.key_ids().all()
-        source = keys.master_key_source()
-        created = {
-            key_id: datetime.fromtimestamp((keys.directory / f"signing-{key_id}.pem").stat().st_mtime, tz=UTC)
-            for key_id in public
-        }
-    table = Table(title="Signing keys (Ed25519)", title_justify="left")
-    for column in ("key id", "status", "created"):
-        table.add_column(column, no_wrap=True)
-    for key_id in sorted(public, key=lambda k: (k != current, created[k])):
-        table.add_row(
-            key_id,
-            "[green]current[/]" if key_id == current else "verifies old entries",
-            _when(created[key_id]),
-        )
-    console.print(table)
-    console.print(f"master key: {source} (derived keys: HKDF-SHA256)", highlight=False)
-    if derived:
-        for scope, key_id in sorted(derived.items()):
-            console.print(f"derived key {scope}: {key_id}", highlight=False)
-    else:
-        console.print("derived keys (pseudonyms, linkage, reversible fields): all at k1", highlight=False)
-    if export is not None:
-        export.mkdir(parents=True, exist_ok=True)
-        for key_id, key in public.items():
-            (export / f"govbus-signing-{key_id}.pub.pem").write_text(consent.public_key_pem(key))
-        console.print(f"[green]✓[/] {len(public)} public key(s) written to {export}", highlight=False)
-    if pem:
-        for key_id, key in sorted(public.items()):
-            console.print(f"# key id {key_id}\n{consent.public_key_pem(key)}", highlight=False)
-
-
-@keys_app.command("rotate")
-def keys_rotate() -> None:
-    """New signing key: new deliveries and ledger entries use it; old ones still verify."""
-    with _bus() as bus:
-        previous = bus.keys.signing_key_id()
-        key_id = bus.keys.rotate_signing_key()
-        with bus.engine.begin() as conn:
-            consent.Ledger.from_keystore(bus.keys).append(
-                conn, "keys.rotated", {"key": "signing", "previous": previous, "current": key_id}
-            )
-    console.print(
-        f"[green]✓[/] signing key {key_id} is now current; {previous} is kept to verify "
-        "what it signed. Publish the new public key (`govbus keys list --export DIR`).",
-        highlight=False,
-    )
-
-
-@keys_app.command("rotate-pseudonyms")
-def keys_rotate_pseudonyms(
-    recipient: Annotated[str, typer.Argument(help="Recipient agency id.")],
-    purpose: Annotated[str, typer.Argument(help="Purpose code.")],
-    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this breaks the recipient's linkage.")] = False,
-) -> None:
-    """New pseudonym key for (recipient, purpose): its new deliveries no longer join the old."""
-    if not yes:
-        raise BadInput(
-            "rotating pseudonyms breaks the recipient's ability to join new data to old",
-            where="rotate-pseudonyms",
-            hint="add --yes if that is intended",
-        )
-    with _bus() as bus:
-        if not any(
-            s.agency == recipient and s.purpose == purpose for s in bus.catalog.subscriptions.values()
-        ):
-            raise BadInput(
-                "no subscription has this recipient and purpose",
-                where="recipient",
-                hint="check `govbus status` for the subscriptions",
-            )
-        key_id = bus.keys.rotate_pseudonym_key(recipient, purpose)
-        with bus.engine.begin() as conn:
-            bus.ledger.append(
-                conn,
-                "keys.rotated",
-                {"key": "pseudonym", "recipient": recipient, "purpose": purpose, "current": key_id},
-            )
-    console.print(f"[green]✓[/] pseudonyms for {recipient} / {purpose} now use key {key_id}", highlight=False)
-
-
-def verify_delivery(
-    path: Annotated[Path, typer.Argument(help="A *.manifest.json, or a folder of deliveries.")],
-    trusted_keys: TrustedKeys = None,
-) -> None:
-    """Check delivered batches: manifest signature, key, and every file's SHA-256."""
-    report = consent.verify_delivery(path, _trusted(trusted_keys))
-    for check in report.checks:
-        name = check.batch_id or check.manifest.name
-        if check.ok:
-            console.print(
-                f"[green]✓[/] {name}: {check.rows:,} row(s) in {check.files} file(s), "
-                f"signed by key {check.key_id}",
-                highlight=False,
-            )
-            continue
-        err_console.print(f"[red]✗[/] {name}: NOT verified", highlight=False)
-        for problem in check.problems:
-            err_console.print(f"    {problem}", highlight=False)
-    bad = sum(not check.ok for check in report.checks)
-    if bad:
-        err_console.print(f"[red]{bad} of {len(report.checks)} delivery manifest(s) failed[/]")
-        raise typer.Exit(1)

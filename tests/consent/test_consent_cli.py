@@ -25,15 +25,7 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 @pytest.fixture
 def govbus(govbus_home: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """A runner for `exchange.cli.app`, with this part's commands mounted if the lead has not."""
-    monkeypatch.setattr(cli.app, "registered_groups", [*cli.app.registered_groups])
-    monkeypatch.setattr(cli.app, "registered_commands", [*cli.app.registered_commands])
-    groups = {group.name for group in cli.app.registered_groups}
-    for name, sub_app in (("consent", cli_consent.consent_app), ("keys", cli_consent.keys_app)):
-        if name not in groups:
-            cli.app.add_typer(sub_app, name=name)
-    if "verify-delivery" not in {command.name for command in cli.app.registered_commands}:
-        cli.app.command("verify-delivery")(cli_consent.verify_delivery)
+    """A runner for `exchange.cli.app` (the consent and keys commands are mounted there)."""
     monkeypatch.setattr(cli_consent.console, "width", 250)
     return CliRunner()
 
