@@ -196,9 +196,8 @@ def test_timestamps_outside_years_1_to_9999_are_refused_by_column(tmp_path: Path
     assert error.value.where == "at"
 
 
+@pytest.mark.parametrize("db_url", ["mariadb"], indirect=True)
 def test_mariadb_executemany_is_sent_as_multi_row_inserts(table_name: str, db_url: str) -> None:
-    if not db_url.startswith("mysql"):
-        pytest.skip("MariaDB/MySQL only")
     schema = pa.schema([("seq", pa.int64()), ("note", pa.string())])
     sink = SqlSink(db_url, table_name, key_fields=["seq"], schema=schema)
     sink.write("warm-up", pa.table({"seq": [0], "note": ["x"]}, schema=schema))
