@@ -23,6 +23,7 @@ from exchange.cli_consent import consent_app
 from exchange.cli_contract import contract_app
 from exchange.cli_keys import keys_app, verify_delivery
 from exchange.cli_portal import register as register_portal
+from exchange.cli_subject import subject
 from exchange.settings import Settings
 from govbus.errors import GovBusError
 
@@ -45,6 +46,7 @@ app.add_typer(consent_app, name="consent")
 app.add_typer(keys_app, name="keys")
 app.command("verify-delivery")(verify_delivery)
 register_portal(app)
+audit_app.command("subject")(subject)
 
 _state = {"debug": False}
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
@@ -179,7 +180,12 @@ def _deliver_segment(
     table = schemas.resolve_staged(table, fingerprint, dataset.versions, dataset.schema)
     decision, denials = _decide(bus, plan, table, state.utcnow())
     # Copy only what may leave: the subscription's fields (and the subject, to pseudonymize).
-    allowed = decision.select(table, list(dict.fromkeys([*sub.fields, subject_field])))
+    keep = [
+        *sub.fields,
+        subject_field,
+        *([SUBJECT_REF_COLUMN] if SUBJECT_REF_COLUMN in table.column_names else []),
+    ]
+    allowed = decision.select(table, list(dict.fromkeys(keep)))
     basis_fields = plan.statute.fields if plan.statute is not None else sub.fields
     out = consent.minimize(allowed, sub.fields, basis_fields=basis_fields, sensitive=plan.sensitive)
     pseudonym_key_id = None
@@ -235,6 +241,8 @@ def _deliver_segment(
                 delivered_at=state.utcnow(),
             )
         )
+        if out.num_rows:
+            _index_subjects(conn, subject_refs(bus, dataset, allowed), entry.seq, sub)
     report.batches += 1
     report.rows_delivered += out.num_rows
     report.rows_denied += decision.denied_count
@@ -274,3 +282,19 @@ def _write_manifest(
         },
     )
     return consent.file_sha256(manifest)[0]
+
+
+def _index_subjects(
+    conn: sa.Connection, refs: pa.Array | pa.ChunkedArray, seq: int, sub: Subscription
+) -> None:
+    """One access-index row per distinct subject of the delivered rows, pointing at the entry."""
+    unique = pc.unique(refs.combine_chunks() if isinstance(refs, pa.ChunkedArray) else refs)
+    unique = unique.filter(pc.is_valid(unique)).to_pylist()
+    if unique:
+        conn.execute(
+            sa.insert(state.access_index),
+            [
+                {"subject_ref": r, "ledger_seq": seq, "dataset": sub.dataset, "recipient": sub.agency}
+                for r in unique
+            ],
+        )

@@ -62,6 +62,18 @@ deliveries = sa.Table(
     sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Who received whose data: one row per (subject, delivered batch), keyed by the subject's
+# audit pseudonym (HMAC under the audit key), never the raw id. Written in the delivery's
+# transaction, so it always agrees with the ledger entry it points to.
+access_index = sa.Table(
+    "access_index",
+    METADATA,
+    sa.Column("subject_ref", sa.String(64), primary_key=True),
+    sa.Column("ledger_seq", sa.Integer, primary_key=True),
+    sa.Column("dataset", sa.String(128), nullable=False),
+    sa.Column("recipient", sa.String(128), nullable=False),
+)
+
 # The committed source cursor per dataset: where the next stage reads from once every
 # earlier stage is delivered everywhere.
 cursors = sa.Table(
