@@ -152,7 +152,7 @@ def test_auditor_walks_the_portal_and_an_agency_is_refused(served, browser, tmp_
     page.click("nav >> text=Subject search")
     page.fill("#national_id", PERSON)
     page.click("main button[type=submit]")
-    assert "The access index is not built yet" in page.inner_text("main")
+    assert "No delivery of this person's data is recorded" in page.inner_text("main")
     assert page.input_value("#national_id") == PERSON
     page.screenshot(path=str(tmp_path / "5-subject.png"), full_page=True)
 
