@@ -5,7 +5,9 @@ TS 27560 model: grant, pause, resume, revoke, expire, CSV import) and its timeli
 answer at any instant; the policy decision, its explanation and minimization of a batch;
 signed consent receipts; protection: keyed pseudonyms, AES-SIV reversible fields,
 envelope encryption and signed delivery manifests; the bus's keys; and the signed,
-hash-chained ledger with Merkle roots over delivered records. See docs/consent.md.
+hash-chained ledger with Merkle roots over delivered records, its RFC 6962 tree,
+signed checkpoints, inclusion and consistency proofs and offline-verifiable bundles.
+See docs/consent.md.
 
 consent/ imports no other GovBus part (only `govbus.errors`). Its tables live in
 `CONSENT_METADATA`; the exchange creates them in the state database. Functions that
@@ -14,14 +16,28 @@ write take a `sa.Connection` so the caller's transaction decides what commits to
 
 from __future__ import annotations
 
+from consent.audit_bundle import BundleReport, export_bundle, verify_bundle
+from consent.checkpoints import (
+    Checkpoint,
+    check_checkpoints,
+    checkpoint_message,
+    latest_checkpoint,
+    read_checkpoints,
+)
 from consent.consent_index import ConsentIndex
 from consent.csv_import import ImportLine, ImportReport, ScopeCheck, import_consents
 from consent.delivery_open import OpenedDelivery, open_delivery
+from consent.entry_proofs import check_entry_proof, entry_proof
 from consent.envelope import load_x25519_public_key, open_key, seal_key, x25519_key_id
 from consent.explain import ConsentState, Explanation, explain
 from consent.instants import parse_instant, utc_now
 from consent.keys import KeyStore, SigningKey, key_id_of
 from consent.ledger import GENESIS_HASH, Ledger, LedgerEntry, VerifyReport, canonical_json
+from consent.ledger_chain import ChainCheck
+from consent.ledger_tree import LedgerTree, entry_leaf_hash, verify_consistency
+from consent.ledger_tree import consistency_proof as ledger_consistency_proof
+from consent.ledger_tree import inclusion_proof as ledger_inclusion_proof
+from consent.ledger_tree import tree_head as ledger_tree_head
 from consent.legal_bases import Purpose, Statute, load_purposes, load_statutes
 from consent.manifests import (
     DeliveryReport,
@@ -73,6 +89,9 @@ __all__ = [
     "PENDING",
     "REASONS",
     "REVOKED",
+    "BundleReport",
+    "ChainCheck",
+    "Checkpoint",
     "ConsentEvent",
     "ConsentIndex",
     "ConsentRecord",
@@ -87,6 +106,7 @@ __all__ = [
     "KeyStore",
     "Ledger",
     "LedgerEntry",
+    "LedgerTree",
     "ManifestCheck",
     "OpenedDelivery",
     "Purpose",
@@ -98,15 +118,25 @@ __all__ = [
     "build_receipt",
     "canonical_json",
     "canonical_records",
+    "check_checkpoints",
+    "check_entry_proof",
     "check_manifest",
+    "checkpoint_message",
     "decide",
     "decrypt_column",
     "encrypt_column",
+    "entry_leaf_hash",
+    "entry_proof",
     "explain",
+    "export_bundle",
     "file_sha256",
     "import_consents",
     "inclusion_proof",
     "key_id_of",
+    "latest_checkpoint",
+    "ledger_consistency_proof",
+    "ledger_inclusion_proof",
+    "ledger_tree_head",
     "load_public_key",
     "load_purposes",
     "load_statutes",
@@ -120,10 +150,13 @@ __all__ = [
     "policy_version",
     "pseudonymize",
     "public_key_pem",
+    "read_checkpoints",
     "record_leaf_hashes",
     "seal_key",
     "sign_document",
     "utc_now",
+    "verify_bundle",
+    "verify_consistency",
     "verify_delivery",
     "verify_document",
     "verify_inclusion",

@@ -12,8 +12,9 @@ What a caller must know:
 * Two writers never fork the chain: `seq` is the primary key, and on PostgreSQL appends
   serialize on a transaction-scoped advisory lock (MySQL/MariaDB: SELECT ... FOR UPDATE).
   On SQLite a racing writer gets a TransientError (retry its transaction).
-* Deleting the newest entries leaves a valid shorter chain; pass a head recorded
-  elsewhere (`expected_head=(seq, entry_hash)`, e.g. a published checkpoint) to catch it.
+* Deleting the newest entries leaves a valid shorter chain: signed checkpoints
+  (`checkpoint(conn)`, RFC 6962 tree heads, see `consent.checkpoints`) catch it, and so
+  does a head recorded elsewhere (`expected_head=(seq, entry_hash)`).
 """
 
 from __future__ import annotations
@@ -22,23 +23,29 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from consent.instants import iso_utc, utc_now
+from consent.checkpoints import Checkpoint, read_checkpoints, write_checkpoint
+from consent.instants import utc_now
 from consent.keys import key_id_of
+from consent.ledger_chain import (
+    GENESIS_HASH,
+    ChainCheck,
+    VerifyReport,
+    compute_entry_hash,
+    signature_problem,
+)
 from consent.tables import ledger as ledger_table
 from govbus.errors import BadConfiguration, BadInput, FatalError, TransientError
 
 if TYPE_CHECKING:
     from consent.keys import KeyStore
 
-GENESIS_HASH = "0" * 64
 _KIND = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 _LOCK_ID = int.from_bytes(hashlib.sha256(b"govbus.consent.ledger").digest()[:8], "big",
                           signed=True)
@@ -49,15 +56,6 @@ def canonical_json(payload: Mapping[str, Any]) -> str:
     """The one JSON text of a payload: sorted keys, no spaces, UTF-8, no NaN."""
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False)
-
-
-def compute_entry_hash(seq: int, at: datetime, kind: str, payload: str, prev_hash: str) -> str:
-    """SHA-256 (hex) of the length-prefixed fields of an entry."""
-    digest = hashlib.sha256(b"govbus-ledger-v1")
-    for part in (str(seq), iso_utc(at), kind, payload, prev_hash):
-        data = part.encode("utf-8")
-        digest.update(len(data).to_bytes(8, "big") + data)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -74,32 +72,13 @@ class LedgerEntry:
     signature: str
 
 
-@dataclass
-class VerifyReport:
-    """Outcome of `Ledger.verify`: every problem names the seq it is about."""
-
-    ok: bool
-    entries: int
-    problems: list[tuple[int, str]] = field(default_factory=list)
-    head_seq: int | None = None
-    head_hash: str | None = None
-
-    def raise_if_broken(self) -> None:
-        """Raise FatalError if the ledger is not intact (tampering needs an operator)."""
-        if not self.ok:
-            seq, text = self.problems[0]
-            raise FatalError(f"ledger is not intact: {len(self.problems)} problem(s), first at "
-                             f"seq {seq}: {text}", where="ledger",
-                             hint="stop deliveries and investigate; run `govbus audit verify`")
-
-
 def _entry(row: Any) -> LedgerEntry:
     return LedgerEntry(seq=row.seq, at=row.at, kind=row.kind, payload=json.loads(row.payload),
                        prev_hash=row.prev_hash, entry_hash=row.entry_hash, key_id=row.key_id,
                        signature=row.signature)
 
 
-def _rows(conn: sa.Connection, after_seq: int = 0) -> Iterator[Any]:
+def stored_rows(conn: sa.Connection, after_seq: int = 0) -> Iterator[Any]:
     """All rows in seq order, in pages (keyset pagination works on every database).
 
     A row the database driver cannot even decode (say, a timestamp overwritten with
@@ -208,53 +187,30 @@ class Ledger:
         return [_entry(row) for row in conn.execute(query)]
 
     def _check_signature(self, row: Any) -> str | None:
-        public = self._public.get(row.key_id)
-        if public is None:
-            return "signed by an unknown key id"
-        try:
-            public.verify(bytes.fromhex(row.signature), bytes.fromhex(row.entry_hash))
-        except (InvalidSignature, ValueError):
-            return "signature is not valid for its entry hash"
-        return None
+        return signature_problem(self._public, row)
+
+    def checkpoint(self, conn: sa.Connection) -> Checkpoint:
+        """Sign and store the current tree head (size, root, time) in the caller's transaction.
+
+        Serializes with appends (same lock), so the head it signs is a real prefix.
+        """
+        if self._signing is None or self._key_id is None:
+            raise BadConfiguration("this ledger has no signing key", where="Ledger.checkpoint",
+                                   hint="build it with Ledger.from_keystore to write")
+        self._lock_and_read_head(conn)
+        return write_checkpoint(conn, self._signing, self._key_id)
 
     def verify(self, conn: sa.Connection, *,
                expected_head: tuple[int, str] | None = None) -> VerifyReport:
-        """Check the whole chain: hashes, links, order, signatures, key ids.
+        """Check the whole chain (hashes, links, order, signatures, key ids) and checkpoints.
 
         Detects an edited kind/time/payload (hash mismatch), a deleted entry (seq gap),
-        reordering (broken links, time going back), forged or foreign signatures, and,
-        with `expected_head`, truncation or rewriting up to that known head.
+        reordering (broken links, time going back), forged or foreign signatures; every
+        checkpoint's signature, root and consistency with the one before (which catches
+        entries removed from the end); with `expected_head`, truncation or rewriting up
+        to that known head.
         """
-        problems: list[tuple[int, str]] = []
-        count, prev_seq, prev_hash, prev_at = 0, 0, GENESIS_HASH, None
-        seen_head: str | None = None
-        for row in _rows(conn):
-            count += 1
-            if row.seq != prev_seq + 1:
-                missing = (f"entry {prev_seq + 1} is missing" if row.seq == prev_seq + 2 else
-                           f"entries {prev_seq + 1} to {row.seq - 1} are missing")
-                problems.append((prev_seq + 1, missing + " (deleted?)"))
-            elif row.prev_hash != prev_hash:
-                problems.append((row.seq, "prev_hash does not match the previous entry "
-                                          "(reordered, replaced or removed entries)"))
-            if compute_entry_hash(row.seq, row.at, row.kind, row.payload,
-                                  row.prev_hash) != row.entry_hash:
-                problems.append((row.seq, "content does not match its hash "
-                                          "(kind, time or payload edited)"))
-            bad_signature = self._check_signature(row)
-            if bad_signature:
-                problems.append((row.seq, bad_signature))
-            if prev_at is not None and row.at < prev_at:
-                problems.append((row.seq, "time is earlier than the previous entry (reordered?)"))
-            if expected_head is not None and row.seq == expected_head[0]:
-                seen_head = row.entry_hash
-            prev_seq, prev_hash, prev_at = row.seq, row.entry_hash, row.at
-        if expected_head is not None:
-            if seen_head is None:
-                problems.append((expected_head[0], "known head entry is missing "
-                                                   "(ledger truncated?)"))
-            elif seen_head != expected_head[1]:
-                problems.append((expected_head[0], "entry differs from the known head hash"))
-        return VerifyReport(ok=not problems, entries=count, problems=problems,
-                            head_seq=prev_seq if count else None,
-                            head_hash=prev_hash if count else None)
+        chain = ChainCheck(self._public, expected_head)
+        for row in stored_rows(conn):
+            chain.feed(row)
+        return chain.finish(read_checkpoints(conn))

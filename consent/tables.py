@@ -5,8 +5,8 @@ migration generated from this metadata). Every function that writes takes a
 `sa.Connection`, so the caller decides the transaction: a ledger entry commits together
 with the checkpoint it describes.
 
-`consent_events` and `ledger` are append-only by contract: nothing in consent/ updates or
-deletes their rows, and `Ledger.verify` detects anyone who does.
+`consent_events`, `ledger` and `ledger_checkpoints` are append-only by contract: nothing
+in consent/ updates or deletes their rows, and `Ledger.verify` detects anyone who does.
 """
 
 from __future__ import annotations
@@ -101,4 +101,17 @@ ledger = sa.Table(
     sa.Column("entry_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("key_id", sa.String(16), nullable=False),
     sa.Column("signature", sa.String(128), nullable=False),
+)
+
+# Signed tree heads of the ledger (RFC 6962 size + root), appended at least once per run.
+# Append-only like `ledger`: `Ledger.verify` checks each against the entries it covers.
+ledger_checkpoints = sa.Table(
+    "ledger_checkpoints", CONSENT_METADATA,
+    sa.Column("number", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=False),  # 1, 2, ... in the order they were taken
+    sa.Column("tree_size", sa.BigInteger, nullable=False),
+    sa.Column("root", sa.String(64), nullable=False),  # hex RFC 6962 root
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("signature", sa.String(128), nullable=False),  # hex Ed25519 over the message
 )

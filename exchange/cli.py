@@ -19,8 +19,10 @@ from rich.logging import RichHandler
 from exchange import views
 from exchange.bus import Bus
 from exchange.catalog import check_catalog
+from exchange.cli_audit import audit_app
 from exchange.cli_consent import consent_app
 from exchange.cli_contract import contract_app
+from exchange.cli_db import db_app
 from exchange.cli_keys import keys_app, verify_delivery
 from exchange.cli_portal import register as register_portal
 from exchange.cli_subject import subject
@@ -38,10 +40,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 quarantine_app = typer.Typer(help="Rows that broke a dataset's contract.", no_args_is_help=True)
-audit_app = typer.Typer(help="The tamper-evident ledger of every delivery.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(audit_app, name="audit")
 app.add_typer(contract_app, name="contract")
+app.add_typer(db_app, name="db")
 app.add_typer(consent_app, name="consent")
 app.add_typer(keys_app, name="keys")
 app.command("verify-delivery")(verify_delivery)
@@ -105,22 +107,6 @@ def quarantine_list(
     """Quarantined rows with every reason (keys only: personal values stay in the state DB)."""
     with _bus() as bus:
         views.print_quarantine(bus, console, dataset=dataset, limit=limit)
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the whole ledger: hash chain, order and every signature."""
-    with _bus() as bus, bus.engine.connect() as conn:
-        report = bus.ledger.verify(conn)
-    if report.ok:
-        console.print(f"[green]✓[/] ledger intact: {report.entries} entries, chain and signatures verified")
-        return
-    for seq, what in report.problems:
-        err_console.print(f"[red]✗[/] entry {seq}: {what}", highlight=False)
-    err_console.print(
-        f"[red]ledger NOT intact[/]: {len(report.problems)} problem(s) in {report.entries} entries"
-    )
-    raise typer.Exit(1)
 
 
 @app.command()

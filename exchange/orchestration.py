@@ -13,6 +13,7 @@ from typing import Any
 
 from exchange.bus import Bus
 from exchange.catalog import load_catalog
+from exchange.runner import checkpoint_ledger
 from exchange.settings import Settings
 from govbus.errors import GovBusError, TransientError
 
@@ -85,6 +86,7 @@ def commit_task(dataset_id: str) -> dict[str, Any]:
     bus = Bus.open()
     try:
         report = bus.commit(dataset_id)
+        checkpoint_ledger(bus)
     finally:
         bus.close()
     if report.waiting:

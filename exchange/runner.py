@@ -57,7 +57,14 @@ def run_datasets(bus: Bus, dataset_ids: list[str] | None = None) -> list[Dataset
                 result.failures[sub.id] = _describe(exc)
                 log.error("delivery of %s to %s failed: %s", dataset_id, sub.id, _describe(exc))
         result.committed = len(bus.commit(dataset_id).committed)
+    checkpoint_ledger(bus)
     return results
+
+
+def checkpoint_ledger(bus: Bus) -> None:
+    """Sign the ledger's tree head at the end of a run, so truncation can be detected."""
+    with bus.locked("ledger"), bus.engine.begin() as conn:
+        bus.ledger.checkpoint(conn)
 
 
 def _describe(exc: BaseException) -> str:

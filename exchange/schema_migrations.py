@@ -166,6 +166,22 @@ def _known(revision: str) -> Iterator[None]:
         ) from exc
 
 
+def autogenerate_revision(engine: Engine, message: str) -> Path:
+    """Write the next revision (`versions/NNNN_<message>.py`) from the models' differences.
+
+    For developers after changing a model: `engine` is a scratch database, upgraded to
+    head first, that autogenerate compares with the models. Review the file before use.
+    """
+    upgrade(engine)
+    number = f"{int(head()) + 1:04d}" if head().isdigit() else None
+    with engine.begin() as conn:
+        script = command.revision(alembic_config(conn), message=message, autogenerate=True, rev_id=number)
+    if script is None or isinstance(script, list):
+        raise BadConfiguration("Alembic wrote no single revision", where=str(_MIGRATIONS / "versions"))
+    _scripts.cache_clear()
+    return Path(script.path)
+
+
 def _where(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-import consent
 from govbus.errors import TransientError
 
 METADATA = sa.MetaData()
@@ -138,10 +137,11 @@ def make_engine(url: str) -> Engine:
 
 
 def init_state(engine: Engine) -> None:
-    """Create missing tables (the exchange's and the consent part's). Idempotent."""
+    """Bring the state DB to the newest migration (a pre-migration create_all DB is adopted). Idempotent."""
+    from exchange import schema_migrations  # the migrations import this module's tables
+
     try:
-        METADATA.create_all(engine)
-        consent.CONSENT_METADATA.create_all(engine)
+        schema_migrations.upgrade(engine)
     except OperationalError as exc:
         raise TransientError(
             "cannot open the state database",

@@ -83,6 +83,7 @@ def _exchange_tables() -> None:
         sa.Column("dataset", sa.String(length=128), nullable=False),
         sa.Column("recipient", sa.String(length=128), nullable=False),
         sa.PrimaryKeyConstraint("subject_ref", "ledger_seq"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "dataset_cursors",

@@ -1,0 +1,139 @@
+"""`govbus audit ...`: verify the ledger and its checkpoints, export and verify bundles, proofs.
+
+`verify` checks the state database (chain, signatures, signed checkpoints, RFC 6962 tree);
+`verify --bundle PATH` checks an exported bundle offline with no database; `export`
+writes a bundle; `proof SEQ` prints an entry's inclusion proof against the latest
+checkpoint (JSON); `checkpoint` signs the current tree head (every run ends with one).
+A failed check prints one `✗` line per problem, naming the entry or checkpoint, and
+exits with code 1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+import consent
+from consent.audit_bundle import export_bundle, verify_bundle
+from consent.entry_proofs import entry_proof
+from exchange.bus import Bus
+
+console = Console()
+err_console = Console(stderr=True)
+
+audit_app = typer.Typer(help="The tamper-evident ledger of every delivery.", no_args_is_help=True)
+
+
+@contextmanager
+def _bus() -> Iterator[Bus]:
+    bus = Bus.open()
+    try:
+        yield bus
+    finally:
+        bus.close()
+
+
+def _short(root: str | None) -> str:
+    return f"{root[:16]}…" if root else "-"
+
+
+def _print_report(report: consent.VerifyReport, file_problems: list[str], what: str) -> None:
+    """Print a verify report; exit 1 if anything is wrong."""
+    if report.ok and not file_problems:
+        console.print(f"[green]✓[/] {what} intact: {report.entries} entries, chain and signatures verified")
+        latest = report.latest_checkpoint
+        if latest is None:
+            console.print("[yellow]![/] no checkpoint yet: entries removed from the end cannot be detected")
+        else:
+            console.print(
+                f"[green]✓[/] {report.checkpoints} checkpoint(s) verified; latest #{latest.number}: "
+                f"{latest.tree_size} entries, root {_short(latest.root)}",
+                highlight=False,
+            )
+        return
+    for text in file_problems:
+        err_console.print(f"[red]✗[/] {text}", highlight=False)
+    for seq, text in report.problems:
+        err_console.print(f"[red]✗[/] entry {seq}: {text}", highlight=False)
+    for number, text in report.checkpoint_problems:
+        err_console.print(f"[red]✗[/] checkpoint {number}: {text}", highlight=False)
+    total = len(file_problems) + len(report.problems) + len(report.checkpoint_problems)
+    err_console.print(
+        f"[red]{what} NOT intact[/]: {total} problem(s) in {report.entries} entries "
+        f"and {report.checkpoints} checkpoint(s)"
+    )
+    raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    bundle: Annotated[
+        Path | None,
+        typer.Option("--bundle", help="Check this exported bundle folder offline (no database)."),
+    ] = None,
+    trusted_keys: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trusted-keys",
+            help="With --bundle: PEM public key file(s) or folder(s) to trust (default: the bundle's own).",
+        ),
+    ] = None,
+) -> None:
+    """Check the whole ledger: hash chain, order, every signature and every signed checkpoint."""
+    if bundle is None:
+        with _bus() as bus, bus.engine.connect() as conn:
+            report = bus.ledger.verify(conn)
+        _print_report(report, [], "ledger")
+        return
+    keys = consent.load_trusted_keys(trusted_keys) if trusted_keys else None
+    result = verify_bundle(bundle, keys)
+    if result.keys_source == "bundle":
+        err_console.print(
+            "[yellow]![/] trusting the public keys shipped in the bundle; "
+            "pass --trusted-keys with the bus's published keys to pin them",
+            highlight=False,
+        )
+    _print_report(result.ledger, result.file_problems, "bundle")
+
+
+@audit_app.command("export")
+def audit_export(
+    path: Annotated[Path, typer.Argument(help="A new folder to write the bundle to.")],
+) -> None:
+    """Write the ledger, its checkpoints and the public keys to a bundle folder."""
+    with _bus() as bus, bus.engine.connect() as conn:
+        manifest = export_bundle(conn, path, bus.keys.public_keys())
+    console.print(
+        f"[green]✓[/] exported {manifest['entries']} entries and {manifest['checkpoints']} "
+        f"checkpoint(s) to {path} (root {_short(manifest['root'])})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@audit_app.command("proof")
+def audit_proof(
+    seq: Annotated[int, typer.Argument(help="The entry's sequence number.")],
+) -> None:
+    """Print the inclusion proof (JSON) of an entry against the latest signed checkpoint."""
+    with _bus() as bus, bus.engine.connect() as conn:
+        document = entry_proof(conn, seq)
+    typer.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign and store the ledger's current tree head (size, root, time)."""
+    with _bus() as bus, bus.engine.begin() as conn:
+        checkpoint = bus.ledger.checkpoint(conn)
+    console.print(
+        f"[green]✓[/] checkpoint #{checkpoint.number}: {checkpoint.tree_size} entries, "
+        f"root {_short(checkpoint.root)}",
+        highlight=False,
+    )
