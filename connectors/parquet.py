@@ -13,10 +13,7 @@ sorts and slices vectorized.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
-import secrets
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -24,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from connectors.atomic_files import check_batch_id, write_atomically
 from connectors.base import Cursor, SinkReceipt, SourceBatch
 from connectors.cursors import (
     FULL,
@@ -34,8 +32,6 @@ from connectors.cursors import (
     parse_cursor,
 )
 from govbus.errors import BadConfiguration, BadInput, TransientError
-
-_BATCH_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
 
 
 class ParquetSink:
@@ -48,12 +44,7 @@ class ParquetSink:
 
     def write(self, batch_id: str, data: pa.Table) -> SinkReceipt:
         """Write the batch's file; an existing file of the same batch id is replaced."""
-        if not isinstance(batch_id, str) or not _BATCH_ID.fullmatch(batch_id):
-            raise BadInput(
-                "is not a safe batch id",
-                where="batch_id",
-                hint="use letters, digits, '.', '_' and '-', not starting with '.'",
-            )
+        check_batch_id(batch_id)
         if not isinstance(data, pa.Table):
             raise BadInput("must be a pyarrow Table", where="data")
         name = f"{batch_id}.parquet"
@@ -63,7 +54,7 @@ class ParquetSink:
             target = directory / name
             if target.resolve().parent != directory:  # e.g. a symlink planted under that name
                 raise BadInput("the batch file would leave the directory", where="batch_id")
-            digest = self._write_atomically(directory, name, data)
+            target, digest = write_atomically(directory, name, lambda handle: pq.write_table(data, handle))
         except pa.ArrowException as exc:  # the data: a type Parquet cannot hold
             raise BadInput(
                 f"the batch cannot be written as Parquet ({type(exc).__name__})",
@@ -82,26 +73,6 @@ class ParquetSink:
 
     def close(self) -> None:
         """Nothing to release: every write is complete when it returns."""
-
-    @staticmethod
-    def _write_atomically(directory: Path, name: str, data: pa.Table) -> str:
-        temporary = directory / f".{name}.tmp-{secrets.token_hex(8)}"
-        try:
-            with open(temporary, "xb") as handle:
-                pq.write_table(data, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            digest = _sha256(temporary)
-            os.replace(temporary, directory / name)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)  # make the rename itself durable
-        finally:
-            os.close(descriptor)
-        return digest
 
 
 class ParquetSource:
@@ -227,11 +198,3 @@ def _names(names: Sequence[str], setting: str) -> tuple[str, ...]:
         if not isinstance(name, str) or not name:
             raise BadConfiguration("must be a field name", where=f"{setting}[{i}]")
     return tuple(names)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

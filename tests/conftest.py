@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,39 @@ def govbus_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@contextmanager
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test (or package); yields its name, drops it after.
+
+    Connect to it with `schema_url(schema)`. The drop has a lock timeout, so a test that
+    leaked a connection fails loudly instead of hanging the suite.
+    """
+    base = postgres_url()
+    if not base:
+        pytest.skip("GOVBUS_TEST_POSTGRES_URL is not set")
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield schema
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def schema_url(schema: str) -> str:
+    """The test PostgreSQL URL with `schema` as the search path."""
+    base = postgres_url() or ""
+    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def state_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
     """The state database: a SQLite file (default) or a fresh PostgreSQL schema.
@@ -33,27 +67,10 @@ def state_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     if request.param == "sqlite":
         yield None
         return
-    base = postgres_url()
-    if not base:
-        pytest.skip("GOVBUS_TEST_POSTGRES_URL is not set")
-    import uuid
-
-    import sqlalchemy as sa
-
-    schema = f"govbus_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    monkeypatch.setenv("GOVBUS_STATE_URL", url)
-    try:
+    with postgres_schema("govbus_test") as schema:
+        url = schema_url(schema)
+        monkeypatch.setenv("GOVBUS_STATE_URL", url)
         yield url
-    finally:
-        # A test that leaked a connection must not hang the suite: drop with a lock timeout.
-        with admin.begin() as conn:
-            conn.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

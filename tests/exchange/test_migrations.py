@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +25,7 @@ import consent
 from exchange import schema_migrations, state
 from exchange.cli_db import db_app
 from govbus.errors import BadConfiguration, BadInput
-from tests.conftest import postgres_url
+from tests.conftest import postgres_schema, postgres_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -37,22 +36,12 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield eng
         eng.dispose()
         return
-    base = postgres_url()
-    if not base:
-        pytest.skip("GOVBUS_TEST_POSTGRES_URL is not set")
-    schema = f"govbus_mig_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    eng = sa.create_engine(base, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("govbus_mig") as schema:
+        eng = sa.create_engine(postgres_url() or "", connect_args={"options": f"-csearch_path={schema}"})
+        try:
+            yield eng
+        finally:
+            eng.dispose()
 
 
 def differences(engine: Engine, metadata: list[sa.MetaData] | None = None) -> list[Any]:
@@ -91,26 +80,34 @@ def ddl(engine: Engine) -> dict[str, Any]:
     (SQLite's WITHOUT ROWID, server defaults, exact constraint and index definitions)."""
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
-            rows = conn.execute(sa.text(
-                "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
-                f"AND tbl_name != '{schema_migrations.VERSION_TABLE}'"
-            ))
+            rows = conn.execute(
+                sa.text(
+                    "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+                    f"AND tbl_name != '{schema_migrations.VERSION_TABLE}'"
+                )
+            )
             return {(kind, name): " ".join(sql.split()) if sql else None for kind, name, sql in rows}
         version = schema_migrations.VERSION_TABLE
-        columns = conn.execute(sa.text(
-            "SELECT table_name, column_name, data_type, character_maximum_length, is_nullable, "
-            "column_default FROM information_schema.columns "
-            f"WHERE table_schema = current_schema() AND table_name != '{version}'"
-        ))
-        indexes = conn.execute(sa.text(
-            "SELECT indexname, indexdef FROM pg_indexes "
-            f"WHERE schemaname = current_schema() AND tablename != '{version}'"
-        ))
-        constraints = conn.execute(sa.text(
-            "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
-            "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
-            f"WHERE n.nspname = current_schema() AND c.conrelid::regclass::text != '{version}'"
-        ))
+        columns = conn.execute(
+            sa.text(
+                "SELECT table_name, column_name, data_type, character_maximum_length, is_nullable, "
+                "column_default FROM information_schema.columns "
+                f"WHERE table_schema = current_schema() AND table_name != '{version}'"
+            )
+        )
+        indexes = conn.execute(
+            sa.text(
+                "SELECT indexname, indexdef FROM pg_indexes "
+                f"WHERE schemaname = current_schema() AND tablename != '{version}'"
+            )
+        )
+        constraints = conn.execute(
+            sa.text(
+                "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
+                "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+                f"WHERE n.nspname = current_schema() AND c.conrelid::regclass::text != '{version}'"
+            )
+        )
         return {
             "columns": sorted(tuple(map(str, row)) for row in columns),
             "indexes": sorted(tuple(row) for row in indexes),
@@ -260,7 +257,7 @@ def test_autogenerate_writes_the_next_revision(engine: Engine, newer_govbus: Non
     path = schema_migrations.autogenerate_revision(engine, "drop attempt")
     assert path.name == "0003_drop_attempt.py"
     text = path.read_text()
-    assert 'down_revision: str | Sequence[str] | None = \'0002\'' in text
+    assert "down_revision: str | Sequence[str] | None = '0002'" in text
     assert "batch_op.drop_column('attempt')" in text
     assert text.count("drop_column") == 1  # nothing else differs
     assert schema_migrations.head() == "0003"

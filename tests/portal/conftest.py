@@ -7,7 +7,6 @@ Seeding once per state database keeps the suite fast; tests that change the stat
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from exchange import Bus, Settings
 from exchange import demo as sample
 from exchange.portal import create_app
 from tests.conftest import CATALOG as SAMPLE_CATALOG
-from tests.conftest import postgres_url
+from tests.conftest import postgres_schema, schema_url
 
 # Long enough for the portal's 16-character minimum; fixed, so failures are readable.
 TOKENS = {
@@ -109,20 +108,8 @@ def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if request.param == "sqlite":
         yield request.getfixturevalue("seeded_sqlite")
         return
-    base = postgres_url()
-    if not base:
-        pytest.skip("GOVBUS_TEST_POSTGRES_URL is not set")
-    schema = f"govbus_portal_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    try:
-        yield _seed(_settings(tmp_path_factory.mktemp("portal-pg") / "home", url))
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("govbus_portal") as schema:
+        yield _seed(_settings(tmp_path_factory.mktemp("portal-pg") / "home", schema_url(schema)))
 
 
 def client_for(seeded: Seeded, tokens: str = TOKEN_SPEC) -> TestClient:
