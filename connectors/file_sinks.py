@@ -16,6 +16,7 @@ encodes row by row (there is no columnar Avro encoder), so AvroSink is the slowe
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import fastavro
@@ -31,7 +32,7 @@ from govbus.errors import BadConfiguration, BadInput, TransientError
 AVRO_CODECS = ("null", "deflate")
 
 
-class _FileSink:
+class _FileSink(ABC):
     """Shared: directory, batch id checks, the atomic write and the error mapping."""
 
     suffix = ""
@@ -58,12 +59,12 @@ class _FileSink:
             ) from None
         return SinkReceipt(batch_id=batch_id, rows=data.num_rows, location=str(path), files=((name, digest),))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - deliberately a no-op for every file sink
         """Nothing to release: every write is complete when it returns."""
 
+    @abstractmethod
     def _render(self, data: pa.Table, batch_id: str) -> bytes:
         """The file's whole content (a batch is bounded, so this is too)."""
-        raise NotImplementedError
 
 
 class CsvSink(_FileSink):
