@@ -115,6 +115,14 @@ class LedgerProblem(BaseModel):
     problem: str
 
 
+class LatestCheckpoint(BaseModel):
+    number: int
+    tree_size: int
+    root: str
+    at: datetime
+    key_id: str
+
+
 class LedgerStatus(BaseModel):
     entries: int
     intact: bool = Field(description="the whole chain, order and every signature verified")
@@ -122,6 +130,11 @@ class LedgerStatus(BaseModel):
     head_hash: str | None = None
     head_at: datetime | None = None
     problems: list[LedgerProblem]
+    checkpoints: int = 0
+    latest_checkpoint: LatestCheckpoint | None = None
+    checkpoint_problems: list[LedgerProblem] = Field(
+        default_factory=list, description="`seq` is the checkpoint's number"
+    )
     kinds: list[KindCount]
 
 

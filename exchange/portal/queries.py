@@ -276,5 +276,20 @@ def ledger_status(bus: Bus, who: Principal) -> models.LedgerStatus:
         head_hash=report.head_hash,
         head_at=as_utc(head.at) if head else None,
         problems=[models.LedgerProblem(seq=s, problem=p) for s, p in report.problems],
+        checkpoints=report.checkpoints,
+        latest_checkpoint=_latest(report.latest_checkpoint),
+        checkpoint_problems=[models.LedgerProblem(seq=n, problem=p) for n, p in report.checkpoint_problems],
         kinds=kinds,
+    )
+
+
+def _latest(checkpoint: consent.Checkpoint | None) -> models.LatestCheckpoint | None:
+    if checkpoint is None:
+        return None
+    return models.LatestCheckpoint(
+        number=checkpoint.number,
+        tree_size=checkpoint.tree_size,
+        root=checkpoint.root,
+        at=as_utc(checkpoint.at),
+        key_id=checkpoint.key_id,
     )
