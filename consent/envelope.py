@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
-from consent.keys import length_prefixed
+from consent.keys import length_prefixed, load_pem_public_key_of
 from govbus.errors import BadInput
 
 MAGIC = b"GOVBUSENC1"
@@ -54,15 +54,10 @@ def x25519_key_id(public: X25519PublicKey) -> str:
 
 def load_x25519_public_key(pem: str | bytes, *, where: str) -> X25519PublicKey:
     """A recipient's X25519 public key from PEM (what its catalog entry publishes)."""
-    data = pem.encode("ascii", "replace") if isinstance(pem, str) else pem
-    try:
-        key = serialization.load_pem_public_key(data)
-    except ValueError:
-        raise BadInput("is not a PEM public key", where=where) from None
-    if not isinstance(key, X25519PublicKey):
-        raise BadInput("is not an X25519 public key", where=where,
-                       hint="generate one with `openssl genpkey -algorithm X25519`")
-    return key
+    return load_pem_public_key_of(
+        pem, X25519PublicKey, kind="X25519", where=where,
+        hint="generate one with `openssl genpkey -algorithm X25519`",
+    )
 
 
 def _info(purpose: str, recipient: str, context: str) -> bytes:

@@ -24,14 +24,14 @@ import re
 import stat
 import tempfile
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from consent.key_ids import DerivedKeyIds, scope_name
-from govbus.errors import BadConfiguration
+from govbus.errors import BadConfiguration, BadInput
 
 MIN_MASTER_KEY_BYTES = 32
 _HKDF_SALT = b"govbus/keystore/v1"
@@ -293,3 +293,16 @@ class KeyStore:
         public = self._load_signing(key_id).public_key()
         return public.public_bytes(serialization.Encoding.PEM,
                                    serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+
+
+def load_pem_public_key_of(pem: str | bytes, key_type: type, *, kind: str, where: str,
+                           hint: str | None = None) -> Any:
+    """A public key of `key_type` from PEM text; BadInput naming `where` otherwise."""
+    data = pem.encode("ascii", "replace") if isinstance(pem, str) else pem
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError:
+        raise BadInput("is not a PEM public key", where=where) from None
+    if not isinstance(key, key_type):
+        raise BadInput(f"is not an {kind} public key", where=where, hint=hint)
+    return key

@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from consent.keys import SigningKey, key_id_of
+from consent.keys import SigningKey, key_id_of, load_pem_public_key_of
 from consent.ledger import canonical_json
 from govbus.errors import BadConfiguration, BadInput
 
@@ -51,14 +51,7 @@ def public_key_pem(public: Ed25519PublicKey) -> str:
 
 def load_public_key(pem: str | bytes, *, where: str) -> Ed25519PublicKey:
     """An Ed25519 public key from PEM text; BadInput naming `where` otherwise."""
-    data = pem.encode("ascii", "replace") if isinstance(pem, str) else pem
-    try:
-        key = serialization.load_pem_public_key(data)
-    except ValueError:
-        raise BadInput("is not a PEM public key", where=where) from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise BadInput("is not an Ed25519 public key", where=where)
-    return key
+    return load_pem_public_key_of(pem, Ed25519PublicKey, kind="Ed25519", where=where)
 
 
 def load_trusted_keys(paths: Iterable[Path]) -> dict[str, Ed25519PublicKey]:
