@@ -13,7 +13,7 @@ export GOVBUS_HOME    ?= $(CURDIR)/.govbus
 export GOVBUS_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export GOVBUS_TEST_MARIADB_URL  ?= mysql+pymysql://root@127.0.0.1:3306/test
 
-.PHONY: install browser demo test lint bench lock clean
+.PHONY: install browser demo airflow test lint bench lock clean
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,13 @@ $(VENV)/.installed: requirements.lock setup.cfg pyproject.toml
 
 demo: install
 	$(BIN)/govbus demo
+
+# Airflow's metadata DB (.govbus/airflow.db) and one pool per source agency; then
+# `.venv/bin/airflow standalone` runs the DAGs (docs/airflow.md).
+airflow: install
+	mkdir -p .govbus
+	$(BIN)/airflow db migrate
+	$(BIN)/govbus airflow pools
 
 lint: install
 	$(BIN)/ruff check .
@@ -49,6 +56,7 @@ bench: install
 	$(BIN)/python bench/fixed_width_bench.py
 	$(BIN)/python bench/file_connectors_bench.py
 	$(BIN)/python bench/sql_sink_bench.py
+	$(BIN)/python bench/dag_parse_bench.py
 
 # Re-resolve the pinned dependencies after changing setup.cfg.
 lock:

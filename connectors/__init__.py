@@ -18,6 +18,16 @@ JSON APIs: `RestSource` (page, offset, cursor-token or Link paging; incremental 
 cursor field) and `RestSink` (POST with an idempotency key), both with retries, backoff
 and a rate limit (`connectors.http_client`).
 
+Secrets (`connectors.credentials`): settings name an environment variable (`token_env`,
+`url_env`, `password_env`) or an Airflow connection (`conn_id`, read by
+`airflow_connection`); `sql_url` resolves a sql connector's database URL.
+`discover_table` drafts a table's Avro record from SQL reflection (`govbus discover`).
+
+SFTP: `SftpDropFolderSource` reads a drop folder on an SFTP server with the same
+once-only rules (a `FolderSource` whose `FileStore` is on the server; `DropFolderSource`
+is the local one) and `SftpSink` writes batch files there atomically, both through
+paramiko with `SftpSettings` (host, login by reference, trusted host key).
+
 This part imports no other part of GovBus, only the kernel's errors.
 """
 
@@ -26,8 +36,9 @@ from __future__ import annotations
 from connectors.avro_files import AvroFormat
 from connectors.base import Cursor, Sink, SinkReceipt, Source, SourceBatch
 from connectors.copybook import load_copybook, parse_copybook
+from connectors.credentials import ConnectionInfo, airflow_connection, sql_url
 from connectors.csv_files import CsvFormat, CsvOptions
-from connectors.drop_folder import DropFolderSource, FileFormat
+from connectors.drop_folder import DropFolderSource, FileFormat, FileStore, FolderSource
 from connectors.file_sinks import AvroSink, CsvSink, JsonLinesSink
 from connectors.fixed_width import FixedWidthSource
 from connectors.fixed_width_format import FixedWidthFormat
@@ -39,7 +50,11 @@ from connectors.record_layout import LayoutField, RecordLayout
 from connectors.registry import ENTRY_POINT_GROUP, make_sink, make_source
 from connectors.rest_sink import RestSink
 from connectors.rest_source import RestSource
+from connectors.sftp_folder import SftpDropFolderSource
+from connectors.sftp_session import SftpSettings
+from connectors.sftp_sink import SftpSink
 from connectors.source_errors import SOURCE_ERROR, SOURCE_POSITION, SOURCE_RAW
+from connectors.sql_discover import ColumnDraft, TableDraft, discover_table
 from connectors.sql_sink import SqlSink
 from connectors.sql_source import SqlSource
 
@@ -50,14 +65,18 @@ __all__ = [
     "SOURCE_RAW",
     "AvroFormat",
     "AvroSink",
+    "ColumnDraft",
+    "ConnectionInfo",
     "CsvFormat",
     "CsvOptions",
     "CsvSink",
     "Cursor",
     "DropFolderSource",
     "FileFormat",
+    "FileStore",
     "FixedWidthFormat",
     "FixedWidthSource",
+    "FolderSource",
     "JsonLinesFormat",
     "JsonLinesSink",
     "LayoutField",
@@ -67,15 +86,22 @@ __all__ = [
     "RecordLayout",
     "RestSink",
     "RestSource",
+    "SftpDropFolderSource",
+    "SftpSettings",
+    "SftpSink",
     "Sink",
     "SinkReceipt",
     "Source",
     "SourceBatch",
     "SqlSink",
     "SqlSource",
+    "TableDraft",
+    "airflow_connection",
     "decode_records",
+    "discover_table",
     "load_copybook",
     "make_sink",
     "make_source",
     "parse_copybook",
+    "sql_url",
 ]

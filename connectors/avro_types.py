@@ -169,7 +169,7 @@ def writing_plan(schema: pa.Schema, name: str = "Batch") -> tuple[dict[str, Any]
     for field in schema:
         avro, plain = _write_type(field.type, field, f"{name}_{field.name}")
         avro_field: dict[str, Any] = {"name": field.name, "type": avro}
-        if field.nullable:
+        if field.nullable and avro != "null":  # a null column is "null", not ["null", "null"]
             avro_field = {"name": field.name, "type": ["null", avro], "default": None}
         fields.append(avro_field)
         castable.append(pa.field(field.name, plain, field.nullable))

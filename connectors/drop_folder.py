@@ -28,30 +28,25 @@ size and modification time are unchanged is not hashed again.
 
 A read of files that all hold no records ends with one batch of zero rows that only
 carries the cursor (so such files get archived too).
+
+Where the files live is a `FileStore`: `FolderSource` holds the rules above and asks
+its store to list, look at, fetch and archive files. `DropFolderSource` is a
+`FolderSource` on a local folder (`connectors.folder_scan.LocalFolder`);
+`connectors.sftp_folder.SftpDropFolderSource` is one on an SFTP server.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
 
 from connectors.base import Cursor, SourceBatch
-from connectors.folder_scan import (
-    BackgroundDigest,
-    FileLook,
-    check_pattern,
-    inside,
-    list_files,
-    look,
-    resolve_root,
-    safe_join,
-    settle,
-    sha256_file,
-)
+from connectors.folder_scan import FileLook, LocalCopy, LocalFolder, check_pattern
 from connectors.rebatch import rebatch
 from connectors.source_errors import ERROR_FIELDS
 from govbus.errors import BadConfiguration, BadInput, TransientError
@@ -73,22 +68,72 @@ class FileFormat(Protocol):
         ...
 
 
-class DropFolderSource:
-    """Reads the new files of a drop folder in `file_format` (see the module doc)."""
+class FileStore(Protocol):
+    """Where a drop folder's files live (`LocalFolder`, `SftpFolder`): what `FolderSource` asks.
+
+    Every name is relative to the folder, in POSIX form. Every method refuses a path that
+    leaves the folder with `BadConfiguration`, and raises `TransientError` when the
+    store cannot be reached.
+    """
+
+    cursor_kind: str
+    """The cursor's `kind`: a cursor of another store is refused."""
+    archives: bool
+    """Was an archive folder configured?"""
+
+    def prepare(self) -> None:
+        """Check the folder and the archive folder (called before every read and commit)."""
+        ...
+
+    def files(self, pattern: str) -> dict[str, FileLook]:
+        """The complete-looking candidates matching `pattern` (no temporaries, no empty
+        files, nothing in the archive), by name."""
+        ...
+
+    def settle(self, looks: list[FileLook], settle_seconds: float) -> list[FileLook]:
+        """Those of `looks` that did not change during `settle_seconds` (order kept)."""
+        ...
+
+    def look_again(self, seen: FileLook) -> FileLook | None:
+        """The file's current look, or None if it is gone."""
+        ...
+
+    def find(self, name: str) -> FileLook | None:
+        """The file a cursor names (checked to be inside the folder), or None if gone."""
+        ...
+
+    def sha256(self, seen: FileLook) -> str:
+        """The hex SHA-256 of the file's current content."""
+        ...
+
+    def fetch(self, seen: FileLook) -> AbstractContextManager[LocalCopy]:
+        """The file as a local path to parse, and its hash; released on exit. A file that
+        cannot be opened raises `BadInput` naming it."""
+        ...
+
+    def archive(self, seen: FileLook, sha: str) -> None:
+        """Move a consumed file into the archive folder (idempotent)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class FolderSource:
+    """Reads the new files of `store` in `file_format` (see the module doc)."""
 
     def __init__(
         self,
         file_format: FileFormat,
-        directory: str | os.PathLike[str],
+        store: FileStore,
         *,
         pattern: str | None = None,
-        archive_directory: str | os.PathLike[str] | None = None,
         settle_seconds: float = 1.0,
     ) -> None:
         self._format = file_format
-        self._directory = directory
+        self._store = store
         self._pattern = check_pattern(pattern or file_format.default_pattern)
-        self._archive_setting = archive_directory
         if isinstance(settle_seconds, bool) or not isinstance(settle_seconds, int | float):
             raise BadConfiguration("must be a number of seconds", where="settle_seconds")
         self._settle = float(settle_seconds)
@@ -99,54 +144,39 @@ class DropFolderSource:
         """Yield batches of the files not consumed yet (settings are checked right away)."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise BadInput("must be a positive integer", where="batch_size")
-        root, archive = self._folders()
+        self._store.prepare()
         consumed, current = self._parse(cursor)
-        return self._batches(root, archive, consumed, current, batch_size)
+        return self._batches(consumed, current, batch_size)
 
     def close(self) -> None:
-        """Nothing to release: files are closed after each read."""
+        """Release the store's connections (files are closed after each read)."""
+        self._store.close()
 
     def after_commit(self, cursor: Cursor | None) -> None:
         """Archive the files `cursor` lists as consumed (idempotent; see the module doc)."""
-        root, archive = self._folders()
-        if archive is None or cursor is None:
+        self._store.prepare()
+        if not self._store.archives or cursor is None:
             return
         consumed, _ = self._parse(cursor)
         for name, entry in consumed.items():
-            path = safe_join(root, name, "cursor")
-            seen = look(path, name)
-            if seen is None or not _matches(seen, entry):
+            seen = self._store.find(name)
+            if seen is None or not self._matches(seen, entry):
                 continue  # archived already, deleted, or replaced by a new file
-            _archive(seen, entry["sha256"], archive)
+            self._store.archive(seen, entry["sha256"])
 
     # -- reading -----------------------------------------------------------------------
 
-    def _folders(self) -> tuple[Path, Path | None]:
-        root = resolve_root(self._directory)
-        if self._archive_setting is None:
-            return root, None
-        if not isinstance(self._archive_setting, str | os.PathLike) or not str(self._archive_setting):
-            raise BadConfiguration("must be a folder path", where="archive_directory")
-        archive = inside(root, root / self._archive_setting, "archive_directory")
-        if archive == root:
-            raise BadConfiguration(
-                "must be a folder inside the drop folder, not the folder itself", where="archive_directory"
-            )
-        return root, archive
-
     def _batches(
         self,
-        root: Path,
-        archive: Path | None,
         consumed: dict[str, dict[str, Any]],
         current: dict[str, Any] | None,
         batch_size: int,
     ) -> Iterator[SourceBatch]:
-        present = list_files(root, self._pattern, archive)
+        present = self._store.files(self._pattern)
         kept: dict[str, dict[str, Any]] = {}
         for name, entry in consumed.items():
             seen = present.get(name)
-            if seen is not None and _matches(seen, entry):
+            if seen is not None and self._matches(seen, entry):
                 kept[name] = {**entry, "mtime_ns": seen.mtime_ns}
         plan: list[tuple[FileLook, int]] = []
         if current is not None:
@@ -155,13 +185,13 @@ class DropFolderSource:
                 plan.append((seen, current["records"]))
         new = [seen for name, seen in sorted(present.items()) if name not in kept]
         new = [seen for seen in new if not plan or seen.name != plan[0][0].name]
-        plan += [(seen, 0) for seen in settle(new, self._settle)]
+        plan += [(seen, 0) for seen in self._store.settle(new, self._settle)]
         state = {"unannounced": False}  # consumed files no yielded cursor mentions yet
         for seen, skip in plan:
             yield from self._file_batches(seen, skip, kept, batch_size, state)
         if state["unannounced"]:
             empty = pa.schema(ERROR_FIELDS).empty_table()
-            yield SourceBatch(empty, _cursor(self._format.kind, kept, None))
+            yield SourceBatch(empty, self._cursor(kept, None))
 
     def _file_batches(
         self,
@@ -173,14 +203,13 @@ class DropFolderSource:
     ) -> Iterator[SourceBatch]:
         """The file's batches; the last one's cursor lists the file as consumed (`kept` is
         updated then; if the file yields no batch, `state` records that no cursor says so)."""
-        now = look(seen.path, seen.name)
+        now = self._store.look_again(seen)
         if now is None or not now.same_as(seen):
             return  # changed between the listing and now: still being written
-        digest = BackgroundDigest(seen)
         delivered = skip
-        try:
+        with self._store.fetch(seen) as copy:
             held: pa.Table | None = None
-            for table in rebatch(self._format.records(seen.path, seen.name, skip), batch_size):
+            for table in rebatch(self._format.records(copy.path, seen.name, skip), batch_size):
                 if held is not None:
                     delivered += held.num_rows
                     progress = {
@@ -190,12 +219,10 @@ class DropFolderSource:
                         "records": delivered,
                     }
                     state["unannounced"] = False
-                    yield SourceBatch(held, _cursor(self._format.kind, kept, progress))
+                    yield SourceBatch(held, self._cursor(kept, progress))
                 held = table
-            sha = digest.result()
-        finally:
-            digest.cancel()
-        after = look(seen.path, seen.name)
+            sha = copy.sha256()
+        after = self._store.look_again(seen)
         if after is None or not after.same_as(seen):
             raise TransientError(
                 "the file changed while it was being read",
@@ -208,7 +235,13 @@ class DropFolderSource:
             state["unannounced"] = True
         else:
             state["unannounced"] = False
-            yield SourceBatch(held, _cursor(self._format.kind, kept, None))
+            yield SourceBatch(held, self._cursor(kept, None))
+
+    def _matches(self, seen: FileLook, entry: Mapping[str, Any]) -> bool:
+        """Is the file there the consumed one? Size first, then mtime, then the content."""
+        if seen.size != entry["size"]:
+            return False
+        return seen.mtime_ns == entry["mtime_ns"] or self._store.sha256(seen) == entry["sha256"]
 
     # -- the cursor --------------------------------------------------------------------
 
@@ -217,7 +250,7 @@ class DropFolderSource:
             return {}, None
         if not isinstance(cursor, Mapping) or cursor.get("version") != CURSOR_VERSION:
             raise BadInput("not a cursor made by a drop-folder source", where="cursor", hint=_RESET_HINT)
-        if cursor.get("kind") != "drop-folder" or cursor.get("format") != self._format.kind:
+        if cursor.get("kind") != self._store.cursor_kind or cursor.get("format") != self._format.kind:
             raise BadConfiguration(
                 "the cursor was made by another kind of source", where="cursor", hint=_RESET_HINT
             )
@@ -228,6 +261,36 @@ class DropFolderSource:
             raise BadInput("the cursor's current file is malformed", where="cursor", hint=_RESET_HINT)
         return {item["name"]: dict(item) for item in files}, current
 
+    def _cursor(self, kept: dict[str, dict[str, Any]], current: dict[str, Any] | None) -> Cursor:
+        files = [dict(kept[name]) for name in sorted(kept)]
+        return {
+            "version": CURSOR_VERSION,
+            "kind": self._store.cursor_kind,
+            "format": self._format.kind,
+            "files": files,
+            "current": current,
+        }
+
+
+class DropFolderSource(FolderSource):
+    """Reads the new files of a local drop folder in `file_format` (see the module doc)."""
+
+    def __init__(
+        self,
+        file_format: FileFormat,
+        directory: str | os.PathLike[str],
+        *,
+        pattern: str | None = None,
+        archive_directory: str | os.PathLike[str] | None = None,
+        settle_seconds: float = 1.0,
+    ) -> None:
+        super().__init__(
+            file_format,
+            LocalFolder(directory, archive_directory),
+            pattern=pattern,
+            settle_seconds=settle_seconds,
+        )
+
 
 def _entry(item: object, extra: str) -> bool:
     """A well-formed cursor entry: name, size, mtime_ns and `extra` (sha256 or records)."""
@@ -237,49 +300,3 @@ def _entry(item: object, extra: str) -> bool:
     if not all(isinstance(item.get(key), int) and not isinstance(item.get(key), bool) for key in numbers):
         return False
     return extra == "records" or isinstance(item.get("sha256"), str)
-
-
-def _cursor(kind: str, kept: dict[str, dict[str, Any]], current: dict[str, Any] | None) -> Cursor:
-    files = [dict(kept[name]) for name in sorted(kept)]
-    return {
-        "version": CURSOR_VERSION,
-        "kind": "drop-folder",
-        "format": kind,
-        "files": files,
-        "current": current,
-    }
-
-
-def _matches(seen: FileLook, entry: Mapping[str, Any]) -> bool:
-    """Is the file on disk the consumed one? Size first, then mtime, then the content."""
-    if seen.size != entry["size"]:
-        return False
-    return seen.mtime_ns == entry["mtime_ns"] or sha256_file(seen.path) == entry["sha256"]
-
-
-def _archive(seen: FileLook, sha: str, archive: Path) -> None:
-    """Move a consumed file into the archive; an identical archived copy makes it a delete."""
-    relative = Path(seen.name)
-    target = inside(archive, archive / relative, "archive_directory")
-    for candidate in (target, target.with_name(f"{relative.stem}.{sha[:16]}{relative.suffix}")):
-        existing = look(candidate, seen.name)
-        if existing is not None and existing.size == seen.size and sha256_file(candidate) == sha:
-            seen.path.unlink(missing_ok=True)
-            return
-        if existing is None and not candidate.exists():
-            try:
-                candidate.parent.mkdir(parents=True, exist_ok=True)
-                inside(archive, candidate.parent, "archive_directory")
-                os.replace(seen.path, candidate)
-            except OSError as exc:
-                raise TransientError(
-                    f"cannot move the file into the archive ({type(exc).__name__})",
-                    where=seen.name,
-                    hint="check the archive folder is writable and on the same file system",
-                ) from None
-            return
-    raise TransientError(
-        "two different archived files already use this name",
-        where=seen.name,
-        hint="clean up the archive folder",
-    )

@@ -11,6 +11,9 @@ Rules a caller relies on (and `DropFolderSource` documents to users):
 * `settle` keeps only files whose size and modification time did not change during
   `settle_seconds`: a file modified longer ago than that is taken at once; a fresher one
   is looked at again after waiting (within the same read) and skipped if it changed.
+
+`LocalFolder` puts these together as the `FileStore` of `DropFolderSource` (the seam
+that lets `connectors.sftp_folder` read a folder on an SFTP server with the same rules).
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import os
 import stat
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 
 from govbus.errors import BadConfiguration, TransientError
 
@@ -31,10 +36,14 @@ _CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class FileLook:
-    """One look at a file: its name relative to the root (POSIX form) and its stat."""
+    """One look at a file: its name relative to the root (POSIX form) and its stat.
+
+    `path` is where the file is: a local `Path`, or its POSIX path on a server (the store
+    that made the look knows which). `inode` is (0, 0) where the store has none.
+    """
 
     name: str
-    path: Path
+    path: PurePath
     size: int
     mtime_ns: int
     inode: tuple[int, int]
@@ -152,7 +161,7 @@ def settle(looks: list[FileLook], settle_seconds: float) -> list[FileLook]:
     return [item for item in looks if item.name not in changed]
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: PurePath) -> str:
     """The hex SHA-256 of the file's content."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -199,3 +208,116 @@ class BackgroundDigest:
     def cancel(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+@dataclass(frozen=True)
+class LocalCopy:
+    """A file being read: a local path a `FileFormat` can open, and its content's SHA-256.
+
+    `sha256()` may block until the hash is done (it is computed while the file is parsed).
+    """
+
+    path: Path
+    sha256: Callable[[], str]
+
+
+class LocalFolder:
+    """A drop folder on the local disk: the `FileStore` of `DropFolderSource`.
+
+    `directory` must exist; `archive_directory` (relative to it, or None for no archive)
+    must resolve inside it. Both are checked by `prepare`, at every read and commit.
+    """
+
+    cursor_kind = "drop-folder"
+
+    def __init__(self, directory: object, archive_directory: object = None) -> None:
+        self._directory = directory
+        self._archive_setting = archive_directory
+        self.archives = archive_directory is not None
+        self._folders: tuple[Path, Path | None] | None = None
+
+    def prepare(self) -> None:
+        """Check the folder and the archive folder (`BadConfiguration` naming the setting)."""
+        root = resolve_root(self._directory)
+        if self._archive_setting is None:
+            self._folders = (root, None)
+            return
+        if not isinstance(self._archive_setting, str | os.PathLike) or not str(self._archive_setting):
+            raise BadConfiguration("must be a folder path", where="archive_directory")
+        archive = inside(root, root / self._archive_setting, "archive_directory")
+        if archive == root:
+            raise BadConfiguration(
+                "must be a folder inside the drop folder, not the folder itself", where="archive_directory"
+            )
+        self._folders = (root, archive)
+
+    def _prepared(self) -> tuple[Path, Path | None]:
+        if self._folders is None:
+            self.prepare()
+        assert self._folders is not None
+        return self._folders
+
+    def files(self, pattern: str) -> dict[str, FileLook]:
+        """The candidate files (see `list_files`), by relative name."""
+        root, archive = self._prepared()
+        return list_files(root, pattern, archive)
+
+    def settle(self, looks: list[FileLook], settle_seconds: float) -> list[FileLook]:
+        """The files unchanged for `settle_seconds` (see `settle`)."""
+        return settle(looks, settle_seconds)
+
+    def look_again(self, seen: FileLook) -> FileLook | None:
+        """The file's current look (None if it is gone)."""
+        return look(Path(seen.path), seen.name)
+
+    def find(self, name: str) -> FileLook | None:
+        """The file a cursor names, checked to be inside the folder (None if it is gone)."""
+        root, _ = self._prepared()
+        return look(safe_join(root, name, "cursor"), name)
+
+    def sha256(self, seen: FileLook) -> str:
+        """The hex SHA-256 of the file's current content."""
+        return sha256_file(seen.path)
+
+    @contextmanager
+    def fetch(self, seen: FileLook) -> Iterator[LocalCopy]:
+        """The file itself, hashed in a thread while the caller parses it."""
+        digest = BackgroundDigest(seen)
+        try:
+            yield LocalCopy(Path(seen.path), digest.result)
+        finally:
+            digest.cancel()
+
+    def archive(self, seen: FileLook, sha: str) -> None:
+        """Move a consumed file into the archive; an identical archived copy makes it a delete."""
+        _, archive = self._prepared()
+        if archive is None:
+            return
+        relative = Path(seen.name)
+        source = Path(seen.path)
+        target = inside(archive, archive / relative, "archive_directory")
+        for candidate in (target, target.with_name(f"{relative.stem}.{sha[:16]}{relative.suffix}")):
+            existing = look(candidate, seen.name)
+            if existing is not None and existing.size == seen.size and sha256_file(candidate) == sha:
+                source.unlink(missing_ok=True)
+                return
+            if existing is None and not candidate.exists():
+                try:
+                    candidate.parent.mkdir(parents=True, exist_ok=True)
+                    inside(archive, candidate.parent, "archive_directory")
+                    os.replace(source, candidate)
+                except OSError as exc:
+                    raise TransientError(
+                        f"cannot move the file into the archive ({type(exc).__name__})",
+                        where=seen.name,
+                        hint="check the archive folder is writable and on the same file system",
+                    ) from None
+                return
+        raise TransientError(
+            "two different archived files already use this name",
+            where=seen.name,
+            hint="clean up the archive folder",
+        )
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -193,6 +193,10 @@ class HttpClient:
             response = self._client.request(
                 method, url, params=params or None, content=content, headers=headers
             )
+            # httpx links a response and its stream in a reference cycle, which only a full
+            # garbage collection frees: every page's body would stay in memory until then.
+            # The body is read; a plain stream over it breaks the cycle.
+            response.stream = httpx.ByteStream(response.content)
         except httpx.TimeoutException as exc:
             return None, f"no answer within {self._timeout:g} s ({type(exc).__name__})"
         except httpx.UnsupportedProtocol:

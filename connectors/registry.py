@@ -4,15 +4,20 @@ Settings are a mapping whose `connector` names the kind; the other keys are that
 settings, already expanded by the caller (no `${ENV}` expansion happens here):
 
     connector   source settings    sink settings
-    sql         url, table         url, table (+ mode: upsert | append)
+    sql         url | url_env |    the same (+ mode: upsert | append); password_env
+                conn_id, table     with url or url_env (see connectors.credentials)
     parquet     path               directory
     fixed_width path | directory,  -
                 copybook, ...      (see connectors.fixed_width.fixed_width_source)
     csv, jsonl, directory, pattern,    directory (+ delimiter for csv, codec for avro)
     avro        archive_directory, settle_seconds (+ CSV options); parquet too with
                 `directory` instead of `path` (see connectors.file_connectors)
-    rest        url, records_path, paging, since_param, token_env, ... (both sides;
+    rest        url, records_path, paging, since_param, token_env | conn_id, ... (both sides;
                 see connectors.rest_settings)
+    sftp_csv, sftp_jsonl, sftp_avro, sftp_parquet (both sides), sftp_fixed_width (source):
+                the local kind's settings with `directory` on the server, plus host,
+                port, username, password_env | private_key_env | private_key_path,
+                known_hosts | host_key_fingerprint, ... (see connectors.sftp_connectors)
 
 A missing or unknown setting is refused with a BadConfiguration naming it and listing
 the known ones.
@@ -39,12 +44,14 @@ from typing import Any
 import pyarrow as pa
 
 from connectors.base import Sink, Source
+from connectors.credentials import sql_settings
 from connectors.file_connectors import FILE_CONNECTORS, is_drop_folder, make_file_sink, make_file_source
 from connectors.fixed_width import SETTINGS as FIXED_WIDTH_SETTINGS
 from connectors.fixed_width import fixed_width_source
 from connectors.parquet import ParquetSink, ParquetSource
 from connectors.rest_sink import RestSink
 from connectors.rest_source import RestSource
+from connectors.sftp_connectors import SFTP_SINKS, SFTP_SOURCES, make_sftp_sink, make_sftp_source
 from connectors.sql_sink import SqlSink
 from connectors.sql_source import SqlSource
 from govbus.errors import BadConfiguration
@@ -68,8 +75,12 @@ def make_source(
         return fixed_width_source(settings, key_fields=keys, cursor_field=cursor_field)
     if is_drop_folder(settings):  # csv, jsonl, avro, parquet by directory: validated there
         return make_file_source(settings)
+    if connector in SFTP_SOURCES:  # drop folders on an SFTP server: validated there
+        return make_sftp_source(settings, key_fields=keys)
     if connector == "rest":
         return RestSource.from_settings(settings, key_fields=keys, cursor_field=cursor_field)
+    if connector == "sql":  # the secret is read now: url_env, password_env or conn_id → url
+        settings = sql_settings(settings)
     if connector in _SOURCE_SETTINGS:
         values = _settings(settings, connector, _SOURCE_SETTINGS[connector])
         cursor_fields = None if cursor_field is None else (cursor_field,)
@@ -87,8 +98,12 @@ def make_sink(settings: Mapping[str, Any], *, key_fields: Sequence[str], schema:
     keys = tuple(key_fields)
     if connector in FILE_CONNECTORS:  # csv, jsonl, avro files: validated there
         return make_file_sink(settings)
+    if connector in SFTP_SINKS:  # files on an SFTP server: validated there
+        return make_sftp_sink(settings)
     if connector == "rest":
         return RestSink.from_settings(settings, key_fields=keys, schema=schema)
+    if connector == "sql":  # the secret is read now: url_env, password_env or conn_id → url
+        settings = sql_settings(settings)
     if connector in _SINK_SETTINGS:
         optional = _OPTIONAL_SINK_SETTINGS.get(connector, ())
         values = _settings(settings, connector, _SINK_SETTINGS[connector], optional)
@@ -135,7 +150,7 @@ def _plugin(connector: str, builtins: Mapping[str, object]) -> Callable[..., Any
     plugins = {entry.name: entry for entry in entry_points(group=ENTRY_POINT_GROUP)}
     if connector not in plugins:
         shown = f"'{connector}'" if _PRINTABLE_NAME.fullmatch(connector) else ""
-        known = sorted({*builtins, *FILE_CONNECTORS, *_OWN_SETTINGS, *plugins})
+        known = sorted({*builtins, *FILE_CONNECTORS, *SFTP_SOURCES, *_OWN_SETTINGS, *plugins})
         raise BadConfiguration(
             f"unknown connector {shown}".rstrip(),
             where="connector",
@@ -165,4 +180,5 @@ def _checked(made: object, protocol: type, connector: str) -> Any:
 
 def _known_connectors() -> list[str]:
     plugins = {entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)}
-    return sorted({*_SOURCE_SETTINGS, *_SINK_SETTINGS, *FILE_CONNECTORS, *_OWN_SETTINGS, *plugins})
+    known = {*_SOURCE_SETTINGS, *_SINK_SETTINGS, *FILE_CONNECTORS, *SFTP_SOURCES, *_OWN_SETTINGS}
+    return sorted({*known, *plugins})

@@ -13,7 +13,8 @@ A token or link seen twice is refused (an API looping would otherwise never end)
 
 Records are parsed exactly: JSON numbers with a fraction become decimals, not floats.
 A page's records become one table (fields united over the records); a field whose values
-differ in JSON type across records becomes text, so conforming it to the schema
+differ in JSON type across records (or whose types the pages of one batch cannot share,
+`concat_pages`) becomes text, so conforming it to the schema
 quarantines the rows that do not fit instead of failing the page.
 """
 
@@ -111,7 +112,44 @@ def _column_by_column(records: list[dict[str, Any]]) -> pa.Table:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, default=str)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Decimal):  # a JSON number: its own digits, not a quoted string
+        return str(value)
+    return json.dumps(value, default=str)
+
+
+def concat_pages(tables: list[pa.Table]) -> pa.Table:
+    """Records of several pages as one table. A field whose types the pages cannot share
+    (text on one page, decimals of another scale on the next) becomes text on every page,
+    as a field mixing JSON types within one page does."""
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    types: dict[str, set[pa.DataType]] = {}
+    for table in tables:
+        for field in table.schema:
+            if not pa.types.is_null(field.type):
+                types.setdefault(field.name, set()).add(field.type)
+    mixed = {name for name, seen in types.items() if len(seen) > 1}
+    texts = [
+        pa.Table.from_arrays(
+            [_text_column(table[name]) if name in mixed else table[name] for name in table.column_names],
+            names=table.column_names,
+        )
+        for table in tables
+    ]
+    return pa.concat_tables(texts, promote_options="permissive")
+
+
+def _text_column(column: pa.ChunkedArray) -> pa.Array:
+    if pa.types.is_string(column.type):
+        return column.combine_chunks()
+    try:
+        return column.combine_chunks().cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # nested values: their JSON text
+        return pa.array([None if v is None else _text(v) for v in column.to_pylist()], pa.string())
 
 
 def _request_of(

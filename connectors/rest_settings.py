@@ -16,8 +16,10 @@ Source settings (defaults in brackets):
 Sink settings: url, records_key [records; null: the body is the bare list], max_records
 [10000 records per POST].
 
-Both: token_env (the environment variable holding the API token; no auth if absent),
-auth_header [Authorization], auth_scheme [Bearer; "" sends the bare token], timeout [30 s],
+Both: token_env (the environment variable holding the API token) or conn_id (an Airflow
+connection whose password, else extra "token", is the token; see connectors.credentials);
+no auth if neither; the token is read when the first request is made. auth_header
+[Authorization], auth_scheme [Bearer; "" sends the bare token], timeout [30 s],
 max_attempts [5], backoff_initial [0.5 s], backoff_max [30 s], retry_after_max [120 s],
 rate_limit [requests per second; none], rate_burst [1].
 """
@@ -29,13 +31,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from connectors.credentials import rest_token
 from connectors.file_settings import SettingsReader
-from connectors.http_client import HttpClient, RetryPolicy, auth_headers
+from connectors.http_client import HttpClient, RetryPolicy
 from govbus.errors import BadConfiguration
 
 PAGINGS = ("none", "page", "offset", "cursor", "link")
 _HTTP = (
-    "url", "token_env", "auth_header", "auth_scheme", "timeout", "max_attempts", "backoff_initial",
+    "url", "token_env", "conn_id", "auth_header", "auth_scheme", "timeout", "max_attempts", "backoff_initial",
     "backoff_max", "retry_after_max", "rate_limit", "rate_burst",
 )  # fmt: skip
 SOURCE_SETTINGS = (
@@ -53,6 +56,7 @@ class HttpSettings:
 
     url: str
     token_env: str | None
+    conn_id: str | None
     auth_header: str
     auth_scheme: str
     timeout: float
@@ -61,8 +65,12 @@ class HttpSettings:
     rate_burst: int
 
     def client(self) -> HttpClient:
-        """A client with the token read now from the environment (BadConfiguration if unset)."""
-        headers = auth_headers(self.token_env, self.auth_header, self.auth_scheme)
+        """A client with the token read now from its environment variable or Airflow
+        connection (BadConfiguration if it is not there)."""
+        token = rest_token(token_env=self.token_env, conn_id=self.conn_id)
+        headers = {}
+        if token is not None:
+            headers[self.auth_header] = f"{self.auth_scheme} {token}" if self.auth_scheme else token
         return HttpClient(
             timeout=self.timeout,
             retry=self.retry,
@@ -142,13 +150,16 @@ def _http_settings(reader: SettingsReader, settings: Mapping[str, Any]) -> HttpS
         raise BadConfiguration(
             "must not hold credentials",
             where="url",
-            hint="put the token in an environment variable named by token_env",
+            hint="name the token's environment variable by token_env, or an Airflow connection by conn_id",
         )
+    if settings.get("token_env") is not None and settings.get("conn_id") is not None:
+        raise BadConfiguration("name either token_env or conn_id, not both", where="conn_id")
     rate_limit = settings.get("rate_limit")
     max_backoff = reader.number("backoff_max", 30.0, minimum=0.0, maximum=3600.0)
     return HttpSettings(
         url=url,
         token_env=reader.optional_text("token_env"),
+        conn_id=reader.optional_text("conn_id"),
         auth_header=reader.text("auth_header", "Authorization"),
         auth_scheme="" if settings.get("auth_scheme") == "" else reader.text("auth_scheme", "Bearer"),
         timeout=reader.number("timeout", 30.0, minimum=0.001, maximum=3600.0),

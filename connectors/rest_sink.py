@@ -8,8 +8,9 @@ when every part got a 2xx answer.
 
 Body: `{"<records_key>": [records…]}`, or the bare list when `records_key` is null.
 Values are encoded on whole columns first so they stay exact in JSON: decimals as their
-canonical text ("1234.50"), timestamps as ISO 8601 UTC ("2024-03-01T12:30:00.123456Z"),
-dates as "YYYY-MM-DD", binary as base64; NaN and infinities are refused (JSON has none).
+canonical text ("1234.50"), timestamps as ISO 8601 UTC ("2024-03-01T12:30:00.123456Z"; a
+zone-less one without the "Z"), dates as "YYYY-MM-DD", times of day as "HH:MM:SS[.ffffff]",
+binary as base64; NaN and infinities are refused (JSON has none).
 """
 
 from __future__ import annotations
@@ -108,14 +109,18 @@ def json_columns(data: pa.Table, where: str) -> pa.Table:
             column = column.cast(pa.string())
         elif pa.types.is_timestamp(kind):
             try:
-                naive = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us")).cast(pa.string())
+                naive = column.cast(pa.timestamp("us", tz=kind.tz)).cast(pa.timestamp("us")).cast(pa.string())
             except pa.ArrowInvalid:
                 raise BadInput(
                     "a timestamp has sub-microsecond precision", where=f"{where}: {name}"
                 ) from None
+            # An instant in UTC ends in "Z"; a zone-less (local) timestamp stays zone-less.
+            zone = "Z" if kind.tz is not None else ""
             column = pc.binary_join_element_wise(
-                pc.replace_substring(naive, " ", "T", max_replacements=1), "Z", ""
+                pc.replace_substring(naive, " ", "T", max_replacements=1), zone, ""
             )
+        elif pa.types.is_time(kind):
+            column = column.cast(pa.string())
         elif pa.types.is_date(kind):
             column = column.cast(pa.date32()).cast(pa.string())
         elif (
@@ -136,7 +141,7 @@ def _json(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dt.date):
+    if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()

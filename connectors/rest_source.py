@@ -44,7 +44,7 @@ from connectors.rest_order import (
     sort_keys,
     with_order,
 )
-from connectors.rest_paging import fetch_pages
+from connectors.rest_paging import concat_pages, fetch_pages
 from connectors.rest_settings import RestSourceSettings, source_settings
 from govbus.errors import BadConfiguration, BadInput
 
@@ -130,7 +130,7 @@ class RestSource:
         emitted, and only while a full batch's worth remains. The buffer is in cursor
         order already (checked per page); sorting the emitted part orders the keys.
         """
-        table = pa.concat_tables(buffer, promote_options="permissive")
+        table = concat_pages(buffer)
         ready = table.num_rows
         if complete_only:
             ready = pc.sum(pc.less(table[ORDER], table[ORDER][-1])).as_py() or 0
@@ -210,7 +210,7 @@ class RestSource:
             position = {"page": state, "skip": used}
             if used == records.num_rows:
                 pending.popleft()
-        data = pa.concat_tables(pieces, promote_options="permissive")
+        data = concat_pages(pieces)
         after = None if last else position
         cursor = {"version": 1, "mode": "full", "paging": self._settings.paging, "after": after}
         return SourceBatch(data=data, cursor=cursor)

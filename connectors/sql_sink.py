@@ -10,6 +10,9 @@ Two modes (setting `mode`):
   created table gets them as primary key, so a key delivered twice under two batch ids
   is refused instead of duplicated. To deliver a batch id again, delete its marker.
 
+Erasure: `purge(column, values)` deletes a subject's rows (by the subject or pseudonym
+column), `purge_all()` every row; the exchange calls them for purge instructions.
+
 Each `write` is one transaction and goes around SQLAlchemy's per-row parameter
 processing: columns are encoded once with Arrow (`sql_wire`), the statement text is
 built once per sink, and rows reach the DBAPI cursor in bounded chunks —
@@ -26,7 +29,7 @@ the key fields: without one an upsert would silently duplicate rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -132,6 +135,42 @@ class SqlSink:
     def close(self) -> None:
         """Close the connection pool."""
         self._engine.dispose()
+
+    def purge(self, column: str, values: Sequence[object]) -> int:
+        """Delete every row whose `column` is one of `values`, in one transaction; return how many.
+
+        What erasure needs: `column` is the subject field or the pseudonym column the
+        recipient received. Values are cast to the column's type in the sink's schema
+        first (the text "123" matches an integer id). Deleting again deletes nothing more;
+        a table not created yet holds nothing (0). In append mode the batch markers stay,
+        so a retried batch is not appended again.
+        """
+        if column not in self._schema.names:
+            raise BadInput(f"column {column} is not a field of the sink's schema", where=self._location)
+        if not values:
+            return 0
+        try:
+            typed = pa.array(list(values)).cast(self._schema.field(column).type).to_pylist()
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            raise BadInput(
+                f"a value to purge does not fit column {column}'s type", where=self._location
+            ) from None
+        return self._delete(lambda table: sa.delete(table).where(table.c[column].in_(typed)))
+
+    def purge_all(self) -> int:
+        """Delete every row of the table in one transaction (its legal basis ended); return how many."""
+        return self._delete(sa.delete)
+
+    def _delete(self, statement: Callable[[sa.Table], sa.Delete]) -> int:
+        schema_name, name = split_table_name(self._table_name)
+        try:
+            if not sa.inspect(self._engine).has_table(name, schema=schema_name):
+                return 0
+            table = reflect_table(self._engine, self._table_name, self._location)
+            with self._engine.begin() as conn:
+                return conn.execute(statement(table)).rowcount
+        except sa_exc.SQLAlchemyError as exc:
+            raise db_error(exc, self._location) from None
 
     def _claim(self, cursor: Any, sql: str, batch_id: str, rows: int) -> bool:
         """Mark the batch as written (append mode); False if an earlier write marked it.

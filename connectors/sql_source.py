@@ -138,6 +138,11 @@ class SqlSource:
     def _reflect(self) -> sa.Table:
         if self._table is None:
             table = reflect_table(self._engine, self._table_name, self._where)
+            for column in table.columns:
+                if isinstance(column.type, sqltypes.Float) and column.type.asdecimal:
+                    # MySQL/MariaDB DOUBLE reflects as asdecimal: SQLAlchemy would round the
+                    # driver's exact float to 10 decimal places (1/3 → 0.3333333333).
+                    column.type.asdecimal = False
             require_columns(table, self._cursor_fields, "cursor_fields")
             require_columns(table, self._keys, "key_fields")
             if self._columns is not None:

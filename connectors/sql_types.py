@@ -9,6 +9,7 @@ read as UTC, and SQLite/MariaDB columns (no time zone) store UTC wall-clock time
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +28,7 @@ def arrow_type_of(column: sa.Column[Any]) -> pa.DataType:
     """The Arrow type SqlSource produces for a reflected column.
 
     NUMERIC without a declared precision becomes its exact decimal text (pa.string);
-    MySQL/MariaDB TINYINT(1), their BOOLEAN, becomes bool.
+    MySQL/MariaDB TINYINT(1), their BOOLEAN, becomes bool; JSON becomes its text.
     """
     sql_type = column.type
     if isinstance(sql_type, sqltypes.Boolean):
@@ -51,6 +52,10 @@ def arrow_type_of(column: sa.Column[Any]) -> pa.DataType:
         return pa.string()
     if isinstance(sql_type, sqltypes._Binary):
         return pa.binary()
+    if isinstance(sql_type, sqltypes.Time) and not sql_type.timezone:
+        return pa.time64("us")
+    if isinstance(sql_type, sqltypes.JSON):
+        return pa.string()
     raise BadConfiguration(
         f"column {column.name} has a SQL type GovBus does not read",
         where=f"columns: {column.name}",
@@ -68,6 +73,8 @@ def to_arrow_array(
     """
     if isinstance(sql_type, sqltypes.Uuid):
         values = [None if value is None else str(value) for value in values]
+    elif isinstance(sql_type, sqltypes.JSON):  # the driver parsed it: back to JSON text
+        values = [None if value is None else json.dumps(value, ensure_ascii=False) for value in values]
     try:
         return pa.array(values, type=arrow_type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):

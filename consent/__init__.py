@@ -6,7 +6,8 @@ answer at any instant; the policy decision, its explanation and minimization of 
 signed consent receipts; protection: keyed pseudonyms, AES-SIV reversible fields,
 envelope encryption and signed delivery manifests; the bus's keys; and the signed,
 hash-chained ledger with Merkle roots over delivered records, its RFC 6962 tree,
-signed checkpoints, inclusion and consistency proofs and offline-verifiable bundles.
+signed checkpoints, inclusion and consistency proofs and offline-verifiable bundles;
+the purge register and signed purge instructions (erasure reaching recipients).
 See docs/consent.md.
 
 consent/ imports no other GovBus part (only `govbus.errors`). Its tables live in
@@ -56,6 +57,14 @@ from consent.merkle import (
 )
 from consent.policy import CONSENT_BASIS, Decision, decide, minimize, policy_version
 from consent.pseudonyms import pseudonymize
+from consent.purge_instructions import (
+    PurgeCheck,
+    check_purge_instruction,
+    purge_instruction,
+    verify_purge,
+    write_purge_instruction,
+)
+from consent.purge_register import Purge, PurgeRegister, delivery_payloads
 from consent.receipts import build_receipt, verify_receipt
 from consent.register import ConsentRegister
 from consent.reversible import decrypt_column, encrypt_column
@@ -109,6 +118,9 @@ __all__ = [
     "LedgerTree",
     "ManifestCheck",
     "OpenedDelivery",
+    "Purge",
+    "PurgeCheck",
+    "PurgeRegister",
     "Purpose",
     "ScopeCheck",
     "SigningKey",
@@ -121,9 +133,11 @@ __all__ = [
     "check_checkpoints",
     "check_entry_proof",
     "check_manifest",
+    "check_purge_instruction",
     "checkpoint_message",
     "decide",
     "decrypt_column",
+    "delivery_payloads",
     "encrypt_column",
     "entry_leaf_hash",
     "entry_proof",
@@ -150,6 +164,7 @@ __all__ = [
     "policy_version",
     "pseudonymize",
     "public_key_pem",
+    "purge_instruction",
     "read_checkpoints",
     "record_leaf_hashes",
     "seal_key",
@@ -160,7 +175,9 @@ __all__ = [
     "verify_delivery",
     "verify_document",
     "verify_inclusion",
+    "verify_purge",
     "verify_receipt",
     "write_manifest",
+    "write_purge_instruction",
     "x25519_key_id",
 ]

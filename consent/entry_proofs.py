@@ -10,7 +10,8 @@ and the checkpoint's signature over that root.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,6 +82,37 @@ def entry_proof(conn: sa.Connection, seq: int) -> dict[str, Any]:
         raise BadInput("the latest checkpoint covers more entries than the ledger holds",
                        where="ledger", hint="run `govbus audit verify`: entries were removed")
     tree = LedgerTree(leaves[:checkpoint.tree_size])
+    return _document(row, index, tree, checkpoint)
+
+
+def entry_proofs(conn: sa.Connection, seqs: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Proof documents of several entries against the latest checkpoint, reading the ledger once.
+
+    Entries newer than the checkpoint (all of them while there is none) are left out of
+    the answer; a seq with no entry is BadInput, as in `entry_proof`.
+    """
+    wanted = sorted(set(seqs))
+    checkpoint = latest_checkpoint(conn)
+    if checkpoint is None or not wanted:
+        return {}
+    all_seqs, leaves = read_leaves(conn)
+    if checkpoint.tree_size > len(leaves):
+        raise BadInput("the latest checkpoint covers more entries than the ledger holds",
+                       where="ledger", hint="run `govbus audit verify`: entries were removed")
+    tree = LedgerTree(leaves[:checkpoint.tree_size])
+    rows = conn.execute(sa.select(ledger_table).where(ledger_table.c.seq.in_(wanted))).all()
+    if len(rows) != len(wanted):
+        raise BadInput("no ledger entry has this seq", where="seq",
+                       hint="list entries with `govbus audit verify`")
+    documents: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        index = bisect_left(all_seqs, row.seq)
+        if index < checkpoint.tree_size:
+            documents[row.seq] = _document(row, index, tree, checkpoint)
+    return documents
+
+
+def _document(row: Any, index: int, tree: LedgerTree, checkpoint: Checkpoint) -> dict[str, Any]:
     return {"format": PROOF_FORMAT, "leaf_rule": LEAF_RULE, "entry": entry_json(row),
             "leaf_index": index, "leaf_hash": tree.leaf(index).hex(),
             "tree_size": checkpoint.tree_size, "root": tree.root(),

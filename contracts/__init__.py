@@ -7,11 +7,15 @@ the expectations on a conformed batch and returns row issues `(row, reason)`;
 contract's compatibility mode to the dataset's schema versions; `diff_contracts` lists
 what changed between two contracts and whom it breaks; `gx_suite` exports the GX suite;
 `contract_json_schema` is the published JSON Schema (`SCHEMA_PATH`); `SlaTracker` judges
-a run's volume and freshness. Imports only `schemas`.
+a run's volume and freshness. `StageValidation` validates the batches of one stage
+(uniqueness across them, references through a `KeyLookup`, run totals) and
+`validation_result` writes a run's totals as GX's ExpectationSuiteValidationResult;
+`check_references` lints referential expectations. Imports only `schemas`.
 """
 
 from __future__ import annotations
 
+from contracts.arrow_checks import KeyLookup
 from contracts.diff import Change, diff_contracts
 from contracts.expectations import SUPPORTED_EXPECTATIONS, ExpectationCompiler
 from contracts.gx_export import gx_suite, gx_suite_json
@@ -27,14 +31,18 @@ from contracts.model import (
     Problem,
     Sla,
 )
+from contracts.references import check_references, referenced_key_field
 from contracts.schema_check import check_against_schema, check_contract_schema, check_schema_history
 from contracts.sla import SlaResult, SlaTracker
+from contracts.stage_validation import REPEAT_NOTE, RunResult, SeenKeys, StageValidation, encode_keys
 from contracts.validation import ExpectationResult, describe, evaluate, group_issues, validate
+from contracts.validation_report import validation_result
 
 __all__ = [
     "BREACH_ACTIONS",
     "CLASSIFICATIONS",
     "COMPATIBILITY_MODES",
+    "REPEAT_NOTE",
     "SCHEMA_PATH",
     "SUPPORTED_EXPECTATIONS",
     "Change",
@@ -43,21 +51,29 @@ __all__ = [
     "ExpectationCompiler",
     "ExpectationResult",
     "FieldSpec",
+    "KeyLookup",
     "Problem",
+    "RunResult",
+    "SeenKeys",
     "Sla",
     "SlaResult",
     "SlaTracker",
+    "StageValidation",
     "check_against_schema",
     "check_contract_schema",
+    "check_references",
     "check_schema_history",
     "contract_json_schema",
     "describe",
     "diff_contracts",
+    "encode_keys",
     "evaluate",
     "group_issues",
     "gx_suite",
     "gx_suite_json",
     "lint_contract",
     "load_contract",
+    "referenced_key_field",
     "validate",
+    "validation_result",
 ]

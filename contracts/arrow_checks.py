@@ -267,14 +267,38 @@ def _skip(nulls: list[pa.Array], rule: str, rows: int) -> pa.Array:
     return skipped
 
 
+def compound_considered(table: pa.Table, kw: Mapping[str, Any]) -> pa.Array:
+    """The rows `expect_compound_columns_to_be_unique` judges (its `ignore_row_if`)."""
+    nulls = [pc.is_null(column(table, name)) for name in kw["column_list"]]
+    rule = kw.get("ignore_row_if") or "all_values_are_missing"
+    return pc.invert(_skip(nulls, rule, table.num_rows))
+
+
 def compound_unique(kw: Mapping[str, Any]) -> Check:
     def check(table: pa.Table) -> Outcome:
-        names = list(kw["column_list"])
-        nulls = [pc.is_null(column(table, name)) for name in names]
-        rule = kw.get("ignore_row_if") or "all_values_are_missing"
-        considered = pc.invert(_skip(nulls, rule, table.num_rows))
+        considered = compound_considered(table, kw)
         count = pc.sum(pc.cast(considered, pa.int64())).as_py() or 0
-        return Outcome(_duplicated(table, names, considered), count)
+        return Outcome(_duplicated(table, list(kw["column_list"]), considered), count)
+
+    return check
+
+
+KeyLookup = Callable[[str, str | None, pa.Array], pa.Array]
+"""`(dataset, key_field, values) → boolean array`: which of `values` the bus has seen as
+keys of `dataset` (its `key_field`; None: its only key field). Null for a null value.
+The exchange provides it from its key index; see `contracts.StageValidation`."""
+KeyedCheck = Callable[[pa.Table, KeyLookup], Outcome]
+
+
+def in_dataset_keys(kw: Mapping[str, Any]) -> KeyedCheck:
+    """GovBus's referential rule: each non-null value is a key of another dataset."""
+
+    def check(table: pa.Table, keys: KeyLookup) -> Outcome:
+        values = column(table, kw["column"])
+        if not (pt.is_string(values.type) or pt.is_large_string(values.type) or pt.is_integer(values.type)):
+            raise TypeError("keys are compared as text or integers")
+        known = keys(kw["dataset"], kw.get("key_field"), values)
+        return _flag(values, known)
 
     return check
 

@@ -34,7 +34,7 @@ from dateutil import parser as dateutil_parser
 from contracts.arrow_checks import Check, Outcome, column
 
 SUPPORTED_DIRECTIVES = "YymdHIpMSfbBaAz%"
-_DAYS = pa.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int64())
+_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # an Arrow array only when used: see below
 _PY_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f\x{85}\p{Z}]"
 _OFFSET = r"^(?:Z|[+-]\d\d[0-5]\d(?:[0-5]\d(?:\.\d{1,6})?)?|[+-]\d\d:[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?)$"
 
@@ -105,7 +105,7 @@ def _valid_fields(groups: Groups, rows: int) -> pa.Array:
     leap = pc.and_(
         pc.equal(_mod(year, 4), 0), pc.or_(pc.not_equal(_mod(year, 100), 0), pc.equal(_mod(year, 400), 0))
     )
-    in_month = pc.take(_DAYS, pc.subtract(pc.fill_null(month, 1), 1))
+    in_month = pc.take(pa.array(_DAYS, pa.int64()), pc.subtract(pc.fill_null(month, 1), 1))
     in_month = pc.add(in_month, pc.cast(pc.and_(leap, pc.equal(month, 2)), pa.int64()))
     ok = pc.and_(pc.greater_equal(year, 1), pc.less_equal(day, in_month))
     ok = pc.and_(ok, pc.is_valid(month))

@@ -3,7 +3,10 @@ and the compilers that turn them into Arrow checks (`contracts.arrow_checks`).
 
 `SUPPORTED_EXPECTATIONS` maps each GX expectation type to an `ExpectationCompiler`:
 call it with the kwargs to get a check, ask it which kwargs it accepts and what is wrong
-with a given set (the linter does), or which columns the kwargs name.
+with a given set (the linter does), or which columns the kwargs name. One is GovBus's
+own, since GX has no rule across datasets: `expect_column_values_to_be_in_dataset_keys`
+(`column`, `dataset`, optional `key_field`): each non-null value must be a key the bus
+has staged for that other dataset. Its check needs the bus's key index (`needs_keys`).
 
 Every expectation also accepts GX's `mostly` (0..1) and `meta` (a mapping). `mostly`
 never lets a bad row through: each unexpected row is still quarantined; it only decides
@@ -17,6 +20,7 @@ is reported (`result_format`, `catch_exceptions`) are refused by the linter.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,8 +31,10 @@ import pyarrow.compute as pc
 
 from contracts import arrow_checks as checks
 from contracts import date_checks
+from contracts.model import NAME_PATTERN
 
 Validator = Callable[[Any], str | None]
+_DATASET_ID = re.compile(NAME_PATTERN)
 
 
 def _column(value: Any) -> str | None:
@@ -79,6 +85,11 @@ def _column_list(value: Any) -> str | None:
     return None if len(set(value)) == len(value) else "names a column twice"
 
 
+def _dataset(value: Any) -> str | None:
+    ok = isinstance(value, str) and _DATASET_ID.match(value)
+    return None if ok else "must be a dataset id (its folder name under datasets/)"
+
+
 def _mostly(value: Any) -> str | None:
     return None if _number(value) and 0 <= value <= 1 else "must be a number from 0 to 1"
 
@@ -126,6 +137,10 @@ class ExpectationCompiler:
     cross_check: Callable[[Mapping[str, Any]], str | None] | None = None
     level: str = "row"
     """'row': flags rows (quarantined); 'batch': one verdict on the whole batch."""
+    in_gx: bool = True
+    """False for GovBus's own expectations, which GX does not have (export leaves them out)."""
+    needs_keys: bool = False
+    """True: the check also takes a `KeyLookup` (the bus's key index), see `contracts.evaluate`."""
 
     @property
     def common(self) -> tuple[Param, ...]:
@@ -178,10 +193,12 @@ def _compiler(
     columns_from: Callable[[Mapping[str, Any]], tuple[str, ...]] = _single,
     cross_check: Callable[[Mapping[str, Any]], str | None] | None = None,
     level: str = "row",
+    in_gx: bool = True,
+    needs_keys: bool = False,
 ) -> ExpectationCompiler:
     if columns_from is _single:
         params = (Param("column", _column, required=True), *params)
-    return ExpectationCompiler(name, params, columns_from, build, cross_check, level)
+    return ExpectationCompiler(name, params, columns_from, build, cross_check, level, in_gx, needs_keys)
 
 
 def _no_columns(kwargs: Mapping[str, Any]) -> tuple[str, ...]:
@@ -269,6 +286,15 @@ SUPPORTED_EXPECTATIONS: dict[str, ExpectationCompiler] = {
             columns_from=_no_columns,
             cross_check=_some_bound,
             level="batch",
+        ),
+        # GovBus's own (GX has no cross-dataset rule): see contracts.stage_validation.
+        _compiler(
+            "expect_column_values_to_be_in_dataset_keys",
+            checks.in_dataset_keys,  # type: ignore[arg-type]  # a KeyedCheck: needs_keys
+            Param("dataset", _dataset, required=True),
+            Param("key_field", _column),
+            in_gx=False,
+            needs_keys=True,
         ),
     )
 }

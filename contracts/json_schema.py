@@ -38,6 +38,7 @@ _BY_CHECK: dict[Any, dict[str, Any]] = {
     ex._column_list: {"type": "array", "items": _COLUMN, "minItems": 1, "uniqueItems": True},
     ex._mostly: {"type": "number", "minimum": 0, "maximum": 1},
     ex._meta: {"type": "object"},
+    ex._dataset: {"type": "string", "pattern": NAME_PATTERN},
     date_checks.strftime_problem: {"type": "string", "minLength": 1},
 }
 
@@ -66,7 +67,10 @@ def contract_json_schema() -> dict[str, Any]:
         "type": "object",
         "required": ["type"],
         "properties": {
-            "type": {"enum": names, "description": "A Great Expectations 1.x expectation type."},
+            "type": {
+                "enum": names,
+                "description": "A Great Expectations 1.x expectation type (or GovBus's referential one).",
+            },
             "kwargs": {"type": "object"},
             "meta": {"type": "object"},
             "notes": {},

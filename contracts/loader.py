@@ -20,17 +20,18 @@ from contracts.model import (
     BREACH_ACTIONS,
     CLASSIFICATIONS,
     COMPATIBILITY_MODES,
+    NAME_PATTERN,
     Contract,
     Expectation,
     FieldSpec,
     Problem,
     Sla,
 )
+from contracts.references import check_references
 from contracts.schema_check import check_contract_schema
 from contracts.yaml_reader import Entry, YamlReader
 from govbus.errors import BadConfiguration
 
-NAME_PATTERN = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
 FIELD_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 SEMVER_PATTERN = r"^\d+\.\d+\.\d+$"
 _NAME = re.compile(NAME_PATTERN)
@@ -49,6 +50,7 @@ def lint_contract(path: str | Path) -> list[Problem]:
     contract, problems = _read(Path(path))
     if contract is not None and not problems:
         problems.extend(check_contract_schema(contract))
+        problems.extend(check_references(contract))
     return sorted(problems, key=lambda problem: problem.line or 0)
 
 

@@ -15,6 +15,9 @@ from typing import Any
 
 from schemas import COMPATIBILITY_MODES as COMPATIBILITY_MODES  # the modes a contract may name
 
+NAME_PATTERN = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
+"""Ids of datasets and agencies: lowercase letters and digits, joined by '.', '_' or '-'."""
+
 CLASSIFICATIONS = ("public", "internal", "personal", "sensitive")
 """Field classifications, least to most protected."""
 

@@ -13,6 +13,7 @@ the list of its reasons, which is what the exchange stores in quarantine.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from contracts.arrow_checks import Check, Outcome
+from contracts.arrow_checks import Check, KeyLookup, Outcome
 from contracts.expectations import SUPPORTED_EXPECTATIONS
 from contracts.model import Contract, Expectation
 from govbus.errors import BadConfiguration
@@ -73,16 +74,22 @@ def _where(expectation: Expectation, source: str) -> str:
 
 
 def evaluate(
-    table: pa.Table, expectations: Iterable[Expectation], source: str = "<contract>"
+    table: pa.Table,
+    expectations: Iterable[Expectation],
+    source: str = "<contract>",
+    *,
+    keys: KeyLookup | None = None,
 ) -> list[ExpectationResult]:
-    """Run each expectation on `table`; `source` names the contract in errors.
+    """Run each expectation on `table`; `source` names the contract in errors; `keys`
+    answers the referential expectation (`expect_column_values_to_be_in_dataset_keys`).
 
-    Raises `BadConfiguration` for an unsupported type, a column the batch lacks, or a
+    Raises `BadConfiguration` for an unsupported type, a column the batch lacks, a
     constant that does not fit the column's type (`govbus check` catches all of these
-    before a run, through `check_against_schema`).
+    before a run, through `check_against_schema`), or a referential expectation without
+    `keys`.
     """
     expectations = list(expectations)
-    pairs = [(e, _compile(table, e, source)) for e in expectations]
+    pairs = [(e, _compile(table, e, source, keys)) for e in expectations]
     if len(pairs) > 1 and table.num_rows >= _PARALLEL_ROWS:
         # Arrow's kernels release the GIL: independent expectations run side by side,
         # the costly ones (hashing every value) started first
@@ -103,7 +110,7 @@ _COSTLY = {
 _PARALLEL_ROWS = 50_000
 
 
-def _compile(table: pa.Table, expectation: Expectation, source: str) -> Check:
+def _compile(table: pa.Table, expectation: Expectation, source: str, keys: KeyLookup | None) -> Check:
     compiler = SUPPORTED_EXPECTATIONS.get(expectation.type)
     if compiler is None:
         raise BadConfiguration(
@@ -118,7 +125,16 @@ def _compile(table: pa.Table, expectation: Expectation, source: str) -> Check:
             where=_where(expectation, source),
             hint="fix the column name or the schema; run `govbus check`",
         )
-    return compiler(expectation.kwargs)
+    check = compiler(expectation.kwargs)
+    if not compiler.needs_keys:
+        return check
+    if keys is None:
+        raise BadConfiguration(
+            f"{expectation.type} needs the keys the bus has staged for another dataset",
+            where=_where(expectation, source),
+            hint="validate through the exchange (stage), which passes its key index",
+        )
+    return functools.partial(check, keys=keys)
 
 
 def _run(table: pa.Table, expectation: Expectation, check: Check, source: str) -> Outcome:
@@ -134,17 +150,22 @@ def _run(table: pa.Table, expectation: Expectation, check: Check, source: str) -
 
 def _result(expectation: Expectation, outcome: Outcome) -> ExpectationResult:
     rows = pc.cast(pc.indices_nonzero(outcome.unexpected), pa.int64())
-    mostly = expectation.kwargs.get("mostly")
     bad = len(rows)
     if outcome.success is not None:
         success = outcome.success
-    elif mostly is None or outcome.considered == 0:
-        success = bad == 0
     else:
-        success = (outcome.considered - bad) / outcome.considered >= mostly
+        success = row_success(expectation, outcome.considered, bad)
     return ExpectationResult(
         expectation, describe(expectation), rows, bad, outcome.considered, success, outcome.observed
     )
+
+
+def row_success(expectation: Expectation, considered: int, unexpected: int) -> bool:
+    """A row-level expectation's verdict: every considered row passes, or `mostly` of them."""
+    mostly = expectation.kwargs.get("mostly")
+    if mostly is None or considered == 0:
+        return unexpected == 0
+    return (considered - unexpected) / considered >= mostly
 
 
 def issues_of(results: Sequence[ExpectationResult]) -> pa.Table:
@@ -158,10 +179,18 @@ def issues_of(results: Sequence[ExpectationResult]) -> pa.Table:
     return issues.take(pc.sort_indices(issues, sort_keys=[("row", "ascending")]))
 
 
-def validate(table: pa.Table, contract: Contract) -> pa.Table:
-    """Row issues of `table` (conformed to the contract's schema) under `contract`."""
-    source = str(contract.path) if contract.path is not None else contract.id
-    return issues_of(evaluate(table, contract.expectations, source))
+def validate(table: pa.Table, contract: Contract, *, keys: KeyLookup | None = None) -> pa.Table:
+    """Row issues of `table` (conformed to the contract's schema) under `contract`.
+
+    One batch on its own; the exchange validates a stage's batches with
+    `contracts.StageValidation`, which also judges uniqueness across them.
+    """
+    return issues_of(evaluate(table, contract.expectations, source_of(contract), keys=keys))
+
+
+def source_of(contract: Contract) -> str:
+    """How errors name the contract: its file, else its id."""
+    return str(contract.path) if contract.path is not None else contract.id
 
 
 def group_issues(issues: pa.Table) -> pa.Table:

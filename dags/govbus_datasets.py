@@ -1,39 +1,136 @@
-"""One Airflow DAG per GovBus dataset, built from the catalog: stage → deliver → commit.
+"""One Airflow DAG per GovBus dataset, built from the catalog.
 
-Parsing stays cheap: this file reads the catalog's YAML and Avro files and touches no
-database or network. If the catalog is broken, the folder still imports and shows a
-single `govbus_catalog_broken` DAG whose task fails with the `govbus check` message,
-instead of the datasets' DAGs silently disappearing.
+    stage ──► deliver (mapped: one task instance per subscription) ──► commit
+          └─► freshness (datasets whose contract has an SLA freshness)
+
+* stage runs in its source agency's pool (`govbus_<agency>`, as many slots as the
+  agency's `max_concurrent_reads`), so a legacy system never serves more reads at once;
+* each deliver instance emits, through the dataset's AssetAlias, an event of the Asset
+  `govbus://<dataset>/<recipient>` when data landed, so an agency's own DAG can be
+  scheduled on exactly its deliveries;
+* commit runs when every delivery is done, commits what every subscriber has, and fails
+  (without retrying) if a stage still waits for a failed delivery;
+* freshness fails, visibly, when the dataset's newest data is older than its SLA; it
+  is a branch of its own and holds back no delivery.
+
+Every task retries with exponential backoff (GOVBUS_TASK_RETRIES, ..._RETRY_DELAY,
+..._MAX_RETRY_DELAY) and describes its inputs and outputs to Airflow's OpenLineage
+provider. Parsing stays cheap: this file reads the catalog's YAML and Avro files and
+touches no database or network. If the catalog is broken, the folder still imports and
+shows a single `govbus_catalog_broken` DAG whose task fails with the `govbus check`
+message, instead of the datasets' DAGs silently disappearing.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Asset, task
+from airflow.sdk import DAG, Asset, AssetAlias, BaseOperator, task
+from airflow.sdk.exceptions import AirflowFailException
 
 _REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("GOVBUS_HOME", str(_REPO / ".govbus"))
 os.environ.setdefault("GOVBUS_CATALOG", str(_REPO / "catalog"))
 
 from exchange import orchestration  # noqa: E402 - after the environment defaults above
-from exchange.orchestration import delivery_asset_uri  # noqa: E402
 from govbus.errors import GovBusError  # noqa: E402
 
-DEFAULT_ARGS = {
-    "owner": "govbus",
-    "retries": 3,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=30),
-}
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
 
-def _dataset_dag(spec: orchestration.DagSpec) -> DAG:
+class GovBusStepOperator(BaseOperator):
+    """Runs one step of a dataset's exchange and tells OpenLineage what it read and wrote.
+
+    The step's counts are its XCom and feed the `govbus` run facet; no data value, subject
+    identifier or connector setting reaches either.
+    """
+
+    step = ""
+    ui_color = "#e8f1fb"
+
+    def __init__(self, *, dataset_id: str, subscription_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dataset_id = dataset_id
+        self.subscription_id = subscription_id
+        self.govbus_counts: dict[str, Any] | None = None
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        self.govbus_counts = self.run_step(context)
+        return self.govbus_counts
+
+    def run_step(self, context: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # Airflow's OpenLineage provider calls these (its DefaultExtractor) around execute.
+    def get_openlineage_facets_on_start(self) -> Any:
+        return self._lineage()
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return self._lineage()
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self._lineage()
+
+    def _lineage(self) -> Any:
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        from exchange.lineage import step_lineage
+
+        found = step_lineage(self.step, self.dataset_id, self.subscription_id, self.govbus_counts)
+        return OperatorLineage(inputs=found.inputs, outputs=found.outputs, run_facets=found.run_facets)
+
+
+class StageOperator(GovBusStepOperator):
+    step = "stage"
+
+    def run_step(self, context: Any) -> dict[str, Any]:
+        return orchestration.stage_task(self.dataset_id)
+
+
+class DeliverOperator(GovBusStepOperator):
+    """Mapped over the dataset's subscriptions; emits its recipient's Asset event."""
+
+    step = "deliver"
+
+    def __init__(self, *, recipient: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.recipient = recipient
+
+    def run_step(self, context: Any) -> dict[str, Any]:
+        counts = orchestration.deliver_task(self.dataset_id, self.subscription_id or "")
+        if counts.get("batches"):
+            # Only when data landed: an agency's DAG runs on deliveries, not on empty runs.
+            uri = orchestration.delivery_asset_uri(self.dataset_id, self.recipient)
+            extra = {k: counts[k] for k in ("batches", "rows_delivered", "rows_denied")}
+            extra["subscription"] = self.subscription_id
+            alias = AssetAlias(orchestration.deliveries_alias(self.dataset_id))
+            context["outlet_events"][alias].add(Asset(uri), extra=extra)
+        return counts
+
+
+class CommitOperator(GovBusStepOperator):
+    step = "commit"
+
+    def run_step(self, context: Any) -> dict[str, Any]:
+        try:
+            return orchestration.commit_task(self.dataset_id)
+        except orchestration.DeliveriesPending as exc:
+            # The missing delivery already used its retries (commit runs after it): fail now.
+            raise AirflowFailException(str(exc)) from exc
+
+
+class FreshnessOperator(GovBusStepOperator):
+    step = "freshness"
+    ui_color = "#fdf3e1"
+
+    def run_step(self, context: Any) -> dict[str, Any]:
+        return orchestration.freshness_task(self.dataset_id)
+
+
+def _dataset_dag(spec: orchestration.DagSpec, retry: orchestration.RetryPolicy) -> DAG:
     with DAG(
         dag_id=spec.dataset,
         description=spec.description,
@@ -41,39 +138,38 @@ def _dataset_dag(spec: orchestration.DagSpec) -> DAG:
         start_date=START,
         catchup=False,
         max_active_runs=1,
-        default_args=DEFAULT_ARGS,
+        default_args={"owner": "govbus", **retry.task_args()},
         tags=["govbus", f"owner:{spec.owner}"],
     ) as dag:
-
-        @task(task_id="stage")
-        def stage(dataset_id: str) -> dict:
-            return orchestration.stage_task(dataset_id)
-
-        @task(task_id="commit", trigger_rule="all_done")
-        def commit(dataset_id: str) -> dict:
-            return orchestration.commit_task(dataset_id)
-
-        staged = stage(spec.dataset)
-        committed = commit(spec.dataset)
-        for sub_id, recipient in spec.subscriptions:
-            # Each delivery emits an Asset event an agency's own DAG can be scheduled on.
-            @task(
-                task_id="deliver_" + sub_id.replace(".", "_").replace("-", "_"),
-                outlets=[Asset(delivery_asset_uri(spec.dataset, recipient))],
+        stage = StageOperator(task_id="stage", dataset_id=spec.dataset, pool=spec.pool)
+        commit = CommitOperator(task_id="commit", dataset_id=spec.dataset, trigger_rule="all_done")
+        if spec.subscriptions:
+            deliver = DeliverOperator.partial(
+                task_id="deliver",
+                dataset_id=spec.dataset,
+                outlets=[AssetAlias(orchestration.deliveries_alias(spec.dataset))],
+                map_index_template="{{ task.subscription_id }}",
+            ).expand_kwargs([{"subscription_id": s.id, "recipient": s.recipient} for s in spec.subscriptions])
+            stage >> deliver >> commit
+        else:
+            stage >> commit
+        if spec.freshness:
+            # Its own branch: it judges whatever the stage left (also when the stage failed),
+            # fails visibly on a breach, and no delivery or commit waits for it.
+            stage >> FreshnessOperator(
+                task_id="freshness",
+                dataset_id=spec.dataset,
+                trigger_rule="all_done",
+                retries=0,
+                doc_md=f"Fails when the newest data of {spec.dataset} is older than {spec.freshness}.",
             )
-            def deliver(dataset_id: str, subscription_id: str) -> dict:
-                return orchestration.deliver_task(dataset_id, subscription_id)
-
-            staged >> deliver(spec.dataset, sub_id) >> committed
-        if not spec.subscriptions:
-            staged >> committed
     return dag
 
 
 def _broken_catalog_dag(message: str) -> DAG:
     with DAG(
         dag_id="govbus_catalog_broken",
-        description="The GovBus catalog does not load; run `govbus check`.",
+        description="The GovBus catalog (or its settings) does not load; run `govbus check`.",
         schedule=None,
         start_date=START,
         catchup=False,
@@ -90,8 +186,9 @@ def _broken_catalog_dag(message: str) -> DAG:
 
 try:
     _specs = orchestration.dag_specs()
+    _retry = orchestration.RetryPolicy.from_env()
 except GovBusError as exc:
     globals()["govbus_catalog_broken"] = _broken_catalog_dag(str(exc))
 else:
     for _spec in _specs:
-        globals()[f"govbus_{_spec.dataset.replace('.', '_')}"] = _dataset_dag(_spec)
+        globals()[f"govbus_{_spec.dataset.replace('.', '_')}"] = _dataset_dag(_spec, _retry)

@@ -96,9 +96,11 @@ class Bus:
     # -- steps ----------------------------------------------------------------------
 
     def stage(self, dataset_id: str) -> Any:
+        from exchange.audit_catalog import record_catalog_change
         from exchange.stage import stage_dataset
 
         with self.locked(f"stage:{dataset_id}"), self.recorded(dataset_id, "stage") as counts:
+            record_catalog_change(self)  # a run starts here: the ledger notes a changed catalog first
             report = stage_dataset(self, dataset_id)
             counts.update(report.counts())
         return report

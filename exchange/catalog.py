@@ -26,8 +26,12 @@ from govbus.yamlfile import MarkedDict, load_marked
 
 @dataclass(frozen=True)
 class Agency:
+    """A member. `max_concurrent_reads`: how many reads of its systems may run at once
+    (Airflow gives each source agency a pool of that many slots; 1 unless declared)."""
+
     id: str
     name: str
+    max_concurrent_reads: int = 1
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,13 @@ def _read_agencies(path: Path, catalog: Catalog, problems: list[Problem], shown:
             continue
         if item["id"] in catalog.agencies:
             problems.append(Problem(shown(path), item.line_of("id"), "id", "duplicate agency id"))
-        catalog.agencies[item["id"]] = Agency(item["id"], str(item.get("name", item["id"])))
+        reads = item.get("max_concurrent_reads", 1)
+        if isinstance(reads, bool) or not isinstance(reads, int) or reads < 1:
+            key = "max_concurrent_reads"
+            message = f"must be a whole number of at least 1 (reads of {item['id']}'s systems at once)"
+            problems.append(Problem(shown(path), item.line_of(key), key, message))
+            reads = 1
+        catalog.agencies[item["id"]] = Agency(item["id"], str(item.get("name", item["id"])), reads)
 
 
 def _read_dataset(path: Path, catalog: Catalog, problems: list[Problem], shown: Any) -> None:

@@ -19,12 +19,17 @@ from rich.logging import RichHandler
 from exchange import views
 from exchange.bus import Bus
 from exchange.catalog import check_catalog
+from exchange.cli_airflow import airflow_app
 from exchange.cli_audit import audit_app
 from exchange.cli_consent import consent_app
 from exchange.cli_contract import contract_app
 from exchange.cli_db import db_app
+from exchange.cli_discover import discover
 from exchange.cli_keys import keys_app, verify_delivery
 from exchange.cli_portal import register as register_portal
+from exchange.cli_purges import register as register_purges
+from exchange.cli_quarantine import register as register_quarantine
+from exchange.cli_report import report_app
 from exchange.cli_subject import subject
 from exchange.settings import Settings
 from govbus.errors import GovBusError
@@ -41,14 +46,19 @@ app = typer.Typer(
 )
 quarantine_app = typer.Typer(help="Rows that broke a dataset's contract.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
+register_quarantine(quarantine_app)
+app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
+app.add_typer(airflow_app, name="airflow")
 app.add_typer(contract_app, name="contract")
 app.add_typer(db_app, name="db")
 app.add_typer(consent_app, name="consent")
 app.add_typer(keys_app, name="keys")
 app.command("verify-delivery")(verify_delivery)
 register_portal(app)
+register_purges(consent_app)
 audit_app.command("subject")(subject)
+app.command("discover")(discover)
 
 _state = {"debug": False}
 
@@ -85,7 +95,9 @@ def run(
     dataset: Annotated[str | None, typer.Argument(help="Dataset id; all datasets if omitted.")] = None,
 ) -> None:
     """Stage, deliver and commit: one exchange run, locally."""
-    with _bus() as bus:
+    from exchange.demo import agency_systems  # the sample's live systems; a no-op elsewhere
+
+    with _bus() as bus, agency_systems(bus):
         results = views.run_with_progress(bus, [dataset] if dataset else None, console)
         views.print_summary(results, console)
     if any(not r.ok for r in results):
@@ -134,7 +146,8 @@ def demo(
         elif more:
             changed, new = sample.change_some(bus)
             console.print(f"The Tax Authority corrected {changed} returns and received {new} new ones.")
-        results = views.run_with_progress(bus, None, console)
+        with sample.agency_systems(bus):
+            results = views.run_with_progress(bus, None, console)
         views.print_summary(results, console)
     if any(not r.ok for r in results):
         raise typer.Exit(1)

@@ -3,7 +3,11 @@
 `verify` checks the state database (chain, signatures, signed checkpoints, RFC 6962 tree);
 `verify --bundle PATH` checks an exported bundle offline with no database; `export`
 writes a bundle; `proof SEQ` prints an entry's inclusion proof against the latest
-checkpoint (JSON); `checkpoint` signs the current tree head (every run ends with one).
+checkpoint (JSON) and `check-proof FILE` checks one offline; `checkpoint` signs the
+current tree head (every run ends with one); `report` sums deliveries, denials and
+quarantine per agency and purpose over a period (`exchange.audit_report`); `catalog`
+records a changed catalog in the ledger (`exchange.audit_catalog`; every run does it
+too). `subject` (the citizen's report) lives in `exchange.cli_subject`.
 A failed check prints one `✗` line per problem, naming the entry or checkpoint, and
 exits with code 1.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -21,8 +26,13 @@ from rich.console import Console
 
 import consent
 from consent.audit_bundle import export_bundle, verify_bundle
-from consent.entry_proofs import entry_proof
+from consent.entry_proofs import check_entry_proof, entry_proof
+from exchange import views
+from exchange.audit_catalog import record_catalog_change
+from exchange.audit_report import audit_report, csv_text, parse_period, write_report
 from exchange.bus import Bus
+from exchange.portal.roles import AUDITOR, Principal
+from govbus.errors import BadInput
 
 console = Console()
 err_console = Console(stderr=True)
@@ -125,6 +135,102 @@ def audit_proof(
     with _bus() as bus, bus.engine.connect() as conn:
         document = entry_proof(conn, seq)
     typer.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@audit_app.command("check-proof")
+def audit_check_proof(
+    proof: Annotated[
+        Path, typer.Argument(help="A proof document (JSON): `audit proof` or a citizen report.")
+    ],
+    trusted_keys: Annotated[
+        list[Path],
+        typer.Option("--trusted-keys", help="PEM public key file(s) or folder(s) of the bus to trust."),
+    ],
+) -> None:
+    """Check one entry's inclusion proof offline: entry hash, signatures, path to the signed root."""
+    try:
+        document = json.loads(proof.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BadInput(
+            "cannot read the proof as JSON",
+            where=str(proof),
+            hint="save the proof text exactly as shown, as UTF-8",
+        ) from exc
+    problems = check_entry_proof(document, consent.load_trusted_keys(trusted_keys))
+    if problems:
+        for text in problems:
+            err_console.print(f"[red]✗[/] {text}", highlight=False)
+        err_console.print(f"[red]proof NOT valid[/]: {len(problems)} problem(s)")
+        raise typer.Exit(1)
+    checkpoint = document["checkpoint"]
+    console.print(
+        f"[green]✓[/] entry {document['entry']['seq']} is in the ledger: its hash and signature hold "
+        f"and its path leads to checkpoint #{checkpoint['number']} ({checkpoint['tree_size']} entries, "
+        f"root {_short(checkpoint['root'])}), signed by key {checkpoint['key_id']}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    parquet = "parquet"
+
+
+@audit_app.command("report")
+def audit_report_command(
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="First day (YYYY-MM-DD, UTC) or instant (ISO 8601), included."),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", help="Last day, included (YYYY-MM-DD), or an instant, excluded (ISO 8601)."),
+    ] = None,
+    output: Annotated[
+        ReportFormat, typer.Option("--format", help="table, csv or parquet.")
+    ] = ReportFormat.table,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the csv or parquet file here.")] = None,
+) -> None:
+    """Per agency and purpose: rows delivered, denied (by reason) and quarantined in a period."""
+    begin, until = parse_period(start, end)
+    if output is ReportFormat.parquet and out is None:
+        raise BadInput("Parquet is a binary file", where="--out", hint="name the file: --out report.parquet")
+    if output is ReportFormat.table and out is not None:
+        raise BadInput("a table is for the terminal", where="--out", hint="add --format csv or parquet")
+    with _bus() as bus:
+        report = audit_report(bus, Principal(AUDITOR), begin, until)
+    if output is ReportFormat.table:
+        views.print_audit_report(report, console)
+    elif out is None:
+        typer.echo(csv_text(report), nl=False)
+    else:
+        rows = write_report(report, out, output.value)
+        console.print(f"[green]✓[/] wrote {rows} row(s) to {out}", highlight=False, soft_wrap=True)
+
+
+@audit_app.command("catalog")
+def audit_catalog() -> None:
+    """Record the catalog in the ledger now if it changed since last recorded (every run does too)."""
+    with _bus() as bus:
+        entry = record_catalog_change(bus)
+    if entry is None:
+        console.print("[green]✓[/] the ledger already records this catalog: nothing changed")
+        return
+    for change in entry.payload["changes"]:
+        fields = [f"+{f}" for f in change.get("fields_added", [])] + [
+            f"-{f}" for f in change.get("fields_removed", [])
+        ]
+        console.print(
+            f"  {change['change']:8} {change['item']}" + (f"  fields {' '.join(fields)}" if fields else ""),
+            highlight=False,
+        )
+    console.print(
+        f"[green]✓[/] recorded entry {entry.seq}: {len(entry.payload['changes'])} change(s), "
+        f"catalog {_short(entry.payload['catalog_sha256'])}",
+        highlight=False,
+    )
 
 
 @audit_app.command("checkpoint")

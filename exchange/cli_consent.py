@@ -30,7 +30,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 consent_app = typer.Typer(
-    help="Citizens' consents: grant, pause, resume, revoke, import, show, explain, receipts.",
+    help="Citizens' consents: grant, pause, resume, revoke, import, show, explain, receipts; erasure.",
     no_args_is_help=True,
 )
 
@@ -141,9 +141,37 @@ def _change(verb: str, consent_id: str, at: str | None) -> None:
 
 
 @consent_app.command("revoke")
-def revoke(consent_id: ConsentId, at: At = None) -> None:
-    """Revoke a consent: no delivery relies on it from then on."""
-    _change("revoked", consent_id, at)
+def revoke(
+    consent_id: ConsentId,
+    at: At = None,
+    erase: Annotated[
+        bool, typer.Option("--erase", help="Also purge what recipients received under it (needs --subject).")
+    ] = False,
+    subject: Annotated[
+        str | None,
+        typer.Option(help="With --erase: the citizen's id, checked against the consent (never stored)."),
+    ] = None,
+) -> None:
+    """Revoke a consent: no delivery relies on it from then on; with --erase, recipients purge its data."""
+    if not erase:
+        if subject is not None:
+            raise BadInput("--subject is used only with --erase", where="--subject")
+        _change("revoked", consent_id, at)
+        return
+    if subject is None:
+        raise BadInput(
+            "an erasure needs the citizen's id",
+            where="--subject",
+            hint="the bus keeps only a pseudonym: it can name the citizen to recipients only if given the id",
+        )
+    from exchange.cli_purges import print_run  # cli_purges imports this module
+    from exchange.purges import erase_consent
+
+    with bus_from_env() as bus:
+        run = erase_consent(bus, consent_id, subject, at=_instant(at, "--at"))
+    state = "revoked" if run.revoked else "was already revoked"
+    console.print(f"[green]✓[/] consent {consent_id} {state}; erasure requested", highlight=False)
+    print_run(run, "Erasure of what was delivered under the consent")
 
 
 @consent_app.command("pause")

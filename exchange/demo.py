@@ -1,15 +1,20 @@
-"""The sample deployment: a fictional country's Tax Authority and its subscribers.
+"""The sample deployment: a fictional country's agencies and their subscribers.
 
 `seed` creates the Tax Authority's legacy SQLite database with deterministic synthetic
 returns (about 1 % of them broken in the ways real exports are broken, so quarantine
-has work to do) and records citizens' consents for the Housing Agency (a few revoked).
-`change_some` plays the source system's next day: some returns corrected, some new.
-Nothing here is real personal data: national ids are random 11-digit numbers.
+has work to do) and records citizens' consents for the Housing Agency (a few revoked);
+the Civil Registry's export (`demo_registry`) and the Health Ministry's database and
+consents (`demo_health`) follow. `change_some` plays the source systems' next day.
+`agency_systems` keeps the systems that must run — the Health Ministry's API — up for
+a run. Nothing here is real personal data: national ids are random 11-digit numbers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -18,10 +23,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sqlalchemy as sa
 
-from exchange import demo_registry
+from exchange import demo_health, demo_registry
 
 if TYPE_CHECKING:
     from exchange.bus import Bus
+
+log = logging.getLogger("govbus.exchange")
 
 
 def base_time() -> dt.datetime:
@@ -67,6 +74,7 @@ class SeedReport:
     broken: int
     consents: int
     revoked: int
+    health: demo_health.HealthSeed | None = None  # None: the catalog has no health.disability
 
 
 def tax_db_url(bus: Bus) -> str:
@@ -130,7 +138,7 @@ def seed(bus: Bus, rows: int = 20_000) -> SeedReport:
     rng = np.random.default_rng(2026)
     people = rng.integers(10**10, 10**11 - 1, size=max(1, rows // 2), dtype=np.int64)
     path = tax_db_path(bus)
-    for agency in ("tax", "registry", "benefits", "housing", "statistics"):
+    for agency in ("tax", "registry", "health", "benefits", "housing", "statistics"):
         (bus.settings.agencies_dir / agency).mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(f"sqlite:///{path}")
     _META.create_all(engine)
@@ -149,7 +157,10 @@ def seed(bus: Bus, rows: int = 20_000) -> SeedReport:
     engine.dispose()
     consents, revoked = _seed_consents(bus, people, rng)
     demo_registry.write_export(bus, people, round_no=0)
-    return SeedReport(rows, broken, consents, revoked)
+    health = None
+    if demo_health.DATASET in bus.catalog.datasets:
+        health = demo_health.seed(bus, people, base_time())
+    return SeedReport(rows, broken, consents, revoked, health)
 
 
 def _seed_consents(bus: Bus, people: np.ndarray, rng: np.random.Generator) -> tuple[int, int]:
@@ -207,4 +218,29 @@ def change_some(bus: Bus, share: float = 0.02, new: int = 50) -> tuple[int, int]
         )
     engine.dispose()
     demo_registry.write_export(bus, people, round_no)
+    if demo_health.is_seeded(bus.settings):
+        demo_health.change_some(bus, people)
     return len(ids), new
+
+
+@contextmanager
+def agency_systems(bus: Bus) -> Iterator[None]:
+    """Keep the sample agencies' running systems up while the block runs an exchange.
+
+    The other agencies' systems are files the bus reads; the Health Ministry's is an HTTP
+    API, served from its SQLite file on 127.0.0.1 (see `demo_health_api.serving`). Outside
+    a seeded sample deployment this does nothing, so `govbus run` may always use it.
+    """
+    if not demo_health.serves_api(bus):
+        if (
+            demo_health.DATASET in bus.catalog.datasets
+            and is_seeded(bus)
+            and not demo_health.is_seeded(bus.settings)
+        ):
+            log.warning("this home was seeded without the Health Ministry: `govbus demo --reset` adds it")
+        yield
+        return
+    from exchange.demo_health_api import serving  # FastAPI and uvicorn: only when needed
+
+    with serving(bus):
+        yield

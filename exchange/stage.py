@@ -6,6 +6,13 @@ validated against the contract on whole columns, and written as Parquet segments
 under `staging/<stage id>/`. Rows that break a row-level rule go to quarantine with
 every reason. The stage row turns from `staging` to `staged` only when all of it is on
 disk; a `staging` row found later is a crashed attempt and is discarded whole.
+
+Validation is per stage (`contracts.StageValidation`): a key read twice in one stage is
+a duplicate even across batches; referential rules ask the key index
+(`exchange.key_index`), which this step feeds for datasets others refer to. An open
+quarantined row whose key now arrives valid is superseded (`exchange.quarantine`). Each
+stage writes its validation report (`exchange.reports`). `StageRun`, `open_stage` and
+`close_stage` are shared with `exchange.quarantine_replay`.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -24,13 +33,14 @@ from sqlalchemy.exc import IntegrityError
 
 import contracts
 import schemas
-from exchange import state
+from exchange import key_index, quarantine, reports, state
 from exchange.deliver import SUBJECT_REF_COLUMN
 from exchange.records import jsonable_rows
 from govbus.errors import BadInput, TransientError
 
 if TYPE_CHECKING:
     from exchange.bus import Bus
+    from exchange.catalog import Dataset
 
 log = logging.getLogger("govbus.exchange")
 
@@ -58,23 +68,17 @@ class StageReport:
 
 def stage_dataset(bus: Bus, dataset_id: str) -> StageReport:
     dataset = bus.catalog.dataset(dataset_id)
-    stage_id, from_cursor = _open_stage(bus, dataset_id, dataset.schema.fingerprint_sha256)
+    stage_id, from_cursor = open_stage(bus, dataset_id, dataset.schema.fingerprint_sha256)
     report = StageReport(dataset_id, stage_id)
-    directory = bus.settings.staging_dir / stage_id
-    directory.mkdir(parents=True, exist_ok=True)
+    run = StageRun(bus, dataset, report)
     source = bus.source_for(dataset)
     cursor = from_cursor
     sla = contracts.SlaTracker(dataset.contract)
     try:
         for batch in source.read(from_cursor, batch_size=bus.settings.batch_size):
-            good, bad_count = _check_batch(bus, dataset, stage_id, batch.data)
+            good, bad_count = _check_batch(run, batch.data)
             sla.observe(good)
-            if good.num_rows:
-                # Each subject's audit pseudonym, once here rather than in every delivery.
-                refs = bus.register.subject_refs(good[dataset.contract.subject_field])
-                good = good.append_column(SUBJECT_REF_COLUMN, refs)
-                pq.write_table(good, directory / f"seg-{report.segments:05d}.parquet")
-                report.segments += 1
+            run.write(good)
             report.rows_read += batch.data.num_rows
             report.rows_staged += good.num_rows
             report.rows_quarantined += bad_count
@@ -82,8 +86,11 @@ def stage_dataset(bus: Bus, dataset_id: str) -> StageReport:
             bus.progress("stage", batch.data.num_rows)
     finally:
         source.close()
-    _check_sla(report, sla.results(state.utcnow()))
-    _close_stage(bus, report, cursor, directory)
+    results = sla.results(state.utcnow())
+    if report.rows_read:
+        run.write_report(results)
+    _check_sla(report, results)
+    close_stage(bus, report, cursor, run.directory, then=run.resolve_superseded)
     log.info(
         "staged %s stage=%s read=%d staged=%d quarantined=%d",
         dataset_id,
@@ -95,28 +102,74 @@ def stage_dataset(bus: Bus, dataset_id: str) -> StageReport:
     return report
 
 
-# Sources that read files (CSV lines, mainframe records) report rows they could not read
-# in these columns instead of failing the whole batch; see connectors' module docs.
-SOURCE_ERROR = "_govbus_source_error"
-SOURCE_POSITION = "_govbus_source_position"
-SOURCE_RAW = "_govbus_source_raw"
-_SOURCE_COLUMNS = (SOURCE_ERROR, SOURCE_POSITION, SOURCE_RAW)
+class StageRun:
+    """What one stage (or replay) keeps while it writes: the validation across its
+    batches, the segments, the keys it indexes and the quarantined rows it supersedes."""
+
+    def __init__(self, bus: Bus, dataset: Dataset, report: StageReport) -> None:
+        self.bus = bus
+        self.dataset = dataset
+        self.report = report
+        self.stage_id = report.stage_id or ""
+        self.directory: Path = bus.settings.staging_dir / self.stage_id
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.validation = contracts.StageValidation(dataset.contract, keys=key_index.KeyIndex(bus))
+        self.indexed = key_index.indexed_fields(bus, dataset.id)
+        self.key_fields = dataset.contract.key_fields
+        self.waiting = quarantine.open_keys(bus, dataset.id, self.key_fields)
+        self.superseded: list[int] = []
+        self.unreadable = 0
+        self.started = state.utcnow()
+
+    def write(self, good: pa.Table) -> None:
+        """Stage validated rows as the next segment; index their keys; note superseded rows."""
+        if not good.num_rows:
+            return
+        # Each subject's audit pseudonym, once here rather than in every delivery.
+        refs = self.bus.register.subject_refs(good[self.dataset.contract.subject_field])
+        staged = good.append_column(SUBJECT_REF_COLUMN, refs)
+        pq.write_table(staged, self.directory / f"seg-{self.report.segments:05d}.parquet")
+        self.report.segments += 1
+        if self.indexed:
+            with self.bus.engine.begin() as conn:
+                key_index.add_keys(self.bus, conn, self.dataset.id, self.stage_id, good)
+        if self.waiting:
+            keys = quarantine.key_text(good, self.key_fields)
+            self.superseded.extend(quarantine.take_matches(keys, self.waiting))
+
+    def resolve_superseded(self, conn: sa.Connection) -> None:
+        """In the closing transaction: open rows whose key this stage staged valid are closed."""
+        quarantine.resolve(conn, self.superseded, quarantine.SUPERSEDED, stage_id=self.stage_id)
+
+    def write_report(self, sla: list[contracts.SlaResult]) -> Path:
+        return reports.write_validation_report(
+            self.bus,
+            self.dataset.id,
+            self.stage_id,
+            self.validation,
+            rows_quarantined=self.report.rows_quarantined,
+            rows_unreadable=self.unreadable,
+            sla=sla,
+            run_time=self.started,
+        )
 
 
-def _check_batch(bus: Bus, dataset: Any, stage_id: str, raw: pa.Table) -> tuple[pa.Table, int]:
+def _check_batch(run: StageRun, raw: pa.Table) -> tuple[pa.Table, int]:
     """Conform and validate one source batch; quarantine the rows that fail, return the rest."""
+    bus, dataset, stage_id = run.bus, run.dataset, run.stage_id
     unreadable = 0
-    if SOURCE_ERROR in raw.column_names:
-        broken = pc.is_valid(raw[SOURCE_ERROR])
+    if quarantine.SOURCE_ERROR in raw.column_names:
+        broken = pc.is_valid(raw[quarantine.SOURCE_ERROR])
         if pc.any(broken).as_py():
-            unreadable = _quarantine_unreadable(bus, dataset.id, stage_id, raw.filter(broken))
+            unreadable = quarantine.put_unreadable(bus, dataset.id, stage_id, raw.filter(broken))
+            run.unreadable += unreadable
             raw = raw.filter(pc.invert(broken))
-        raw = raw.drop_columns([c for c in _SOURCE_COLUMNS if c in raw.column_names])
+        raw = raw.drop_columns([c for c in quarantine.SOURCE_COLUMNS if c in raw.column_names])
     if raw.num_rows == 0:
         # An empty file, or a batch of unreadable lines only: nothing to conform.
         return dataset.schema.arrow.empty_table(), unreadable
     conformed = schemas.conform(raw, dataset.schema)
-    issues = pa.concat_tables([conformed.issues, contracts.validate(conformed.table, dataset.contract)])
+    issues = run.validation.check(conformed.table, conformed.issues)
     if issues.num_rows == 0:
         return conformed.table, unreadable
     grouped = contracts.group_issues(issues)
@@ -125,49 +178,15 @@ def _check_batch(bus: Bus, dataset: Any, stage_id: str, raw: pa.Table) -> tuple[
     good = conformed.table.filter(pc.invert(bad))
     # Quarantine keeps the row as the source had it, not as conformed: nothing is lost.
     records = jsonable_rows(raw.take(grouped["row"]))
-    _quarantine(bus, dataset.id, stage_id, records, grouped["reasons"].to_pylist(), None)
+    quarantine.put(bus, dataset.id, stage_id, records, grouped["reasons"].to_pylist(), None)
     return good, unreadable + len(records)
 
 
-def _quarantine_unreadable(bus: Bus, dataset_id: str, stage_id: str, rows: pa.Table) -> int:
-    """Rows the source could not read at all: keep their raw text and position."""
-    kept = [c for c in (SOURCE_POSITION, SOURCE_RAW) if c in rows.column_names]
-    records = jsonable_rows(rows.select(kept))
-    reasons = [[reason] for reason in rows[SOURCE_ERROR].to_pylist()]
-    positions = rows[SOURCE_POSITION].cast(pa.string()).to_pylist() if SOURCE_POSITION in kept else None
-    _quarantine(bus, dataset_id, stage_id, records, reasons, positions)
-    return len(records)
+def open_stage(bus: Bus, dataset_id: str, fingerprint: str) -> tuple[str, Any]:
+    """Discard crashed attempts, then claim the next stage number for this dataset.
 
-
-def _quarantine(
-    bus: Bus,
-    dataset_id: str,
-    stage_id: str,
-    records: list[dict[str, Any]],
-    reasons: list[list[str]],
-    positions: list[str | None] | None,
-) -> None:
-    now = state.utcnow()
-    with bus.engine.begin() as conn:
-        conn.execute(
-            sa.insert(state.quarantine),
-            [
-                {
-                    "dataset": dataset_id,
-                    "stage_id": stage_id,
-                    "record": rec,
-                    "reasons": why,
-                    "position": positions[i] if positions else None,
-                    "status": "open",
-                    "created_at": now,
-                }
-                for i, (rec, why) in enumerate(zip(records, reasons, strict=True))
-            ],
-        )
-
-
-def _open_stage(bus: Bus, dataset_id: str, fingerprint: str) -> tuple[str, Any]:
-    """Discard crashed attempts, then claim the next stage number for this dataset."""
+    The new stage starts and (until closed) ends at the previous stage's end cursor.
+    """
     st = state.stages
     with bus.engine.begin() as conn:
         crashed = (
@@ -236,7 +255,16 @@ def _check_sla(report: StageReport, results: list[Any]) -> None:
         )
 
 
-def _close_stage(bus: Bus, report: StageReport, cursor: Any, directory: Any) -> None:
+def close_stage(
+    bus: Bus,
+    report: StageReport,
+    cursor: Any,
+    directory: Any,
+    *,
+    then: Callable[[sa.Connection], None] | None = None,
+) -> None:
+    """Mark the stage staged with its counts and end cursor; `then(conn)` runs in the same
+    transaction (what must happen exactly when the stage becomes deliverable)."""
     st = state.stages
     with bus.engine.begin() as conn:
         if report.rows_read == 0:
@@ -257,9 +285,18 @@ def _close_stage(bus: Bus, report: StageReport, cursor: Any, directory: Any) -> 
                 staged_at=state.utcnow(),
             )
         )
+        if then is not None:
+            then(conn)
+
+
+def discard_stage(bus: Bus, stage_id: str) -> None:
+    """Remove a stage that is not (yet) staged, with its quarantined rows, keys and files."""
+    with bus.engine.begin() as conn:
+        _discard(bus, conn, stage_id)
 
 
 def _discard(bus: Bus, conn: sa.Connection, stage_id: str) -> None:
     conn.execute(sa.delete(state.quarantine).where(state.quarantine.c.stage_id == stage_id))
+    key_index.forget_stage(conn, stage_id)
     conn.execute(sa.delete(state.stages).where(state.stages.c.stage_id == stage_id))
     shutil.rmtree(bus.settings.staging_dir / stage_id, ignore_errors=True)

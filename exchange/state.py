@@ -1,4 +1,5 @@
-"""The bus's own state database: stages, deliveries (checkpoints), cursors, runs, quarantine.
+"""The bus's own state database: stages, deliveries (checkpoints), cursors, runs, quarantine,
+the key index of referenced datasets.
 
 One SQL database through SQLAlchemy 2 — a SQLite file by default, PostgreSQL in
 production (`GOVBUS_STATE_URL`). The consent part's tables (consents, ledger) live in
@@ -113,8 +114,30 @@ quarantine = sa.Table(
     sa.Column("reasons", sa.JSON, nullable=False),
     # where the source had it (file:line, file@byte) when the source can tell
     sa.Column("position", sa.String(512), nullable=True),
+    # open -> replayed (re-staged by `govbus quarantine replay`), superseded (a later
+    # stage staged a valid version of its key), or discarded (kept for audit only)
     sa.Column("status", sa.String(16), nullable=False, default="open"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # the stage that carried it on (its replay, or the superseding stage), when, and the
+    # ledger entry of a replay or discard (who, why)
+    sa.Column("resolved_stage_id", sa.String(128), nullable=True),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("ledger_seq", sa.Integer, nullable=True),
+)
+
+# Keyed hashes (HMAC-SHA256 under a key derived for the dataset and field) of the key
+# values staged for datasets that another contract refers to
+# (`expect_column_values_to_be_in_dataset_keys`). The referential rule asks this index;
+# no raw identifier is stored. `stage_id` is the stage that first staged the key, so a
+# crashed stage's keys go with it.
+dataset_keys = sa.Table(
+    "dataset_keys",
+    METADATA,
+    sa.Column("dataset", sa.String(128), primary_key=True),
+    sa.Column("field", sa.String(128), primary_key=True),
+    sa.Column("key_hash", sa.String(64), primary_key=True),
+    sa.Column("stage_id", sa.String(128), nullable=False, index=True),
+    sqlite_with_rowid=False,
 )
 
 

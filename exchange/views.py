@@ -17,6 +17,7 @@ from rich.table import Table
 from exchange import state
 
 if TYPE_CHECKING:
+    from exchange.audit_report import AuditReport
     from exchange.bus import Bus
     from exchange.runner import DatasetRun
     from exchange.settings import Settings
@@ -128,10 +129,11 @@ def print_quarantine(bus: Bus, console: Console, *, dataset: str | None, limit: 
     q = state.quarantine
     query = (
         sa.select(q.c.id, q.c.dataset, q.c.stage_id, q.c.record, q.c.reasons, q.c.position)
+        .where(q.c.status == "open")  # replayed, superseded and discarded rows are resolved
         .order_by(q.c.id)
         .limit(limit)
     )
-    count = sa.select(sa.func.count()).select_from(q)
+    count = sa.select(sa.func.count()).select_from(q).where(q.c.status == "open")
     if dataset:
         query = query.where(q.c.dataset == dataset)
         count = count.where(q.c.dataset == dataset)
@@ -141,16 +143,65 @@ def print_quarantine(bus: Bus, console: Console, *, dataset: str | None, limit: 
     with bus.engine.connect() as conn:
         total = conn.execute(count).scalar_one()
         for row in conn.execute(query):
-            keys = (
-                bus.catalog.datasets[row.dataset].contract.key_fields
-                if row.dataset in bus.catalog.datasets
-                else ()
-            )
+            known = bus.catalog.datasets.get(row.dataset)
+            keys = known.contract.key_fields if known is not None else ()
+            # A personal key (a national id) is masked, as `quarantine show` does.
+            personal = set(known.contract.fields_classified("personal", "sensitive")) if known else set()
             # A row the source could not read has no key yet: show where it was.
-            key = row.position or ", ".join(str(row.record.get(k)) for k in keys)
+            key = row.position or ", ".join("•••" if k in personal else str(row.record.get(k)) for k in keys)
             table.add_row(str(row.id), row.dataset, key, "\n".join(row.reasons))
     console.print(table)
-    console.print(f"{total:,} quarantined row(s){' (showing ' + str(limit) + ')' if total > limit else ''}")
+    shown = f" (showing {limit})" if total > limit else ""
+    console.print(f"{total:,} open quarantined row(s){shown}")
+
+
+def print_audit_report(report: AuditReport, console: Console) -> None:
+    """The audit report as one table: a line per agency, purpose, dataset and basis."""
+    start = _when(report.start) if report.start else "the first entry"
+    end = f"before {_when(report.end)}" if report.end else f"up to {_when(report.generated_at)}"
+    table = Table(title=f"Audit report: from {start} {end} (UTC)", title_justify="left")
+    for column in (
+        "agency",
+        "purpose",
+        "dataset",
+        "basis",
+        "batches",
+        "delivered",
+        "denied",
+        "denied because",
+        "quarantined",
+    ):
+        table.add_column(column, justify="right" if column in _NUMBER_COLUMNS else "left")
+    for line in report.lines:
+        because = "; ".join(f"{why} {n:,}" for why, n in line.denied_by_reason.items())
+        table.add_row(
+            f"{line.agency_name} ({line.agency})" if line.agency else "(unknown)",
+            line.purpose or "",
+            line.dataset,
+            line.basis or "",
+            f"{line.batches:,}" if line.role == "recipient" else "",
+            f"{line.rows_delivered:,}" if line.role == "recipient" else "",
+            f"{line.rows_denied:,}" if line.role == "recipient" else "",
+            because,
+            f"{line.rows_quarantined:,}" if line.role == "owner" else "",
+        )
+    t = report.totals
+    table.add_row(
+        "total",
+        "",
+        "",
+        "",
+        f"{t.batches:,}",
+        f"{t.rows_delivered:,}",
+        f"{t.rows_denied:,}",
+        "",
+        f"{t.rows_quarantined:,}",
+        style="bold",
+    )
+    console.print(table)
+
+
+_NUMBER_COLUMNS = ("batches", "delivered", "denied", "quarantined")
 
 
 def reset_home(settings: Settings, console: Console) -> None:

@@ -1,4 +1,5 @@
-"""The GovBus portal: catalog, runs, quarantine counts, the ledger and subject search.
+"""The GovBus portal: catalog, runs, quarantine counts, the ledger, the audit report and
+subject search with the citizen's access report.
 
 FastAPI + Jinja2, server-rendered, works without JavaScript; a JSON API under `/api`
 (OpenAPI at `/openapi.json`) answered by the same query functions as the pages.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from exchange.portal.app import create_app
 from exchange.portal.auth import TOKENS_ENV, Authenticator, parse_tokens, tokens_from_env
+from exchange.portal.citizen import CitizenReport, citizen_report, render_citizen_report
 from exchange.portal.roles import ADMIN, AGENCY, AUDITOR, NotAllowed, NotVisible, Principal
 from exchange.portal.subjects import ACCESS_INDEX_TABLE, INDEX_NOT_BUILT, subject_deliveries
 
@@ -22,11 +24,14 @@ __all__ = [
     "INDEX_NOT_BUILT",
     "TOKENS_ENV",
     "Authenticator",
+    "CitizenReport",
     "NotAllowed",
     "NotVisible",
     "Principal",
+    "citizen_report",
     "create_app",
     "parse_tokens",
+    "render_citizen_report",
     "subject_deliveries",
     "tokens_from_env",
 ]

@@ -140,7 +140,12 @@ class LedgerStatus(BaseModel):
 
 class SubjectSearch(BaseModel):
     national_id: str = Field(
-        min_length=1, max_length=64, description="typed by the auditor; neither logged nor returned"
+        min_length=1,
+        max_length=64,
+        # The shape `subjects.audit_ref` accepts (surrounding blanks are dropped there);
+        # spelled so that Python's `re` and pydantic's Rust regex agree on it.
+        pattern=r"^[ \t\n]*[0-9A-Za-z][0-9A-Za-z./-]{0,63}[ \t\n]*$",
+        description="typed by the auditor: letters, digits and . / - ; neither logged nor returned",
     )
 
 

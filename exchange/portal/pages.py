@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from exchange.audit_report import audit_report, parse_period
 from exchange.bus import Bus
-from exchange.portal import queries, subjects
+from exchange.portal import citizen, queries, subjects
 from exchange.portal.auth import SESSION_COOKIE, SESSION_MAX_AGE
 from exchange.portal.roles import Principal
 from exchange.portal.runtime import get_bus, page_principal, portal_of
@@ -160,3 +161,44 @@ def subject_search(
     except BadInput as exc:  # malformed id: say so, and do not show it back
         return render(request, "subject.html", who, 400, typed="", report=None, error=exc.message)
     return render(request, "subject.html", who, typed=national_id.strip(), report=report, error=None)
+
+
+@router.post("/subject/report", name="citizen_report")
+def citizen_report_page(
+    request: Request,
+    who: Caller,
+    bus: TheBus,
+    national_id: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    """The citizen's access report (the same file as `govbus audit subject ID --format html`),
+    shown to save, print and hand over; the id appears in it only masked."""
+    who.require_subject_search()
+    try:
+        report = citizen.citizen_report(bus, who, national_id)
+    except BadInput as exc:
+        return render(request, "subject.html", who, 400, typed="", report=None, error=exc.message)
+    return HTMLResponse(
+        citizen.render_citizen_report(report),
+        headers={
+            "Content-Security-Policy": citizen.CONTENT_SECURITY_POLICY,
+            "Content-Disposition": 'inline; filename="access-report.html"',
+        },
+    )
+
+
+@router.get("/audit/report", name="audit_report_page")
+def audit_report_page(
+    request: Request,
+    who: Caller,
+    bus: TheBus,
+    start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+) -> Response:
+    who.require_audit_report()
+    form = {"start": start or "", "end": end or ""}
+    try:
+        begin, until = parse_period(start, end, names=("from", "to"))
+    except BadInput as exc:
+        return render(request, "audit_report.html", who, 400, report=None, error=exc.message, **form)
+    report = audit_report(bus, who, begin, until)
+    return render(request, "audit_report.html", who, report=report, error=None, **form)

@@ -215,7 +215,7 @@ def quarantine(bus: Bus, who: Principal, *, dataset: str | None = None) -> list[
     reasons_text = sa.cast(q.c.reasons, sa.Text)
     query = (
         sa.select(q.c.dataset, q.c.status, reasons_text.label("reasons"), sa.func.count().label("rows"))
-        .where(q.c.dataset.in_(wanted))
+        .where(q.c.dataset.in_(wanted), q.c.status != "discarded")  # discarded: kept for audit only
         .group_by(q.c.dataset, q.c.status, reasons_text)
     )
     totals: Counter[str] = Counter()

@@ -7,6 +7,9 @@
   subscriptions and the delivery runs to it). Nothing about other agencies' exchanges.
 * **auditor** sees every audit view and is the only role that may search by subject.
 
+The ledger and the audit report (volumes per agency and purpose, read from the ledger)
+are for auditors and admins, who run the bus and already see every run.
+
 Every query in `queries.py` asks these rules, so the HTML pages and the JSON API
 cannot disagree. A refusal is a `NotAllowed` (HTTP 403); asking about a dataset one may
 not see at all is `NotVisible` (HTTP 404), so an agency learns nothing from probing.
@@ -91,6 +94,11 @@ class Principal:
     def require_ledger(self) -> None:
         if not self.can_read_ledger:
             raise NotAllowed("only admins and auditors read the ledger", where="ledger")
+
+    def require_audit_report(self) -> None:
+        """The activity report (volumes per agency and purpose) is read from the ledger."""
+        if not self.can_read_ledger:
+            raise NotAllowed("only auditors and admins read the audit report", where="audit report")
 
     def require_subject_search(self) -> None:
         if not self.can_search_subjects:

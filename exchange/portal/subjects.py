@@ -5,12 +5,13 @@ The auditor types a national id. It is turned at once into the audit pseudonym
 that pseudonym is looked up: the typed id is never logged, stored, put in an error
 message or returned by the API; the HTML page shows it back only in its own form field.
 
-The lookup needs the per-subject access index (issue 6: one row per subject and
-delivery, keyed by the audit pseudonym). Until the consent part builds it, the table is
-absent and `subject_deliveries` says so (`index_available=False` and a notice) rather
-than pretending nobody received anything. When the table exists, this reads its
-pseudonym column (`subject_ref`) and its link to the ledger (`ledger_seq`), and reports
-each delivery as the signed ledger entry describes it.
+The lookup reads the per-subject access index (one row per subject and delivered
+batch, keyed by the audit pseudonym, written with the delivery): its pseudonym column
+(`subject_ref`) and its link to the ledger (`ledger_seq`), and reports each delivery as
+the signed ledger entry describes it. A state database without the table says so
+(`index_available=False` and a notice) rather than pretending nobody received anything.
+`deliveries_of_ref` is the lookup without the role check, for the citizen's report
+(`citizen.py`), which checks the role itself.
 """
 
 from __future__ import annotations
@@ -56,7 +57,11 @@ def audit_ref(bus: Bus, national_id: str) -> str:
 def subject_deliveries(bus: Bus, who: Principal, national_id: str) -> models.SubjectReport:
     """Every delivery of this person's data recorded in the access index, oldest first."""
     who.require_subject_search()
-    ref = audit_ref(bus, national_id)
+    return deliveries_of_ref(bus, audit_ref(bus, national_id))
+
+
+def deliveries_of_ref(bus: Bus, ref: str) -> models.SubjectReport:
+    """The deliveries the access index lists for one audit pseudonym (no role check: callers do it)."""
     with bus.engine.connect() as conn:
         if not sa.inspect(conn).has_table(ACCESS_INDEX_TABLE):
             return models.SubjectReport(index_available=False, notice=INDEX_NOT_BUILT, deliveries=[])

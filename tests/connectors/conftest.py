@@ -1,4 +1,5 @@
-"""Shared fixtures of the connector tests: a database URL per dialect, unique table names.
+"""Shared fixtures of the connector tests: a database URL per dialect, unique table names,
+an SFTP server on 127.0.0.1 (`sftp_server`, `sftp_folder`; see `sftp_server.py`).
 
 SQLite always runs (a file in tmp_path). PostgreSQL and MariaDB run when
 GOVBUS_TEST_POSTGRES_URL / GOVBUS_TEST_MARIADB_URL are set (CI sets both) and are
@@ -13,12 +14,15 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
 
 from connectors import Source
+
+if TYPE_CHECKING:
+    from tests.connectors.sftp_server import SftpTestServer
 
 SERVER_URL_VARIABLES = {
     "postgresql": "GOVBUS_TEST_POSTGRES_URL",
@@ -91,3 +95,23 @@ def assert_resumes_exactly() -> Callable[..., dict[str, Any]]:
         return batches[-1][1]
 
     return check
+
+
+@pytest.fixture(scope="module")
+def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SftpTestServer]:
+    """A real SFTP server on 127.0.0.1 for the module's tests (see tests/connectors/sftp_server.py)."""
+    from tests.connectors.sftp_server import SftpTestServer  # asyncssh only where it is used
+
+    with SftpTestServer(tmp_path_factory.mktemp("sftp-root")) as server:
+        yield server
+
+
+@pytest.fixture
+def sftp_folder(sftp_server: SftpTestServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh folder on `sftp_server` (its local path), the login password in the environment."""
+    from tests.connectors.sftp_server import PASSWORD_ENV
+
+    monkeypatch.setenv(PASSWORD_ENV, sftp_server.password)
+    path = sftp_server.root / f"drop-{uuid.uuid4().hex[:8]}"
+    path.mkdir()
+    return path

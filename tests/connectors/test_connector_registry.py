@@ -21,6 +21,8 @@ from govbus.errors import BadConfiguration
 
 SCHEMA = pa.schema([("return_id", pa.string()), ("gross_income", pa.decimal128(14, 2))])
 KEYS = ["return_id"]
+SFTP = "sftp_avro, sftp_csv, sftp_fixed_width, sftp_jsonl, sftp_parquet"
+KNOWN = f"avro, csv, fixed_width, jsonl, parquet, rest, {SFTP}, sql"
 
 
 def source(settings: dict[str, Any]) -> Any:
@@ -45,9 +47,9 @@ def test_builtin_connectors_are_built_from_their_settings(tmp_path: Path) -> Non
         (
             {"url": "sqlite://", "table": "r"},
             "connector",
-            "avro, csv, fixed_width, jsonl, parquet, rest, sql",
+            KNOWN,
         ),
-        ({"connector": "ftp"}, "connector", "avro, csv, fixed_width, jsonl, parquet, rest, sql"),
+        ({"connector": "ftp"}, "connector", KNOWN),
         ({"connector": "sql", "url": "sqlite://"}, "table", "connector, url, table"),
         ({"connector": "sql", "table": "r"}, "url", "connector, url, table"),
         ({"connector": "parquet", "file": "r.parquet"}, "file", "connector, path"),
@@ -127,7 +129,10 @@ def test_plugins_are_discovered_by_entry_point(tmp_path: Path, dropbox_plugin: l
     assert error.value.where == "connector"
     with pytest.raises(BadConfiguration) as error:
         source({"connector": "ftp"})
-    assert error.value.hint == "known connectors: avro, csv, dropbox, fixed_width, jsonl, parquet, rest, sql"
+    assert (
+        error.value.hint
+        == f"known connectors: avro, csv, dropbox, fixed_width, jsonl, parquet, rest, {SFTP}, sql"
+    )
 
 
 def test_sqlite_url_in_a_missing_folder_names_the_folder(tmp_path):

@@ -50,7 +50,8 @@ def _rule(kind: str, column: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
 def test_lint_passes_the_sample_catalog() -> None:
     result = runner.invoke(contract_app, ["lint", str(SAMPLE.parent)])
     assert result.exit_code == 0, result.output
-    assert "2 contract(s) clean" in result.output
+    contracts = len(list(SAMPLE.parent.glob("*/contract.yaml")))
+    assert contracts >= 2 and f"{contracts} contract(s) clean" in result.output
 
 
 def test_lint_reports_every_problem_with_file_line_and_field(tmp_path: Path) -> None:

@@ -54,7 +54,10 @@ def _active_housing_subjects(bus) -> set[str]:
 
     refs = set()
     with bus.engine.connect() as conn:
-        for row in conn.execute(sa.select(consents_table).where(consents_table.c.status == "ACTIVE")):
+        active = sa.select(consents_table).where(
+            consents_table.c.status == "ACTIVE", consents_table.c.recipient == "housing"
+        )
+        for row in conn.execute(active):
             refs.add(row.subject_ref)
     return refs
 
@@ -169,7 +172,9 @@ def test_revoked_consent_stops_delivery_of_that_subject(bus, seeded):
     with bus.engine.begin() as conn:
         consent_id = conn.execute(
             sa.select(consents_table.c.consent_id).where(
-                consents_table.c.subject_ref == ref, consents_table.c.status == "ACTIVE"
+                consents_table.c.subject_ref == ref,
+                consents_table.c.status == "ACTIVE",
+                consents_table.c.recipient == "housing",
             )
         ).scalar_one()
         bus.register.revoke(conn, consent_id)

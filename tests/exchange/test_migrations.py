@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
@@ -157,8 +158,16 @@ def test_upgrade_twice_changes_nothing(engine: Engine) -> None:
     assert version_rows(engine) == [schema_migrations.head()]
 
 
+def legacy_database(engine: Engine) -> None:
+    """A database as `create_all` built it before migrations existed: the baseline's
+    schema (today's models have moved on, so `create_all` now would build more)."""
+    with engine.begin() as conn:
+        command.upgrade(schema_migrations.alembic_config(conn), schema_migrations.BASELINE_REVISION)
+        conn.execute(sa.text(f"DROP TABLE {schema_migrations.VERSION_TABLE}"))
+
+
 def test_a_create_all_database_is_adopted_in_place(engine: Engine) -> None:
-    create_all(engine)
+    legacy_database(engine)
     now = datetime(2026, 1, 2, tzinfo=UTC)
     with engine.begin() as conn:
         conn.execute(sa.insert(state.cursors).values(dataset="tax.income", cursor={"v": 1}, updated_at=now))
@@ -204,14 +213,17 @@ def test_a_database_at_an_unknown_revision_is_refused(engine: Engine) -> None:
     assert version_rows(engine) == ["f00dcafe"]
 
 
-NEXT_REVISION = """
+CURRENT = schema_migrations.head()
+NEXT = f"{int(CURRENT) + 1:04d}"
+AFTER_NEXT = f"{int(CURRENT) + 2:04d}"
+NEXT_REVISION = f"""
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{NEXT}"
+down_revision = "{CURRENT}"
 branch_labels = None
 depends_on = None
 
@@ -229,10 +241,10 @@ def downgrade() -> None:
 
 @pytest.fixture
 def newer_govbus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The migrations as a later GovBus would ship them: one more revision (0002)."""
+    """The migrations as a later GovBus would ship them: one more revision (NEXT)."""
     copy = tmp_path / "migrations"
     shutil.copytree(schema_migrations._MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    (copy / "versions" / "0002_runs_attempt.py").write_text(NEXT_REVISION)
+    (copy / "versions" / f"{NEXT}_runs_attempt.py").write_text(NEXT_REVISION)
     monkeypatch.setattr(schema_migrations, "_MIGRATIONS", copy)
     schema_migrations._scripts.cache_clear()
     yield
@@ -240,12 +252,12 @@ def newer_govbus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 
 
 def test_a_database_behind_head_is_refused_until_upgraded(engine: Engine, newer_govbus: None) -> None:
-    schema_migrations.upgrade(engine, "0001")
-    assert schema_migrations.head() == "0002"
-    with pytest.raises(BadConfiguration, match="at revision 0001, behind") as info:
+    schema_migrations.upgrade(engine, CURRENT)
+    assert schema_migrations.head() == NEXT
+    with pytest.raises(BadConfiguration, match=f"at revision {CURRENT}, behind") as info:
         schema_migrations.check(engine)
     assert info.value.hint == "run `govbus db upgrade`"
-    assert schema_migrations.upgrade(engine) == "0002"
+    assert schema_migrations.upgrade(engine) == NEXT
     schema_migrations.check(engine)
     with engine.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("runs")}
@@ -253,15 +265,15 @@ def test_a_database_behind_head_is_refused_until_upgraded(engine: Engine, newer_
 
 
 def test_autogenerate_writes_the_next_revision(engine: Engine, newer_govbus: None) -> None:
-    """0002 added runs.attempt, which the models lack: autogenerate proposes dropping it."""
+    """NEXT added runs.attempt, which the models lack: autogenerate proposes dropping it."""
     path = schema_migrations.autogenerate_revision(engine, "drop attempt")
-    assert path.name == "0003_drop_attempt.py"
+    assert path.name == f"{AFTER_NEXT}_drop_attempt.py"
     text = path.read_text()
-    assert "down_revision: str | Sequence[str] | None = '0002'" in text
+    assert f"down_revision: str | Sequence[str] | None = '{NEXT}'" in text
     assert "batch_op.drop_column('attempt')" in text
     assert text.count("drop_column") == 1  # nothing else differs
-    assert schema_migrations.head() == "0003"
-    assert schema_migrations.upgrade(engine) == "0003"
+    assert schema_migrations.head() == AFTER_NEXT
+    assert schema_migrations.upgrade(engine) == AFTER_NEXT
 
 
 def test_unknown_target_revision_is_bad_input(engine: Engine) -> None:

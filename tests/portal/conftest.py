@@ -56,21 +56,28 @@ class Seeded:
 def _tax_only_catalog() -> Path:
     """The sample catalog with one dataset (tax.income), so the portal's numbers are exact.
 
-    The Civil Registry's dataset, its statute and its subscription are left out; the
-    registry agency stays, as an agency with nothing to see.
+    Every other dataset, the statutes and the subscriptions about them are left out; their
+    agencies stay, as agencies with nothing to see (the Civil Registry).
     """
-    import shutil
     import tempfile
 
+    import yaml
+
+    keep = "tax.income"
     root = Path(tempfile.mkdtemp(prefix="govbus-portal-catalog-")) / "catalog"
     shutil.copytree(SAMPLE_CATALOG, root)
-    shutil.rmtree(root / "datasets" / "registry.residents")
-    for name, block in (
-        ("subscriptions/benefits.yaml", "  - id: benefits.residents"),
-        ("legal-bases.yaml", "  - id: SBA-14"),
-    ):
-        text = (root / name).read_text()
-        (root / name).write_text(text[: text.index(block)])
+    for dataset in (root / "datasets").iterdir():
+        if dataset.name != keep:
+            shutil.rmtree(dataset)
+    for path, key in [(root / "legal-bases.yaml", "statutes")] + [
+        (p, "subscriptions") for p in sorted((root / "subscriptions").glob("*.yaml"))
+    ]:
+        document = yaml.safe_load(path.read_text())
+        document[key] = [item for item in document[key] if item["dataset"] == keep]
+        if document[key]:
+            path.write_text(yaml.safe_dump(document, sort_keys=False))
+        else:
+            path.unlink()
     return root
 
 

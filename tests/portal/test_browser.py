@@ -146,7 +146,7 @@ def test_auditor_walks_the_portal_and_an_agency_is_refused(served, browser, tmp_
     page.screenshot(path=str(tmp_path / "3-runs.png"), full_page=True)
 
     page.click("nav >> text=Ledger")
-    assert "The ledger is intact: 80 entries" in page.inner_text("main")
+    assert "The ledger is intact: 81 entries" in page.inner_text("main")
     page.screenshot(path=str(tmp_path / "4-ledger.png"), full_page=True)
 
     page.click("nav >> text=Subject search")

@@ -1,0 +1,230 @@
+"""The citizen's access report: who received my data, when, why and under which law.
+
+One self-contained HTML page (inline style, no script, no external link) that a person
+can keep, print or show someone: every delivery of their data the access index lists,
+in plain sentences ("On 3 March 2026 the Tax Authority gave the Social Benefits Agency
+data about you ... Allowed by the Social Benefits Act, section 12(3)."), each with the
+inclusion proof of its signed ledger entry folded away under it, and how to check the
+proofs at the end. `govbus audit subject ID --format html` writes it and the portal's
+subject search offers it to auditors (`POST /subject/report`): both call
+`citizen_report` and `render_citizen_report`, so they cannot differ.
+
+What the page holds about the person: their national id masked to its last four
+characters (`******1234`), never in full, and never their audit pseudonym. Everything
+else is the ledger's own words (ids of batches and consents, counts, field names, Merkle
+roots), which hold no personal value by construction, and the catalog's descriptions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+import consent
+from consent.entry_proofs import dumps as proof_json
+from consent.entry_proofs import entry_proofs
+from exchange.bus import Bus
+from exchange.catalog import Catalog
+from exchange.portal.queries import as_utc
+from exchange.portal.roles import Principal
+from exchange.portal.subjects import audit_ref, deliveries_of_ref
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATE = "citizen_report.html"
+# The saved file forbids every script and every outside resource; the portal sends the same.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+PSEUDONYM_FIELD = "subject_pseudonym"
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CitizenDelivery:
+    """One delivery as the person reads it (and the proof an expert can check)."""
+
+    seq: int
+    at: datetime
+    sentence: str
+    owner: str
+    dataset: str
+    dataset_about: str
+    recipient: str
+    purpose: str
+    basis: str
+    fields: tuple[str, ...]
+    pseudonymized: bool
+    proof: str | None  # the `govbus audit proof` document; None if newer than the last checkpoint
+
+
+@dataclass(frozen=True)
+class CitizenReport:
+    masked_id: str
+    generated_at: datetime
+    index_available: bool
+    notice: str | None
+    deliveries: tuple[CitizenDelivery, ...]
+    recipients: tuple[str, ...]
+    checkpoint: dict[str, Any] | None
+    public_keys: tuple[tuple[str, str], ...]  # (key id, PEM)
+
+
+def mask_id(typed: str) -> str:
+    """`******1234`: the last four characters only, and never the length of the id."""
+    typed = typed.strip()
+    return "******" + (typed[-4:] if len(typed) >= 8 else "")
+
+
+def day_text(value: datetime) -> str:
+    """`3 March 2026` (UTC), the same in every locale."""
+    value = as_utc(value) or value
+    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def citizen_report(bus: Bus, who: Principal, national_id: str) -> CitizenReport:
+    """Every delivery of this person's data, in plain words, with an inclusion proof each.
+
+    Only an auditor may build it (the portal) or the operator at the command line, who
+    acts as one; the typed id is looked up by its audit pseudonym and kept only masked.
+    """
+    who.require_subject_search()
+    ref = audit_ref(bus, national_id)
+    found = deliveries_of_ref(bus, ref)
+    seqs = [d.ledger_seq for d in found.deliveries]
+    ledger = consent.CONSENT_METADATA.tables["ledger"]
+    with bus.engine.connect() as conn:
+        payloads = {
+            row.seq: json.loads(row.payload)
+            for row in conn.execute(sa.select(ledger.c.seq, ledger.c.payload).where(ledger.c.seq.in_(seqs)))
+        }
+        proofs = entry_proofs(conn, seqs)
+        consents = bus.register.list_for_ref(conn, ref) if seqs else []
+        checkpoint = consent.latest_checkpoint(conn)
+    deliveries = tuple(
+        _delivery(bus.catalog, d.ledger_seq, as_utc(d.at) or d.at, payloads[d.ledger_seq], consents, proofs)
+        for d in found.deliveries
+    )
+    keys = bus.keys.public_keys()
+    return CitizenReport(
+        masked_id=mask_id(national_id),
+        generated_at=datetime.now(UTC),
+        index_available=found.index_available,
+        notice=found.notice,
+        deliveries=deliveries,
+        recipients=tuple(sorted({d.recipient for d in deliveries})),
+        checkpoint=checkpoint.to_json() if checkpoint is not None else None,
+        public_keys=tuple((key_id, consent.public_key_pem(keys[key_id])) for key_id in sorted(keys)),
+    )
+
+
+def render_citizen_report(report: CitizenReport) -> str:
+    """The report as one HTML document (UTF-8 text), the same for the CLI and the portal."""
+    return (
+        _environment()
+        .get_template(TEMPLATE)
+        .render(r=report, csp=CONTENT_SECURITY_POLICY, day=day_text, generated=day_text(report.generated_at))
+    )
+
+
+def _environment() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
+
+
+def _delivery(
+    catalog: Catalog,
+    seq: int,
+    at: datetime,
+    payload: dict[str, Any],
+    consents: list[consent.ConsentRecord],
+    proofs: dict[int, dict[str, Any]],
+) -> CitizenDelivery:
+    dataset_id = str(payload.get("dataset", ""))
+    dataset = catalog.datasets.get(dataset_id)
+    owner = _agency(catalog, dataset.contract.owner) if dataset else "the agency that keeps it"
+    about = dataset.contract.description.strip().rstrip(".") if dataset else dataset_id
+    recipient = _agency(catalog, str(payload.get("recipient", "")))
+    purpose_code = str(payload.get("purpose", ""))
+    purpose = catalog.purposes.get(purpose_code)
+    purpose_text = purpose.description.strip().rstrip(".") if purpose else purpose_code
+    fields = [str(f) for f in payload.get("fields", [])]
+    basis = _basis(catalog, str(payload.get("basis", "")), at, payload, consents)
+    sentence = (
+        f"On {day_text(at)}, {owner} gave {recipient} data about you from “{about}”, "
+        f"for this purpose: {_lower_first(purpose_text)}. {basis}"
+    )
+    proof = proofs.get(seq)
+    return CitizenDelivery(
+        seq=seq,
+        at=at,
+        sentence=sentence,
+        owner=owner,
+        dataset=dataset_id,
+        dataset_about=about,
+        recipient=recipient,
+        purpose=purpose_text,
+        basis=basis,
+        fields=tuple(_field_label(catalog, dataset_id, f) for f in fields),
+        pseudonymized=PSEUDONYM_FIELD in fields,
+        proof=proof_json(proof) if proof is not None else None,
+    )
+
+
+def _agency(catalog: Catalog, agency_id: str) -> str:
+    agency = catalog.agencies.get(agency_id)
+    return f"the {agency.name}" if agency else f"the agency “{agency_id}”"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+def _basis(
+    catalog: Catalog, basis: str, at: datetime, payload: dict[str, Any], consents: list[consent.ConsentRecord]
+) -> str:
+    if basis.startswith("statute:"):
+        statute_id = basis.removeprefix("statute:")
+        statute = catalog.statutes.get(statute_id)
+        law = f"{statute.law} (statute {statute_id})" if statute else f"statute {statute_id}"
+        return f"A law allowed it without asking you: {law}."
+    if basis == consent.CONSENT_BASIS:
+        given = _consent_in_force(consents, at, payload)
+        if given is None:
+            return "You allowed it: your consent was in force at that time."
+        return f"You allowed it: your consent no. {given.consent_id}, given on {day_text(given.valid_from)}."
+    return f"Legal basis recorded: {basis or 'none'}."
+
+
+def _consent_in_force(
+    consents: list[consent.ConsentRecord], at: datetime, payload: dict[str, Any]
+) -> consent.ConsentRecord | None:
+    """The person's consent that covered this delivery: same recipient, dataset and purpose,
+    valid at the delivery's time (the latest one if several)."""
+    matching = [
+        c
+        for c in consents
+        if (c.recipient, c.dataset, c.purpose)
+        == (payload.get("recipient"), payload.get("dataset"), payload.get("purpose"))
+        and as_utc(c.valid_from) <= at
+        and (c.valid_until is None or at < as_utc(c.valid_until))
+    ]
+    return max(matching, key=lambda c: as_utc(c.valid_from)) if matching else None
+
+
+def _field_label(catalog: Catalog, dataset_id: str, name: str) -> str:
+    if name == PSEUDONYM_FIELD:
+        return "a code standing for you that only this agency can use (not your national id)"
+    dataset = catalog.datasets.get(dataset_id)
+    spec = dataset.contract.fields.get(name) if dataset else None
+    if spec is not None and spec.description:
+        return spec.description
+    return name.replace("_", " ")
