@@ -28,6 +28,11 @@ once-only rules (a `FolderSource` whose `FileStore` is on the server; `DropFolde
 is the local one) and `SftpSink` writes batch files there atomically, both through
 paramiko with `SftpSettings` (host, login by reference, trusted host key).
 
+The conformance kit `connectors.testing` (not imported here: it needs pytest) checks a
+connector against these contracts — every Avro type round-trips, incremental and resumed
+reads lose and repeat nothing, writes are idempotent, memory stays bounded — as pytest
+tests (`ConnectorConformance`); every built-in connector passes it.
+
 This part imports no other part of GovBus, only the kernel's errors.
 """
 
