@@ -57,6 +57,7 @@ bench: install
 	$(BIN)/python bench/file_connectors_bench.py
 	$(BIN)/python bench/sql_sink_bench.py
 	$(BIN)/python bench/dag_parse_bench.py
+	$(BIN)/python bench/audit_bench.py
 
 # Re-resolve the pinned dependencies after changing setup.cfg.
 lock:

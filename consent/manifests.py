@@ -25,7 +25,6 @@ folder proves nothing alone. `verify_delivery` therefore takes the trusted keys.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -46,7 +45,7 @@ from consent.envelope import (
 from consent.instants import iso_utc, utc_now
 from consent.keys import SigningKey
 from consent.ledger import canonical_json
-from consent.signatures import PublicKeys, check_signature, public_key_pem
+from consent.signatures import PublicKeys, public_key_pem, read_signed_file
 from govbus.errors import BadInput
 
 MANIFEST_FORMAT = "govbus-delivery-manifest/1"
@@ -220,32 +219,17 @@ def _check_files(directory: Path, document: Mapping[str, Any], problems: list[st
 def check_manifest(path: Path, trusted_keys: PublicKeys) -> ManifestCheck:
     """Verify one manifest: signature by a trusted key, canonical form, every file's hash."""
     check = ManifestCheck(manifest=path, ok=False)
-    data = path.read_bytes()
-    try:
-        document = json.loads(data.decode("utf-8"))
-        if not isinstance(document, dict):
-            raise ValueError
-    except (UnicodeDecodeError, ValueError):
-        check.problems.append("manifest is not a JSON object")
+    signed = read_signed_file(path, path.with_name(path.name.removesuffix(".json") + ".sig"), trusted_keys,
+                              label="manifest", format_field="manifest", format_value=MANIFEST_FORMAT,
+                              kind="delivery manifest")
+    check.problems.extend(signed.problems)
+    document = signed.document
+    if document is None:
         return check
+    check.key_id = signed.key_id
     check.batch_id = document.get("batch_id") if isinstance(document.get("batch_id"), str) else None
     rows = document.get("rows")
     check.rows = rows.get("delivered") if isinstance(rows, dict) else None
-    if document.get("manifest") != MANIFEST_FORMAT:
-        check.problems.append("not a GovBus delivery manifest")
-    if canonical_json(document).encode("utf-8") != data:
-        check.problems.append("manifest is not in canonical form (edited by hand?)")
-    signature_path = path.with_name(path.name.removesuffix(".json") + ".sig")
-    if not signature_path.is_file():
-        check.problems.append(f"signature file {signature_path.name} is missing")
-    else:
-        raw = signature_path.read_bytes()
-        verdict = check_signature(trusted_keys, document.get("key_id"), raw, data)
-        check.key_id = verdict.key_id
-        if len(raw) != 64:
-            check.problems.append("signature file is not a raw 64-byte Ed25519 signature")
-        else:
-            check.problems.extend(verdict.problems)
     check.files = _check_files(path.parent, document, check.problems)
     check.ok = not check.problems
     return check

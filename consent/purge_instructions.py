@@ -39,7 +39,7 @@ from consent.keys import SigningKey
 from consent.ledger import canonical_json
 from consent.manifests import SAFE_NAME, _write_atomic
 from consent.purge_register import Purge
-from consent.signatures import PublicKeys, check_signature, public_key_pem
+from consent.signatures import PublicKeys, public_key_pem, read_signed_file
 from govbus.errors import BadInput
 
 PURGE_FORMAT = "govbus-purge-instruction/1"
@@ -133,33 +133,17 @@ class PurgeCheck:
 def check_purge_instruction(path: Path, trusted_keys: PublicKeys) -> PurgeCheck:
     """Verify one instruction: format, canonical form, signature by a trusted key."""
     check = PurgeCheck(path=path, ok=False)
-    data = path.read_bytes()
-    try:
-        document = json.loads(data.decode("utf-8"))
-        if not isinstance(document, dict):
-            raise ValueError
-    except (UnicodeDecodeError, ValueError):
-        check.problems.append("instruction is not a JSON object")
+    signature = path.with_name(path.name.removesuffix(PURGE_SUFFIX) + PURGE_SIGNATURE_SUFFIX)
+    signed = read_signed_file(path, signature, trusted_keys, label="instruction", format_field="purge",
+                              format_value=PURGE_FORMAT, kind="purge instruction")
+    check.problems.extend(signed.problems)
+    if signed.document is None:
         return check
-    purge_id = document.get("purge_id")
+    check.key_id = signed.key_id
+    purge_id = signed.document.get("purge_id")
     check.purge_id = purge_id if isinstance(purge_id, str) else None
-    if document.get("purge") != PURGE_FORMAT:
-        check.problems.append("not a GovBus purge instruction")
-    if canonical_json(document).encode("utf-8") != data:
-        check.problems.append("instruction is not in canonical form (edited by hand?)")
     if check.purge_id is None or path.name != purge_file_names(check.purge_id)[0]:
         check.problems.append("file name does not match the purge id")
-    signature = path.with_name(path.name.removesuffix(PURGE_SUFFIX) + PURGE_SIGNATURE_SUFFIX)
-    if not signature.is_file():
-        check.problems.append(f"signature file {signature.name} is missing")
-    else:
-        raw = signature.read_bytes()
-        verdict = check_signature(trusted_keys, document.get("key_id"), raw, data)
-        check.key_id = verdict.key_id
-        if len(raw) != 64:
-            check.problems.append("signature file is not a raw 64-byte Ed25519 signature")
-        else:
-            check.problems.extend(verdict.problems)
     check.ok = not check.problems
     return check
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,3 +112,48 @@ def verify_document(document: Mapping[str, Any], public_keys: PublicKeys) -> Ver
     except (TypeError, ValueError):
         return Verification(False, None, ["document is not plain JSON"])
     return check_signature(public_keys, block.get("keyId"), value, message)
+
+
+@dataclass
+class SignedFile:
+    """What `read_signed_file` found: the document (None if not a JSON object), the key id
+    that signed it (None if unknown), and every problem, in words a recipient can act on."""
+
+    document: dict[str, Any] | None
+    key_id: str | None
+    problems: list[str]
+
+
+def read_signed_file(path: Path, signature_path: Path, trusted_keys: PublicKeys, *, label: str,
+                     format_field: str, format_value: str, kind: str) -> SignedFile:
+    """Check a canonical-JSON file the bus signed with a detached raw Ed25519 signature.
+
+    The one reading of signed manifests and purge instructions: a JSON object, of the
+    expected format (`document[format_field] == format_value`, else "not a GovBus
+    `kind`"), byte-equal to its canonical form, and signed by a trusted key in
+    `signature_path` (64 raw bytes). `label` names the file in problems ("manifest").
+    """
+    data = path.read_bytes()
+    try:
+        document = json.loads(data.decode("utf-8"))
+        if not isinstance(document, dict):
+            raise ValueError
+    except (UnicodeDecodeError, ValueError):
+        return SignedFile(None, None, [f"{label} is not a JSON object"])
+    problems: list[str] = []
+    if document.get(format_field) != format_value:
+        problems.append(f"not a GovBus {kind}")
+    if canonical_json(document).encode("utf-8") != data:
+        problems.append(f"{label} is not in canonical form (edited by hand?)")
+    key_id = None
+    if not signature_path.is_file():
+        problems.append(f"signature file {signature_path.name} is missing")
+    else:
+        raw = signature_path.read_bytes()
+        verdict = check_signature(trusted_keys, document.get("key_id"), raw, data)
+        key_id = verdict.key_id
+        if len(raw) != 64:
+            problems.append("signature file is not a raw 64-byte Ed25519 signature")
+        else:
+            problems.extend(verdict.problems)
+    return SignedFile(document, key_id, problems)

@@ -125,6 +125,12 @@ def _fields(old: Contract, new: Contract, renamed: Mapping[str, str]) -> Iterabl
         if set(spec.tags) != set(now.tags):
             tags = f"tags {sorted(spec.tags)} → {sorted(now.tags)}"
             yield Change(NOBODY, "tags", name, tags, False)
+        if set(spec.reversible_by) != set(now.reversible_by):
+            message = (
+                f"reversible_by {sorted(spec.reversible_by)} → {sorted(now.reversible_by)}: "
+                "the recipients added now get ciphertext, those removed the clear value"
+            )
+            yield Change(CONSUMER, "reversible_by", name, message, True)
     for name in new.fields:
         if name not in old.fields and name not in renamed.values():
             yield Change(NOBODY, "added_field", name, "added", False)

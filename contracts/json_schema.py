@@ -92,6 +92,13 @@ def contract_json_schema() -> dict[str, Any]:
             "classification": {"enum": list(CLASSIFICATIONS)},
             "tags": {"type": "array", "items": {"type": "string"}},
             "description": {"type": "string"},
+            "reversible_by": {
+                "type": "array",
+                "items": {"type": "string", "pattern": NAME_PATTERN},
+                "minItems": 1,
+                "uniqueItems": True,
+                "description": "Agencies that receive this field AES-SIV encrypted, with their own key.",
+            },
         },
         "additionalProperties": False,
     }

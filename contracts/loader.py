@@ -170,7 +170,7 @@ class _ContractLint:
                 self.r.problem(item, where, "is not a valid Avro field name")
             attributes = {a.key: a for a in self.r.mapping(item.node, where) or []}
             for key, attribute in attributes.items():
-                if key not in ("classification", "tags", "description"):
+                if key not in ("classification", "tags", "description", "reversible_by"):
                     self.r.problem(attribute, f"{where}.{key}", "unknown key")
             if "classification" not in attributes:
                 self.r.problem(item, f"{where}.classification", "required key is missing")
@@ -180,9 +180,30 @@ class _ContractLint:
             )
             tags = self.r.string_list(attributes.get("tags"), f"{where}.tags") or []
             description = self.r.string(attributes.get("description"), f"{where}.description")
+            reversible = self.reversible_by(attributes.get("reversible_by"), f"{where}.reversible_by")
             if classification is not None:
-                specs[item.key] = FieldSpec(classification, tuple(tags), description or "", item.line)
+                specs[item.key] = FieldSpec(
+                    classification, tuple(tags), description or "", item.line, reversible
+                )
         return specs
+
+    def reversible_by(self, entry: Entry | None, where: str) -> tuple[str, ...]:
+        """Agency ids the field is delivered to as AES-SIV ciphertext (the catalog checks
+        that each exists and publishes a delivery key)."""
+        if entry is None:
+            return ()
+        self.lines[where] = entry.line
+        names = self.r.string_list(entry, where)
+        if names is None:
+            return ()
+        if not names:
+            self.r.problem(entry, where, "must name at least one agency (or leave it out)")
+        if len(set(names)) != len(names):
+            self.r.problem(entry, where, "names an agency twice")
+        for name in names:
+            if not _NAME.match(name):
+                self.r.problem(entry, where, f"{name!r} is not an agency id")
+        return tuple(names)
 
     def field_ref(self, entry: Entry | None, name: str, fields: set[str]) -> str | None:
         value = self.r.string(entry, name)

@@ -41,12 +41,17 @@ class Problem:
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """How one field is classified (drives minimization and protection) and tagged."""
+    """How one field is classified (drives minimization and protection) and tagged.
+
+    `reversible_by`: agencies that receive the field encrypted deterministically
+    (AES-SIV) with a key only they can unseal, instead of in the clear.
+    """
 
     classification: str
     tags: tuple[str, ...] = ()
     description: str = ""
     line: int | None = field(default=None, compare=False)
+    reversible_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ effect (DESIGN.md, "One exchange run").
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ import consent
 from exchange import state
 from exchange.catalog import Catalog, Dataset, Subscription, expand_settings, load_catalog
 from exchange.settings import Settings
+from exchange.staging import StagingArea
 
 log = logging.getLogger("govbus.exchange")
 
@@ -67,6 +69,11 @@ class Bus:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @functools.cached_property
+    def staging(self) -> StagingArea:
+        """Where staged segments are written, read and deleted (see exchange.staging)."""
+        return StagingArea(self.settings.staging_url, self.settings.staging_dir)
 
     # -- connectors -----------------------------------------------------------------
 

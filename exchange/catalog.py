@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
 import consent
 import contracts
 import schemas
 from contracts import Problem
+from exchange import catalog_protection as protection
 from govbus.errors import BadConfiguration, GovBusError
 from govbus.yamlfile import MarkedDict, load_marked
 
@@ -27,11 +30,16 @@ from govbus.yamlfile import MarkedDict, load_marked
 @dataclass(frozen=True)
 class Agency:
     """A member. `max_concurrent_reads`: how many reads of its systems may run at once
-    (Airflow gives each source agency a pool of that many slots; 1 unless declared)."""
+    (Airflow gives each source agency a pool of that many slots; 1 unless declared).
+    `delivery_key`: its X25519 public key (from `delivery_public_key`, a PEM file in the
+    catalog), to which encrypted deliveries and reversible-field keys are sealed; its id
+    (`delivery_key_id`) is what the catalog audit compares."""
 
     id: str
     name: str
     max_concurrent_reads: int = 1
+    delivery_key_id: str | None = None
+    delivery_key: X25519PublicKey | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,11 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Subscription:
-    """An agency's standing order for a dataset, for one purpose, on one legal basis."""
+    """An agency's standing order for a dataset, for one purpose, on one legal basis.
+
+    `reversible_fields`: its fields the contract declares reversible by this agency
+    (delivered as AES-SIV ciphertext); `encrypt_files`: delivered files are sealed.
+    """
 
     id: str
     agency: str
@@ -60,6 +72,8 @@ class Subscription:
     schedule: str | None
     file: str
     line: int
+    encrypt_files: bool = False
+    reversible_fields: tuple[str, ...] = ()
 
     @property
     def basis(self) -> str:
@@ -99,6 +113,7 @@ _SUBSCRIPTION_KEYS = {
     "pseudonymize_subject",
     "sink",
     "schedule",
+    protection.ENCRYPT_FILES,
 }
 
 
@@ -208,7 +223,10 @@ def _read_agencies(path: Path, catalog: Catalog, problems: list[Problem], shown:
             message = f"must be a whole number of at least 1 (reads of {item['id']}'s systems at once)"
             problems.append(Problem(shown(path), item.line_of(key), key, message))
             reads = 1
-        catalog.agencies[item["id"]] = Agency(item["id"], str(item.get("name", item["id"])), reads)
+        key = protection.read_delivery_key(item, catalog.root, shown(path), problems)
+        key_id = consent.x25519_key_id(key) if key is not None else None
+        name = str(item.get("name", item["id"]))
+        catalog.agencies[item["id"]] = Agency(item["id"], name, reads, key_id, key)
 
 
 def _read_dataset(path: Path, catalog: Catalog, problems: list[Problem], shown: Any) -> None:
@@ -228,6 +246,8 @@ def _read_dataset(path: Path, catalog: Catalog, problems: list[Problem], shown: 
         problems.append(
             Problem(shown(path), contract.line_of("owner"), "owner", f"unknown agency {contract.owner!r}")
         )
+    has_key = {a.id: a.delivery_key is not None for a in catalog.agencies.values()}
+    problems.extend(protection.check_reversible(contract, shown(path), has_key))
     versions: list[schemas.AvroSchema] = []
     for avsc in sorted(directory.glob("schema/v*.avsc"), key=_version_key):
         try:
@@ -357,6 +377,9 @@ def _subscription(
     pseudo = item.get("pseudonymize_subject", False)
     if not isinstance(pseudo, bool):
         bad("pseudonymize_subject", "must be true or false")
+    reversible = protection.reversible_fields(dataset.contract, agency, fields) if dataset else ()
+    has_key = catalog.agencies[agency].delivery_key is not None
+    encrypt = protection.check_subscription(item, sink, reversible, has_key, bad)
     if len(problems) > before:
         return None
     return Subscription(
@@ -371,6 +394,8 @@ def _subscription(
         schedule=item.get("schedule"),
         file=file,
         line=item.line,
+        encrypt_files=encrypt,
+        reversible_fields=reversible,
     )
 
 

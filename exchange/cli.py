@@ -143,6 +143,14 @@ def demo(
                 f"({seeded.broken} broken on purpose); "
                 f"{seeded.consents:,} citizens consented to Housing, {seeded.revoked} later revoked."
             )
+            if seeded.health is not None:
+                h = seeded.health
+                states = ", ".join(f"{n:,} {s.lower()}" for s, n in sorted(h.consents.items()))
+                console.print(
+                    f"Seeded the Health Ministry with {h.assessments:,} disability assessments "
+                    f"({h.broken} broken on purpose); consents to Benefits: {states}; "
+                    f"{h.without_consent:,} assessed people without one."
+                )
         elif more:
             changed, new = sample.change_some(bus)
             console.print(f"The Tax Authority corrected {changed} returns and received {new} new ones.")

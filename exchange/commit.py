@@ -9,7 +9,6 @@ keep receiving newer stages.
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +67,7 @@ def commit_dataset(bus: Bus, dataset_id: str) -> CommitReport:
             report.committed.append(stage.stage_id)
     # Staged segments are only needed until every subscriber has them.
     for stage_id in report.committed:
-        shutil.rmtree(bus.settings.staging_dir / stage_id, ignore_errors=True)
+        bus.staging.discard(stage_id)
     if report.committed:
         _tell_source(bus, dataset_id, committed_cursor)
     if report.committed:

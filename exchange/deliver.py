@@ -14,6 +14,7 @@ replacement (upsert by key, file replaced atomically); the ledger gets one entry
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 import connectors
@@ -61,9 +61,13 @@ class DeliverReport:
 
 
 def delivered_schema(dataset: Dataset, sub: Subscription) -> pa.Schema:
-    """The Arrow schema a subscriber receives: its fields, plus the pseudonym if asked."""
+    """The Arrow schema a subscriber receives: its fields (reversible ones as the base64
+    text of their AES-SIV ciphertext), plus the pseudonym if asked."""
     arrow = dataset.schema.arrow
-    fields = [arrow.field(name) for name in sub.fields]
+    fields = [
+        arrow.field(name).with_type(pa.string()) if name in sub.reversible_fields else arrow.field(name)
+        for name in sub.fields
+    ]
     if sub.pseudonymize_subject:
         fields.append(pa.field(PSEUDONYM_COLUMN, pa.string(), nullable=False))
     return pa.schema(fields)
@@ -79,6 +83,8 @@ class _Plan:
     timeline: Any  # consent.ConsentTimeline for consent subscriptions, else None
     policy_version: str
     sensitive: tuple[str, ...]
+    # {field: (key id, AES-SIV key)} for the recipient's reversible fields, read once per run.
+    field_keys: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
 
 def deliver_subscription(bus: Bus, sub: Subscription) -> DeliverReport:
@@ -104,6 +110,7 @@ def deliver_subscription(bus: Bus, sub: Subscription) -> DeliverReport:
             dataset=sub.dataset, recipient=sub.agency, purpose=sub.purpose, fields=sub.fields, statute=statute
         ),
         dataset.contract.fields_classified("sensitive"),
+        _field_keys(bus, sub),
     )
     sink = bus.sink_for(sub, delivered_schema(dataset, sub))
     try:
@@ -120,6 +127,14 @@ def deliver_subscription(bus: Bus, sub: Subscription) -> DeliverReport:
         report.rows_denied,
     )
     return report
+
+
+def _field_keys(bus: Bus, sub: Subscription) -> dict[str, tuple[str, bytes]]:
+    keys = {}
+    for name in sub.reversible_fields:
+        key_id = bus.keys.field_key_id(sub.agency, name)
+        keys[name] = (key_id, bus.keys.field_key(sub.agency, name, key_id))
+    return keys
 
 
 def _pending_segments(bus: Bus, sub: Subscription) -> list[tuple[str, int, str]]:
@@ -176,7 +191,7 @@ def _deliver_segment(
 ) -> None:
     sub, dataset = plan.sub, plan.dataset
     subject_field = dataset.contract.subject_field
-    table = pq.read_table(bus.settings.staging_dir / stage_id / f"seg-{segment:05d}.parquet")
+    table = bus.staging.read_segment(stage_id, segment)
     # Staged under an older schema version? Read it as the current one (Avro resolution).
     table = schemas.resolve_staged(table, fingerprint, dataset.versions, dataset.schema)
     decision, denials = _decide(bus, plan, table, state.utcnow())
@@ -195,7 +210,9 @@ def _deliver_segment(
         pseudonym_key_id = bus.keys.pseudonym_key_id(sub.agency, sub.purpose)
         pseudonyms = consent.pseudonymize(allowed[subject_field], key)
         out = out.append_column(pa.field(PSEUDONYM_COLUMN, pa.string(), nullable=False), pseudonyms)
+    out = _encrypt_reversible(plan, out)
     batch_id = f"{stage_id}-{segment:05d}-{sub.id}"
+    # Over what leaves the bus: reversible fields as their ciphertext.
     merkle_root = consent.merkle_root(consent.record_leaf_hashes(out))
     files: list[list[str]] = []
     manifest_sha256 = None
@@ -203,7 +220,7 @@ def _deliver_segment(
         receipt = sink.write(batch_id, out)
         files = [list(f) for f in receipt.files]
         if receipt.files:
-            manifest_sha256 = _write_manifest(bus, plan, receipt, batch_id, out, decision, merkle_root)
+            manifest_sha256, files = _write_manifest(bus, plan, receipt, batch_id, out, decision, merkle_root)
     if bus.hooks.after_sink_write is not None:
         bus.hooks.after_sink_write(batch_id)
     payload = {
@@ -226,6 +243,11 @@ def _deliver_segment(
         "files": files,
         "manifest_sha256": manifest_sha256,
     }
+    # Named only when used, so entries of plain deliveries keep their exact form.
+    if sub.reversible_fields:
+        payload["reversible_fields"] = list(sub.reversible_fields)
+    if sub.encrypt_files:
+        payload["encrypted_files"] = True
     # The ledger is one chain for all subscriptions: appends are serialized across workers.
     with bus.locked("ledger"), bus.engine.begin() as conn:
         entry = bus.ledger.append(conn, "delivery", payload)
@@ -259,9 +281,30 @@ def _write_manifest(
     out: pa.Table,
     decision: consent.Decision,
     merkle_root: str,
-) -> str:
-    """Sign a manifest next to a file delivery; the recipient checks it with verify-delivery."""
+) -> tuple[str, list[list[str]]]:
+    """Sign a manifest next to a file delivery; the recipient checks it with verify-delivery.
+
+    Seals the reversible fields' keys and, with `encrypt_files`, replaces each file by its
+    `<name>.enc` (the plaintext file is removed). Returns the manifest's SHA-256 and the
+    [name, sha256] of the files now in the folder (the encrypted ones, if encrypted).
+    """
     sub, dataset = plan.sub, plan.dataset
+    details: dict[str, Any] = {
+        "subscription": sub.id,
+        "recipient": sub.agency,
+        "purpose": sub.purpose,
+        "basis": sub.basis,
+        "fields": out.column_names,
+        "merkle_root": merkle_root,
+    }
+    protect: dict[str, Any] = {}
+    if sub.encrypt_files or plan.field_keys:
+        details["reversible_fields"] = list(sub.reversible_fields)
+        protect = {
+            "recipient_keys": {sub.agency: bus.catalog.agencies[sub.agency].delivery_key},
+            "encrypt": sub.encrypt_files,
+            "field_keys": plan.field_keys or None,
+        }
     manifest = consent.write_manifest(
         Path(receipt.location).parent,
         batch_id,
@@ -273,16 +316,20 @@ def _write_manifest(
         rows_denied=decision.denied_count,
         files=receipt.files,
         policy_version=plan.policy_version,
-        details={
-            "subscription": sub.id,
-            "recipient": sub.agency,
-            "purpose": sub.purpose,
-            "basis": sub.basis,
-            "fields": out.column_names,
-            "merkle_root": merkle_root,
-        },
+        details=details,
+        **protect,
     )
-    return consent.file_sha256(manifest)[0]
+    listed = json.loads(manifest.read_bytes())["files"]
+    return consent.file_sha256(manifest)[0], [[entry["name"], entry["sha256"]] for entry in listed]
+
+
+def _encrypt_reversible(plan: _Plan, out: pa.Table) -> pa.Table:
+    """Replace each reversible field by its AES-SIV ciphertext (base64) under the recipient's key."""
+    for name, (_, key) in plan.field_keys.items():
+        index = out.schema.get_field_index(name)
+        encrypted = consent.encrypt_column(out[name], key, field=name)
+        out = out.set_column(index, out.schema.field(index).with_type(pa.string()), encrypted)
+    return out
 
 
 def _index_subjects(

@@ -114,7 +114,6 @@ def _replay(bus: Bus, dataset: Dataset, ids: Sequence[int], by: str) -> ReplayRe
             bus,
             stage,
             cursor,
-            run.directory,
             then=lambda conn: _resolve(conn, bus, dataset, report, by, new_reasons, run),
         )
     return report

@@ -27,6 +27,7 @@ class Settings:
     catalog_dir: Path
     batch_size: int = 50_000
     lock_timeout: float = 600.0  # seconds a step waits for another worker running the same step
+    staging_url: str = ""  # GOVBUS_STAGING_URL: an fsspec location for stages; "" = staging_dir
 
     @property
     def staging_dir(self) -> Path:
@@ -63,7 +64,8 @@ class Settings:
                 where="environment variable GOVBUS_BATCH_SIZE",
                 hint="unset it to use 50000",
             ) from None
-        return cls(home=home, state_url=state_url, catalog_dir=catalog_dir, batch_size=batch_size)
+        return cls(home=home, state_url=state_url, catalog_dir=catalog_dir, batch_size=batch_size,
+                   staging_url=env.get("GOVBUS_STAGING_URL", "").strip())
 
     def ensure_dirs(self) -> None:
         for path in (self.home, self.staging_dir, self.agencies_dir):

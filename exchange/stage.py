@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -90,7 +88,7 @@ def stage_dataset(bus: Bus, dataset_id: str) -> StageReport:
     if report.rows_read:
         run.write_report(results)
     _check_sla(report, results)
-    close_stage(bus, report, cursor, run.directory, then=run.resolve_superseded)
+    close_stage(bus, report, cursor, then=run.resolve_superseded)
     log.info(
         "staged %s stage=%s read=%d staged=%d quarantined=%d",
         dataset_id,
@@ -111,8 +109,6 @@ class StageRun:
         self.dataset = dataset
         self.report = report
         self.stage_id = report.stage_id or ""
-        self.directory: Path = bus.settings.staging_dir / self.stage_id
-        self.directory.mkdir(parents=True, exist_ok=True)
         self.validation = contracts.StageValidation(dataset.contract, keys=key_index.KeyIndex(bus))
         self.indexed = key_index.indexed_fields(bus, dataset.id)
         self.key_fields = dataset.contract.key_fields
@@ -128,7 +124,7 @@ class StageRun:
         # Each subject's audit pseudonym, once here rather than in every delivery.
         refs = self.bus.register.subject_refs(good[self.dataset.contract.subject_field])
         staged = good.append_column(SUBJECT_REF_COLUMN, refs)
-        pq.write_table(staged, self.directory / f"seg-{self.report.segments:05d}.parquet")
+        self.bus.staging.write_segment(self.stage_id, self.report.segments, staged)
         self.report.segments += 1
         if self.indexed:
             with self.bus.engine.begin() as conn:
@@ -259,7 +255,6 @@ def close_stage(
     bus: Bus,
     report: StageReport,
     cursor: Any,
-    directory: Any,
     *,
     then: Callable[[sa.Connection], None] | None = None,
 ) -> None:
@@ -299,4 +294,4 @@ def _discard(bus: Bus, conn: sa.Connection, stage_id: str) -> None:
     conn.execute(sa.delete(state.quarantine).where(state.quarantine.c.stage_id == stage_id))
     key_index.forget_stage(conn, stage_id)
     conn.execute(sa.delete(state.stages).where(state.stages.c.stage_id == stage_id))
-    shutil.rmtree(bus.settings.staging_dir / stage_id, ignore_errors=True)
+    bus.staging.discard(stage_id)

@@ -44,6 +44,7 @@ def small_catalog(root: Path) -> Path:
     for name in ("agencies.yaml", "purposes.yaml", "legal-bases.yaml"):
         (catalog / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(CATALOG / name, catalog / name)
+    shutil.copytree(CATALOG / "keys", catalog / "keys")  # agencies' published delivery keys
     for dataset in ("tax.income", "registry.residents"):
         shutil.copytree(CATALOG / "datasets" / dataset, catalog / "datasets" / dataset)
     (catalog / "subscriptions").mkdir()

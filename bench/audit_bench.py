@@ -1,0 +1,280 @@
+"""`make bench`: what the audit trail costs — delivery share, `audit verify`, `audit subject`.
+
+Three measurements, each step in its own process (peak RSS = VmHWM of that step):
+
+1. Audit share of a delivery: exchange_bench's 1,000,000 generated tax.income rows are
+   staged, then delivered to each subscription while wrappers installed in the child
+   process only time the audit work deliver does: Merkle leaves + root
+   (`consent.record_leaf_hashes`/`merkle_root`), the audit refs of the delivered rows
+   (`exchange.deliver.subject_refs` as called for the index), the access-index insert
+   (`exchange.deliver._index_subjects`) and the ledger append (`Ledger.append`). Rows/s
+   "without" is rows / (total - audit). Target: audit ≤ 20 % of the delivery. (The
+   audit refs themselves are HMACs computed once at stage time, shared with consent
+   decisions: printed apart. Index pages written at commit are not attributed.)
+2. `govbus audit verify` (`Ledger.verify`) on a ledger of 100,000 delivery-like entries
+   appended through `Ledger.append` (1,000 per transaction, each followed by a signed
+   checkpoint as a run ends with `runner.checkpoint_ledger`).
+3. `govbus audit subject NATIONAL_ID` on an access index of 10,000,000 rows (20
+   deliveries per subject, refs by the bus's audit pseudonym of synthetic national ids,
+   pointing at the ledger of 2.): median and p95 ms over 50 subjects of the table lookup
+   (`subject_deliveries`) and of the citizen's report with inclusion proofs
+   (`citizen_report`, as `--format html` builds it, without rendering).
+
+Usage: python bench/audit_bench.py [--rows N] [--entries E] [--index-rows I]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from exchange_bench import OUT, REPO, generate, make_catalog, run_step
+
+sys.path.insert(0, str(REPO))
+WORK = OUT / "audit-work"
+SUBSCRIPTIONS = ("benefits.tax-income", "statistics.tax-income", "housing.tax-income")
+PER_SUBJECT = 20  # access-index rows (deliveries) per subject
+QUERIES = 50
+
+
+def peak_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _timed(owner: Any, name: str, spent: Counter[str], part: str, caller: str | None = None) -> None:
+    """Replace `owner.name` by a wrapper adding its time to spent[part] (calls from `caller` only)."""
+    original = getattr(owner, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if caller is not None and sys._getframe(1).f_code.co_name != caller:
+            return original(*args, **kwargs)
+        t0 = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[part] += time.perf_counter() - t0
+
+    setattr(owner, name, wrapper)
+
+
+def child_stage(bus: Any, _arg: str) -> dict[str, Any]:
+    spent: Counter[str] = Counter()
+    _timed(type(bus.register), "subject_refs", spent, "refs")
+    t0 = time.perf_counter()
+    bus.stage("tax.income")
+    return {"seconds": time.perf_counter() - t0, "refs": spent["refs"]}
+
+
+def child_deliver(bus: Any, sub_id: str) -> dict[str, Any]:
+    import consent
+    from exchange import deliver
+
+    spent: Counter[str] = Counter()
+    _timed(consent, "record_leaf_hashes", spent, "merkle")
+    _timed(consent, "merkle_root", spent, "merkle")
+    _timed(deliver, "subject_refs", spent, "refs", caller="_deliver_segment")
+    _timed(deliver, "_index_subjects", spent, "index")
+    _timed(type(bus.ledger), "append", spent, "ledger")
+    t0 = time.perf_counter()
+    report = bus.deliver("tax.income", sub_id)
+    return {"seconds": time.perf_counter() - t0, "delivered": report.rows_delivered, **spent}
+
+
+def _payload(sub: Any, seq: int) -> dict[str, Any]:
+    """What deliver writes for one 100,000-row batch (placeholders where it hashes or signs)."""
+    digest = hashlib.sha256(str(seq).encode()).hexdigest()
+    fields = [*sub.fields, *(["subject_pseudonym"] if sub.pseudonymize_subject else [])]
+    return {
+        "dataset": sub.dataset, "contract_version": 1, "schema_sha256": digest,
+        "subscription": sub.id, "recipient": sub.agency, "purpose": sub.purpose,
+        "basis": sub.basis, "policy_version": digest[:16],
+        "consents_used": 4_800 if sub.statute is None else 0,
+        "batch_id": f"S{seq // 30:08d}-{seq % 10:05d}-{sub.id}",
+        "rows_delivered": 100_000, "rows_denied": 0, "denials": {}, "fields": fields,
+        "pseudonym_key_id": None, "merkle_root": digest, "files": [], "manifest_sha256": None,
+    }  # fmt: skip
+
+
+def _subscription(bus: Any, seq: int) -> Any:
+    return bus.catalog.subscriptions_for("tax.income")[seq % 3]
+
+
+def child_ledger(bus: Any, arg: str) -> dict[str, Any]:
+    from exchange.runner import checkpoint_ledger
+
+    entries, t0 = int(arg), time.perf_counter()
+    for start in range(1, entries + 1, 1_000):
+        with bus.engine.begin() as conn:
+            for seq in range(start, min(start + 1_000, entries + 1)):
+                bus.ledger.append(conn, "delivery", _payload(_subscription(bus, seq), seq))
+        checkpoint_ledger(bus)
+    return {"seconds": time.perf_counter() - t0}
+
+
+def child_verify(bus: Any, _arg: str) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    with bus.engine.connect() as conn:
+        report = bus.ledger.verify(conn)
+    if not report.ok:
+        sys.exit(f"verify found problems: {report.problems[:3]} {report.checkpoint_problems[:3]}")
+    return {"seconds": time.perf_counter() - t0, "entries": report.entries, "checkpoints": report.checkpoints}
+
+
+def _people(count: int) -> pa.Array:
+    return pa.array((10**10 + np.arange(count, dtype=np.int64) * 7_919).astype(str))
+
+
+def child_index(bus: Any, arg: str) -> dict[str, Any]:
+    """Fill access_index in key order (subject_ref, ledger_seq), 1 M rows per transaction."""
+    from exchange import state
+
+    index_rows, entries = (int(x) for x in arg.split(","))
+    people = max(1, index_rows // PER_SUBJECT)
+    per_seq = -(-people * PER_SUBJECT // entries)  # index rows per ledger entry
+    t0 = time.perf_counter()
+    refs = bus.register.subject_refs(_people(people))
+    order = pc.array_sort_indices(refs).to_numpy().astype(np.int64)
+    sorted_refs = pc.take(refs, order).to_pylist()
+    agencies = [_subscription(bus, seq).agency for seq in range(3)]
+    statement = f"INSERT INTO {state.access_index.name} VALUES (?, ?, ?, ?)"
+    chunk = max(1, 1_000_000 // PER_SUBJECT)
+    for lo in range(0, people, chunk):
+        hi = min(lo + chunk, people)
+        seqs = (order[lo:hi, None] + np.arange(PER_SUBJECT)[None, :] * people) // per_seq + 1
+        rows = [
+            (ref, seq, "tax.income", agencies[seq % 3])
+            for ref, row in zip(sorted_refs[lo:hi], seqs.tolist(), strict=True)
+            for seq in row
+        ]
+        with bus.engine.begin() as conn:
+            conn.exec_driver_sql(statement, rows)
+    return {"seconds": time.perf_counter() - t0, "rows": people * PER_SUBJECT, "people": people}
+
+
+def child_subject(bus: Any, arg: str) -> dict[str, Any]:
+    from exchange.portal.citizen import citizen_report
+    from exchange.portal.roles import AUDITOR, Principal
+    from exchange.portal.subjects import subject_deliveries
+
+    people = int(arg)
+    chosen = _people(people).take(pa.array(np.random.default_rng(3).choice(people, QUERIES))).to_pylist()
+    found: dict[str, list[float]] = {"lookup": [], "report": [], "deliveries": []}
+    for national_id in chosen:
+        t0 = time.perf_counter()
+        deliveries = subject_deliveries(bus, Principal(AUDITOR), national_id).deliveries
+        found["lookup"].append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        report = citizen_report(bus, Principal(AUDITOR), national_id)
+        found["report"].append((time.perf_counter() - t0) * 1000)
+        if not deliveries or any(d.proof is None for d in report.deliveries):
+            sys.exit("a chosen subject has no deliveries or no proof: the index does not match")
+        found["deliveries"].append(len(deliveries))
+    return found
+
+
+CHILDREN = {f.__name__.removeprefix("child_"): f for f in (
+    child_stage, child_deliver, child_ledger, child_verify, child_index, child_subject)}  # fmt: skip
+
+
+def run(env: dict[str, str], step: str, arg: str) -> dict[str, Any]:
+    """Run one step in its own process (this file, --child); its last stdout line is JSON."""
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", step, arg],
+        env=env, capture_output=True, text=True, cwd=REPO, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        sys.exit(f"{step} {arg} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _ms(values: list[float]) -> str:
+    p95 = float(np.percentile(values, 95))
+    return f"median {statistics.median(values):8.1f} ms   p95 {p95:8.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--index-rows", type=int, default=10_000_000)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        from exchange import Bus
+
+        bus = Bus.open()
+        try:
+            result = CHILDREN[args.child[0]](bus, args.child[1])
+        finally:
+            bus.close()
+        print(json.dumps({**result, "peak_mib": peak_mib()}))
+        return
+
+    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min)")
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    source = WORK / "income_returns.parquet"
+    t0 = time.perf_counter()
+    generate(source, args.rows)
+    print(f"generated {args.rows:,} rows in {time.perf_counter() - t0:.1f} s")
+    make_catalog(WORK / "catalog", source)
+    env = {**os.environ, "GOVBUS_HOME": str(WORK / "home"), "GOVBUS_CATALOG": str(WORK / "catalog"),
+           "GOVBUS_BATCH_SIZE": "100000"}  # fmt: skip
+    env.pop("GOVBUS_STATE_URL", None)
+    for agency in ("benefits", "housing", "statistics"):
+        (WORK / "home" / "agencies" / agency).mkdir(parents=True, exist_ok=True)
+
+    run_step(env, "consents", str(args.rows // 2), "audit-consents")
+    staged = run(env, "stage", "tax.income")
+    print(f"stage {staged['seconds']:.2f} s, of which audit refs (HMAC, shared with consent) "
+          f"{staged['refs']:.2f} s ({100 * staged['refs'] / staged['seconds']:.1f} %)\n")  # fmt: skip
+    head = f"{'deliver':24} {'rows out':>9} {'total s':>8} {'audit s':>8} {'merkle':>7} {'refs':>6} "
+    print(head + f"{'index':>6} {'ledger':>7} {'audit %':>8} {'rows/s on':>10} {'rows/s off':>11} "
+          f"{'RSS MiB':>8}  ≤ 20 %")  # fmt: skip
+    for sub in SUBSCRIPTIONS:
+        r = run(env, "deliver", sub)
+        audit = sum(r.get(k, 0.0) for k in ("merkle", "refs", "index", "ledger"))
+        share = 100 * audit / r["seconds"]
+        print(
+            f"{sub:24} {r['delivered']:9,} {r['seconds']:8.2f} {audit:8.2f} {r.get('merkle', 0):7.2f} "
+            f"{r.get('refs', 0):6.2f} {r.get('index', 0):6.2f} {r.get('ledger', 0):7.2f} {share:7.1f}% "
+            f"{args.rows / r['seconds']:10,.0f} {args.rows / (r['seconds'] - audit):11,.0f} "
+            f"{r['peak_mib']:8.0f}  {'yes' if share <= 20 else 'NO'}"
+        )
+
+    env["GOVBUS_HOME"] = str(WORK / "audit-home")
+    built = run(env, "ledger", str(args.entries))
+    print(f"\nledger: {args.entries:,} entries (+ a checkpoint per 1,000) built in {built['seconds']:.1f} s")
+    r = run(env, "verify", "-")
+    print(f"audit verify: {r['entries']:,} entries, {r['checkpoints']} checkpoints in {r['seconds']:.2f} s "
+          f"= {r['entries'] / r['seconds']:,.0f} entries/s, peak RSS {r['peak_mib']:.0f} MiB")  # fmt: skip
+    built = run(env, "index", f"{args.index_rows},{args.entries}")
+    print(f"access index: {built['rows']:,} rows ({built['people']:,} subjects × {PER_SUBJECT}) "
+          f"built in {built['seconds']:.1f} s")  # fmt: skip
+    r = run(env, "subject", str(built["people"]))
+    print(f"audit subject ({QUERIES} subjects, {statistics.mean(r['deliveries']):.0f} deliveries each, "
+          f"peak RSS {r['peak_mib']:.0f} MiB):")  # fmt: skip
+    print(f"  lookup (table/json/csv)           {_ms(r['lookup'])}")
+    print(f"  citizen report + inclusion proofs {_ms(r['report'])}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Where staged segments live: a local folder by default, any fsspec location for workers
+on several machines.
+
+A stage writes its rows as Parquet segments `<stage id>/seg-NNNNN.parquet`; deliveries read
+them (possibly on another machine, in another Airflow worker) and commit deletes them. By
+default they live under `$GOVBUS_HOME/staging`. `GOVBUS_STAGING_URL` moves them to any
+location fsspec can open — `s3://bucket/govbus/staging` (with s3fs installed),
+`gs://…`, `abfs://…`, `sftp://host/path`, a shared mount as `file:///mnt/govbus/staging` —
+so that every worker sees the same stages. Credentials come the way that file system
+takes them (its environment variables or config files), not from the URL: a password
+written in the URL is accepted but never shown (messages name the location without it).
+
+Readiness is not the file system's job: a stage is deliverable only once the state
+database says so, after every segment was written, so object stores without atomic
+rename are fine.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from govbus.errors import BadConfiguration, TransientError
+
+_USERINFO = re.compile(r"(?<=://)[^/@]*@")
+
+
+def redact(url: str) -> str:
+    """The URL without its user and password part, for messages and logs."""
+    return _USERINFO.sub("***@", url)
+
+
+class StagingArea:
+    """The staged segments' location: `url` (fsspec) or, if empty, the local `default` folder."""
+
+    def __init__(self, url: str, default: Path) -> None:
+        self._local = not url
+        self.location = str(default) if self._local else redact(url)
+        if self._local:
+            self._fs: Any = None
+            self._root = str(default)
+            return
+        try:
+            import fsspec
+
+            self._fs, self._root = fsspec.core.url_to_fs(url)
+        except (ImportError, ValueError) as exc:  # unknown protocol or its package is missing
+            raise BadConfiguration(
+                f"cannot open the staging location {self.location} ({exc.__class__.__name__}: "
+                f"{redact(str(exc))[:200]})",
+                where="environment variable GOVBUS_STAGING_URL",
+                hint="use a URL fsspec knows (file://, s3://, gs://, sftp://...) and install its "
+                "package (s3fs, gcsfs, ...), or unset it to stage under GOVBUS_HOME",
+            ) from None
+        except Exception as exc:  # a file system's own connect error (SSH, cloud SDKs)
+            raise self._unreachable("open", exc) from None
+        self._root = self._root.rstrip("/")
+
+    def segment_path(self, stage_id: str, segment: int) -> str:
+        """Where segment `segment` of stage `stage_id` is (a path within the location)."""
+        return f"{self._root}/{stage_id}/seg-{segment:05d}.parquet"
+
+    def write_segment(self, stage_id: str, segment: int, table: pa.Table) -> None:
+        """Write one segment; durable when this returns (a stage is marked staged after)."""
+        path = self.segment_path(stage_id, segment)
+        if self._local:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, path)
+            return
+        try:
+            self._fs.makedirs(f"{self._root}/{stage_id}", exist_ok=True)
+            with self._fs.open(path, "wb") as handle:
+                pq.write_table(table, handle)
+        except OSError as exc:
+            raise self._unreachable("write a staged segment to", exc) from None
+
+    def read_segment(self, stage_id: str, segment: int) -> pa.Table:
+        """Read one segment back (whole: a segment is one bounded batch)."""
+        path = self.segment_path(stage_id, segment)
+        if self._local:
+            return pq.read_table(path)
+        try:
+            with self._fs.open(path, "rb") as handle:
+                return pq.read_table(handle)
+        except OSError as exc:
+            raise self._unreachable("read a staged segment from", exc) from None
+
+    def discard(self, stage_id: str) -> None:
+        """Delete a stage's segments (committed, or a crashed attempt); absent is fine."""
+        folder = f"{self._root}/{stage_id}"
+        if self._local:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+            return
+        try:
+            self._fs.rm(folder, recursive=True)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise self._unreachable("delete a stage from", exc) from None
+
+    def _unreachable(self, action: str, exc: Exception) -> TransientError:
+        return TransientError(
+            f"cannot {action} the staging location {self.location} ({type(exc).__name__})",
+            where="environment variable GOVBUS_STAGING_URL",
+            hint="check the location is reachable and writable; the step can be retried",
+        )
