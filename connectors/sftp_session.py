@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -46,7 +45,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from connectors.credentials import airflow_connection
+from connectors.credentials import airflow_connection, from_env
 from connectors.file_settings import SettingsReader
 from govbus.errors import BadConfiguration, TransientError
 
@@ -161,7 +160,7 @@ def sftp_credentials(settings: SftpSettings) -> SftpCredentials:
     as an Airflow connection id, is added here). Refuses a variable that is unset or a
     key that cannot be loaded with `BadConfiguration` naming the setting, never the value.
     """
-    password = _environment(settings.password_env, "password_env") if settings.password_env else None
+    password = from_env(settings.password_env, "password_env") if settings.password_env else None
     connection_key = None
     if settings.conn_id is not None:
         info = airflow_connection(settings.conn_id)
@@ -169,10 +168,10 @@ def sftp_credentials(settings: SftpSettings) -> SftpCredentials:
         connection_key = info.extra.get("private_key")
     passphrase = None
     if settings.private_key_passphrase_env:
-        passphrase = _environment(settings.private_key_passphrase_env, "private_key_passphrase_env")
+        passphrase = from_env(settings.private_key_passphrase_env, "private_key_passphrase_env")
     key = None
     if settings.private_key_env:
-        text = _environment(settings.private_key_env, "private_key_env")
+        text = from_env(settings.private_key_env, "private_key_env")
         key = load_private_key(text.encode(), passphrase, "private_key_env")
     elif settings.private_key_path:
         try:
@@ -221,17 +220,6 @@ def load_private_key(data: bytes, passphrase: str | None, where: str) -> paramik
     raise BadConfiguration(
         "holds a key type that is not supported", where=where, hint="use an Ed25519, ECDSA or RSA key"
     )
-
-
-def _environment(name: str, where: str) -> str:
-    value = os.environ.get(name, "")
-    if not value:
-        raise BadConfiguration(
-            f"the environment variable {name} is not set",
-            where=where,
-            hint=f"export {name} before running (settings name the variable, never the secret)",
-        )
-    return value
 
 
 class _UnknownHostKey(paramiko.SSHException):
