@@ -23,6 +23,8 @@ message, instead of the datasets' DAGs silently disappearing.
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Asset, AssetAlias, BaseOperator, task
 from airflow.sdk.exceptions import AirflowFailException
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
 
 _REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("GOVBUS_HOME", str(_REPO / ".govbus"))
@@ -116,10 +120,18 @@ class CommitOperator(GovBusStepOperator):
 
     def run_step(self, context: Any) -> dict[str, Any]:
         try:
-            return orchestration.commit_task(self.dataset_id)
+            counts = orchestration.commit_task(self.dataset_id)
         except orchestration.DeliveriesPending as exc:
             # The missing delivery already used its retries (commit runs after it): fail now.
             raise AirflowFailException(str(exc)) from exc
+        if counts.get("committed"):
+            # New data is in: DAGs whose catalog schedule says `after: [this dataset]` run.
+            alias = AssetAlias(orchestration.commits_alias(self.dataset_id))
+            context["outlet_events"][alias].add(
+                Asset(orchestration.dataset_asset_uri(self.dataset_id)),
+                extra={"stages": len(counts["committed"])},
+            )
+        return counts
 
 
 class FreshnessOperator(GovBusStepOperator):
@@ -134,7 +146,7 @@ def _dataset_dag(spec: orchestration.DagSpec, retry: orchestration.RetryPolicy) 
     with DAG(
         dag_id=spec.dataset,
         description=spec.description,
-        schedule=spec.schedule,
+        schedule=_schedule(spec),
         start_date=START,
         catchup=False,
         max_active_runs=1,
@@ -142,7 +154,12 @@ def _dataset_dag(spec: orchestration.DagSpec, retry: orchestration.RetryPolicy) 
         tags=["govbus", f"owner:{spec.owner}"],
     ) as dag:
         stage = StageOperator(task_id="stage", dataset_id=spec.dataset, pool=spec.pool)
-        commit = CommitOperator(task_id="commit", dataset_id=spec.dataset, trigger_rule="all_done")
+        commit = CommitOperator(
+            task_id="commit",
+            dataset_id=spec.dataset,
+            trigger_rule="all_done",
+            outlets=[AssetAlias(orchestration.commits_alias(spec.dataset))],
+        )
         if spec.subscriptions:
             deliver = DeliverOperator.partial(
                 task_id="deliver",
@@ -164,6 +181,18 @@ def _dataset_dag(spec: orchestration.DagSpec, retry: orchestration.RetryPolicy) 
                 doc_md=f"Fails when the newest data of {spec.dataset} is older than {spec.freshness}.",
             )
     return dag
+
+
+def _schedule(spec: orchestration.DagSpec) -> Any:
+    """The catalog's time schedule, the Assets of the datasets it runs `after`, or both."""
+    if not spec.after:
+        return spec.schedule
+    assets = [Asset(orchestration.dataset_asset_uri(d)) for d in spec.after]
+    condition = functools.reduce(operator.or_, assets)  # any one of them (a list means all)
+    if spec.schedule is None:
+        return condition
+    timetable = CronTriggerTimetable(spec.schedule, timezone="UTC")
+    return AssetOrTimeSchedule(timetable=timetable, assets=condition)
 
 
 def _broken_catalog_dag(message: str) -> DAG:

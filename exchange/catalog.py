@@ -23,6 +23,7 @@ import contracts
 import schemas
 from contracts import Problem
 from exchange import catalog_protection as protection
+from exchange.schedules import parse_schedule
 from govbus.errors import BadConfiguration, GovBusError
 from govbus.yamlfile import MarkedDict, load_marked
 
@@ -69,11 +70,12 @@ class Subscription:
     fields: tuple[str, ...]
     pseudonymize_subject: bool
     sink: Mapping[str, Any]
-    schedule: str | None
+    schedule: str | None  # a preset or cron (see exchange.schedules)
     file: str
     line: int
     encrypt_files: bool = False
     reversible_fields: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()  # run when these datasets commit new data
 
     @property
     def basis(self) -> str:
@@ -380,6 +382,9 @@ def _subscription(
     reversible = protection.reversible_fields(dataset.contract, agency, fields) if dataset else ()
     has_key = catalog.agencies[agency].delivery_key is not None
     encrypt = protection.check_subscription(item, sink, reversible, has_key, bad)
+    schedule, after = parse_schedule(item.get("schedule"), catalog.datasets, bad)
+    if item.get("dataset") in after:
+        bad("schedule", "after: a dataset cannot wait for itself")
     if len(problems) > before:
         return None
     return Subscription(
@@ -391,7 +396,8 @@ def _subscription(
         fields=tuple(fields),
         pseudonymize_subject=pseudo,
         sink=dict(sink),
-        schedule=item.get("schedule"),
+        schedule=schedule,
+        after=after,
         file=file,
         line=item.line,
         encrypt_files=encrypt,

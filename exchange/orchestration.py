@@ -27,6 +27,7 @@ from exchange import state
 from exchange.bus import Bus
 from exchange.catalog import Catalog, load_catalog
 from exchange.runner import checkpoint_ledger
+from exchange.schedules import frequency
 from exchange.settings import Settings
 from govbus.errors import BadConfiguration, BadInput, GovBusError, TransientError
 
@@ -52,6 +53,7 @@ class DagSpec:
     description: str
     pool: str  # the source agency's pool: its reads never exceed max_concurrent_reads
     freshness: str | None  # the contract's SLA freshness as written (P2D); None: no freshness task
+    after: tuple[str, ...] = ()  # datasets whose commits also trigger this DAG (exchange.schedules)
 
 
 def dag_specs(catalog_dir: Path | None = None) -> list[DagSpec]:
@@ -66,7 +68,8 @@ def dag_specs(catalog_dir: Path | None = None) -> list[DagSpec]:
     for dataset_id in sorted(catalog.datasets):
         contract = catalog.datasets[dataset_id].contract
         subs = catalog.subscriptions_for(dataset_id)
-        schedules = sorted({s.schedule for s in subs if s.schedule}, key=_frequency)
+        schedules = sorted({s.schedule for s in subs if s.schedule}, key=frequency)
+        after = tuple(sorted({d for s in subs for d in s.after}))
         # As for the stage's SlaTracker: freshness is judged on the contract's cursor_field.
         judged = contract.sla.freshness is not None and contract.cursor_field is not None
         specs.append(
@@ -78,6 +81,7 @@ def dag_specs(catalog_dir: Path | None = None) -> list[DagSpec]:
                 description=contract.description,
                 pool=pool_name(contract.owner),
                 freshness=contract.sla.freshness_text if judged else None,
+                after=after,
             )
         )
     return specs
@@ -88,16 +92,24 @@ def delivery_asset_uri(dataset_id: str, recipient: str) -> str:
     return f"govbus://{dataset_id}/{recipient}"
 
 
+def dataset_asset_uri(dataset_id: str) -> str:
+    """The Airflow Asset a commit of new data of `dataset_id` updates (for `after:` schedules).
+
+    With the trailing slash Airflow's URI normalization would add anyway, so the URI a
+    DAG waits on and the one the commit emits read the same everywhere."""
+    return f"govbus://{dataset_id}/"
+
+
+def commits_alias(dataset_id: str) -> str:
+    """The AssetAlias the commit task resolves to the dataset's Asset when it committed data."""
+    return f"govbus-commits:{dataset_id}"
+
+
 def deliveries_alias(dataset_id: str) -> str:
     """The AssetAlias a dataset's mapped deliver task resolves to one Asset per recipient."""
     return f"govbus-deliveries:{dataset_id}"
 
 
-_PRESETS = ["@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"]
-
-
-def _frequency(schedule: str) -> int:
-    return _PRESETS.index(schedule) if schedule in _PRESETS else 1  # cron: treat as hourly-ish
 
 
 # -- pools --------------------------------------------------------------------------------
@@ -306,7 +318,9 @@ __all__ = [
     "SubscriptionSpec",
     "agency_pools",
     "commit_task",
+    "commits_alias",
     "dag_specs",
+    "dataset_asset_uri",
     "deliver_task",
     "deliveries_alias",
     "delivery_asset_uri",

@@ -93,6 +93,13 @@ bag = DagBag(dag_folder=sys.argv[1])
 def outlets(task):
     return [getattr(a, "uri", None) or "alias:" + a.name for a in task.outlets]
 
+def uris(condition):
+    if condition is None:
+        return []
+    if hasattr(condition, "uri"):
+        return [str(condition.uri)]
+    return [u for part in getattr(condition, "objects", ()) for u in uris(part)]
+
 def about(task):
     return {
         "type": type(task).__name__,
@@ -112,6 +119,9 @@ print(json.dumps({
     "errors": {k: str(v) for k, v in bag.import_errors.items()},
     "dags": {d.dag_id: {t.task_id: about(t) for t in d.tasks} for d in bag.dags.values()},
     "schedules": {d.dag_id: str(d.schedule) for d in bag.dags.values()},
+    "timetables": {d.dag_id: type(d.timetable).__name__ for d in bag.dags.values()},
+    "after": {d.dag_id: sorted(uris(getattr(d.timetable, "asset_condition", None)))
+              for d in bag.dags.values()},
 }))
 """
 

@@ -92,3 +92,36 @@ def test_bad_retry_setting_shows_the_broken_dag_naming_the_variable(airflow_env)
     assert bag["errors"] == {}
     assert "govbus_catalog_broken" in bag["dags"]
     assert "tax.income" not in bag["dags"]
+
+
+def _after(catalog, dataset_line: str, schedule: str) -> None:
+    """Give the subscription whose dataset line is `dataset_line` another schedule."""
+    path = catalog / "subscriptions" / "benefits.yaml"
+    text = path.read_text()
+    head, tail = text.split(dataset_line, 1)
+    tail = tail.replace('    schedule: "@daily"', schedule, 1)
+    path.write_text(head + dataset_line + tail)
+
+
+def test_a_catalog_schedule_after_other_datasets_runs_on_their_commits(airflow_env, tmp_path):
+    catalog = tmp_path / "catalog"
+    shutil.copytree(CATALOG, catalog)
+    # Benefits' tax exchange also runs whenever new residents were committed...
+    _after(catalog, "dataset: tax.income", "    schedule: {after: [registry.residents]}")
+    bag = dagbag({**airflow_env, "GOVBUS_CATALOG": str(catalog)})
+    assert bag["errors"] == {}
+    # ...on the daily cron (Housing's) or the Asset the registry's commit emits.
+    assert bag["timetables"]["tax.income"] == "AssetOrTimeSchedule"
+    assert bag["after"]["tax.income"] == ["govbus://registry.residents/"]
+    assert bag["timetables"]["registry.residents"] == "CronTriggerTimetable"
+    commit = bag["dags"]["registry.residents"]["commit"]
+    assert commit["outlets"] == ["alias:govbus-commits:registry.residents"]
+
+
+def test_only_after_schedules_make_an_asset_triggered_dag(airflow_env, tmp_path):
+    catalog = tmp_path / "catalog"
+    shutil.copytree(CATALOG, catalog)
+    _after(catalog, "dataset: health.disability", "    schedule: {after: [tax.income, registry.residents]}")
+    bag = dagbag({**airflow_env, "GOVBUS_CATALOG": str(catalog)})
+    assert bag["timetables"]["health.disability"] == "AssetTriggeredTimetable"
+    assert bag["after"]["health.disability"] == ["govbus://registry.residents/", "govbus://tax.income/"]

@@ -77,8 +77,12 @@ def test_dags_test_moves_data_emits_an_asset_event_per_recipient_and_lineage(
     asset_events = _airflow_rows(
         env, "SELECT a.uri, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id ORDER BY a.uri"
     )
-    assert [uri for uri, _ in asset_events] == [f"govbus://tax.income/{r}" for r in RECIPIENTS]
+    # ...and the commit emitted the dataset's own Asset (`after:` schedules run on it).
+    assert [uri for uri, _ in asset_events] == ["govbus://tax.income/"] + [
+        f"govbus://tax.income/{r}" for r in RECIPIENTS
+    ]
     extras = {uri: json.loads(extra) for uri, extra in asset_events}
+    assert extras["govbus://tax.income/"] == {"stages": 1}
     assert extras["govbus://tax.income/benefits"]["subscription"] == "benefits.tax-income"
     assert extras["govbus://tax.income/benefits"]["rows_delivered"] == len(benefits_rows(govbus_home))
 
