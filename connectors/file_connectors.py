@@ -51,21 +51,27 @@ def is_drop_folder(settings: Mapping[str, Any]) -> bool:
     )
 
 
+def file_format_for(kind: str, reader: SettingsReader) -> FileFormat:
+    """How files of `kind` (csv, jsonl, avro, parquet) are read, from the source's settings.
+
+    Local and SFTP drop folders both take their reader from here (SFTP kinds drop the
+    `sftp_` prefix), so a format's options mean the same wherever its files lie.
+    """
+    if kind == "csv":
+        return CsvFormat(CsvOptions.from_settings(reader))
+    if kind == "jsonl":
+        return JsonLinesFormat()
+    if kind == "avro":
+        return AvroFormat()
+    return ParquetFormat()
+
+
 def make_file_source(settings: Mapping[str, Any]) -> DropFolderSource:
     """A `DropFolderSource` for csv / jsonl / avro / parquet settings (see the module doc)."""
     connector = str(settings.get("connector"))
     reader = SettingsReader(settings, connector, _SOURCE_SETTINGS[connector])
-    file_format: FileFormat
-    if connector == "csv":
-        file_format = CsvFormat(CsvOptions.from_settings(reader))
-    elif connector == "jsonl":
-        file_format = JsonLinesFormat()
-    elif connector == "avro":
-        file_format = AvroFormat()
-    else:
-        file_format = ParquetFormat()
     return DropFolderSource(
-        file_format,
+        file_format_for(connector, reader),
         reader.text("directory"),
         pattern=reader.optional_text("pattern"),
         archive_directory=reader.optional_text("archive_directory"),

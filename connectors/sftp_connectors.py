@@ -27,17 +27,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors import avro_files, csv_files, jsonl_files, parquet_files
-from connectors.avro_files import AvroFormat
 from connectors.code_pages import ENCODINGS
 from connectors.copybook import NAMINGS
-from connectors.csv_files import CsvFormat, CsvOptions
 from connectors.drop_folder import FileFormat
+from connectors.file_connectors import file_format_for
 from connectors.file_settings import SettingsReader
 from connectors.file_sinks import AVRO_CODECS, AvroSink, CsvSink, JsonLinesSink
 from connectors.fixed_width_format import RECORD_FORMATS, FixedWidthFormat
-from connectors.jsonl_files import JsonLinesFormat
 from connectors.parquet import ParquetSink
-from connectors.parquet_files import ParquetFormat
 from connectors.sftp_folder import SftpDropFolderSource
 from connectors.sftp_session import SERVER_SETTINGS, SftpSettings
 from connectors.sftp_sink import SftpSink
@@ -74,16 +71,10 @@ def make_sftp_source(settings: Mapping[str, Any], *, key_fields: Sequence[str] =
     reader = SettingsReader(settings, connector, (*SERVER_SETTINGS, *_SOURCE_SETTINGS[connector]))
     server = SftpSettings.from_settings(reader, settings)
     file_format: FileFormat
-    if connector == "sftp_csv":
-        file_format = CsvFormat(CsvOptions.from_settings(reader))
-    elif connector == "sftp_jsonl":
-        file_format = JsonLinesFormat()
-    elif connector == "sftp_avro":
-        file_format = AvroFormat()
-    elif connector == "sftp_parquet":
-        file_format = ParquetFormat()
-    else:
+    if connector == "sftp_fixed_width":
         file_format = _fixed_width(reader, settings, key_fields)
+    else:
+        file_format = file_format_for(connector.removeprefix("sftp_"), reader)
     return SftpDropFolderSource(
         file_format,
         server,
