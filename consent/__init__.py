@@ -5,9 +5,10 @@ TS 27560 model: grant, pause, resume, revoke, expire, CSV import) and its timeli
 answer at any instant; the policy decision, its explanation and minimization of a batch;
 signed consent receipts; protection: keyed pseudonyms, AES-SIV reversible fields,
 envelope encryption and signed delivery manifests; the bus's keys; and the signed,
-hash-chained ledger with Merkle roots over delivered records, its RFC 6962 tree,
-signed checkpoints, inclusion and consistency proofs and offline-verifiable bundles;
-the purge register and signed purge instructions (erasure reaching recipients).
+hash-chained ledger with Merkle roots over delivered records, its RFC 6962 tree (and
+the stored tiles that keep its heads and proofs cheap), signed checkpoints, inclusion
+and consistency proofs and offline-verifiable bundles; the purge register and signed
+purge instructions (erasure reaching recipients).
 See docs/consent.md.
 
 consent/ imports no other GovBus part (only `govbus.errors`). Its tables live in
@@ -35,6 +36,7 @@ from consent.instants import parse_instant, utc_now
 from consent.keys import KeyStore, SigningKey, key_id_of
 from consent.ledger import GENESIS_HASH, Ledger, LedgerEntry, VerifyReport, canonical_json
 from consent.ledger_chain import ChainCheck
+from consent.ledger_tiles import StoredTree, fill_tiles
 from consent.ledger_tree import LedgerTree, entry_leaf_hash, verify_consistency
 from consent.ledger_tree import consistency_proof as ledger_consistency_proof
 from consent.ledger_tree import inclusion_proof as ledger_inclusion_proof
@@ -125,6 +127,7 @@ __all__ = [
     "ScopeCheck",
     "SigningKey",
     "Statute",
+    "StoredTree",
     "Verification",
     "VerifyReport",
     "build_receipt",
@@ -144,6 +147,7 @@ __all__ = [
     "explain",
     "export_bundle",
     "file_sha256",
+    "fill_tiles",
     "import_consents",
     "inclusion_proof",
     "key_id_of",

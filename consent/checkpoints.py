@@ -9,8 +9,10 @@ What a caller must know:
   ledger (which leaves a valid shorter chain), editing, removing or reordering any entry
   it covers, all change the recomputed root. `check_checkpoints` names the checkpoint
   (its `number`) and says what is wrong.
-* Write them with `Ledger.checkpoint(conn)` (it serializes with appends); the functions
-  here that take no connection are pure and used by the offline bundle verifier too.
+* Write them with `Ledger.checkpoint(conn)` (it serializes with appends); writing one also
+  stores the ledger's new tiles (`consent.ledger_tiles`). The functions here that take no
+  connection are pure and used by the offline bundle verifier too: `check_checkpoints`
+  trusts no tile, only the tree rebuilt from the entries.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from consent.instants import iso_utc, utc_now
-from consent.ledger_tree import LedgerTree, read_leaves, verify_consistency
+from consent.ledger_tiles import fill_tiles
+from consent.ledger_tree import LedgerTree, verify_consistency
 from consent.tables import ledger_checkpoints
 from govbus.errors import TransientError
 
@@ -84,9 +87,13 @@ def latest_checkpoint(conn: sa.Connection) -> Checkpoint | None:
 
 def write_checkpoint(conn: sa.Connection, signing_key: Ed25519PrivateKey,
                      key_id: str) -> Checkpoint:
-    """Sign and store the current tree head. The caller holds the ledger's append lock."""
-    _, leaves = read_leaves(conn)
-    tree = LedgerTree(leaves)
+    """Sign and store the current tree head. The caller holds the ledger's append lock.
+
+    Stores the tiles the entries since the last checkpoint completed first (in the same
+    transaction, `consent.ledger_tiles.fill_tiles`), so the head costs O(256 × levels)
+    hashes read, and so will the next proofs.
+    """
+    tree = fill_tiles(conn)
     previous = latest_checkpoint(conn)
     at = utc_now()
     if previous is not None and at < previous.at:

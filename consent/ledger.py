@@ -40,6 +40,7 @@ from consent.ledger_chain import (
     compute_entry_hash,
     signature_problem,
 )
+from consent.ledger_tiles import read_tiles
 from consent.tables import ledger as ledger_table
 from govbus.errors import BadConfiguration, BadInput, FatalError, TransientError
 
@@ -208,9 +209,11 @@ class Ledger:
         reordering (broken links, time going back), forged or foreign signatures; every
         checkpoint's signature, root and consistency with the one before (which catches
         entries removed from the end); with `expected_head`, truncation or rewriting up
-        to that known head.
+        to that known head. The tree is rebuilt from the entries, never read from the
+        stored tiles; a tile that disagrees with it is a problem too (proofs built from it
+        would fail).
         """
         chain = ChainCheck(self._public, expected_head)
         for row in stored_rows(conn):
             chain.feed(row)
-        return chain.finish(read_checkpoints(conn))
+        return chain.finish(read_checkpoints(conn), read_tiles(conn))

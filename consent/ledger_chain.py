@@ -10,7 +10,7 @@ the RFC 6962 leaves and checks the checkpoints against them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from consent.checkpoints import Checkpoint, check_checkpoints
 from consent.instants import iso_utc
+from consent.ledger_tiles import tile_problems
 from consent.ledger_tree import LedgerTree, entry_leaf_hash
 from govbus.errors import FatalError
 
@@ -45,7 +46,8 @@ class VerifyReport:
     head_seq: int | None = None
     head_hash: str | None = None
     checkpoints: int = 0
-    # (checkpoint number, what is wrong); `problems` are about entries (seq, ...).
+    # (checkpoint number, what is wrong); `problems` are about entries (seq, ...) and the
+    # stored tiles over them (named by the first seq a tile covers).
     checkpoint_problems: list[tuple[int, str]] = field(default_factory=list)
     tree_root: str | None = None  # RFC 6962 root over every entry read
     latest_checkpoint: Checkpoint | None = None
@@ -116,8 +118,14 @@ class ChainCheck:
         self.leaves.append(entry_leaf_hash(row.entry_hash))
         self.prev_seq, self.prev_hash, self.prev_at = row.seq, row.entry_hash, row.at
 
-    def finish(self, checkpoints: Sequence[Checkpoint]) -> VerifyReport:
-        """The report: chain problems, then every checkpoint against the tree of entries."""
+    def finish(self, checkpoints: Sequence[Checkpoint],
+               tiles: Iterable[tuple[int, int, str]] = ()) -> VerifyReport:
+        """The report: chain problems, then every checkpoint against the tree of entries.
+
+        `tiles` (height, index, root) are the database's stored tiles
+        (`consent.ledger_tiles.read_tiles`); each one that disagrees with the rebuilt tree
+        becomes a problem named by the first seq it covers.
+        """
         if self.expected_head is not None:
             head_seq, head_hash = self.expected_head
             if self.seen_head is None:
@@ -126,6 +134,7 @@ class ChainCheck:
             elif self.seen_head != head_hash:
                 self.problems.append((head_seq, "entry differs from the known head hash"))
         tree = LedgerTree(self.leaves)
+        self.problems.extend(tile_problems(tiles, tree))
         checkpoint_problems = check_checkpoints(checkpoints, tree, self.public_keys)
         count = len(self.leaves)
         return VerifyReport(ok=not self.problems and not checkpoint_problems, entries=count,

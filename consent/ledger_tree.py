@@ -3,13 +3,17 @@
 What a caller must know:
 
 * Leaf i (0-based) is the ledger entry at position i in `seq` order (entry `seq` is leaf
-  `seq - 1` in an intact ledger). Leaf data = the entry's 32 raw `entry_hash` bytes, so
-  leaf hash = SHA-256(0x00 || entry_hash) and node = SHA-256(0x01 || left || right).
+  `seq - 1` in an intact ledger, which is how the database's tree reads it). Leaf data =
+  the entry's 32 raw `entry_hash` bytes, so leaf hash = SHA-256(0x00 || entry_hash) and
+  node = SHA-256(0x01 || left || right).
   The entry_hash already binds seq, time, kind, payload and the previous hash (see
   `consent.ledger`); a verifier recomputes it from the entry before trusting a leaf.
 * `LedgerTree` hashes every leaf and every complete subtree once (about 2n SHA-256 for n
   entries); roots at any size and proofs are then O(log n) lookups, so checking many
   checkpoints of a 100k-entry ledger costs one pass, not one pass per checkpoint.
+* The database functions (`tree_head`, `inclusion_proof`, `consistency_proof`) read the
+  stored tiles of `consent.ledger_tiles` instead: O(256 × levels) hashes at any size.
+  Verifiers never do: they rebuild a `LedgerTree` from the entries.
 * Verifiers (`verify_consistency`, `consent.merkle.verify_inclusion`) are pure functions
   of hashes: an auditor needs no database.
 """
@@ -17,6 +21,7 @@ What a caller must know:
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -51,26 +56,27 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-class LedgerTree:
-    """A Merkle tree over leaf hashes, with every complete subtree hashed once."""
+class MerkleHashes(ABC):
+    """RFC 6962 roots and proofs over a source of complete-subtree hashes.
 
-    def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
-        levels: list[list[bytes]] = [list(leaf_hashes)]
-        sha256 = hashlib.sha256
-        while len(levels[-1]) > 1:
-            below = levels[-1]
-            levels.append([sha256(b"\x01" + below[i] + below[i + 1]).digest()
-                           for i in range(0, len(below) - 1, 2)])
-        self._levels = levels
+    A subclass gives its leaf count (`size`) and `subtree(height, index)`: the hash of
+    leaves [index·2^height, (index+1)·2^height), only ever asked for subtrees inside
+    `size`. `LedgerTree` keeps every such hash in memory; `consent.ledger_tiles.StoredTree`
+    reads them from stored tiles. Both run the same proof code, so their answers are equal.
+    """
 
     @property
+    @abstractmethod
     def size(self) -> int:
         """How many leaves the tree holds."""
-        return len(self._levels[0])
+
+    @abstractmethod
+    def subtree(self, height: int, index: int) -> bytes:
+        """Hash of the complete subtree of 2^height leaves starting at leaf index·2^height."""
 
     def leaf(self, index: int) -> bytes:
         """The leaf hash at `index`."""
-        return self._levels[0][index]
+        return self.subtree(0, index)
 
     def _check_size(self, size: int, where: str) -> None:
         if not isinstance(size, int) or not 0 <= size <= self.size:
@@ -81,7 +87,7 @@ class LedgerTree:
         """MTH of leaves [lo, hi); lo is aligned as RFC 6962's recursion leaves it."""
         width = hi - lo
         if width & (width - 1) == 0 and lo % width == 0:
-            return self._levels[width.bit_length() - 1][lo // width]
+            return self.subtree(width.bit_length() - 1, lo // width)
         k = _split(width)
         return _node(self._range(lo, lo + k), self._range(lo + k, hi))
 
@@ -127,6 +133,33 @@ class LedgerTree:
         if not complete:
             proof.append(self._range(lo, hi))
         return proof[::-1]
+
+
+class LedgerTree(MerkleHashes):
+    """A Merkle tree over leaf hashes in memory, with every complete subtree hashed once.
+
+    What verifiers use: it trusts nothing but the leaves it is given.
+    """
+
+    def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
+        levels: list[list[bytes]] = [list(leaf_hashes)]
+        sha256 = hashlib.sha256
+        while len(levels[-1]) > 1:
+            below = levels[-1]
+            levels.append([sha256(b"\x01" + below[i] + below[i + 1]).digest()
+                           for i in range(0, len(below) - 1, 2)])
+        self._levels = levels
+
+    @property
+    def size(self) -> int:
+        """How many leaves the tree holds."""
+        return len(self._levels[0])
+
+    def subtree(self, height: int, index: int) -> bytes:
+        """Hash of the complete subtree of 2^height leaves at `index` (IndexError outside)."""
+        if height < 0 or index < 0 or height >= len(self._levels):
+            raise IndexError("no such complete subtree")
+        return self._levels[height][index]
 
 
 def verify_consistency(old_size: int, new_size: int, old_root_hex: str, new_root_hex: str,
@@ -182,31 +215,30 @@ def read_leaves(conn: sa.Connection, up_to_seq: int | None = None) -> tuple[list
 
 
 def tree_head(conn: sa.Connection) -> tuple[int, str]:
-    """(size, root hex) of the Merkle tree over every stored ledger entry."""
-    _, leaves = read_leaves(conn)
-    tree = LedgerTree(leaves)
+    """(size, root hex) of the Merkle tree over every stored ledger entry.
+
+    Read from the stored tiles (`consent.ledger_tiles`): O(256 × levels) hashes, not n.
+    """
+    tree = _stored_tree(conn)
     return tree.size, tree.root()
 
 
 def inclusion_proof(conn: sa.Connection, seq: int, size: int) -> list[bytes]:
-    """Audit path of entry `seq` in the tree of the ledger's first `size` entries."""
-    seqs, leaves = read_leaves(conn)
-    index = _position(seqs, seq)
-    return LedgerTree(leaves).inclusion_proof(index, size)
+    """Audit path of entry `seq` in the tree of the ledger's first `size` entries (from tiles)."""
+    from consent.ledger_tiles import entry_index  # ledger_tiles builds on this module
+
+    index = entry_index(conn, seq)
+    return _stored_tree(conn).inclusion_proof(index, size)
 
 
 def consistency_proof(conn: sa.Connection, old_size: int, new_size: int) -> list[bytes]:
-    """Proof that the ledger's first `old_size` entries are a prefix of its first `new_size`."""
-    _, leaves = read_leaves(conn)
-    return LedgerTree(leaves).consistency_proof(old_size, new_size)
+    """Proof that the ledger's first `old_size` entries are a prefix of its first `new_size`
+    (from tiles)."""
+    return _stored_tree(conn).consistency_proof(old_size, new_size)
 
 
-def _position(seqs: list[int], seq: int) -> int:
-    """Leaf index of entry `seq` (its position in seq order)."""
-    from bisect import bisect_left
+def _stored_tree(conn: sa.Connection) -> MerkleHashes:
+    """The ledger's tree over its stored tiles (`consent.ledger_tiles.StoredTree`)."""
+    from consent.ledger_tiles import StoredTree  # ledger_tiles builds on this module
 
-    index = bisect_left(seqs, seq)
-    if index == len(seqs) or seqs[index] != seq:
-        raise BadInput("no ledger entry has this seq", where="seq",
-                       hint="list entries with `govbus audit verify`")
-    return index
+    return StoredTree(conn)

@@ -115,3 +115,21 @@ ledger_checkpoints = sa.Table(
     sa.Column("key_id", sa.String(16), nullable=False),
     sa.Column("signature", sa.String(128), nullable=False),  # hex Ed25519 over the message
 )
+
+# Tiles of the ledger's RFC 6962 tree (consent.ledger_tiles): row (height, tile_index)
+# holds the root of the complete, aligned subtree over the entries with seq in
+# [tile_index·2^height + 1, (tile_index+1)·2^height]; the bus stores heights 8, 16, 24...
+# (256, 65,536, ... entries), so tree heads and proofs read O(256 × levels) hashes.
+# Keyed by height (log2 of the entries covered), not a level number, so a row means the
+# same whatever tile width wrote it. The root is 64-hex text like `ledger.entry_hash`
+# and `ledger_checkpoints.root`: an auditor compares them in plain SQL, and at one row
+# per 256 entries the 32 bytes that raw binary would save do not matter.
+# A cache of what the entries determine: append-only, written by checkpoints, never
+# trusted by a verifier (`Ledger.verify` names a tile that disagrees with the entries).
+ledger_tiles = sa.Table(
+    "ledger_tiles", CONSENT_METADATA,
+    sa.Column("height", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("tile_index", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root", sa.String(64), nullable=False),
+    sqlite_with_rowid=False,
+)

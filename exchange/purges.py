@@ -41,7 +41,7 @@ import sqlalchemy as sa
 
 import consent
 from consent.purge_register import CONSENT_REVOKED, ERASURE_ORDER, ISSUED, STATUTE_ENDED, seqs_and_batches
-from exchange import state
+from exchange import access_index, state
 from exchange.purge_delivery import (
     Issued,
     Payload,
@@ -229,10 +229,7 @@ def _erase(
         with bus.locked("ledger"), bus.engine.begin() as conn:
             if consent_id is not None:
                 run.revoked = bus.register.revoke(conn, consent_id, revoke_at)
-            index = state.access_index
-            seqs = (
-                conn.execute(sa.select(index.c.ledger_seq).where(index.c.subject_ref == ref)).scalars().all()
-            )
+            seqs = access_index.seqs_of(conn, ref)
             groups: dict[str, list[tuple[int, Payload]]] = defaultdict(list)
             for seq, payload in sorted(consent.delivery_payloads(conn, seqs).items()):
                 if keep(payload):

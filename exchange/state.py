@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -62,17 +63,16 @@ deliveries = sa.Table(
     sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-# Who received whose data: one row per (subject, delivered batch), keyed by the subject's
-# audit pseudonym (HMAC under the audit key), never the raw id. Written in the delivery's
-# transaction, so it always agrees with the ledger entry it points to.
+# Who received whose data, by audit pseudonym (HMAC under the audit key), never the raw
+# id: one row per (bucket, delivery) holding that delivery's subjects in the bucket
+# (exchange.access_index explains why). Written in the delivery's transaction, so it
+# always agrees with the ledger entry it points to.
 access_index = sa.Table(
     "access_index",
     METADATA,
-    sa.Column("subject_ref", sa.String(64), primary_key=True),
-    sa.Column("ledger_seq", sa.Integer, primary_key=True),
-    sa.Column("dataset", sa.String(128), nullable=False),
-    sa.Column("recipient", sa.String(128), nullable=False),
-    # On SQLite one B-tree instead of two: random-key inserts are the index's main cost.
+    sa.Column("bucket", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("ledger_seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("refs", sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb"), nullable=False),
     sqlite_with_rowid=False,
 )
 

@@ -5,11 +5,11 @@ The auditor types a national id. It is turned at once into the audit pseudonym
 that pseudonym is looked up: the typed id is never logged, stored, put in an error
 message or returned by the API; the HTML page shows it back only in its own form field.
 
-The lookup reads the per-subject access index (one row per subject and delivered
-batch, keyed by the audit pseudonym, written with the delivery): its pseudonym column
-(`subject_ref`) and its link to the ledger (`ledger_seq`), and reports each delivery as
-the signed ledger entry describes it. A state database without the table says so
-(`index_available=False` and a notice) rather than pretending nobody received anything.
+The lookup reads the access index (`exchange.access_index`: the subjects of every
+delivered batch, by audit pseudonym, written with the delivery) for the ledger entries
+that carried this pseudonym, and reports each delivery as the signed ledger entry
+describes it. A state database without the table says so (`index_available=False` and a
+notice) rather than pretending nobody received anything.
 `deliveries_of_ref` is the lookup without the role check, for the citizen's report
 (`citizen.py`), which checks the role itself.
 """
@@ -22,22 +22,17 @@ import re
 import sqlalchemy as sa
 
 import consent
+from exchange import access_index
 from exchange.bus import Bus
 from exchange.portal import models
 from exchange.portal.queries import as_utc
 from exchange.portal.roles import Principal
 from govbus.errors import BadInput
 
-ACCESS_INDEX_TABLE = "access_index"
-SUBJECT_COLUMNS = ("subject_ref", "audit_pseudonym", "subject_pseudonym")
-LEDGER_COLUMN = "ledger_seq"
+ACCESS_INDEX_TABLE = access_index.TABLE
 INDEX_NOT_BUILT = (
     "The access index is not built yet, so deliveries cannot be listed per person. "
     "No result here does not mean that nobody received this person's data."
-)
-INDEX_UNREADABLE = (
-    "The access index has a shape this portal does not know (no pseudonym or ledger column); "
-    "upgrade the portal."
 )
 _ID_SHAPE = re.compile(r"[0-9A-Za-z][0-9A-Za-z./-]{0,63}")
 
@@ -65,18 +60,17 @@ def deliveries_of_ref(bus: Bus, ref: str) -> models.SubjectReport:
     with bus.engine.connect() as conn:
         if not sa.inspect(conn).has_table(ACCESS_INDEX_TABLE):
             return models.SubjectReport(index_available=False, notice=INDEX_NOT_BUILT, deliveries=[])
-        index = sa.Table(ACCESS_INDEX_TABLE, sa.MetaData(), autoload_with=conn)
-        subject = next((index.c[c] for c in SUBJECT_COLUMNS if c in index.c), None)
-        if subject is None or LEDGER_COLUMN not in index.c:
-            return models.SubjectReport(index_available=False, notice=INDEX_UNREADABLE, deliveries=[])
+        seqs = access_index.seqs_of(conn, ref)
         ledger = consent.CONSENT_METADATA.tables["ledger"]
-        rows = conn.execute(
-            sa.select(ledger.c.seq, ledger.c.at, ledger.c.payload)
-            .join(index, index.c[LEDGER_COLUMN] == ledger.c.seq)
-            .where(subject == ref)
-            .distinct()
-            .order_by(ledger.c.seq)
-        ).all()
+        rows = (
+            conn.execute(
+                sa.select(ledger.c.seq, ledger.c.at, ledger.c.payload)
+                .where(ledger.c.seq.in_(seqs))
+                .order_by(ledger.c.seq)
+            ).all()
+            if seqs
+            else []
+        )
     return models.SubjectReport(index_available=True, deliveries=[_delivery(r) for r in rows])
 
 

@@ -8,7 +8,8 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from exchange import demo, state
+import consent
+from exchange import access_index, demo, state
 from exchange.cli import app
 from tests.e2e.helpers import housing_rows, statistics_files
 
@@ -18,25 +19,26 @@ def test_every_delivery_of_a_person_is_listed_and_the_index_holds_no_raw_id(bus)
     (result,) = bus.run(["tax.income"])
     assert result.ok
     person = housing_rows(bus.settings.home)[0]["national_id"]  # consented: 3 recipients
+    ledger = consent.CONSENT_METADATA.tables["ledger"]
     with bus.engine.connect() as conn:
-        index = conn.execute(sa.select(state.access_index)).all()
-        seqs = (
-            conn.execute(
-                sa.select(state.access_index.c.recipient)
-                .where(state.access_index.c.subject_ref == bus.register.subject_ref(person))
-                .order_by(state.access_index.c.recipient)
+        stored = conn.execute(sa.select(state.access_index)).all()
+        pairs = list(access_index.entries(conn))
+        recipient = {
+            seq: json.loads(payload)["recipient"]
+            for seq, payload in conn.execute(
+                sa.select(ledger.c.seq, ledger.c.payload).where(ledger.c.kind == "delivery")
             )
-            .scalars()
-            .all()
-        )
-    assert seqs == ["benefits", "housing", "statistics"]
-    assert person not in json.dumps([list(r) for r in index])
-    # One row per (subject, batch): as many as distinct subjects delivered, per recipient.
+        }
+    ref = bus.register.subject_ref(person)
+    assert sorted(recipient[seq] for r, seq in pairs if r == ref) == ["benefits", "housing", "statistics"]
+    assert not any(person.encode() in row.refs for row in stored)
+    # Each (subject, batch) once: as many as distinct subjects delivered, per recipient.
+    assert len(pairs) == len(set(pairs))
     per_batch = sum(
         len(set(pq.read_table(f)["subject_pseudonym"].to_pylist()))
         for f in statistics_files(bus.settings.home)
     )
-    assert sum(1 for r in index if r.recipient == "statistics") == per_batch
+    assert sum(1 for _, seq in pairs if recipient[seq] == "statistics") == per_batch
 
     out = CliRunner().invoke(app, ["audit", "subject", person, "--format", "json"])
     assert out.exit_code == 0, out.output

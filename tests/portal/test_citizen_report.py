@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 import consent
-from exchange import state
+from exchange import access_index
 from exchange.cli import app
 from exchange.portal.citizen import mask_id
 from tests.portal.conftest import TOKENS, Seeded, bearer, client_for
@@ -87,13 +87,10 @@ def _truth(deployment: Seeded, person: str) -> tuple[list[int], list[str], list[
     bus = deployment.open()
     try:
         ref = bus.register.subject_ref(person)
-        ix = state.access_index
         with bus.engine.connect() as conn:
-            seqs = conn.execute(
-                sa.select(ix.c.ledger_seq).where(ix.c.subject_ref == ref).order_by(ix.c.ledger_seq)
-            ).scalars()
-            seqs = list(seqs)
-            refs = set(conn.execute(sa.select(ix.c.subject_ref).distinct()).scalars())
+            pairs = list(access_index.entries(conn))
+        seqs = sorted(seq for r, seq in pairs if r == ref)
+        refs = {r for r, _ in pairs}
         keys = bus.keys.public_keys()
     finally:
         bus.close()
