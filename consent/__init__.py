@@ -51,10 +51,12 @@ from consent.manifests import (
     write_manifest,
 )
 from consent.merkle import (
+    NATIVE_HASHING,
     canonical_records,
     inclusion_proof,
     merkle_root,
     record_leaf_hashes,
+    record_merkle_root,
     verify_inclusion,
 )
 from consent.policy import CONSENT_BASIS, Decision, decide, minimize, policy_version
@@ -96,6 +98,7 @@ __all__ = [
     "CONSENT_METADATA",
     "EXPIRED",
     "GENESIS_HASH",
+    "NATIVE_HASHING",
     "PAUSED",
     "PENDING",
     "REASONS",
@@ -171,6 +174,7 @@ __all__ = [
     "purge_instruction",
     "read_checkpoints",
     "record_leaf_hashes",
+    "record_merkle_root",
     "seal_key",
     "sign_document",
     "utc_now",

@@ -17,16 +17,30 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from govbus.errors import BadInput
 
+try:  # OpenSSL in a loop with the GIL released (setup.py builds it; optional)
+    from consent import _sha256_batch as _native
+except ImportError:  # pragma: no cover - exercised where no C compiler was at install
+    _native = None
+
+NATIVE_HASHING = _native is not None
+"""True when the batch SHA-256 extension was built: same hashes, about 5x faster."""
+
 _EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
+_BYTES = pa.large_binary()
+# "0:" ... "4095:": a value's length prefix by lookup (a cast to text costs 5x more).
+_LENGTH_PREFIXES = pa.array([f"{i}:".encode() for i in range(4096)], _BYTES)
+_NULL = pa.scalar(b"~", _BYTES)
+_NOTHING = pa.scalar(b"", _BYTES)
 
 
-def _column_bytes(column: pa.Array | pa.ChunkedArray, name: str) -> pa.Array:
-    """One column as `<len>:<bytes>` per value, `~` for null (large_binary)."""
+def _raw_values(column: pa.Array | pa.ChunkedArray, name: str) -> pa.Array:
+    """A column's values as the bytes a leaf holds (large_binary, nulls kept)."""
     values = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     kind = values.type
     if pa.types.is_dictionary(kind):
@@ -40,33 +54,72 @@ def _column_bytes(column: pa.Array | pa.ChunkedArray, name: str) -> pa.Array:
                        hint="flatten the column before delivery")
     try:
         if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) \
-                or pa.types.is_fixed_size_binary(kind) or pa.types.is_binary_view(kind):
-            raw = values.cast(pa.large_binary())
-        else:
-            raw = values.cast(pa.large_string()).cast(pa.large_binary())
+                or pa.types.is_fixed_size_binary(kind) or pa.types.is_binary_view(kind) \
+                or pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            return values.cast(_BYTES)
+        return values.cast(pa.large_string()).cast(_BYTES)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise BadInput(f"column of type {kind} cannot be written as text",
                        where=f"column {name}") from exc
-    lengths = pc.binary_length(raw).cast(pa.large_string()).cast(pa.large_binary())
-    joined = pc.binary_join_element_wise(lengths, raw, pa.scalar(b":", pa.large_binary()))
-    return pc.fill_null(joined, pa.scalar(b"~", pa.large_binary()))
+
+
+def _column_parts(column: pa.Array | pa.ChunkedArray, name: str) -> tuple[pa.Array, pa.Array]:
+    """(`<len>:` or `~`, value bytes or empty) per row: two large_binary arrays without nulls."""
+    raw = _raw_values(column, name)
+    lengths = pc.binary_length(raw)
+    longest = pc.max(lengths).as_py()
+    if longest is None or longest < len(_LENGTH_PREFIXES):
+        prefixes = _LENGTH_PREFIXES.take(lengths)
+    else:
+        text = lengths.cast(pa.large_string()).cast(_BYTES)
+        prefixes = pc.binary_join_element_wise(text, pa.scalar(b":", _BYTES), _NOTHING)
+    if raw.null_count:
+        return pc.fill_null(prefixes, _NULL), pc.fill_null(raw, _NOTHING)
+    return prefixes, raw
+
+
+def _record_parts(table: pa.Table) -> list[pa.Array]:
+    return [part for i in range(table.num_columns)
+            for part in _column_parts(table.column(i), table.schema.field(i).name)]
 
 
 def canonical_records(table: pa.Table) -> pa.Array:
     """Each row's leaf input, 0x00 prefix included (large_binary), built column-wise."""
-    prefix = pa.scalar(b"\x00", pa.large_binary())
-    empty = pa.scalar(b"", pa.large_binary())
     if table.num_columns == 0:
-        return pa.array([b"\x00"] * table.num_rows, pa.large_binary())
-    columns = [_column_bytes(table.column(i), table.schema.field(i).name)
-               for i in range(table.num_columns)]
-    return pc.binary_join_element_wise(prefix, *columns, empty)
+        return pa.array([b"\x00"] * table.num_rows, _BYTES)
+    return pc.binary_join_element_wise(pa.scalar(b"\x00", _BYTES), *_record_parts(table), _NOTHING)
+
+
+def _buffers(part: pa.Array) -> tuple[pa.Buffer | bytes, np.ndarray]:
+    """(data, offsets) of a large_binary array, offsets sliced to the array's own rows."""
+    _, offsets, data = part.buffers()
+    positions = np.frombuffer(offsets, dtype=np.int64)[part.offset : part.offset + len(part) + 1]
+    return (data if data is not None else b""), positions
+
+
+def _leaf_block(table: pa.Table) -> bytes:
+    """All leaf hashes, 32 bytes each in row order (the native path)."""
+    assert _native is not None
+    pairs = [_buffers(part) for part in _record_parts(table)]
+    return _native.row_hashes(b"\x00", pairs, table.num_rows)
 
 
 def record_leaf_hashes(table: pa.Table) -> list[bytes]:
     """RFC 6962 leaf hash of every row of `table` (32 bytes each, in row order)."""
+    if _native is not None:
+        block = _leaf_block(table)
+        return [block[i : i + 32] for i in range(0, len(block), 32)]
     sha256 = hashlib.sha256
     return [sha256(row).digest() for row in canonical_records(table).to_pylist()]
+
+
+def record_merkle_root(table: pa.Table) -> str:
+    """`merkle_root(record_leaf_hashes(table))` without a Python object per record."""
+    if table.num_rows == 0:
+        return _EMPTY_ROOT
+    if _native is not None:
+        return _native.tree_root(_leaf_block(table)).hex()
+    return merkle_root(record_leaf_hashes(table))
 
 
 def _node(left: bytes, right: bytes) -> bytes:
@@ -95,7 +148,11 @@ def _check_leaves(leaves: Sequence[bytes]) -> None:
 def merkle_root(leaves: Sequence[bytes]) -> str:
     """RFC 6962 Merkle tree hash (hex) of leaf hashes; the empty tree is SHA-256(b"")."""
     _check_leaves(leaves)
-    return _root(leaves).hex() if leaves else _EMPTY_ROOT
+    if not leaves:
+        return _EMPTY_ROOT
+    if _native is not None:
+        return _native.tree_root(b"".join(leaves)).hex()
+    return _root(leaves).hex()
 
 
 def _largest_power_of_two_below(n: int) -> int:

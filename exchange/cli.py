@@ -80,7 +80,14 @@ def _main(
 @app.command()
 def check() -> None:
     """Check the catalog: schemas parse, contracts and subscriptions name real things."""
+    import consent
+
     settings = Settings.from_env()
+    if not consent.NATIVE_HASHING:
+        err_console.print(
+            "[yellow]![/] the audit hashes records in pure Python (consent._sha256_batch was not "
+            "built at install): same results, slower deliveries. Install a C compiler and OpenSSL's "
+            "headers (Debian: gcc libssl-dev), then run `make install` again.", soft_wrap=True)
     problems = check_catalog(settings.catalog_dir)
     if problems:
         for problem in problems:

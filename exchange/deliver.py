@@ -218,7 +218,7 @@ def _audit_work(
     out: pa.Table, refs: pa.Array | pa.ChunkedArray | None
 ) -> tuple[str, list[tuple[int, bytes]]]:
     """The Merkle root over what leaves the bus and the delivered subjects grouped for the index."""
-    root = consent.merkle_root(consent.record_leaf_hashes(out))
+    root = consent.record_merkle_root(out)
     return root, access_index.group(refs) if refs is not None else []
 
 

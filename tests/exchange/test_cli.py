@@ -49,6 +49,19 @@ def test_check_passes_on_the_sample_catalog(env):
     assert "consistent" in out.stdout
 
 
+def test_check_says_when_record_hashing_runs_without_the_extension(env):
+    assert "pure Python" not in govbus("check", env=env).stderr
+    unbuilt = (
+        "import sys; sys.modules['consent._sha256_batch'] = None; "  # as if setup.py could not build it
+        "from exchange.cli import main; sys.argv = ['govbus', 'check']; main()"
+    )
+    out = subprocess.run([sys.executable, "-c", unbuilt], env=env, cwd=REPO, capture_output=True,
+                         text=True, timeout=300, check=False)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "pure Python" in out.stderr and "libssl-dev" in out.stderr
+    assert "consistent" in out.stdout
+
+
 def test_check_names_file_and_field_of_an_unknown_subscription_field(env, tmp_path):
     catalog = tmp_path / "catalog"
     shutil.copytree(CATALOG, catalog)
