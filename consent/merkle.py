@@ -16,20 +16,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from types import ModuleType
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from consent import batch_hashing
 from govbus.errors import BadInput
 
-try:  # OpenSSL in a loop with the GIL released (setup.py builds it; optional)
-    from consent import _sha256_batch as _native
-except ImportError:  # pragma: no cover - exercised where no C compiler was at install
-    _native = None
-
-NATIVE_HASHING = _native is not None
-"""True when the batch SHA-256 extension was built: same hashes, about 5x faster."""
+NATIVE_HASHING = batch_hashing.AVAILABLE
 
 _EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
 _BYTES = pa.large_binary()
@@ -90,24 +85,16 @@ def canonical_records(table: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise(pa.scalar(b"\x00", _BYTES), *_record_parts(table), _NOTHING)
 
 
-def _buffers(part: pa.Array) -> tuple[pa.Buffer | bytes, np.ndarray]:
-    """(data, offsets) of a large_binary array, offsets sliced to the array's own rows."""
-    _, offsets, data = part.buffers()
-    positions = np.frombuffer(offsets, dtype=np.int64)[part.offset : part.offset + len(part) + 1]
-    return (data if data is not None else b""), positions
-
-
-def _leaf_block(table: pa.Table) -> bytes:
-    """All leaf hashes, 32 bytes each in row order (the native path)."""
-    assert _native is not None
-    pairs = [_buffers(part) for part in _record_parts(table)]
-    return _native.row_hashes(b"\x00", pairs, table.num_rows)
+def _leaf_block(native: ModuleType, table: pa.Table) -> bytes:
+    """All leaf hashes, 32 bytes each in row order (the extension's path)."""
+    pairs = [batch_hashing.buffers(part) for part in _record_parts(table)]
+    return native.row_hashes(b"\x00", pairs, table.num_rows)
 
 
 def record_leaf_hashes(table: pa.Table) -> list[bytes]:
     """RFC 6962 leaf hash of every row of `table` (32 bytes each, in row order)."""
-    if _native is not None:
-        block = _leaf_block(table)
+    if (native := batch_hashing.native) is not None:
+        block = _leaf_block(native, table)
         return [block[i : i + 32] for i in range(0, len(block), 32)]
     sha256 = hashlib.sha256
     return [sha256(row).digest() for row in canonical_records(table).to_pylist()]
@@ -117,8 +104,8 @@ def record_merkle_root(table: pa.Table) -> str:
     """`merkle_root(record_leaf_hashes(table))` without a Python object per record."""
     if table.num_rows == 0:
         return _EMPTY_ROOT
-    if _native is not None:
-        return _native.tree_root(_leaf_block(table)).hex()
+    if (native := batch_hashing.native) is not None:
+        return native.tree_root(_leaf_block(native, table)).hex()
     return merkle_root(record_leaf_hashes(table))
 
 
@@ -150,8 +137,8 @@ def merkle_root(leaves: Sequence[bytes]) -> str:
     _check_leaves(leaves)
     if not leaves:
         return _EMPTY_ROOT
-    if _native is not None:
-        return _native.tree_root(b"".join(leaves)).hex()
+    if (native := batch_hashing.native) is not None:
+        return native.tree_root(b"".join(leaves)).hex()
     return _root(leaves).hex()
 
 

@@ -9,9 +9,11 @@ the delivery ends up spending more on the index than on its own data.
 So a delivery writes its subjects grouped: one row per (bucket, ledger entry), where the
 bucket is the first `BUCKET_BITS` bits of the subject's key and `refs` holds the keys of
 that delivery's subjects in that bucket, 32 bytes each, back to back. A batch then adds
-at most 2**BUCKET_BITS rows, each appended at the end of its bucket's range (ledger
-entries only grow), which is about 10x cheaper than per-subject rows (bench/audit_bench.py).
-A lookup reads one bucket: a row per delivery that had any subject in it.
+at most 2**BUCKET_BITS rows, about 10x cheaper than per-subject rows (bench/audit_bench.py).
+On SQLite the table is a rowid table (migration 0006), so those rows of a few KiB are
+appended at the end and only the small (bucket, ledger_seq) key is slotted into the
+primary-key index; a clustered layout slowed down as the table grew. A lookup reads one
+bucket: a row per delivery that had any subject in it.
 
 What a caller must know:
 

@@ -73,7 +73,7 @@ access_index = sa.Table(
     sa.Column("bucket", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("ledger_seq", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("refs", sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb"), nullable=False),
-    sqlite_with_rowid=False,
+    # A rowid table on SQLite (migration 0006): rows of a few KiB are appended, not slotted in.
 )
 
 # The committed source cursor per dataset: where the next stage reads from once every

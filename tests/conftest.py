@@ -6,8 +6,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOG = REPO / "catalog"
@@ -56,6 +60,32 @@ def schema_url(schema: str) -> str:
     """The test PostgreSQL URL with `schema` as the search path."""
     base = postgres_url() or ""
     return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+
+
+@contextmanager
+def engine_at_revision(kind: str, revision: str, tmp_path: Path, prefix: str) -> Iterator[Engine]:
+    """A state database migrated up to `revision`, for a migration test.
+
+    `kind` "sqlite" is a file under tmp_path; "postgresql" a fresh schema named after
+    `prefix` (dropped after). Yields the engine (`state.make_engine`), disposed after.
+    """
+    from exchange import schema_migrations, state
+
+    if kind == "sqlite":
+        eng = state.make_engine(f"sqlite:///{tmp_path / 'state.db'}")
+        try:
+            schema_migrations.upgrade(eng, revision)
+            yield eng
+        finally:
+            eng.dispose()
+        return
+    with postgres_schema(prefix) as schema:
+        eng = state.make_engine(schema_url(schema))
+        try:
+            schema_migrations.upgrade(eng, revision)
+            yield eng
+        finally:
+            eng.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

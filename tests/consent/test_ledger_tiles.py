@@ -38,7 +38,7 @@ from consent.ledger_tree import read_leaves
 from exchange import schema_migrations
 from exchange.cli_audit import audit_app
 from govbus.errors import BadInput, FatalError
-from tests.conftest import postgres_schema, schema_url
+from tests.conftest import engine_at_revision
 
 LEDGER = CONSENT_METADATA.tables["ledger"]
 TILES = CONSENT_METADATA.tables["ledger_tiles"]
@@ -310,19 +310,8 @@ def test_concurrent_fillers_do_not_fail(engine: sa.Engine) -> None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def migrated(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
     """A state database at revision 0004, before the tiles (SQLite or a PostgreSQL schema)."""
-    if request.param == "sqlite":
-        eng = sa.create_engine(f"sqlite:///{tmp_path / 'state.db'}")
-        schema_migrations.upgrade(eng, "0004")
+    with engine_at_revision(request.param, "0004", tmp_path, "govbus_tiles") as eng:
         yield eng
-        eng.dispose()
-        return
-    with postgres_schema("govbus_tiles") as schema:
-        eng = sa.create_engine(schema_url(schema))
-        try:
-            schema_migrations.upgrade(eng, "0004")
-            yield eng
-        finally:
-            eng.dispose()
 
 
 def test_an_upgraded_database_without_tiles_answers_then_fills(

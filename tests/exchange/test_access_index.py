@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 import consent
 from exchange import access_index, schema_migrations, state
 from govbus.errors import FatalError
-from tests.conftest import mariadb_url, postgres_schema, postgres_url, schema_url
+from tests.conftest import engine_at_revision, mariadb_url, postgres_schema, schema_url
 
 
 def refs_of(ids: list[str]) -> list[str]:
@@ -132,19 +132,8 @@ def _ledger_row(seq: int, recipient: str) -> dict[str, object]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A state database at revision 0003 (the per-subject index)."""
-    if request.param == "sqlite":
-        eng = state.make_engine(f"sqlite:///{tmp_path / 'state.db'}")
-        schema_migrations.upgrade(eng, "0003")
+    with engine_at_revision(request.param, "0003", tmp_path, "access_mig") as eng:
         yield eng
-        eng.dispose()
-        return
-    if not postgres_url():
-        pytest.skip("GOVBUS_TEST_POSTGRES_URL is not set")
-    with postgres_schema("access_mig") as schema:
-        eng = state.make_engine(schema_url(schema))
-        schema_migrations.upgrade(eng, "0003")
-        yield eng
-        eng.dispose()
 
 
 def test_upgrade_carries_the_per_subject_rows_over_and_downgrade_brings_them_back(at_0003: Engine) -> None:
@@ -171,3 +160,41 @@ def test_upgrade_carries_the_per_subject_rows_over_and_downgrade_brings_them_bac
     assert sorted(back, key=lambda r: (r["subject_ref"], r["ledger_seq"])) == sorted(
         old, key=lambda r: (r["subject_ref"], r["ledger_seq"])
     )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def at_0005(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A state database at revision 0005 (bucket rows; WITHOUT ROWID on SQLite)."""
+    with engine_at_revision(request.param, "0005", tmp_path, "access_rowid") as eng:
+        yield eng
+
+
+def _table_sql(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = 'access_index'")).scalar_one()
+
+
+def test_0006_appends_rows_on_sqlite_and_keeps_every_one_both_ways(at_0005: Engine) -> None:
+    groups = {seq: access_index.group(random_refs(3_000, seed=seq)) for seq in (1, 2, 3)}
+    with at_0005.begin() as conn:
+        for seq, grouped in groups.items():
+            access_index.write(conn, grouped, seq)
+        before = sorted(access_index.entries(conn))
+    assert len(before) == 9_000
+    sqlite = at_0005.dialect.name == "sqlite"
+    if sqlite:
+        assert "WITHOUT ROWID" in _table_sql(at_0005)
+    schema_migrations.upgrade(at_0005)
+    with at_0005.connect() as conn:
+        assert sorted(access_index.entries(conn)) == before
+        some = before[4321][0]
+        assert access_index.seqs_of(conn, some) == sorted(s for k, s in before if k == some)
+    if sqlite:
+        assert "WITHOUT ROWID" not in _table_sql(at_0005)
+        assert _table_sql(at_0005).startswith("CREATE TABLE access_index (")  # as create_all writes it
+    with at_0005.begin() as conn:
+        command.downgrade(schema_migrations.alembic_config(conn), "0005")
+    with at_0005.connect() as conn:
+        assert sorted(access_index.entries(conn)) == before
+    if sqlite:
+        assert "WITHOUT ROWID" in _table_sql(at_0005)

@@ -1,4 +1,4 @@
-"""The batch SHA-256 extension gives exactly the bytes of the pure-Python path, or refuses.
+"""The batch SHA-256/HMAC extension gives exactly the bytes of the pure-Python path, or refuses.
 
 `consent._sha256_batch` is built by `make install` (setup.py). Where it was not built the
 bus falls back to hashlib; in CI it must be there, so the fast path is what is tested.
@@ -7,6 +7,7 @@ bus falls back to hashlib; in CI it must be there, so the fast path is what is t
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import random
 
@@ -14,9 +15,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import consent
-from consent import merkle
+from consent import batch_hashing, merkle, pseudonyms
 
 pytestmark = pytest.mark.skipif(
     not consent.NATIVE_HASHING and not os.environ.get("CI"),
@@ -27,13 +30,13 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def native() -> object:
     assert consent.NATIVE_HASHING, "CI must build consent._sha256_batch: see setup.py"
-    return merkle._native
+    return batch_hashing.native
 
 
 @pytest.fixture
 def pure(monkeypatch: pytest.MonkeyPatch) -> None:
     """The hashlib path, as on an install without the extension."""
-    monkeypatch.setattr(merkle, "_native", None)
+    monkeypatch.setattr(batch_hashing, "native", None)
 
 
 def _hashlib_leaves(table: pa.Table) -> list[bytes]:
@@ -73,26 +76,23 @@ def test_native_leaves_and_root_equal_hashlib(native: object, seed: int) -> None
 
 def test_fallback_path_gives_the_same_root(pure: None) -> None:
     table = _random_table(random.Random(9), 300)
-    assert merkle._native is None
+    assert batch_hashing.native is None
     fallback = merkle.record_merkle_root(table)
     assert fallback == merkle._root(_hashlib_leaves(table)).hex()
     assert merkle.record_leaf_hashes(table) == _hashlib_leaves(table)
 
 
-def test_fallback_root_matches_native_root(native: object) -> None:
+def test_fallback_root_matches_native_root(native: object, monkeypatch: pytest.MonkeyPatch) -> None:
     table = _random_table(random.Random(11), 500)
     native_root = merkle.record_merkle_root(table)
-    saved, merkle._native = merkle._native, None
-    try:
-        assert merkle.record_merkle_root(table) == native_root
-    finally:
-        merkle._native = saved
+    monkeypatch.setattr(batch_hashing, "native", None)
+    assert merkle.record_merkle_root(table) == native_root
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 7, 8, 9, 255, 256, 257, 1023, 1025])
 def test_native_tree_root_matches_the_python_tree(native: object, size: int) -> None:
     leaves = [hashlib.sha256(b"\x00" + i.to_bytes(4, "big")).digest() for i in range(size)]
-    assert merkle._native.tree_root(b"".join(leaves)) == merkle._root(leaves)  # type: ignore[attr-defined]
+    assert batch_hashing.native.tree_root(b"".join(leaves)) == merkle._root(leaves)  # type: ignore[attr-defined]
 
 
 def test_zero_column_rows_hash_the_bare_prefix(native: object) -> None:
@@ -101,7 +101,7 @@ def test_zero_column_rows_hash_the_bare_prefix(native: object) -> None:
 
 
 def test_bad_buffers_are_refused_not_read(native: object) -> None:
-    ext = merkle._native
+    ext = batch_hashing.native
     data = b"abcdef"
     good = np.array([0, 2, 6], dtype=np.int64)
     assert len(ext.row_hashes(b"\x00", [(data, good)], 2)) == 64  # type: ignore[attr-defined]
@@ -126,3 +126,41 @@ def test_large_batch_equals_hashlib(native: object) -> None:
         "name": pc.cast(pa.array(np.arange(n) * 7919), pa.string()),
     })  # fmt: skip
     assert merkle.record_merkle_root(table) == merkle._root(_hashlib_leaves(table)).hex()
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=st.binary(min_size=16, max_size=200), messages=st.lists(st.binary(max_size=300), max_size=40))
+def test_native_hmac_equals_hmac_digest(key: bytes, messages: list[bytes]) -> None:
+    assert consent.NATIVE_HASHING
+    values = pa.array(messages, pa.large_binary())
+    block = pseudonyms._digest_block(key, values)
+    assert [block[i : i + 32] for i in range(0, len(block), 32)] == [
+        hmac.digest(key, m, "sha256") for m in messages
+    ]
+
+
+def test_native_hmac_reads_a_sliced_array_from_its_offset(native: object) -> None:
+    values = pa.array([b"a", b"bb", b"ccc", b""], pa.large_binary()).slice(1)
+    key = b"k" * 32
+    assert pseudonyms._digest_block(key, values) == b"".join(hmac.digest(key, m, "sha256")
+                                                             for m in (b"bb", b"ccc", b""))
+
+
+def test_pseudonyms_are_the_same_with_and_without_the_extension(
+    native: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = pa.array([f"{i:011d}" for i in range(5_000)] + [None, "00000000007"])
+    key = b"audit-key-" * 4
+    fast = pseudonyms.pseudonymize(ids, key)
+    monkeypatch.setattr(batch_hashing, "native", None)
+    slow = pseudonyms.pseudonymize(ids, key)
+    assert fast.equals(slow)
+    assert fast[0].as_py() == hmac.digest(key, b"00000000000", "sha256").hex()
+    assert fast[5_000].as_py() is None and fast[5_001] == fast[7]
+
+
+def test_native_hmac_refuses_bad_offsets(native: object) -> None:
+    with pytest.raises(ValueError, match="offsets"):
+        batch_hashing.native.hmac_rows(b"k" * 32, b"abc", np.array([0, 2, 1], np.int64), 2)  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="offsets"):
+        batch_hashing.native.hmac_rows(b"k" * 32, b"abc", np.array([0, 9], np.int64), 1)  # type: ignore[attr-defined]
