@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from exchange import Bus
 from exchange.cli import app
-from tests.exchange.quarantine_support import Sources, edit_contract, small_catalog, tax_row
+from tests.exchange.quarantine_support import Sources, edit_contract, tax_row
 
 runner = CliRunner(env={"COLUMNS": "200"})
 # Bad values seeded into the source: none may appear in a report.
@@ -22,20 +20,6 @@ BAD = {
     "municipality_code": "X3O1",
     "tax_year": 1899,
 }
-
-
-@pytest.fixture
-def catalog(govbus_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = small_catalog(tmp_path)
-    monkeypatch.setenv("GOVBUS_CATALOG", str(root))
-    return root
-
-
-@pytest.fixture
-def bus(catalog: Path, state_url: str | None) -> Iterator[Bus]:
-    bus = Bus.open()
-    yield bus
-    bus.close()
 
 
 def _seed(bus: Bus, monkeypatch: pytest.MonkeyPatch) -> Sources:

@@ -3,9 +3,6 @@ superseded quarantine rows, the referential rule and its key index of hashed key
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
@@ -16,25 +13,10 @@ from tests.exchange.quarantine_support import (
     edit_contract,
     quarantined,
     resident_row,
-    small_catalog,
     tax_row,
 )
 
 UNIQUE = "return_id: expect_column_values_to_be_unique()"
-
-
-@pytest.fixture
-def catalog(govbus_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = small_catalog(tmp_path)
-    monkeypatch.setenv("GOVBUS_CATALOG", str(root))
-    return root
-
-
-@pytest.fixture
-def bus(catalog: Path, state_url: str | None) -> Iterator[Bus]:
-    bus = Bus.open()
-    yield bus
-    bus.close()
 
 
 def test_a_key_split_across_two_batches_of_one_stage_is_a_duplicate(bus, monkeypatch):
