@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ def catalog(govbus_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.fixture
-def bus(catalog: Path, state_url: str | None) -> Iterator[Bus]:
-    bus = Bus.open()
-    yield bus
-    bus.close()
+def bus(catalog: Path, bus: Bus) -> Bus:
+    """The suite's `bus` (each state database), opened on the small catalog: `catalog` comes first."""
+    return bus
