@@ -42,7 +42,7 @@ import numpy as np
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from exchange_bench import OUT, REPO, generate, make_catalog, run_step
+from exchange_bench import OUT, REPO, prepare, run_step
 
 sys.path.insert(0, str(REPO))
 WORK = OUT / "audit-work"
@@ -236,18 +236,7 @@ def main() -> None:
         return
 
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min)")
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    source = WORK / "income_returns.parquet"
-    t0 = time.perf_counter()
-    generate(source, args.rows)
-    print(f"generated {args.rows:,} rows in {time.perf_counter() - t0:.1f} s")
-    make_catalog(WORK / "catalog", source)
-    env = {**os.environ, "GOVBUS_HOME": str(WORK / "home"), "GOVBUS_CATALOG": str(WORK / "catalog"),
-           "GOVBUS_BATCH_SIZE": "100000"}  # fmt: skip
-    env.pop("GOVBUS_STATE_URL", None)
-    for agency in ("benefits", "housing", "statistics"):
-        (WORK / "home" / "agencies" / agency).mkdir(parents=True, exist_ok=True)
+    _source, env = prepare(WORK, args.rows)
 
     run_step(env, "consents", str(args.rows // 2), "audit-consents")
     staged = run(env, "stage", "tax.income")

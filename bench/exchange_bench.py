@@ -154,17 +154,15 @@ def baseline(source: Path, work: Path) -> tuple[float, float]:
     return float(seconds), float(peak)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    args = parser.parse_args()
-    work = OUT / "work"
+def prepare(work: Path, rows: int) -> tuple[Path, dict[str, str]]:
+    """A fresh `work` folder: `rows` generated returns, their catalog, a home with the agencies'
+    folders; returns the source file and the environment the steps run in (SQLite state)."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     source = work / "income_returns.parquet"
     t0 = time.perf_counter()
-    generate(source, args.rows)
-    print(f"generated {args.rows:,} rows in {time.perf_counter() - t0:.1f} s")
+    generate(source, rows)
+    print(f"generated {rows:,} rows in {time.perf_counter() - t0:.1f} s")
     make_catalog(work / "catalog", source)
     env = {
         **os.environ,
@@ -175,7 +173,15 @@ def main() -> None:
     env.pop("GOVBUS_STATE_URL", None)
     for agency in ("benefits", "housing", "statistics"):
         (work / "home" / "agencies" / agency).mkdir(parents=True, exist_ok=True)
+    return source, env
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    work = OUT / "work"
+    source, env = prepare(work, args.rows)
     base_s, base_rss = baseline(source, work)
     run_step(env, "consents", str(args.rows // 2), "consents")
     rows = []

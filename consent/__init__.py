@@ -19,6 +19,7 @@ write take a `sa.Connection` so the caller's transaction decides what commits to
 from __future__ import annotations
 
 from consent.audit_bundle import BundleReport, export_bundle, verify_bundle
+from consent.batch_hashing import AVAILABLE as NATIVE_HASHING
 from consent.checkpoints import (
     Checkpoint,
     check_checkpoints,
@@ -51,7 +52,6 @@ from consent.manifests import (
     write_manifest,
 )
 from consent.merkle import (
-    NATIVE_HASHING,
     canonical_records,
     inclusion_proof,
     merkle_root,

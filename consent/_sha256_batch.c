@@ -29,6 +29,14 @@ static int hash_into(SHA256_CTX *ctx, const unsigned char *prefix, size_t plen,
     return SHA256_Final(out, ctx) == 1;
 }
 
+/* NULL if count + 1 offsets increase and stay inside a data buffer of `len` bytes, else why not. */
+static const char *offsets_problem(const int64_t *off, Py_ssize_t count, Py_ssize_t len) {
+    if (off[0] < 0 || off[count] > len) return "offsets point outside their data buffer";
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (off[i] > off[i + 1]) return "offsets are not increasing";
+    return NULL;
+}
+
 /*
  * row_hashes(prefix, columns, count) -> bytes of 32 * count.
  * `columns` is a sequence of (data, offsets) pairs, one per Arrow large_binary array of
@@ -76,12 +84,8 @@ static PyObject *row_hashes(PyObject *self, PyObject *args) {
     }
     for (Py_ssize_t j = 0; j < k && problem == NULL; j++) {
         const int64_t *off = (const int64_t *)bufs[2 * j + 1].buf;
-        if (off[0] < 0 || off[count] > bufs[2 * j].len) problem = "offsets point outside their data buffer";
-        for (Py_ssize_t i = 0; i < count && problem == NULL; i++) {
-            int64_t len = off[i + 1] - off[i];
-            if (len < 0) problem = "offsets are not increasing";
-            rows[i] += len;
-        }
+        problem = offsets_problem(off, count, bufs[2 * j].len);
+        for (Py_ssize_t i = 0; i < count && problem == NULL; i++) rows[i] += off[i + 1] - off[i];
     }
     for (Py_ssize_t i = 0; i < count && problem == NULL; i++)
         if (rows[i] + (int64_t)prefix.len > longest) longest = rows[i] + (int64_t)prefix.len;
@@ -161,9 +165,7 @@ static PyObject *hmac_rows(PyObject *self, PyObject *args) {
     for (int b = 0; b < SHA256_CBLOCK; b++) pad[b] = padded[b] ^ 0x5c;
     if (SHA256_Init(&outer0) != 1 || SHA256_Update(&outer0, pad, SHA256_CBLOCK) != 1) problem = "OpenSSL SHA-256 failed";
     if (problem) kind = PyExc_RuntimeError;
-    if (problem == NULL && (off[0] < 0 || off[count] > data.len)) problem = "offsets point outside their data buffer";
-    for (Py_ssize_t i = 0; i < count && problem == NULL; i++)
-        if (off[i] > off[i + 1]) problem = "offsets are not increasing";
+    if (problem == NULL) problem = offsets_problem(off, count, data.len);
     for (Py_ssize_t i = 0; i < count && problem == NULL; i++) {
         ctx = inner0;
         if (SHA256_Update(&ctx, base + off[i], (size_t)(off[i + 1] - off[i])) != 1 ||

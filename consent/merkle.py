@@ -24,8 +24,6 @@ import pyarrow.compute as pc
 from consent import batch_hashing
 from govbus.errors import BadInput
 
-NATIVE_HASHING = batch_hashing.AVAILABLE
-
 _EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
 _BYTES = pa.large_binary()
 # "0:" ... "4095:": a value's length prefix by lookup (a cast to text costs 5x more).
