@@ -43,10 +43,10 @@ from consent.tables import consent_events, consents  # noqa: E402
 SCOPE = {"recipient": "housing", "dataset": "tax.income", "purpose": "HOUSING_ALLOWANCE"}
 FIELDS = ["return_id", "national_id", "tax_year", "gross_income", "taxable_income", "updated_at"]
 AT = datetime(2026, 6, 1, tzinfo=UTC)
-STATUTE = consent.Statute(id="B-1", law="bench", fields=tuple(FIELDS),
-                          valid_from=datetime(2020, 1, 1, tzinfo=UTC), **SCOPE)
-SCENARIOS = ["load", "statute", "consent", "consent+refs", "consent+pseudonyms",
-             "consent+refs+pseudonyms"]
+STATUTE = consent.Statute(
+    id="B-1", law="bench", fields=tuple(FIELDS), valid_from=datetime(2020, 1, 1, tzinfo=UTC), **SCOPE
+)
+SCENARIOS = ["load", "statute", "consent", "consent+refs", "consent+pseudonyms", "consent+refs+pseudonyms"]
 
 
 def _keystore(work: Path) -> consent.KeyStore:
@@ -62,20 +62,23 @@ def generate(work: Path, rows: int, count: int) -> None:
     keys = _keystore(work)
     register = consent.ConsentRegister(keys.audit_key())
     refs = register.subject_refs(national)
-    table = pa.table({
-        "return_id": pc.binary_join_element_wise(
-            "R", pc.utf8_lpad(pa.array(n).cast(pa.string()), 9, "0"), ""),
-        "national_id": national,
-        "tax_year": pa.array(2021 + n % 4, pa.int64()),
-        "filing_status": pa.array(np.array(["SINGLE", "JOINT"])[n % 2]),
-        "municipality_code": pa.array(rng.integers(1000, 9999, rows).astype(str)),
-        "gross_income": pa.array(rng.lognormal(10.4, 0.6, rows).round(2)),
-        "taxable_income": pa.array(rng.lognormal(10.2, 0.6, rows).round(2)),
-        "tax_due": pa.array(rng.lognormal(8.0, 0.6, rows).round(2)),
-        "postal_code": pa.array(rng.integers(10000, 99999, rows).astype(str)),
-        "updated_at": pa.array(np.datetime64("2026-01-05T06:00:00", "us") + n.astype("timedelta64[s]")),
-        "_subject_ref": refs,
-    })
+    table = pa.table(
+        {
+            "return_id": pc.binary_join_element_wise(
+                "R", pc.utf8_lpad(pa.array(n).cast(pa.string()), 9, "0"), ""
+            ),
+            "national_id": national,
+            "tax_year": pa.array(2021 + n % 4, pa.int64()),
+            "filing_status": pa.array(np.array(["SINGLE", "JOINT"])[n % 2]),
+            "municipality_code": pa.array(rng.integers(1000, 9999, rows).astype(str)),
+            "gross_income": pa.array(rng.lognormal(10.4, 0.6, rows).round(2)),
+            "taxable_income": pa.array(rng.lognormal(10.2, 0.6, rows).round(2)),
+            "tax_due": pa.array(rng.lognormal(8.0, 0.6, rows).round(2)),
+            "postal_code": pa.array(rng.integers(10000, 99999, rows).astype(str)),
+            "updated_at": pa.array(np.datetime64("2026-01-05T06:00:00", "us") + n.astype("timedelta64[s]")),
+            "_subject_ref": refs,
+        }
+    )
     pq.write_table(table, work / "staged.parquet", row_group_size=100_000)
     chosen = rng.choice(len(people), size=min(count, len(people)), replace=False)
     chosen_refs = register.subject_refs(pa.array(people[chosen].astype(str))).to_pylist()
@@ -84,25 +87,55 @@ def generate(work: Path, rows: int, count: int) -> None:
     start, now = datetime(2025, 1, 1, tzinfo=UTC), datetime.now(UTC)
     fields = json.dumps(sorted(FIELDS), separators=(",", ":"))
     ids = [str(uuid.UUID(int=int(i) + 1)) for i in range(len(chosen_refs))]
-    rows_c = [{"consent_id": cid, "subject_ref": ref, "fields": fields, "valid_from": start,
-               "valid_until": None, "status": "ACTIVE", "revoked_at": None, "data_life": None,
-               "frequency": None, "collection_method": "bench", "evidence": "", "version": 1,
-               "created_at": now, "updated_at": now, **SCOPE}
-              for cid, ref in zip(ids, chosen_refs, strict=True)]
-    events = [{"consent_id": cid, "event": "given", "at": now, "recorded_at": now, "version": 1}
-              for cid in ids]
+    rows_c = [
+        {
+            "consent_id": cid,
+            "subject_ref": ref,
+            "fields": fields,
+            "valid_from": start,
+            "valid_until": None,
+            "status": "ACTIVE",
+            "revoked_at": None,
+            "data_life": None,
+            "frequency": None,
+            "collection_method": "bench",
+            "evidence": "",
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            **SCOPE,
+        }
+        for cid, ref in zip(ids, chosen_refs, strict=True)
+    ]
+    events = [
+        {"consent_id": cid, "event": "given", "at": now, "recorded_at": now, "version": 1} for cid in ids
+    ]
     for k, cid in enumerate(ids):  # 3 % revoked, 2 % paused (as the register would record)
         if k % 100 < 3:
-            events.append({"consent_id": cid, "event": "revoked", "at": datetime(2026, 3, 1, tzinfo=UTC),
-                           "recorded_at": now, "version": 2})
+            events.append(
+                {
+                    "consent_id": cid,
+                    "event": "revoked",
+                    "at": datetime(2026, 3, 1, tzinfo=UTC),
+                    "recorded_at": now,
+                    "version": 2,
+                }
+            )
         elif k % 100 < 5:
-            events.append({"consent_id": cid, "event": "paused", "at": datetime(2026, 2, 1, tzinfo=UTC),
-                           "recorded_at": now, "version": 2})
+            events.append(
+                {
+                    "consent_id": cid,
+                    "event": "paused",
+                    "at": datetime(2026, 2, 1, tzinfo=UTC),
+                    "recorded_at": now,
+                    "version": 2,
+                }
+            )
     with engine.begin() as conn:
         for i in range(0, len(rows_c), 20_000):
-            conn.execute(consents.insert(), rows_c[i:i + 20_000])
+            conn.execute(consents.insert(), rows_c[i : i + 20_000])
         for i in range(0, len(events), 20_000):
-            conn.execute(consent_events.insert(), events[i:i + 20_000])
+            conn.execute(consent_events.insert(), events[i : i + 20_000])
     engine.dispose()
 
 
@@ -125,8 +158,13 @@ def child(work: Path, scenario: str, segment: int) -> dict[str, float]:
         timeline = register.timeline(conn, fields=FIELDS, **SCOPE)
     loaded, loaded_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     if scenario == "load":
-        return {"seconds": loaded, "rows": len(timeline), "rows_per_s": len(timeline) / loaded,
-                "rows_per_cpu_s": len(timeline) / loaded_cpu, "peak_mib": _peak_mib()}
+        return {
+            "seconds": loaded,
+            "rows": len(timeline),
+            "rows_per_s": len(timeline) / loaded,
+            "rows_per_cpu_s": len(timeline) / loaded_cpu,
+            "peak_mib": _peak_mib(),
+        }
     staged = pq.ParquetFile(work / "staged.parquet")  # one segment in memory at a time
     pseudonym_key = keys.pseudonym_key(SCOPE["recipient"], SCOPE["purpose"])
     active = timeline.active(AT)
@@ -136,27 +174,38 @@ def child(work: Path, scenario: str, segment: int) -> dict[str, float]:
         offset += batch.num_rows
         t0, c0 = time.perf_counter(), time.process_time()
         if scenario == "statute":
-            decision = consent.decide(None, statute=STATUTE, consents=None, at=AT, rows=batch.num_rows,
-                                      fields=FIELDS, **SCOPE)
+            decision = consent.decide(
+                None, statute=STATUTE, consents=None, at=AT, rows=batch.num_rows, fields=FIELDS, **SCOPE
+            )
         else:
-            refs = (register.subject_refs(batch.column("national_id")) if "refs" in scenario
-                    else batch.column("_subject_ref"))
+            refs = (
+                register.subject_refs(batch.column("national_id"))
+                if "refs" in scenario
+                else batch.column("_subject_ref")
+            )
             at = AT + timedelta(milliseconds=100 * offset // segment)  # each segment, its own instant
-            decision = consent.decide(refs, statute=None, consents=timeline.active_index(at), at=at,
-                                      fields=FIELDS, **SCOPE)
+            decision = consent.decide(
+                refs, statute=None, consents=timeline.active_index(at), at=at, fields=FIELDS, **SCOPE
+            )
         # Only the fields that leave (and the subject, for its pseudonym) are filtered.
         allowed = decision.select(batch, FIELDS)
         out = consent.minimize(allowed, FIELDS, basis_fields=FIELDS)
         if "pseudonyms" in scenario:
-            out = out.append_column("subject_pseudonym",
-                                    consent.pseudonymize(allowed.column("national_id"), pseudonym_key))
+            out = out.append_column(
+                "subject_pseudonym", consent.pseudonymize(allowed.column("national_id"), pseudonym_key)
+            )
         elapsed += time.perf_counter() - t0
         cpu += time.process_time() - c0
         delivered += out.num_rows
     assert active.num_rows > 0
-    return {"seconds": elapsed, "rows": offset, "rows_per_s": offset / elapsed,
-            "rows_per_cpu_s": offset / cpu if cpu else float("inf"),
-            "delivered": delivered, "peak_mib": _peak_mib()}
+    return {
+        "seconds": elapsed,
+        "rows": offset,
+        "rows_per_s": offset / elapsed,
+        "rows_per_cpu_s": offset / cpu if cpu else float("inf"),
+        "delivered": delivered,
+        "peak_mib": _peak_mib(),
+    }
 
 
 def main() -> None:
@@ -174,20 +223,38 @@ def main() -> None:
         work = Path(tmp)
         t0 = time.perf_counter()
         generate(work, args.rows, args.consents)
-        print(f"generated {args.rows:,} staged rows and {args.consents:,} consents "
-              f"in {time.perf_counter() - t0:.1f} s (segments of {args.segment:,} rows)")
-        print(f"load average before: {Path('/proc/loadavg').read_text().split()[0]} "
-              "(the machine is shared: rows per CPU-second varies less than rows/s)")
+        print(
+            f"generated {args.rows:,} staged rows and {args.consents:,} consents "
+            f"in {time.perf_counter() - t0:.1f} s (segments of {args.segment:,} rows)"
+        )
+        print(
+            f"load average before: {Path('/proc/loadavg').read_text().split()[0]} "
+            "(the machine is shared: rows per CPU-second varies less than rows/s)"
+        )
         print(f"{'scenario':<26}{'seconds':>9}{'rows/s':>14}{'rows/CPU-s':>14}{'peak RSS MiB':>14}")
         for scenario in SCENARIOS:
             result = subprocess.run(
-                [sys.executable, __file__, "--child", scenario, "--work", str(work),
-                 "--segment", str(args.segment)], capture_output=True, text=True, check=True)
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    scenario,
+                    "--work",
+                    str(work),
+                    "--segment",
+                    str(args.segment),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             r = json.loads(result.stdout)
             unit = "consents/s" if scenario == "load" else "rows/s"
-            print(f"{scenario:<26}{r['seconds']:>9.2f}{r['rows_per_s']:>14,.0f}"
-                  f"{r['rows_per_cpu_s']:>14,.0f}{r['peak_mib']:>14.0f}"
-                  f"  {unit}" + (f", {r['delivered']:,} delivered" if "delivered" in r else ""))
+            print(
+                f"{scenario:<26}{r['seconds']:>9.2f}{r['rows_per_s']:>14,.0f}"
+                f"{r['rows_per_cpu_s']:>14,.0f}{r['peak_mib']:>14.0f}"
+                f"  {unit}" + (f", {r['delivered']:,} delivered" if "delivered" in r else "")
+            )
 
 
 if __name__ == "__main__":

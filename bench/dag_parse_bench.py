@@ -36,14 +36,14 @@ seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "dags": len(bag.dags), "errors": len(bag.import_errors)}))
 """
 
-TRIVIAL_DAG = '''
+TRIVIAL_DAG = """
 import pendulum
 from airflow.sdk import DAG
 from airflow.providers.standard.operators.empty import EmptyOperator
 
 with DAG(dag_id="baseline", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
     EmptyOperator(task_id="nothing")
-'''
+"""
 
 
 def _env(tmp: Path) -> dict[str, str]:

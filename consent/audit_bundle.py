@@ -64,16 +64,16 @@ def _line(document: Mapping[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
-def export_bundle(conn: sa.Connection, path: Path,
-                  public_keys: Mapping[str, Ed25519PublicKey]) -> dict[str, Any]:
+def export_bundle(
+    conn: sa.Connection, path: Path, public_keys: Mapping[str, Ed25519PublicKey]
+) -> dict[str, Any]:
     """Write the ledger, its checkpoints and `public_keys` to the new folder `path`.
 
     Exports what is stored, tampered or not (verify separately). Returns the manifest.
     """
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise BadInput("the bundle folder exists and is not empty", where=str(path),
-                       hint="name a new folder")
+        raise BadInput("the bundle folder exists and is not empty", where=str(path), hint="name a new folder")
     (path / KEYS).mkdir(parents=True, exist_ok=True)
     count = 0
     with (path / ENTRIES).open("w", encoding="utf-8") as out:
@@ -87,25 +87,27 @@ def export_bundle(conn: sa.Connection, path: Path,
         previous: Checkpoint | None = None
         for checkpoint in checkpoints:
             document = checkpoint.to_json()
-            if (previous is not None and 1 <= previous.tree_size <= checkpoint.tree_size
-                    <= tree.size):
+            if previous is not None and 1 <= previous.tree_size <= checkpoint.tree_size <= tree.size:
                 proof = tree.consistency_proof(previous.tree_size, checkpoint.tree_size)
-                document["consistency"] = {"from": previous.number,
-                                           "proof": [node.hex() for node in proof]}
+                document["consistency"] = {"from": previous.number, "proof": [node.hex() for node in proof]}
             out.write(_line(document))
             previous = checkpoint
     for key_id, public in sorted(public_keys.items()):
         (path / KEYS / f"{key_id}.pem").write_text(public_key_pem(public), encoding="ascii")
     files = sorted(p for p in path.rglob("*") if p.is_file())
     manifest = {
-        "format": BUNDLE_FORMAT, "exported_at": iso_utc(utc_now()), "entries": count,
-        "checkpoints": len(checkpoints), "tree_size": tree.size, "root": tree.root(),
-        "key_ids": sorted(public_keys), "leaf_rule": LEAF_RULE,
+        "format": BUNDLE_FORMAT,
+        "exported_at": iso_utc(utc_now()),
+        "entries": count,
+        "checkpoints": len(checkpoints),
+        "tree_size": tree.size,
+        "root": tree.root(),
+        "key_ids": sorted(public_keys),
+        "leaf_rule": LEAF_RULE,
         "checkpoint_message": "govbus-ledger\\n<tree_size>\\n<root>\\n<at>\\n (Ed25519)",
         "files": {p.relative_to(path).as_posix(): _sha256(p) for p in files},
     }
-    (path / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
-                                 encoding="utf-8")
+    (path / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return manifest
 
 
@@ -143,13 +145,18 @@ def _read_manifest(path: Path, problems: list[str]) -> dict[str, Any]:
     return manifest
 
 
-def verify_bundle(path: Path, trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
-                  ) -> BundleReport:
+def verify_bundle(
+    path: Path,
+    trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
+) -> BundleReport:
     """Check a bundle offline: files, chain, entry signatures, checkpoints and the tree."""
     path = Path(path)
     if not path.is_dir():
-        raise BadInput("is not an audit bundle folder", where=str(path),
-                       hint="pass the folder written by `govbus audit export`")
+        raise BadInput(
+            "is not an audit bundle folder",
+            where=str(path),
+            hint="pass the folder written by `govbus audit export`",
+        )
     file_problems: list[str] = []
     manifest = _read_manifest(path, file_problems)
     keys_source = "trusted" if trusted_keys is not None else "bundle"
@@ -178,8 +185,7 @@ def verify_bundle(path: Path, trusted_keys: Mapping[str, Ed25519PublicKey] | Non
     report = chain.finish(checkpoints)
     report.checkpoint_problems.extend(_shipped_consistency(shipped))
     report.ok = report.ok and not report.checkpoint_problems
-    if manifest and (manifest.get("entries") != report.entries
-                     or manifest.get("root") != report.tree_root):
+    if manifest and (manifest.get("entries") != report.entries or manifest.get("root") != report.tree_root):
         file_problems.append(f"{MANIFEST}: entry count or root differs from the entries")
     return BundleReport(report, file_problems, keys_source)
 
@@ -197,8 +203,10 @@ def _shipped_consistency(shipped: list[tuple[Checkpoint, Any]]) -> list[tuple[in
         except (KeyError, TypeError, ValueError):
             problems.append((checkpoint.number, "consistency proof is malformed"))
             continue
-        if not verify_consistency(previous.tree_size, checkpoint.tree_size, previous.root,
-                                  checkpoint.root, proof):
-            problems.append((checkpoint.number, "consistency proof from checkpoint "
-                                                f"{previous.number} does not verify"))
+        if not verify_consistency(
+            previous.tree_size, checkpoint.tree_size, previous.root, checkpoint.root, proof
+        ):
+            problems.append(
+                (checkpoint.number, f"consistency proof from checkpoint {previous.number} does not verify")
+            )
     return problems

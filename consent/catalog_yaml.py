@@ -14,8 +14,11 @@ __all__ = ["MarkedDict", "load_marked", "top_list", "where"]
 def top_list(path: Path, document: Any, name: str) -> list[Any]:
     """The list under top-level key `name` (`purposes:`, `statutes:`)."""
     if not isinstance(document, dict) or name not in document:
-        raise BadConfiguration(f"top-level key '{name}:' is missing", where=str(path),
-                               hint=f"start the file with '{name}:' and a list of entries")
+        raise BadConfiguration(
+            f"top-level key '{name}:' is missing",
+            where=str(path),
+            hint=f"start the file with '{name}:' and a list of entries",
+        )
     items = document[name]
     if items is None:
         return []

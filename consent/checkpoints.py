@@ -53,8 +53,14 @@ class Checkpoint:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form (time as ISO text), as exported in bundles and proofs."""
-        return {"number": self.number, "tree_size": self.tree_size, "root": self.root,
-                "at": iso_utc(self.at), "key_id": self.key_id, "signature": self.signature}
+        return {
+            "number": self.number,
+            "tree_size": self.tree_size,
+            "root": self.root,
+            "at": iso_utc(self.at),
+            "key_id": self.key_id,
+            "signature": self.signature,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Checkpoint:
@@ -62,14 +68,25 @@ class Checkpoint:
         number, size = data["number"], data["tree_size"]
         if not isinstance(number, int) or not isinstance(size, int):
             raise TypeError("number and tree_size must be integers")
-        return cls(number=number, tree_size=size, root=str(data["root"]),
-                   at=datetime.fromisoformat(str(data["at"])), key_id=str(data["key_id"]),
-                   signature=str(data["signature"]))
+        return cls(
+            number=number,
+            tree_size=size,
+            root=str(data["root"]),
+            at=datetime.fromisoformat(str(data["at"])),
+            key_id=str(data["key_id"]),
+            signature=str(data["signature"]),
+        )
 
 
 def _from_row(row: Any) -> Checkpoint:
-    return Checkpoint(number=row.number, tree_size=row.tree_size, root=row.root, at=row.at,
-                      key_id=row.key_id, signature=row.signature)
+    return Checkpoint(
+        number=row.number,
+        tree_size=row.tree_size,
+        root=row.root,
+        at=row.at,
+        key_id=row.key_id,
+        signature=row.signature,
+    )
 
 
 def read_checkpoints(conn: sa.Connection) -> list[Checkpoint]:
@@ -80,13 +97,13 @@ def read_checkpoints(conn: sa.Connection) -> list[Checkpoint]:
 
 def latest_checkpoint(conn: sa.Connection) -> Checkpoint | None:
     """The newest checkpoint, or None if none was taken yet (not verified)."""
-    row = conn.execute(sa.select(ledger_checkpoints)
-                       .order_by(ledger_checkpoints.c.number.desc()).limit(1)).first()
+    row = conn.execute(
+        sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.number.desc()).limit(1)
+    ).first()
     return None if row is None else _from_row(row)
 
 
-def write_checkpoint(conn: sa.Connection, signing_key: Ed25519PrivateKey,
-                     key_id: str) -> Checkpoint:
+def write_checkpoint(conn: sa.Connection, signing_key: Ed25519PrivateKey, key_id: str) -> Checkpoint:
     """Sign and store the current tree head. The caller holds the ledger's append lock.
 
     Stores the tiles the entries since the last checkpoint completed first (in the same
@@ -102,32 +119,40 @@ def write_checkpoint(conn: sa.Connection, signing_key: Ed25519PrivateKey,
     root = tree.root()
     signature = signing_key.sign(checkpoint_message(tree.size, root, at)).hex()
     try:
-        conn.execute(ledger_checkpoints.insert().values(
-            number=number, tree_size=tree.size, root=root, at=at, key_id=key_id,
-            signature=signature))
+        conn.execute(
+            ledger_checkpoints.insert().values(
+                number=number, tree_size=tree.size, root=root, at=at, key_id=key_id, signature=signature
+            )
+        )
     except sa.exc.IntegrityError as exc:
-        raise TransientError("another writer took a ledger checkpoint at the same time",
-                             where="ledger_checkpoints",
-                             hint="roll back and retry the transaction") from exc
+        raise TransientError(
+            "another writer took a ledger checkpoint at the same time",
+            where="ledger_checkpoints",
+            hint="roll back and retry the transaction",
+        ) from exc
     return Checkpoint(number, tree.size, root, at, key_id, signature)
 
 
-def checkpoint_signature_problem(checkpoint: Checkpoint,
-                                 public_keys: Mapping[str, Ed25519PublicKey]) -> str | None:
+def checkpoint_signature_problem(
+    checkpoint: Checkpoint, public_keys: Mapping[str, Ed25519PublicKey]
+) -> str | None:
     """Why the checkpoint's signature does not hold, or None if it does."""
     public = public_keys.get(checkpoint.key_id)
     if public is None:
         return "signed by an unknown key id (not among the trusted keys)"
     try:
-        public.verify(bytes.fromhex(checkpoint.signature),
-                      checkpoint_message(checkpoint.tree_size, checkpoint.root, checkpoint.at))
+        public.verify(
+            bytes.fromhex(checkpoint.signature),
+            checkpoint_message(checkpoint.tree_size, checkpoint.root, checkpoint.at),
+        )
     except (InvalidSignature, ValueError):
         return "signature is not valid for its tree head (forged, edited or re-signed)"
     return None
 
 
-def check_checkpoints(checkpoints: Sequence[Checkpoint], tree: LedgerTree,
-                      public_keys: Mapping[str, Ed25519PublicKey]) -> list[tuple[int, str]]:
+def check_checkpoints(
+    checkpoints: Sequence[Checkpoint], tree: LedgerTree, public_keys: Mapping[str, Ed25519PublicKey]
+) -> list[tuple[int, str]]:
     """Problems of each checkpoint against the ledger's tree, named by checkpoint number.
 
     Checks: numbering has no gap, signature by a trusted key, size within the ledger and
@@ -141,18 +166,25 @@ def check_checkpoints(checkpoints: Sequence[Checkpoint], tree: LedgerTree,
         found: list[str] = []
         expected = previous.number + 1 if previous is not None else 1
         if number != expected:
-            missing = (f"checkpoint {expected} is missing" if number == expected + 1 else
-                       f"checkpoints {expected} to {number - 1} are missing")
+            missing = (
+                f"checkpoint {expected} is missing"
+                if number == expected + 1
+                else f"checkpoints {expected} to {number - 1} are missing"
+            )
             problems.append((expected, missing + " (deleted?)"))
         bad_signature = checkpoint_signature_problem(checkpoint, public_keys)
         if bad_signature:
             found.append(bad_signature)
         if checkpoint.tree_size > tree.size:
-            found.append(f"covers {checkpoint.tree_size} entries but the ledger holds only "
-                         f"{tree.size} (entries removed from the end?)")
+            found.append(
+                f"covers {checkpoint.tree_size} entries but the ledger holds only "
+                f"{tree.size} (entries removed from the end?)"
+            )
         elif checkpoint.tree_size < 0 or tree.root(checkpoint.tree_size) != checkpoint.root:
-            found.append(f"root does not match the ledger's first {checkpoint.tree_size} "
-                         "entries (entries edited, removed or reordered)")
+            found.append(
+                f"root does not match the ledger's first {checkpoint.tree_size} "
+                "entries (entries edited, removed or reordered)"
+            )
         if previous is not None:
             found.extend(_against_previous(previous, checkpoint, tree, bool(found)))
         problems.extend((number, text) for text in found)
@@ -160,20 +192,19 @@ def check_checkpoints(checkpoints: Sequence[Checkpoint], tree: LedgerTree,
     return problems
 
 
-def _against_previous(previous: Checkpoint, checkpoint: Checkpoint, tree: LedgerTree,
-                      already_flagged: bool) -> list[str]:
+def _against_previous(
+    previous: Checkpoint, checkpoint: Checkpoint, tree: LedgerTree, already_flagged: bool
+) -> list[str]:
     """Order and consistency of a checkpoint with the one before it."""
     found: list[str] = []
     if checkpoint.at < previous.at:
         found.append(f"time is earlier than checkpoint {previous.number} (reordered?)")
     if checkpoint.tree_size < previous.tree_size:
-        found.append(f"tree is smaller than at checkpoint {previous.number} "
-                     "(the ledger was cut back?)")
-    elif (not already_flagged and previous.tree_size >= 1
-          and checkpoint.tree_size <= tree.size):
+        found.append(f"tree is smaller than at checkpoint {previous.number} (the ledger was cut back?)")
+    elif not already_flagged and previous.tree_size >= 1 and checkpoint.tree_size <= tree.size:
         proof = tree.consistency_proof(previous.tree_size, checkpoint.tree_size)
-        if not verify_consistency(previous.tree_size, checkpoint.tree_size, previous.root,
-                                  checkpoint.root, proof):
-            found.append(f"not consistent with checkpoint {previous.number} "
-                         "(history rewritten between them)")
+        if not verify_consistency(
+            previous.tree_size, checkpoint.tree_size, previous.root, checkpoint.root, proof
+        ):
+            found.append(f"not consistent with checkpoint {previous.number} (history rewritten between them)")
     return found

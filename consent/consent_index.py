@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _LUT = np.full(256, 255, np.uint8)
-_LUT[ord("0"):ord("9") + 1] = np.arange(10)
-_LUT[ord("a"):ord("f") + 1] = np.arange(10, 16)
+_LUT[ord("0") : ord("9") + 1] = np.arange(10)
+_LUT[ord("a") : ord("f") + 1] = np.arange(10, 16)
 _REF_LEN = 64
 _PAD = "-" * _REF_LEN  # never hex: a null ref never matches
 

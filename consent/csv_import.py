@@ -31,9 +31,20 @@ from consent.register import ConsentRegister
 from consent.terms import consent_id_checked
 from govbus.errors import BadInput, GovBusError
 
-GRANT_COLUMNS = {"subject_id", "recipient", "dataset", "purpose", "fields", "valid_from",
-                 "valid_until", "data_life", "frequency", "collection_method", "evidence",
-                 "consent_id"}
+GRANT_COLUMNS = {
+    "subject_id",
+    "recipient",
+    "dataset",
+    "purpose",
+    "fields",
+    "valid_from",
+    "valid_until",
+    "data_life",
+    "frequency",
+    "collection_method",
+    "evidence",
+    "consent_id",
+}
 COLUMNS = GRANT_COLUMNS | {"action", "at"}
 ACTIONS = ("grant", "pause", "resume", "revoke")
 _FIELD_SPLIT = re.compile(r"[;|\s]+")
@@ -76,8 +87,9 @@ def _text(row: dict[str, str | None], name: str) -> str:
     return (row.get(name) or "").strip()
 
 
-def _grant(register: ConsentRegister, conn: sa.Connection, row: dict[str, str | None],
-           scope_check: ScopeCheck | None) -> tuple[str, str]:
+def _grant(
+    register: ConsentRegister, conn: sa.Connection, row: dict[str, str | None], scope_check: ScopeCheck | None
+) -> tuple[str, str]:
     for name in ("subject_id", "recipient", "dataset", "purpose", "fields"):
         if not _text(row, name):
             raise BadInput("is empty", where=name, hint="every grant needs this column")
@@ -88,30 +100,46 @@ def _grant(register: ConsentRegister, conn: sa.Connection, row: dict[str, str | 
         existing = register.get(conn, chosen)
         if existing is not None:
             if existing.subject_ref != register.subject_ref(_text(row, "subject_id")):
-                raise BadInput("names a consent of another subject", where="consent_id",
-                               hint="each consent needs its own id")
+                raise BadInput(
+                    "names a consent of another subject",
+                    where="consent_id",
+                    hint="each consent needs its own id",
+                )
             return "unchanged", existing.consent_id
     if scope_check is not None:
         scope_check(recipient, dataset, purpose, fields)
     valid_from = _text(row, "valid_from")
     valid_until = _text(row, "valid_until")
     consent_id = register.grant(
-        conn, _text(row, "subject_id"), recipient, dataset, purpose, fields,
+        conn,
+        _text(row, "subject_id"),
+        recipient,
+        dataset,
+        purpose,
+        fields,
         valid_from=parse_instant(valid_from, where="valid_from") if valid_from else None,
-        valid_until=(parse_instant(valid_until, where="valid_until", end_of_day=True)
-                     if valid_until else None),
-        evidence=_text(row, "evidence"), data_life=_text(row, "data_life") or None,
+        valid_until=(
+            parse_instant(valid_until, where="valid_until", end_of_day=True) if valid_until else None
+        ),
+        evidence=_text(row, "evidence"),
+        data_life=_text(row, "data_life") or None,
         frequency=_text(row, "frequency") or None,
-        collection_method=_text(row, "collection_method"), consent_id=chosen)
+        collection_method=_text(row, "collection_method"),
+        consent_id=chosen,
+    )
     return "granted", consent_id
 
 
-def _change(register: ConsentRegister, conn: sa.Connection, action: str,
-            row: dict[str, str | None]) -> tuple[str, str]:
+def _change(
+    register: ConsentRegister, conn: sa.Connection, action: str, row: dict[str, str | None]
+) -> tuple[str, str]:
     used = sorted(name for name in GRANT_COLUMNS - {"consent_id"} if _text(row, name))
     if used:
-        raise BadInput(f"a {action} line takes only consent_id and at", where=used[0],
-                       hint="leave the grant columns empty on this line")
+        raise BadInput(
+            f"a {action} line takes only consent_id and at",
+            where=used[0],
+            hint="leave the grant columns empty on this line",
+        )
     consent_id = consent_id_checked(_text(row, "consent_id"))
     at_text = _text(row, "at")
     at = parse_instant(at_text, where="at") if at_text else None
@@ -121,8 +149,9 @@ def _change(register: ConsentRegister, conn: sa.Connection, action: str,
     return (outcome if done else "unchanged"), consent_id
 
 
-def import_consents(register: ConsentRegister, conn: sa.Connection, path: Path, *,
-                    scope_check: ScopeCheck | None = None) -> ImportReport:
+def import_consents(
+    register: ConsentRegister, conn: sa.Connection, path: Path, *, scope_check: ScopeCheck | None = None
+) -> ImportReport:
     """Apply every line of the CSV at `path`; bad lines are reported, the rest imported.
 
     A file that cannot be read at all (missing, not UTF-8, no header, unknown columns)
@@ -134,17 +163,24 @@ def import_consents(register: ConsentRegister, conn: sa.Connection, path: Path, 
     except FileNotFoundError:
         raise BadInput("file not found", where=str(path)) from None
     except (UnicodeDecodeError, OSError):
-        raise BadInput("cannot be read as UTF-8 text", where=str(path),
-                       hint="save the file as UTF-8 CSV") from None
+        raise BadInput(
+            "cannot be read as UTF-8 text", where=str(path), hint="save the file as UTF-8 CSV"
+        ) from None
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     header = [name.strip() for name in reader.fieldnames or []]
     if not header:
-        raise BadInput("has no header row", where=str(path),
-                       hint="start with a header such as subject_id,recipient,dataset,...")
+        raise BadInput(
+            "has no header row",
+            where=str(path),
+            hint="start with a header such as subject_id,recipient,dataset,...",
+        )
     unknown = sorted(set(header) - COLUMNS)
     if unknown or len(set(header)) != len(header):
-        raise BadInput(f"column {unknown[0] if unknown else 'name'} is unknown or repeated",
-                       where=f"{path}:1", hint="known columns: " + ", ".join(sorted(COLUMNS)))
+        raise BadInput(
+            f"column {unknown[0] if unknown else 'name'} is unknown or repeated",
+            where=f"{path}:1",
+            hint="known columns: " + ", ".join(sorted(COLUMNS)),
+        )
     reader.fieldnames = header
     report = ImportReport(str(path))
     while True:
@@ -153,13 +189,15 @@ def import_consents(register: ConsentRegister, conn: sa.Connection, path: Path, 
         except StopIteration:
             break
         except csv.Error:
-            report.lines.append(ImportLine(reader.line_num, "?", "rejected",
-                                           reason="malformed CSV (quotes or separators)"))
+            report.lines.append(
+                ImportLine(reader.line_num, "?", "rejected", reason="malformed CSV (quotes or separators)")
+            )
             continue
         line = reader.line_num
         if None in row:  # more cells than header columns
-            report.lines.append(ImportLine(line, "?", "rejected",
-                                           reason="more cells than the header has columns"))
+            report.lines.append(
+                ImportLine(line, "?", "rejected", reason="more cells than the header has columns")
+            )
             continue
         action = _text(row, "action").lower() or "grant"
         try:

@@ -52,35 +52,47 @@ class EntryRecord:
 def entry_from_json(data: Mapping[str, Any]) -> EntryRecord:
     """Inverse of `entry_json`; KeyError/TypeError/ValueError on a malformed document."""
     seq = data["seq"]
-    texts = [data[name] for name in ("kind", "payload", "prev_hash", "entry_hash", "key_id",
-                                     "signature")]
-    if not isinstance(seq, int) or isinstance(seq, bool) or not all(isinstance(t, str)
-                                                                     for t in texts):
+    texts = [data[name] for name in ("kind", "payload", "prev_hash", "entry_hash", "key_id", "signature")]
+    if not isinstance(seq, int) or isinstance(seq, bool) or not all(isinstance(t, str) for t in texts):
         raise TypeError("seq must be an integer and the other fields text")
     return EntryRecord(seq, datetime.fromisoformat(str(data["at"])), *texts)
 
 
 def entry_json(row: Any) -> dict[str, Any]:
     """A stored entry as JSON: `payload` stays the exact text its hash covers."""
-    return {"seq": row.seq, "at": iso_utc(row.at), "kind": row.kind, "payload": row.payload,
-            "prev_hash": row.prev_hash, "entry_hash": row.entry_hash, "key_id": row.key_id,
-            "signature": row.signature}
+    return {
+        "seq": row.seq,
+        "at": iso_utc(row.at),
+        "kind": row.kind,
+        "payload": row.payload,
+        "prev_hash": row.prev_hash,
+        "entry_hash": row.entry_hash,
+        "key_id": row.key_id,
+        "signature": row.signature,
+    }
 
 
 def entry_proof(conn: sa.Connection, seq: int) -> dict[str, Any]:
     """The inclusion proof document of entry `seq` against the latest checkpoint."""
     checkpoint = latest_checkpoint(conn)
     if checkpoint is None:
-        raise BadInput("the ledger has no checkpoint yet", where="ledger_checkpoints",
-                       hint="take one with `govbus audit checkpoint` (every run ends with one)")
+        raise BadInput(
+            "the ledger has no checkpoint yet",
+            where="ledger_checkpoints",
+            hint="take one with `govbus audit checkpoint` (every run ends with one)",
+        )
     row = conn.execute(sa.select(ledger_table).where(ledger_table.c.seq == seq)).first()
     if row is None:
-        raise BadInput("no ledger entry has this seq", where="seq",
-                       hint="list entries with `govbus audit verify`")
+        raise BadInput(
+            "no ledger entry has this seq", where="seq", hint="list entries with `govbus audit verify`"
+        )
     index = row.seq - 1
     if index >= checkpoint.tree_size:
-        raise BadInput("the entry is newer than the latest checkpoint", where="seq",
-                       hint="take a checkpoint with `govbus audit checkpoint`, then ask again")
+        raise BadInput(
+            "the entry is newer than the latest checkpoint",
+            where="seq",
+            hint="take a checkpoint with `govbus audit checkpoint`, then ask again",
+        )
     return _document(row, index, _checkpoint_tree(conn, checkpoint), checkpoint)
 
 
@@ -98,8 +110,9 @@ def entry_proofs(conn: sa.Connection, seqs: Iterable[int]) -> dict[int, dict[str
     tree = _checkpoint_tree(conn, checkpoint)
     rows = conn.execute(sa.select(ledger_table).where(ledger_table.c.seq.in_(wanted))).all()
     if len(rows) != len(wanted):
-        raise BadInput("no ledger entry has this seq", where="seq",
-                       hint="list entries with `govbus audit verify`")
+        raise BadInput(
+            "no ledger entry has this seq", where="seq", hint="list entries with `govbus audit verify`"
+        )
     documents: dict[int, dict[str, Any]] = {}
     for row in rows:
         if row.seq - 1 < checkpoint.tree_size:
@@ -110,28 +123,34 @@ def entry_proofs(conn: sa.Connection, seqs: Iterable[int]) -> dict[int, dict[str
 def _checkpoint_tree(conn: sa.Connection, checkpoint: Checkpoint) -> StoredTree:
     """The ledger's tree at the checkpoint's size, over the stored tiles."""
     if checkpoint.tree_size > ledger_size(conn):
-        raise BadInput("the latest checkpoint covers more entries than the ledger holds",
-                       where="ledger", hint="run `govbus audit verify`: entries were removed")
+        raise BadInput(
+            "the latest checkpoint covers more entries than the ledger holds",
+            where="ledger",
+            hint="run `govbus audit verify`: entries were removed",
+        )
     return StoredTree(conn, checkpoint.tree_size)
 
 
-def _document(row: Any, index: int, tree: MerkleHashes,
-              checkpoint: Checkpoint) -> dict[str, Any]:
-    return {"format": PROOF_FORMAT, "leaf_rule": LEAF_RULE, "entry": entry_json(row),
-            "leaf_index": index, "leaf_hash": tree.leaf(index).hex(),
-            "tree_size": checkpoint.tree_size, "root": tree.root(),
-            "audit_path": [node.hex() for node in tree.inclusion_proof(index, tree.size)],
-            "checkpoint": checkpoint.to_json()}
+def _document(row: Any, index: int, tree: MerkleHashes, checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "format": PROOF_FORMAT,
+        "leaf_rule": LEAF_RULE,
+        "entry": entry_json(row),
+        "leaf_index": index,
+        "leaf_hash": tree.leaf(index).hex(),
+        "tree_size": checkpoint.tree_size,
+        "root": tree.root(),
+        "audit_path": [node.hex() for node in tree.inclusion_proof(index, tree.size)],
+        "checkpoint": checkpoint.to_json(),
+    }
 
 
-def check_entry_proof(document: Mapping[str, Any],
-                      public_keys: Mapping[str, Ed25519PublicKey]) -> list[str]:
+def check_entry_proof(document: Mapping[str, Any], public_keys: Mapping[str, Ed25519PublicKey]) -> list[str]:
     """What is wrong with a proof document (empty list: it proves the entry is in the log)."""
     try:
         row = entry_from_json(document["entry"])
         checkpoint = Checkpoint.from_json(document["checkpoint"])
-        index, path = int(document["leaf_index"]), [bytes.fromhex(h) for h in
-                                                      document["audit_path"]]
+        index, path = int(document["leaf_index"]), [bytes.fromhex(h) for h in document["audit_path"]]
     except (KeyError, TypeError, ValueError, AttributeError):
         return ["not a ledger inclusion proof document"]
     problems: list[str] = []
@@ -142,10 +161,10 @@ def check_entry_proof(document: Mapping[str, Any],
         problems.append(f"entry {row.seq}: {bad}")
     if index != row.seq - 1:
         problems.append(f"entry {row.seq}: leaf index is not seq - 1")
-    if not verify_inclusion(entry_leaf_hash(row.entry_hash), index, checkpoint.tree_size, path,
-                            checkpoint.root):
-        problems.append(f"entry {row.seq}: audit path does not lead to checkpoint "
-                        f"{checkpoint.number}'s root")
+    if not verify_inclusion(
+        entry_leaf_hash(row.entry_hash), index, checkpoint.tree_size, path, checkpoint.root
+    ):
+        problems.append(f"entry {row.seq}: audit path does not lead to checkpoint {checkpoint.number}'s root")
     bad = checkpoint_signature_problem(checkpoint, public_keys)
     if bad:
         problems.append(f"checkpoint {checkpoint.number}: {bad}")

@@ -55,7 +55,10 @@ def x25519_key_id(public: X25519PublicKey) -> str:
 def load_x25519_public_key(pem: str | bytes, *, where: str) -> X25519PublicKey:
     """A recipient's X25519 public key from PEM (what its catalog entry publishes)."""
     return load_pem_public_key_of(
-        pem, X25519PublicKey, kind="X25519", where=where,
+        pem,
+        X25519PublicKey,
+        kind="X25519",
+        where=where,
         hint="generate one with `openssl genpkey -algorithm X25519`",
     )
 
@@ -64,23 +67,23 @@ def _info(purpose: str, recipient: str, context: str) -> bytes:
     return b"govbus/seal/v1" + length_prefixed((purpose, recipient, context))
 
 
-def seal_key(public: X25519PublicKey, key: bytes, *, purpose: str, recipient: str,
-             context: str) -> str:
+def seal_key(public: X25519PublicKey, key: bytes, *, purpose: str, recipient: str, context: str) -> str:
     """`key` sealed to `public` (HPKE), as base64; `open_key` with the same labels opens it."""
-    return base64.b64encode(_SUITE.encrypt(key, public, _info(purpose, recipient, context))) \
-        .decode("ascii")
+    return base64.b64encode(_SUITE.encrypt(key, public, _info(purpose, recipient, context))).decode("ascii")
 
 
-def open_key(private: X25519PrivateKey, sealed: str, *, purpose: str, recipient: str,
-             context: str) -> bytes:
+def open_key(private: X25519PrivateKey, sealed: str, *, purpose: str, recipient: str, context: str) -> bytes:
     """The recipient's side of `seal_key`; BadInput if it was not sealed to this key/context."""
     try:
-        return _SUITE.decrypt(base64.b64decode(sealed, validate=True), private,
-                              _info(purpose, recipient, context))
+        return _SUITE.decrypt(
+            base64.b64decode(sealed, validate=True), private, _info(purpose, recipient, context)
+        )
     except (InvalidTag, binascii.Error, ValueError):
-        raise BadInput("the sealed key does not open with this private key",
-                       where=f"sealed key for {recipient}",
-                       hint="use the private key whose public half the bus was given") from None
+        raise BadInput(
+            "the sealed key does not open with this private key",
+            where=f"sealed key for {recipient}",
+            hint="use the private key whose public half the bus was given",
+        ) from None
 
 
 def _nonce(prefix: bytes, number: int, last: bool) -> bytes:
@@ -121,7 +124,7 @@ def decrypt_file(source: Path, target: Path, data_key: bytes, *, plain_name: str
             header = reader.read(len(MAGIC) + _PREFIX)
             if len(header) != len(MAGIC) + _PREFIX or not header.startswith(MAGIC):
                 raise BadInput("is not a GovBus encrypted file", where=source.name)
-            prefix, ad = header[len(MAGIC):], header + plain_name.encode("utf-8")
+            prefix, ad = header[len(MAGIC) :], header + plain_name.encode("utf-8")
             number, chunk = 0, reader.read(SEGMENT + _TAG)
             while True:
                 following = reader.read(SEGMENT + _TAG)
@@ -129,9 +132,11 @@ def decrypt_file(source: Path, target: Path, data_key: bytes, *, plain_name: str
                 try:
                     writer.write(aead.decrypt(_nonce(prefix, number, last), chunk, ad))
                 except InvalidTag:
-                    raise BadInput("does not decrypt: altered, truncated, renamed or another key",
-                                   where=source.name,
-                                   hint="ask the bus to deliver the batch again") from None
+                    raise BadInput(
+                        "does not decrypt: altered, truncated, renamed or another key",
+                        where=source.name,
+                        hint="ask the bus to deliver the batch again",
+                    ) from None
                 if last:
                     break
                 number, chunk = number + 1, following

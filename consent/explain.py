@@ -58,8 +58,9 @@ class Explanation:
     consents: tuple[ConsentState, ...]
 
 
-def statute_reason(statute: Statute, *, dataset: str, recipient: str, purpose: str,
-                   fields: Sequence[str], at: datetime) -> str | None:
+def statute_reason(
+    statute: Statute, *, dataset: str, recipient: str, purpose: str, fields: Sequence[str], at: datetime
+) -> str | None:
     """Why `statute` is not the basis at `at` (None if it is)."""
     if (statute.dataset, statute.recipient, statute.purpose) != (dataset, recipient, purpose):
         return f"statute {statute.id} is for another dataset, recipient or purpose"
@@ -71,22 +72,52 @@ def statute_reason(statute: Statute, *, dataset: str, recipient: str, purpose: s
     return None
 
 
-def explain(register: ConsentRegister, conn: sa.Connection, subject_id: str, *,
-            dataset: str, recipient: str, purpose: str, fields: Sequence[str],
-            statute: Statute | None, at: datetime,
-            known_at: datetime | None = None) -> Explanation:
+def explain(
+    register: ConsentRegister,
+    conn: sa.Connection,
+    subject_id: str,
+    *,
+    dataset: str,
+    recipient: str,
+    purpose: str,
+    fields: Sequence[str],
+    statute: Statute | None,
+    at: datetime,
+    known_at: datetime | None = None,
+) -> Explanation:
     """The decision for `subject_id` at `at` (see module doc)."""
     at = as_utc(at)
     ref = register.subject_ref(subject_id)
-    timeline = register.timeline(conn, recipient=recipient, dataset=dataset, purpose=purpose,
-                                 fields=fields, known_at=known_at, subject_ref=ref)
+    timeline = register.timeline(
+        conn,
+        recipient=recipient,
+        dataset=dataset,
+        purpose=purpose,
+        fields=fields,
+        known_at=known_at,
+        subject_ref=ref,
+    )
     refs = pa.array([ref], pa.string())
-    decision = decide(refs, statute=statute, consents=timeline.active(at), dataset=dataset,
-                      recipient=recipient, purpose=purpose, at=at, fields=list(fields))
+    decision = decide(
+        refs,
+        statute=statute,
+        consents=timeline.active(at),
+        dataset=dataset,
+        recipient=recipient,
+        purpose=purpose,
+        at=at,
+        fields=list(fields),
+    )
     states = timeline.states(at)
-    consents = tuple(ConsentState(cid, state, covers) for cid, state, covers in zip(
-        states.column("consent_id").to_pylist(), states.column("state").to_pylist(),
-        states.column("covers").to_pylist(), strict=True))
+    consents = tuple(
+        ConsentState(cid, state, covers)
+        for cid, state, covers in zip(
+            states.column("consent_id").to_pylist(),
+            states.column("state").to_pylist(),
+            states.column("covers").to_pylist(),
+            strict=True,
+        )
+    )
     reasons: list[str] = []
     allowed = bool(decision.allowed[0].as_py())
     if allowed and decision.basis != CONSENT_BASIS:
@@ -99,13 +130,26 @@ def explain(register: ConsentRegister, conn: sa.Connection, subject_id: str, *,
     else:
         kind, basis = NONE, None
         (why,) = timeline.denial_reasons(refs, decision.allowed, at) or {NO_CONSENT: 1}
-        reasons.append(why if why != NO_CONSENT
-                       else "no consent of this subject for this recipient and purpose")
+        reasons.append(
+            why if why != NO_CONSENT else "no consent of this subject for this recipient and purpose"
+        )
     if statute is not None and kind != STATUTE:
-        reason = statute_reason(statute, dataset=dataset, recipient=recipient,
-                                purpose=purpose, fields=fields, at=at)
+        reason = statute_reason(
+            statute, dataset=dataset, recipient=recipient, purpose=purpose, fields=fields, at=at
+        )
         if reason:
             reasons.append(reason)
-    return Explanation(allowed=allowed, basis_kind=kind, basis=basis, reasons=tuple(reasons),
-                       subject_ref=ref, dataset=dataset, recipient=recipient, purpose=purpose,
-                       fields=tuple(fields), at=at, known_at=known_at, consents=consents)
+    return Explanation(
+        allowed=allowed,
+        basis_kind=kind,
+        basis=basis,
+        reasons=tuple(reasons),
+        subject_ref=ref,
+        dataset=dataset,
+        recipient=recipient,
+        purpose=purpose,
+        fields=tuple(fields),
+        at=at,
+        known_at=known_at,
+        consents=consents,
+    )

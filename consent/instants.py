@@ -43,5 +43,8 @@ def parse_instant(text: str, *, where: str, end_of_day: bool = False) -> datetim
             return start + timedelta(days=1) if end_of_day else start
         return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
-        raise BadInput("is not a date (YYYY-MM-DD) or an ISO 8601 time", where=where,
-                       hint="for example 2025-01-31 or 2025-01-31T12:00:00+01:00") from None
+        raise BadInput(
+            "is not a date (YYYY-MM-DD) or an ISO 8601 time",
+            where=where,
+            hint="for example 2025-01-31 or 2025-01-31T12:00:00+01:00",
+        ) from None

@@ -35,8 +35,11 @@ def scope_name(label: str, *context: str) -> str:
     """`label/context/...`, every part checked (they are also HKDF inputs)."""
     for part in (label, *context):
         if not isinstance(part, str) or not _PART.match(part):
-            raise BadConfiguration("a key scope part is malformed", where="derived key scope",
-                                   hint=f"use names matching {_PART.pattern}")
+            raise BadConfiguration(
+                "a key scope part is malformed",
+                where="derived key scope",
+                hint=f"use names matching {_PART.pattern}",
+            )
     return "/".join((label, *context))
 
 
@@ -55,9 +58,13 @@ class DerivedKeyIds:
         except (OSError, ValueError):
             data = None
         if not isinstance(data, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) and _ID.match(v) for k, v in data.items()):
-            raise BadConfiguration("derived key ids file is malformed", where=str(self._path),
-                                   hint='it maps scopes to ids like "k2"; restore it from backup')
+            isinstance(k, str) and isinstance(v, str) and _ID.match(v) for k, v in data.items()
+        ):
+            raise BadConfiguration(
+                "derived key ids file is malformed",
+                where=str(self._path),
+                hint='it maps scopes to ids like "k2"; restore it from backup',
+            )
         return data
 
     def current(self, scope: str) -> str:

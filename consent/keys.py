@@ -131,8 +131,10 @@ class KeyStore:
         path = self._dir / name
         if os.name == "posix" and stat.S_IMODE(path.stat().st_mode) & 0o077:
             raise BadConfiguration(
-                "key file is readable by group or others", where=str(path),
-                hint=f"run `chmod 600 {path}` and check who may have read it")
+                "key file is readable by group or others",
+                where=str(path),
+                hint=f"run `chmod 600 {path}` and check who may have read it",
+            )
         return path.read_bytes()
 
     def _master_key(self) -> bytes:
@@ -150,7 +152,9 @@ class KeyStore:
         if raw is None or len(raw) < MIN_MASTER_KEY_BYTES:
             raise BadConfiguration(
                 f"master key must be hex or base64 of at least {MIN_MASTER_KEY_BYTES} bytes",
-                where=where, hint="generate one with `openssl rand -hex 32`")
+                where=where,
+                hint="generate one with `openssl rand -hex 32`",
+            )
         self._master = raw
         return raw
 
@@ -161,16 +165,18 @@ class KeyStore:
         """
         if not label:
             raise BadConfiguration("a derived key needs a label", where="KeyStore.derive")
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=length, salt=_HKDF_SALT,
-                    info=length_prefixed((label, *context)))
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(), length=length, salt=_HKDF_SALT, info=length_prefixed((label, *context))
+        )
         return hkdf.derive(self._master_key())
 
     def key_ids(self) -> DerivedKeyIds:
         """The current ids of derived keys (rotated explicitly; see consent.key_ids)."""
         return DerivedKeyIds(self._dir)
 
-    def _derived(self, label: str, context: tuple[str, ...], key_id: str | None,
-                 length: int = 32) -> tuple[bytes, str]:
+    def _derived(
+        self, label: str, context: tuple[str, ...], key_id: str | None, length: int = 32
+    ) -> tuple[bytes, str]:
         kid = key_id if key_id is not None else self.key_ids().current(scope_name(label, *context))
         return self.derive(label, *context, kid, length=length), kid
 
@@ -223,25 +229,32 @@ class KeyStore:
             return self._signing[key_id]
         name = f"signing-{key_id}.pem"
         if not _KEY_ID.match(key_id) or not (self._dir / name).exists():
-            raise BadConfiguration("signing key not found", where=str(self._dir / name),
-                                   hint="restore the key file or rotate to a new key")
+            raise BadConfiguration(
+                "signing key not found",
+                where=str(self._dir / name),
+                hint="restore the key file or rotate to a new key",
+            )
         try:
             key = serialization.load_pem_private_key(self._read_private(name), password=None)
         except ValueError as exc:
-            raise BadConfiguration("signing key file is not a PEM private key",
-                                   where=str(self._dir / name)) from exc
+            raise BadConfiguration(
+                "signing key file is not a PEM private key", where=str(self._dir / name)
+            ) from exc
         if not isinstance(key, Ed25519PrivateKey) or key_id_of(key.public_key()) != key_id:
-            raise BadConfiguration("signing key file does not hold the Ed25519 key its name says",
-                                   where=str(self._dir / name),
-                                   hint="the file was replaced or renamed; restore it")
+            raise BadConfiguration(
+                "signing key file does not hold the Ed25519 key its name says",
+                where=str(self._dir / name),
+                hint="the file was replaced or renamed; restore it",
+            )
         self._signing[key_id] = key
         return key
 
     def _new_signing_key(self) -> str:
         key = Ed25519PrivateKey.generate()
         key_id = key_id_of(key.public_key())
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         self._write_new(f"signing-{key_id}.pem", pem)
         self._signing[key_id] = key
         return key_id
@@ -269,8 +282,11 @@ class KeyStore:
             self._write_new("signing.current", (key_id + "\n").encode("ascii"))
         key_id = current.read_text(encoding="ascii", errors="replace").strip()
         if not _KEY_ID.match(key_id):
-            raise BadConfiguration("signing.current does not name a key id", where=str(current),
-                                   hint="write the 16-hex-digit id of a signing-<id>.pem file")
+            raise BadConfiguration(
+                "signing.current does not name a key id",
+                where=str(current),
+                hint="write the 16-hex-digit id of a signing-<id>.pem file",
+            )
         return key_id
 
     def signing_key(self) -> SigningKey:
@@ -291,12 +307,14 @@ class KeyStore:
     def public_key_pem(self, key_id: str) -> str:
         """The public key `key_id` as SubjectPublicKeyInfo PEM (what agencies.yaml publishes)."""
         public = self._load_signing(key_id).public_key()
-        return public.public_bytes(serialization.Encoding.PEM,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+        return public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode("ascii")
 
 
-def load_pem_public_key_of(pem: str | bytes, key_type: type, *, kind: str, where: str,
-                           hint: str | None = None) -> Any:
+def load_pem_public_key_of(
+    pem: str | bytes, key_type: type, *, kind: str, where: str, hint: str | None = None
+) -> Any:
     """A public key of `key_type` from PEM text; BadInput naming `where` otherwise."""
     data = pem.encode("ascii", "replace") if isinstance(pem, str) else pem
     try:

@@ -48,15 +48,13 @@ if TYPE_CHECKING:
     from consent.keys import KeyStore
 
 _KIND = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
-_LOCK_ID = int.from_bytes(hashlib.sha256(b"govbus.consent.ledger").digest()[:8], "big",
-                          signed=True)
+_LOCK_ID = int.from_bytes(hashlib.sha256(b"govbus.consent.ledger").digest()[:8], "big", signed=True)
 _PAGE = 1000
 
 
 def canonical_json(payload: Mapping[str, Any]) -> str:
     """The one JSON text of a payload: sorted keys, no spaces, UTF-8, no NaN."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -74,9 +72,16 @@ class LedgerEntry:
 
 
 def _entry(row: Any) -> LedgerEntry:
-    return LedgerEntry(seq=row.seq, at=row.at, kind=row.kind, payload=json.loads(row.payload),
-                       prev_hash=row.prev_hash, entry_hash=row.entry_hash, key_id=row.key_id,
-                       signature=row.signature)
+    return LedgerEntry(
+        seq=row.seq,
+        at=row.at,
+        kind=row.kind,
+        payload=json.loads(row.payload),
+        prev_hash=row.prev_hash,
+        entry_hash=row.entry_hash,
+        key_id=row.key_id,
+        signature=row.signature,
+    )
 
 
 def stored_rows(conn: sa.Connection, after_seq: int = 0) -> Iterator[Any]:
@@ -88,12 +93,18 @@ def stored_rows(conn: sa.Connection, after_seq: int = 0) -> Iterator[Any]:
     last = after_seq
     while True:
         try:
-            page = conn.execute(sa.select(ledger_table).where(ledger_table.c.seq > last)
-                                .order_by(ledger_table.c.seq).limit(_PAGE)).all()
+            page = conn.execute(
+                sa.select(ledger_table)
+                .where(ledger_table.c.seq > last)
+                .order_by(ledger_table.c.seq)
+                .limit(_PAGE)
+            ).all()
         except (ValueError, TypeError) as exc:
-            raise FatalError(f"ledger rows after seq {last} cannot be read (corrupted?)",
-                             where="ledger", hint="restore the ledger from a backup and "
-                                                  "investigate") from exc
+            raise FatalError(
+                f"ledger rows after seq {last} cannot be read (corrupted?)",
+                where="ledger",
+                hint="restore the ledger from a backup and investigate",
+            ) from exc
         yield from page
         if len(page) < _PAGE:
             return
@@ -103,14 +114,20 @@ def stored_rows(conn: sa.Connection, after_seq: int = 0) -> Iterator[Any]:
 class Ledger:
     """Append to and verify the `ledger` table. Without a signing key it only verifies."""
 
-    def __init__(self, signing_key: Ed25519PrivateKey | None, key_id: str | None,
-                 public_keys: Mapping[str, Ed25519PublicKey]) -> None:
+    def __init__(
+        self,
+        signing_key: Ed25519PrivateKey | None,
+        key_id: str | None,
+        public_keys: Mapping[str, Ed25519PublicKey],
+    ) -> None:
         self._public = dict(public_keys)
         if signing_key is not None:
             if key_id != key_id_of(signing_key.public_key()):
-                raise BadConfiguration("key_id does not belong to the signing key",
-                                       where="Ledger(key_id)",
-                                       hint="pass both parts of KeyStore.signing_key()")
+                raise BadConfiguration(
+                    "key_id does not belong to the signing key",
+                    where="Ledger(key_id)",
+                    hint="pass both parts of KeyStore.signing_key()",
+                )
             self._public.setdefault(key_id, signing_key.public_key())
         self._signing = signing_key
         self._key_id = key_id
@@ -126,8 +143,11 @@ class Ledger:
 
     def _lock_and_read_head(self, conn: sa.Connection) -> Any:
         dialect = conn.dialect.name
-        query = sa.select(ledger_table.c.seq, ledger_table.c.at, ledger_table.c.entry_hash) \
-            .order_by(ledger_table.c.seq.desc()).limit(1)
+        query = (
+            sa.select(ledger_table.c.seq, ledger_table.c.at, ledger_table.c.entry_hash)
+            .order_by(ledger_table.c.seq.desc())
+            .limit(1)
+        )
         if dialect == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock_id)"), {"lock_id": _LOCK_ID})
         elif dialect in ("mysql", "mariadb"):
@@ -137,19 +157,27 @@ class Ledger:
     def append(self, conn: sa.Connection, kind: str, payload: Mapping[str, Any]) -> LedgerEntry:
         """Append one signed entry in the caller's transaction and return it."""
         if self._signing is None or self._key_id is None:
-            raise BadConfiguration("this ledger has no signing key", where="Ledger.append",
-                                   hint="build it with Ledger.from_keystore to write")
+            raise BadConfiguration(
+                "this ledger has no signing key",
+                where="Ledger.append",
+                hint="build it with Ledger.from_keystore to write",
+            )
         if not isinstance(kind, str) or not _KIND.match(kind):
-            raise BadInput("ledger entry kind is malformed", where="ledger kind",
-                           hint=f"use a name matching {_KIND.pattern}")
+            raise BadInput(
+                "ledger entry kind is malformed",
+                where="ledger kind",
+                hint=f"use a name matching {_KIND.pattern}",
+            )
         if not isinstance(payload, Mapping):
             raise BadInput("ledger payload must be a mapping", where=f"ledger payload ({kind})")
         try:
             text = canonical_json(payload)
         except (TypeError, ValueError) as exc:
-            raise BadInput("ledger payload is not plain JSON (str, int, float, bool, None, "
-                           "list, dict; no NaN)", where=f"ledger payload ({kind})",
-                           hint="convert datetimes to ISO text and bytes to hex first") from exc
+            raise BadInput(
+                "ledger payload is not plain JSON (str, int, float, bool, None, list, dict; no NaN)",
+                where=f"ledger payload ({kind})",
+                hint="convert datetimes to ISO text and bytes to hex first",
+            ) from exc
         head = self._lock_and_read_head(conn)
         seq = head.seq + 1 if head is not None else 1
         prev_hash = head.entry_hash if head is not None else GENESIS_HASH
@@ -159,25 +187,43 @@ class Ledger:
         entry_hash = compute_entry_hash(seq, at, kind, text, prev_hash)
         signature = self._signing.sign(bytes.fromhex(entry_hash)).hex()
         try:
-            conn.execute(ledger_table.insert().values(
-                seq=seq, at=at, kind=kind, payload=text, prev_hash=prev_hash,
-                entry_hash=entry_hash, key_id=self._key_id, signature=signature))
+            conn.execute(
+                ledger_table.insert().values(
+                    seq=seq,
+                    at=at,
+                    kind=kind,
+                    payload=text,
+                    prev_hash=prev_hash,
+                    entry_hash=entry_hash,
+                    key_id=self._key_id,
+                    signature=signature,
+                )
+            )
         except sa.exc.IntegrityError as exc:
-            raise TransientError("another writer appended to the ledger at the same time",
-                                 where="ledger", hint="roll back and retry the transaction") \
-                from exc
-        return LedgerEntry(seq=seq, at=at, kind=kind, payload=json.loads(text),
-                           prev_hash=prev_hash, entry_hash=entry_hash, key_id=self._key_id,
-                           signature=signature)
+            raise TransientError(
+                "another writer appended to the ledger at the same time",
+                where="ledger",
+                hint="roll back and retry the transaction",
+            ) from exc
+        return LedgerEntry(
+            seq=seq,
+            at=at,
+            kind=kind,
+            payload=json.loads(text),
+            prev_hash=prev_hash,
+            entry_hash=entry_hash,
+            key_id=self._key_id,
+            signature=signature,
+        )
 
     def head(self, conn: sa.Connection) -> LedgerEntry | None:
         """The newest entry, or None for an empty ledger."""
-        row = conn.execute(sa.select(ledger_table).order_by(ledger_table.c.seq.desc())
-                           .limit(1)).first()
+        row = conn.execute(sa.select(ledger_table).order_by(ledger_table.c.seq.desc()).limit(1)).first()
         return None if row is None else _entry(row)
 
-    def entries(self, conn: sa.Connection, *, after_seq: int = 0, kind: str | None = None,
-                limit: int | None = None) -> list[LedgerEntry]:
+    def entries(
+        self, conn: sa.Connection, *, after_seq: int = 0, kind: str | None = None, limit: int | None = None
+    ) -> list[LedgerEntry]:
         """Entries after `after_seq` in order, optionally of one kind (not verified)."""
         query = sa.select(ledger_table).where(ledger_table.c.seq > after_seq)
         if kind is not None:
@@ -196,13 +242,15 @@ class Ledger:
         Serializes with appends (same lock), so the head it signs is a real prefix.
         """
         if self._signing is None or self._key_id is None:
-            raise BadConfiguration("this ledger has no signing key", where="Ledger.checkpoint",
-                                   hint="build it with Ledger.from_keystore to write")
+            raise BadConfiguration(
+                "this ledger has no signing key",
+                where="Ledger.checkpoint",
+                hint="build it with Ledger.from_keystore to write",
+            )
         self._lock_and_read_head(conn)
         return write_checkpoint(conn, self._signing, self._key_id)
 
-    def verify(self, conn: sa.Connection, *,
-               expected_head: tuple[int, str] | None = None) -> VerifyReport:
+    def verify(self, conn: sa.Connection, *, expected_head: tuple[int, str] | None = None) -> VerifyReport:
         """Check the whole chain (hashes, links, order, signatures, key ids) and checkpoints.
 
         Detects an edited kind/time/payload (hash mismatch), a deleted entry (seq gap),

@@ -57,13 +57,19 @@ class VerifyReport:
         hint = "stop deliveries and investigate; run `govbus audit verify`"
         if self.problems:
             seq, text = self.problems[0]
-            raise FatalError(f"ledger is not intact: {len(self.problems)} problem(s), first at "
-                             f"seq {seq}: {text}", where="ledger", hint=hint)
+            raise FatalError(
+                f"ledger is not intact: {len(self.problems)} problem(s), first at seq {seq}: {text}",
+                where="ledger",
+                hint=hint,
+            )
         if self.checkpoint_problems:
             number, text = self.checkpoint_problems[0]
-            raise FatalError(f"ledger checkpoints do not hold: {len(self.checkpoint_problems)} "
-                             f"problem(s), first at checkpoint {number}: {text}",
-                             where="ledger_checkpoints", hint=hint)
+            raise FatalError(
+                f"ledger checkpoints do not hold: {len(self.checkpoint_problems)} "
+                f"problem(s), first at checkpoint {number}: {text}",
+                where="ledger_checkpoints",
+                hint=hint,
+            )
 
 
 def signature_problem(public_keys: Mapping[str, Ed25519PublicKey], row: Any) -> str | None:
@@ -85,8 +91,9 @@ class ChainCheck:
     `payload` the stored canonical JSON text). It also collects the Merkle leaves.
     """
 
-    def __init__(self, public_keys: Mapping[str, Ed25519PublicKey],
-                 expected_head: tuple[int, str] | None = None) -> None:
+    def __init__(
+        self, public_keys: Mapping[str, Ed25519PublicKey], expected_head: tuple[int, str] | None = None
+    ) -> None:
         self.public_keys = public_keys
         self.expected_head = expected_head
         self.problems: list[tuple[int, str]] = []
@@ -98,16 +105,21 @@ class ChainCheck:
         """Check one entry against its own content and the entry before it."""
         problems, prev_seq = self.problems, self.prev_seq
         if row.seq != prev_seq + 1:
-            missing = (f"entry {prev_seq + 1} is missing" if row.seq == prev_seq + 2 else
-                       f"entries {prev_seq + 1} to {row.seq - 1} are missing")
+            missing = (
+                f"entry {prev_seq + 1} is missing"
+                if row.seq == prev_seq + 2
+                else f"entries {prev_seq + 1} to {row.seq - 1} are missing"
+            )
             problems.append((prev_seq + 1, missing + " (deleted?)"))
         elif row.prev_hash != self.prev_hash:
-            problems.append((row.seq, "prev_hash does not match the previous entry "
-                                      "(reordered, replaced or removed entries)"))
-        if compute_entry_hash(row.seq, row.at, row.kind, row.payload,
-                              row.prev_hash) != row.entry_hash:
-            problems.append((row.seq, "content does not match its hash "
-                                      "(kind, time or payload edited)"))
+            problems.append(
+                (
+                    row.seq,
+                    "prev_hash does not match the previous entry (reordered, replaced or removed entries)",
+                )
+            )
+        if compute_entry_hash(row.seq, row.at, row.kind, row.payload, row.prev_hash) != row.entry_hash:
+            problems.append((row.seq, "content does not match its hash (kind, time or payload edited)"))
         bad_signature = signature_problem(self.public_keys, row)
         if bad_signature:
             problems.append((row.seq, bad_signature))
@@ -118,8 +130,9 @@ class ChainCheck:
         self.leaves.append(entry_leaf_hash(row.entry_hash))
         self.prev_seq, self.prev_hash, self.prev_at = row.seq, row.entry_hash, row.at
 
-    def finish(self, checkpoints: Sequence[Checkpoint],
-               tiles: Iterable[tuple[int, int, str]] = ()) -> VerifyReport:
+    def finish(
+        self, checkpoints: Sequence[Checkpoint], tiles: Iterable[tuple[int, int, str]] = ()
+    ) -> VerifyReport:
         """The report: chain problems, then every checkpoint against the tree of entries.
 
         `tiles` (height, index, root) are the database's stored tiles
@@ -129,17 +142,21 @@ class ChainCheck:
         if self.expected_head is not None:
             head_seq, head_hash = self.expected_head
             if self.seen_head is None:
-                self.problems.append((head_seq, "known head entry is missing "
-                                                "(ledger truncated?)"))
+                self.problems.append((head_seq, "known head entry is missing (ledger truncated?)"))
             elif self.seen_head != head_hash:
                 self.problems.append((head_seq, "entry differs from the known head hash"))
         tree = LedgerTree(self.leaves)
         self.problems.extend(tile_problems(tiles, tree))
         checkpoint_problems = check_checkpoints(checkpoints, tree, self.public_keys)
         count = len(self.leaves)
-        return VerifyReport(ok=not self.problems and not checkpoint_problems, entries=count,
-                            problems=self.problems, head_seq=self.prev_seq if count else None,
-                            head_hash=self.prev_hash if count else None,
-                            checkpoints=len(checkpoints),
-                            checkpoint_problems=checkpoint_problems, tree_root=tree.root(),
-                            latest_checkpoint=checkpoints[-1] if checkpoints else None)
+        return VerifyReport(
+            ok=not self.problems and not checkpoint_problems,
+            entries=count,
+            problems=self.problems,
+            head_seq=self.prev_seq if count else None,
+            head_hash=self.prev_hash if count else None,
+            checkpoints=len(checkpoints),
+            checkpoint_problems=checkpoint_problems,
+            tree_root=tree.root(),
+            latest_checkpoint=checkpoints[-1] if checkpoints else None,
+        )

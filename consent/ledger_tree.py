@@ -80,8 +80,11 @@ class MerkleHashes(ABC):
 
     def _check_size(self, size: int, where: str) -> None:
         if not isinstance(size, int) or not 0 <= size <= self.size:
-            raise BadInput(f"tree size is outside 0..{self.size}", where=where,
-                           hint="ask for a size the ledger has reached")
+            raise BadInput(
+                f"tree size is outside 0..{self.size}",
+                where=where,
+                hint="ask for a size the ledger has reached",
+            )
 
     def _range(self, lo: int, hi: int) -> bytes:
         """MTH of leaves [lo, hi); lo is aligned as RFC 6962's recursion leaves it."""
@@ -101,8 +104,11 @@ class MerkleHashes(ABC):
         """RFC 6962 §2.1.1 audit path of leaf `index` in the tree of the first `size` leaves."""
         self._check_size(size, "tree size")
         if not isinstance(index, int) or not 0 <= index < size:
-            raise BadInput("leaf is not inside a tree of this size", where="leaf index",
-                           hint="the entry must be older than the tree head")
+            raise BadInput(
+                "leaf is not inside a tree of this size",
+                where="leaf index",
+                hint="the entry must be older than the tree head",
+            )
         path: list[bytes] = []
         lo, hi = 0, size
         while hi - lo > 1:
@@ -146,8 +152,9 @@ class LedgerTree(MerkleHashes):
         sha256 = hashlib.sha256
         while len(levels[-1]) > 1:
             below = levels[-1]
-            levels.append([sha256(b"\x01" + below[i] + below[i + 1]).digest()
-                           for i in range(0, len(below) - 1, 2)])
+            levels.append(
+                [sha256(b"\x01" + below[i] + below[i + 1]).digest() for i in range(0, len(below) - 1, 2)]
+            )
         self._levels = levels
 
     @property
@@ -162,8 +169,9 @@ class LedgerTree(MerkleHashes):
         return self._levels[height][index]
 
 
-def verify_consistency(old_size: int, new_size: int, old_root_hex: str, new_root_hex: str,
-                       proof: Sequence[bytes]) -> bool:
+def verify_consistency(
+    old_size: int, new_size: int, old_root_hex: str, new_root_hex: str, proof: Sequence[bytes]
+) -> bool:
     """True if `proof` shows the tree (old_size, old_root) is a prefix of (new_size, new_root).
 
     The algorithm of RFC 9162 §2.1.4.2. Equal sizes need an empty proof and equal roots.

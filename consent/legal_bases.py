@@ -28,8 +28,17 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 PURPOSE_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
-_STATUTE_KEYS = {"id", "law", "dataset", "recipient", "purpose", "fields", "valid_from",
-                 "valid_until", "linkage_domain"}
+_STATUTE_KEYS = {
+    "id",
+    "law",
+    "dataset",
+    "recipient",
+    "purpose",
+    "fields",
+    "valid_from",
+    "valid_until",
+    "linkage_domain",
+}
 
 
 @dataclass(frozen=True)
@@ -63,8 +72,12 @@ class Statute:
 
     def covers(self, dataset: str, recipient: str, purpose: str, at: datetime) -> bool:
         """True if this statute is the legal basis for (dataset, recipient, purpose) at `at`."""
-        return (self.dataset == dataset and self.recipient == recipient
-                and self.purpose == purpose and self.in_force(at))
+        return (
+            self.dataset == dataset
+            and self.recipient == recipient
+            and self.purpose == purpose
+            and self.in_force(at)
+        )
 
     def missing_fields(self, fields: Iterable[str]) -> tuple[str, ...]:
         """The requested fields this statute does not allow (empty if it allows all)."""
@@ -72,18 +85,26 @@ class Statute:
         return tuple(name for name in fields if name not in allowed)
 
 
-def _text(path: Path, entry: MarkedDict, key: str, label: str, pattern: re.Pattern[str] | None,
-          *, required: bool = True) -> str | None:
+def _text(
+    path: Path,
+    entry: MarkedDict,
+    key: str,
+    label: str,
+    pattern: re.Pattern[str] | None,
+    *,
+    required: bool = True,
+) -> str | None:
     value = entry.get(key)
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise BadConfiguration(f"{label}.{key} must be a non-empty string",
-                               where=where(path, entry, key))
+        raise BadConfiguration(f"{label}.{key} must be a non-empty string", where=where(path, entry, key))
     if pattern is not None and not pattern.match(value):
-        raise BadConfiguration(f"{label}.{key} has characters that are not allowed",
-                               where=where(path, entry, key),
-                               hint=f"use a name matching {pattern.pattern}")
+        raise BadConfiguration(
+            f"{label}.{key} has characters that are not allowed",
+            where=where(path, entry, key),
+            hint=f"use a name matching {pattern.pattern}",
+        )
     return value
 
 
@@ -93,8 +114,9 @@ def _instant(path: Path, entry: MarkedDict, key: str, label: str, *, end: bool) 
         return None
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value) if "T" in value or " " in value \
-                else date.fromisoformat(value)
+            value = (
+                datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
+            )
         except ValueError:
             value = None
     if isinstance(value, datetime):
@@ -102,8 +124,9 @@ def _instant(path: Path, entry: MarkedDict, key: str, label: str, *, end: bool) 
     if isinstance(value, date):
         start = datetime.combine(value, time(), tzinfo=UTC)
         return start + timedelta(days=1) if end else start
-    raise BadConfiguration(f"{label}.{key} must be a date (YYYY-MM-DD) or an ISO timestamp",
-                           where=where(path, entry, key))
+    raise BadConfiguration(
+        f"{label}.{key} must be a date (YYYY-MM-DD) or an ISO timestamp", where=where(path, entry, key)
+    )
 
 
 def _entry(path: Path, item: Any, index: int, kind: str) -> MarkedDict:
@@ -121,15 +144,20 @@ def load_purposes(path: Path) -> dict[str, Purpose]:
         label = f"purposes[{index}]"
         unknown = sorted(set(entry) - {"code", "description"})
         if unknown:
-            raise BadConfiguration(f"{label}.{unknown[0]} is not a known key",
-                                   where=where(path, entry, unknown[0]),
-                                   hint="allowed keys: code, description")
+            raise BadConfiguration(
+                f"{label}.{unknown[0]} is not a known key",
+                where=where(path, entry, unknown[0]),
+                hint="allowed keys: code, description",
+            )
         code = _text(path, entry, "code", label, PURPOSE_CODE)
         description = _text(path, entry, "description", label, None)
         assert code is not None and description is not None
         if code in found:
-            raise BadConfiguration(f"{label}.code repeats an earlier purpose",
-                                   where=where(path, entry, "code"), hint="codes must be unique")
+            raise BadConfiguration(
+                f"{label}.code repeats an earlier purpose",
+                where=where(path, entry, "code"),
+                hint="codes must be unique",
+            )
         found[code] = Purpose(code=code, description=description.strip())
     return found
 
@@ -137,16 +165,18 @@ def load_purposes(path: Path) -> dict[str, Purpose]:
 def _fields(path: Path, entry: MarkedDict, label: str) -> tuple[str, ...]:
     value = entry.get("fields")
     if not isinstance(value, list) or not value:
-        raise BadConfiguration(f"{label}.fields must be a non-empty list of field names",
-                               where=where(path, entry, "fields"))
+        raise BadConfiguration(
+            f"{label}.fields must be a non-empty list of field names", where=where(path, entry, "fields")
+        )
     for position, name in enumerate(value):
         if not isinstance(name, str) or not FIELD_NAME.match(name):
-            raise BadConfiguration(f"{label}.fields[{position}] is not a valid field name",
-                                   where=where(path, entry, "fields"),
-                                   hint=f"field names match {FIELD_NAME.pattern}")
+            raise BadConfiguration(
+                f"{label}.fields[{position}] is not a valid field name",
+                where=where(path, entry, "fields"),
+                hint=f"field names match {FIELD_NAME.pattern}",
+            )
     if len(set(value)) != len(value):
-        raise BadConfiguration(f"{label}.fields lists a field twice",
-                               where=where(path, entry, "fields"))
+        raise BadConfiguration(f"{label}.fields lists a field twice", where=where(path, entry, "fields"))
     return tuple(value)
 
 
@@ -162,9 +192,11 @@ def load_statutes(path: Path, purposes: Mapping[str, Purpose] | None = None) -> 
         label = f"statutes[{index}]"
         unknown = sorted(set(entry) - _STATUTE_KEYS)
         if unknown:
-            raise BadConfiguration(f"{label}.{unknown[0]} is not a known key",
-                                   where=where(path, entry, unknown[0]),
-                                   hint="allowed keys: " + ", ".join(sorted(_STATUTE_KEYS)))
+            raise BadConfiguration(
+                f"{label}.{unknown[0]} is not a known key",
+                where=where(path, entry, unknown[0]),
+                hint="allowed keys: " + ", ".join(sorted(_STATUTE_KEYS)),
+            )
         statute = Statute(
             id=str(_text(path, entry, "id", label, NAME)),
             law=str(_text(path, entry, "law", label, None)),
@@ -177,15 +209,24 @@ def load_statutes(path: Path, purposes: Mapping[str, Purpose] | None = None) -> 
             linkage_domain=_text(path, entry, "linkage_domain", label, NAME, required=False),
         )
         if statute.id in found:
-            raise BadConfiguration(f"{label}.id repeats an earlier statute",
-                                   where=where(path, entry, "id"), hint="ids must be unique")
+            raise BadConfiguration(
+                f"{label}.id repeats an earlier statute",
+                where=where(path, entry, "id"),
+                hint="ids must be unique",
+            )
         if purposes is not None and statute.purpose not in purposes:
-            raise BadConfiguration(f"{label}.purpose is not declared in purposes.yaml",
-                                   where=where(path, entry, "purpose"),
-                                   hint="add the purpose or fix the code")
-        if (statute.valid_from is not None and statute.valid_until is not None
-                and statute.valid_until <= statute.valid_from):
-            raise BadConfiguration(f"{label}.valid_until is not after valid_from",
-                                   where=where(path, entry, "valid_until"))
+            raise BadConfiguration(
+                f"{label}.purpose is not declared in purposes.yaml",
+                where=where(path, entry, "purpose"),
+                hint="add the purpose or fix the code",
+            )
+        if (
+            statute.valid_from is not None
+            and statute.valid_until is not None
+            and statute.valid_until <= statute.valid_from
+        ):
+            raise BadConfiguration(
+                f"{label}.valid_until is not after valid_from", where=where(path, entry, "valid_until")
+            )
         found[statute.id] = statute
     return found

@@ -57,8 +57,11 @@ _CHUNK = 1 << 20
 
 def _safe(name: object, what: str) -> str:
     if not isinstance(name, str) or not SAFE_NAME.match(name) or ".." in name:
-        raise BadInput(f"{what} is not a plain file name", where=what,
-                       hint="letters, digits, '.', '_' and '-', no folders")
+        raise BadInput(
+            f"{what} is not a plain file name",
+            where=what,
+            hint="letters, digits, '.', '_' and '-', no folders",
+        )
     return name
 
 
@@ -96,14 +99,23 @@ def _files(directory: Path, files: Sequence[str | tuple[str, str]]) -> list[tupl
     return listed
 
 
-def write_manifest(directory: Path, batch_id: str, *, signing_key: SigningKey,
-                   contract_id: str, contract_version: str, schema_sha256: str,
-                   rows_delivered: int, rows_denied: int,
-                   files: Sequence[str | tuple[str, str]], policy_version: str,
-                   details: Mapping[str, Any] | None = None,
-                   recipient_keys: Mapping[str, X25519PublicKey] | None = None,
-                   encrypt: bool = False,
-                   field_keys: Mapping[str, tuple[str, bytes]] | None = None) -> Path:
+def write_manifest(
+    directory: Path,
+    batch_id: str,
+    *,
+    signing_key: SigningKey,
+    contract_id: str,
+    contract_version: str,
+    schema_sha256: str,
+    rows_delivered: int,
+    rows_denied: int,
+    files: Sequence[str | tuple[str, str]],
+    policy_version: str,
+    details: Mapping[str, Any] | None = None,
+    recipient_keys: Mapping[str, X25519PublicKey] | None = None,
+    encrypt: bool = False,
+    field_keys: Mapping[str, tuple[str, bytes]] | None = None,
+) -> Path:
     """Write and sign the manifest of a batch a file sink wrote into `directory`.
 
     `files` are names in `directory` (or (name, sha256) pairs, as `SinkReceipt.files`
@@ -118,21 +130,32 @@ def write_manifest(directory: Path, batch_id: str, *, signing_key: SigningKey,
     listed = _files(directory, files)
     entries, envelope = [], None
     if (encrypt or field_keys) and not recipient_keys:
-        raise BadInput("encryption needs the recipient's X25519 public key",
-                       where=f"batch {batch_id}", hint="publish the recipient's key in the catalog")
+        raise BadInput(
+            "encryption needs the recipient's X25519 public key",
+            where=f"batch {batch_id}",
+            hint="publish the recipient's key in the catalog",
+        )
     if encrypt:
         assert recipient_keys is not None
         data_key = new_data_key()
-        envelope = {"file_alg": FILE_ALGORITHM, "key_alg": KEY_ALGORITHM, "recipients": [
-            {"recipient": rid, "key_id": x25519_key_id(pub),
-             "sealed_key": seal_key(pub, data_key, purpose=DATA_KEY, recipient=rid,
-                                    context=batch_id)}
-            for rid, pub in sorted(recipient_keys.items())]}
+        envelope = {
+            "file_alg": FILE_ALGORITHM,
+            "key_alg": KEY_ALGORITHM,
+            "recipients": [
+                {
+                    "recipient": rid,
+                    "key_id": x25519_key_id(pub),
+                    "sealed_key": seal_key(pub, data_key, purpose=DATA_KEY, recipient=rid, context=batch_id),
+                }
+                for rid, pub in sorted(recipient_keys.items())
+            ],
+        }
     for name, expected in listed:
         path = directory / name
         if expected is not None and file_sha256(path)[0] != expected:
-            raise BadInput("the file changed after the sink wrote it", where=str(path),
-                           hint="deliver the batch again")
+            raise BadInput(
+                "the file changed after the sink wrote it", where=str(path), hint="deliver the batch again"
+            )
         entry: dict[str, Any] = {"name": name}
         if encrypt:
             path = directory / f"{name}.enc"
@@ -143,22 +166,35 @@ def write_manifest(directory: Path, batch_id: str, *, signing_key: SigningKey,
         entries.append(entry)
     key_id = signing_key.key_id
     document: dict[str, Any] = {
-        "manifest": MANIFEST_FORMAT, "batch_id": batch_id,
+        "manifest": MANIFEST_FORMAT,
+        "batch_id": batch_id,
         "contract": {"id": contract_id, "version": contract_version},
-        "schema_sha256": schema_sha256, "policy_version": policy_version,
+        "schema_sha256": schema_sha256,
+        "policy_version": policy_version,
         "rows": {"delivered": int(rows_delivered), "denied": int(rows_denied)},
-        "files": entries, "created_at": iso_utc(utc_now()), "key_id": key_id,
-        "signature": {"alg": "Ed25519", "file": f"{batch_id}{SIGNATURE_SUFFIX}",
-                      "public_key_file": f"govbus-signing-{key_id}.pub.pem"},
-        "delivery": dict(details or {}), "encryption": envelope,
+        "files": entries,
+        "created_at": iso_utc(utc_now()),
+        "key_id": key_id,
+        "signature": {
+            "alg": "Ed25519",
+            "file": f"{batch_id}{SIGNATURE_SUFFIX}",
+            "public_key_file": f"govbus-signing-{key_id}.pub.pem",
+        },
+        "delivery": dict(details or {}),
+        "encryption": envelope,
     }
     if field_keys:
         assert recipient_keys is not None
         document["field_keys"] = [
-            {"field": name, "key_id": kid, "recipient": rid,
-             "sealed_key": seal_key(pub, key, purpose=FIELD_KEY, recipient=rid, context=name)}
+            {
+                "field": name,
+                "key_id": kid,
+                "recipient": rid,
+                "sealed_key": seal_key(pub, key, purpose=FIELD_KEY, recipient=rid, context=name),
+            }
             for name, (kid, key) in sorted(field_keys.items())
-            for rid, pub in sorted(recipient_keys.items())]
+            for rid, pub in sorted(recipient_keys.items())
+        ]
     data = canonical_json(document).encode("utf-8")
     pem = directory / f"govbus-signing-{key_id}.pub.pem"
     if not pem.exists():
@@ -219,9 +255,15 @@ def _check_files(directory: Path, document: Mapping[str, Any], problems: list[st
 def check_manifest(path: Path, trusted_keys: PublicKeys) -> ManifestCheck:
     """Verify one manifest: signature by a trusted key, canonical form, every file's hash."""
     check = ManifestCheck(manifest=path, ok=False)
-    signed = read_signed_file(path, path.with_name(path.name.removesuffix(".json") + ".sig"), trusted_keys,
-                              label="manifest", format_field="manifest", format_value=MANIFEST_FORMAT,
-                              kind="delivery manifest")
+    signed = read_signed_file(
+        path,
+        path.with_name(path.name.removesuffix(".json") + ".sig"),
+        trusted_keys,
+        label="manifest",
+        format_field="manifest",
+        format_value=MANIFEST_FORMAT,
+        kind="delivery manifest",
+    )
     check.problems.extend(signed.problems)
     document = signed.document
     if document is None:
@@ -241,8 +283,11 @@ def verify_delivery(path: Path, trusted_keys: PublicKeys) -> DeliveryReport:
     if path.is_dir():
         manifests = sorted(path.glob(f"*{MANIFEST_SUFFIX}"))
         if not manifests:
-            raise BadInput("no delivery manifest in this folder", where=str(path),
-                           hint=f"pass a folder holding *{MANIFEST_SUFFIX} or one such file")
+            raise BadInput(
+                "no delivery manifest in this folder",
+                where=str(path),
+                hint=f"pass a folder holding *{MANIFEST_SUFFIX} or one such file",
+            )
     elif path.is_file():
         manifests = [path]
     else:

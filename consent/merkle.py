@@ -43,17 +43,24 @@ def _raw_values(column: pa.Array | pa.ChunkedArray, name: str) -> pa.Array:
         values = values.cast(pa.timestamp(kind.unit))  # same UTC instant; 10x faster to text
         kind = values.type
     if pa.types.is_nested(kind):
-        raise BadInput("nested columns cannot be hashed as records", where=f"column {name}",
-                       hint="flatten the column before delivery")
+        raise BadInput(
+            "nested columns cannot be hashed as records",
+            where=f"column {name}",
+            hint="flatten the column before delivery",
+        )
     try:
-        if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) \
-                or pa.types.is_fixed_size_binary(kind) or pa.types.is_binary_view(kind) \
-                or pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if (
+            pa.types.is_binary(kind)
+            or pa.types.is_large_binary(kind)
+            or pa.types.is_fixed_size_binary(kind)
+            or pa.types.is_binary_view(kind)
+            or pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+        ):
             return values.cast(_BYTES)
         return values.cast(pa.large_string()).cast(_BYTES)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise BadInput(f"column of type {kind} cannot be written as text",
-                       where=f"column {name}") from exc
+        raise BadInput(f"column of type {kind} cannot be written as text", where=f"column {name}") from exc
 
 
 def _column_parts(column: pa.Array | pa.ChunkedArray, name: str) -> tuple[pa.Array, pa.Array]:
@@ -72,8 +79,11 @@ def _column_parts(column: pa.Array | pa.ChunkedArray, name: str) -> tuple[pa.Arr
 
 
 def _record_parts(table: pa.Table) -> list[pa.Array]:
-    return [part for i in range(table.num_columns)
-            for part in _column_parts(table.column(i), table.schema.field(i).name)]
+    return [
+        part
+        for i in range(table.num_columns)
+        for part in _column_parts(table.column(i), table.schema.field(i).name)
+    ]
 
 
 def canonical_records(table: pa.Table) -> pa.Array:
@@ -116,8 +126,7 @@ def _root(leaves: Sequence[bytes]) -> bytes:
     level = list(leaves)
     sha256 = hashlib.sha256
     while len(level) > 1:
-        paired = [sha256(b"\x01" + level[i] + level[i + 1]).digest()
-                  for i in range(0, len(level) - 1, 2)]
+        paired = [sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
             paired.append(level[-1])
         level = paired
@@ -126,8 +135,9 @@ def _root(leaves: Sequence[bytes]) -> bytes:
 
 def _check_leaves(leaves: Sequence[bytes]) -> None:
     if any(not isinstance(leaf, bytes) or len(leaf) != 32 for leaf in leaves):
-        raise BadInput("every leaf must be a 32-byte hash", where="leaves",
-                       hint="pass the output of record_leaf_hashes")
+        raise BadInput(
+            "every leaf must be a 32-byte hash", where="leaves", hint="pass the output of record_leaf_hashes"
+        )
 
 
 def merkle_root(leaves: Sequence[bytes]) -> str:
@@ -154,16 +164,15 @@ def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     while hi - lo > 1:
         k = _largest_power_of_two_below(hi - lo)
         if m < k:
-            path.append(_root(leaves[lo + k:hi]))
+            path.append(_root(leaves[lo + k : hi]))
             hi = lo + k
         else:
-            path.append(_root(leaves[lo:lo + k]))
+            path.append(_root(leaves[lo : lo + k]))
             lo, m = lo + k, m - k
     return path[::-1]
 
 
-def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
-                     root_hex: str) -> bool:
+def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root_hex: str) -> bool:
     """True if `proof` shows `leaf` at `index` of a tree of `size` leaves with this root.
 
     The algorithm of RFC 9162 §2.1.3.2 (the same tree as RFC 6962).

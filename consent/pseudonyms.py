@@ -36,12 +36,19 @@ def _as_binary(values: pa.Array) -> pa.Array:
         kind = values.type
     if pa.types.is_integer(kind):
         values = values.cast(pa.string())
-    elif not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
-              or pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
-              or pa.types.is_string_view(kind) or pa.types.is_binary_view(kind)):
-        raise BadInput("only string, binary or integer identifiers can be pseudonymized",
-                       where=f"column of type {kind}",
-                       hint="conform the subject field to a string first")
+    elif not (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or pa.types.is_string_view(kind)
+        or pa.types.is_binary_view(kind)
+    ):
+        raise BadInput(
+            "only string, binary or integer identifiers can be pseudonymized",
+            where=f"column of type {kind}",
+            hint="conform the subject field to a string first",
+        )
     return values.cast(pa.large_binary())
 
 
@@ -99,9 +106,11 @@ def pseudonymize(values: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
     master key. The result has the same length and order as `values`.
     """
     if not isinstance(key, bytes | bytearray) or len(key) < MIN_KEY_BYTES:
-        raise BadConfiguration(f"a pseudonym key must be at least {MIN_KEY_BYTES} bytes",
-                               where="pseudonymize(key)",
-                               hint="pass a key derived by KeyStore, not a literal")
+        raise BadConfiguration(
+            f"a pseudonym key must be at least {MIN_KEY_BYTES} bytes",
+            where="pseudonymize(key)",
+            hint="pass a key derived by KeyStore, not a literal",
+        )
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks else pa.array([], values.type)
     raw = _as_binary(values)

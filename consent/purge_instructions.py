@@ -54,42 +54,59 @@ def purge_file_names(purge_id: str) -> tuple[str, str]:
 
 def _action(purge: Purge) -> str:
     if purge.match_field is None:
-        return ("delete every row and file these batches delivered, and every copy or "
-                "derivative kept of them")
-    return (f"delete every row whose {purge.match_field} is one of subject.values, from what "
-            "these batches delivered and every copy or derivative kept of it")
+        return "delete every row and file these batches delivered, and every copy or derivative kept of them"
+    return (
+        f"delete every row whose {purge.match_field} is one of subject.values, from what "
+        "these batches delivered and every copy or derivative kept of it"
+    )
 
 
-def purge_instruction(purge: Purge, subject_values: Sequence[str], *, key_id: str,
-                      nonce: str | None = None) -> bytes:
+def purge_instruction(
+    purge: Purge, subject_values: Sequence[str], *, key_id: str, nonce: str | None = None
+) -> bytes:
     """The canonical JSON bytes of `purge`'s instruction (see the module doc).
 
     `subject_values` are what the recipient holds in `purge.match_field`; empty when the
     purge covers every subject. `nonce` (hex) is random unless given (tests).
     """
     if (purge.match_field is None) != (not subject_values):
-        raise BadInput("a subject's purge needs the values to match, a purge of everything none",
-                       where=f"purge {purge.purge_id}")
+        raise BadInput(
+            "a subject's purge needs the values to match, a purge of everything none",
+            where=f"purge {purge.purge_id}",
+        )
     subject: dict[str, Any] | None = None
     if purge.match_field is not None:
         subject = {"field": purge.match_field, "values": sorted(set(subject_values))}
         if purge.pseudonym_key_ids:
             subject["pseudonym_key_ids"] = list(purge.pseudonym_key_ids)
-    basis = ({"consent_id": purge.consent_id} if purge.consent_id
-             else {"statute": purge.statute} if purge.statute else {})
+    basis = (
+        {"consent_id": purge.consent_id}
+        if purge.consent_id
+        else {"statute": purge.statute}
+        if purge.statute
+        else {}
+    )
     sig_name = purge_file_names(purge.purge_id)[1]
     document = {
-        "purge": PURGE_FORMAT, "purge_id": purge.purge_id, "reason": purge.reason,
-        "basis": basis, "dataset": purge.dataset, "recipient": purge.recipient,
+        "purge": PURGE_FORMAT,
+        "purge_id": purge.purge_id,
+        "reason": purge.reason,
+        "basis": basis,
+        "dataset": purge.dataset,
+        "recipient": purge.recipient,
         "subscription": purge.subscription,
         "scope": "subject" if subject is not None else "batches",
-        "subject": subject, "action": _action(purge),
+        "subject": subject,
+        "action": _action(purge),
         "batches": [{"ledger_seq": seq, "batch_id": batch} for seq, batch in purge.batches],
         "issued_at": iso_utc(purge.issued_at),
         "nonce": nonce if nonce is not None else os.urandom(_NONCE_BYTES).hex(),
         "key_id": key_id,
-        "signature": {"alg": "Ed25519", "file": sig_name,
-                      "public_key_file": f"govbus-signing-{key_id}.pub.pem"},
+        "signature": {
+            "alg": "Ed25519",
+            "file": sig_name,
+            "public_key_file": f"govbus-signing-{key_id}.pub.pem",
+        },
     }
     return canonical_json(document).encode("utf-8")
 
@@ -102,8 +119,11 @@ def write_purge_instruction(directory: Path, data: bytes, signing_key: SigningKe
     """
     document = json.loads(data)
     if document.get("key_id") != signing_key.key_id:
-        raise BadInput("the instruction names another signing key", where="key_id",
-                       hint="build it with the key that signs it")
+        raise BadInput(
+            "the instruction names another signing key",
+            where="key_id",
+            hint="build it with the key that signs it",
+        )
     purge_id = document.get("purge_id")
     if not isinstance(purge_id, str) or not SAFE_NAME.match(purge_id) or ".." in purge_id:
         raise BadInput("the instruction's purge id is not a plain name", where="purge_id")
@@ -134,8 +154,15 @@ def check_purge_instruction(path: Path, trusted_keys: PublicKeys) -> PurgeCheck:
     """Verify one instruction: format, canonical form, signature by a trusted key."""
     check = PurgeCheck(path=path, ok=False)
     signature = path.with_name(path.name.removesuffix(PURGE_SUFFIX) + PURGE_SIGNATURE_SUFFIX)
-    signed = read_signed_file(path, signature, trusted_keys, label="instruction", format_field="purge",
-                              format_value=PURGE_FORMAT, kind="purge instruction")
+    signed = read_signed_file(
+        path,
+        signature,
+        trusted_keys,
+        label="instruction",
+        format_field="purge",
+        format_value=PURGE_FORMAT,
+        kind="purge instruction",
+    )
     check.problems.extend(signed.problems)
     if signed.document is None:
         return check
@@ -154,8 +181,11 @@ def verify_purge(path: Path, trusted_keys: PublicKeys) -> list[PurgeCheck]:
     if path.is_dir():
         found = sorted(path.glob(f"{PURGE_PREFIX}*{PURGE_SUFFIX}"))
         if not found:
-            raise BadInput("no purge instruction in this folder", where=str(path),
-                           hint=f"pass a folder holding {PURGE_PREFIX}*{PURGE_SUFFIX} or one such file")
+            raise BadInput(
+                "no purge instruction in this folder",
+                where=str(path),
+                hint=f"pass a folder holding {PURGE_PREFIX}*{PURGE_SUFFIX} or one such file",
+            )
         return [check_purge_instruction(p, trusted_keys) for p in found]
     if not path.is_file():
         raise BadInput("no such file or folder", where=str(path))

@@ -48,7 +48,8 @@ REASONS = (CONSENT_REVOKED, ERASURE_ORDER, STATUTE_ENDED)
 _IN_CHUNK = 500
 
 purges = sa.Table(
-    "purges", CONSENT_METADATA,
+    "purges",
+    CONSENT_METADATA,
     sa.Column("purge_id", sa.String(36), primary_key=True),
     # One erasure request (or statute end) issues one purge per subscription concerned.
     sa.Column("request_id", sa.String(36), nullable=False),
@@ -116,14 +117,28 @@ class Purge:
 
 def _purge(row: Any) -> Purge:
     return Purge(
-        purge_id=row.purge_id, request_id=row.request_id, reason=row.reason,
-        recipient=row.recipient, dataset=row.dataset, subscription=row.subscription_id,
-        channel=row.channel, batches=tuple((int(s), b) for s, b in json.loads(row.batches)),
-        issued_at=row.issued_at, subject_ref=row.subject_ref, match_field=row.match_field,
-        pseudonym_key_ids=tuple(json.loads(row.pseudonym_key_ids)), consent_id=row.consent_id,
-        statute=row.statute, status=row.status, instruction_sha256=row.instruction_sha256,
-        delivered_at=row.delivered_at, confirmed_at=row.confirmed_at,
-        confirmed_by=row.confirmed_by, rows_deleted=row.rows_deleted, evidence=row.evidence)
+        purge_id=row.purge_id,
+        request_id=row.request_id,
+        reason=row.reason,
+        recipient=row.recipient,
+        dataset=row.dataset,
+        subscription=row.subscription_id,
+        channel=row.channel,
+        batches=tuple((int(s), b) for s, b in json.loads(row.batches)),
+        issued_at=row.issued_at,
+        subject_ref=row.subject_ref,
+        match_field=row.match_field,
+        pseudonym_key_ids=tuple(json.loads(row.pseudonym_key_ids)),
+        consent_id=row.consent_id,
+        statute=row.statute,
+        status=row.status,
+        instruction_sha256=row.instruction_sha256,
+        delivered_at=row.delivered_at,
+        confirmed_at=row.confirmed_at,
+        confirmed_by=row.confirmed_by,
+        rows_deleted=row.rows_deleted,
+        evidence=row.evidence,
+    )
 
 
 def _json(value: Any) -> str:
@@ -135,9 +150,11 @@ def delivery_payloads(conn: sa.Connection, seqs: Iterable[int]) -> dict[int, dic
     wanted = sorted(set(seqs))
     found: dict[int, dict[str, Any]] = {}
     for start in range(0, len(wanted), _IN_CHUNK):
-        rows = conn.execute(sa.select(ledger_table.c.seq, ledger_table.c.payload).where(
-            ledger_table.c.seq.in_(wanted[start:start + _IN_CHUNK]),
-            ledger_table.c.kind == "delivery"))
+        rows = conn.execute(
+            sa.select(ledger_table.c.seq, ledger_table.c.payload).where(
+                ledger_table.c.seq.in_(wanted[start : start + _IN_CHUNK]), ledger_table.c.kind == "delivery"
+            )
+        )
         found.update((row.seq, json.loads(row.payload)) for row in rows)
     return found
 
@@ -154,52 +171,103 @@ class PurgeRegister:
     def issue(self, conn: sa.Connection, purge: Purge) -> Purge:
         """Record a new purge (status issued) and log `purge.issued`; returns it as stored."""
         if purge.reason not in REASONS or purge.channel not in CHANNELS:
-            raise BadInput("purge reason or channel is unknown", where="purge",
-                           hint=f"reasons: {', '.join(REASONS)}; channels: {', '.join(CHANNELS)}")
+            raise BadInput(
+                "purge reason or channel is unknown",
+                where="purge",
+                hint=f"reasons: {', '.join(REASONS)}; channels: {', '.join(CHANNELS)}",
+            )
         if not purge.batches:
             raise BadInput("a purge must cover at least one delivery", where="purge.batches")
         if purge.consent_id is not None:
             consent_id_checked(purge.consent_id)
-        stored = replace(purge, status=ISSUED, delivered_at=None, confirmed_at=None,
-                         confirmed_by=None, rows_deleted=None, evidence="")
-        conn.execute(purges.insert().values(
-            purge_id=stored.purge_id, request_id=stored.request_id, reason=stored.reason,
-            consent_id=stored.consent_id, statute=stored.statute, subject_ref=stored.subject_ref,
-            recipient=stored.recipient, dataset=stored.dataset,
-            subscription_id=stored.subscription, channel=stored.channel,
-            match_field=stored.match_field, pseudonym_key_ids=_json(list(stored.pseudonym_key_ids)),
-            batches=_json([list(b) for b in stored.batches]), issued_at=stored.issued_at,
-            instruction_sha256=stored.instruction_sha256, status=ISSUED, evidence=""))
-        self._ledger.append(conn, "purge.issued", {
-            "purge_id": stored.purge_id, "request_id": stored.request_id,
-            "reason": stored.reason, "consent_id": stored.consent_id, "statute": stored.statute,
-            "subject_ref": stored.subject_ref, "recipient": stored.recipient,
-            "dataset": stored.dataset, "subscription": stored.subscription,
-            "channel": stored.channel, "match_field": stored.match_field,
-            "ledger_seqs": stored.ledger_seqs, "issued_at": iso_utc(stored.issued_at),
-            "instruction_sha256": stored.instruction_sha256})
+        stored = replace(
+            purge,
+            status=ISSUED,
+            delivered_at=None,
+            confirmed_at=None,
+            confirmed_by=None,
+            rows_deleted=None,
+            evidence="",
+        )
+        conn.execute(
+            purges.insert().values(
+                purge_id=stored.purge_id,
+                request_id=stored.request_id,
+                reason=stored.reason,
+                consent_id=stored.consent_id,
+                statute=stored.statute,
+                subject_ref=stored.subject_ref,
+                recipient=stored.recipient,
+                dataset=stored.dataset,
+                subscription_id=stored.subscription,
+                channel=stored.channel,
+                match_field=stored.match_field,
+                pseudonym_key_ids=_json(list(stored.pseudonym_key_ids)),
+                batches=_json([list(b) for b in stored.batches]),
+                issued_at=stored.issued_at,
+                instruction_sha256=stored.instruction_sha256,
+                status=ISSUED,
+                evidence="",
+            )
+        )
+        self._ledger.append(
+            conn,
+            "purge.issued",
+            {
+                "purge_id": stored.purge_id,
+                "request_id": stored.request_id,
+                "reason": stored.reason,
+                "consent_id": stored.consent_id,
+                "statute": stored.statute,
+                "subject_ref": stored.subject_ref,
+                "recipient": stored.recipient,
+                "dataset": stored.dataset,
+                "subscription": stored.subscription,
+                "channel": stored.channel,
+                "match_field": stored.match_field,
+                "ledger_seqs": stored.ledger_seqs,
+                "issued_at": iso_utc(stored.issued_at),
+                "instruction_sha256": stored.instruction_sha256,
+            },
+        )
         return stored
 
-    def mark_delivered(self, conn: sa.Connection, purge_id: str, *, instruction_sha256: str,
-                       file: str) -> bool:
+    def mark_delivered(
+        self, conn: sa.Connection, purge_id: str, *, instruction_sha256: str, file: str
+    ) -> bool:
         """A tombstone was written (`file`, its name); False if it was past `issued` already."""
         purge = self._require(conn, purge_id)
         if purge.status != ISSUED:
             return False
         now = utc_now()
-        conn.execute(purges.update().where(purges.c.purge_id == purge.purge_id,
-                                           purges.c.status == ISSUED)
-                     .values(status=DELIVERED, delivered_at=now,
-                             instruction_sha256=instruction_sha256))
-        self._ledger.append(conn, "purge.delivered", {
-            "purge_id": purge.purge_id, "recipient": purge.recipient,
-            "subscription": purge.subscription, "file": file,
-            "instruction_sha256": instruction_sha256})
+        conn.execute(
+            purges.update()
+            .where(purges.c.purge_id == purge.purge_id, purges.c.status == ISSUED)
+            .values(status=DELIVERED, delivered_at=now, instruction_sha256=instruction_sha256)
+        )
+        self._ledger.append(
+            conn,
+            "purge.delivered",
+            {
+                "purge_id": purge.purge_id,
+                "recipient": purge.recipient,
+                "subscription": purge.subscription,
+                "file": file,
+                "instruction_sha256": instruction_sha256,
+            },
+        )
         return True
 
-    def confirm(self, conn: sa.Connection, purge_id: str, *, by: str,
-                rows_deleted: int | None = None, evidence: str = "",
-                instruction_sha256: str | None = None) -> bool:
+    def confirm(
+        self,
+        conn: sa.Connection,
+        purge_id: str,
+        *,
+        by: str,
+        rows_deleted: int | None = None,
+        evidence: str = "",
+        instruction_sha256: str | None = None,
+    ) -> bool:
         """Record that the purge was carried out; False if it was confirmed already.
 
         `by` is `bus` (the bus deleted `rows_deleted` rows itself) or `recipient` (its
@@ -213,15 +281,32 @@ class PurgeRegister:
             return False
         now = utc_now()
         digest = instruction_sha256 or purge.instruction_sha256
-        conn.execute(purges.update().where(purges.c.purge_id == purge.purge_id,
-                                           purges.c.status == purge.status)
-                     .values(status=CONFIRMED, confirmed_at=now, confirmed_by=by,
-                             delivered_at=purge.delivered_at or now, rows_deleted=rows_deleted,
-                             evidence=evidence, instruction_sha256=digest))
-        self._ledger.append(conn, "purge.confirmed", {
-            "purge_id": purge.purge_id, "recipient": purge.recipient,
-            "subscription": purge.subscription, "by": by, "rows_deleted": rows_deleted,
-            "evidence": evidence, "instruction_sha256": digest})
+        conn.execute(
+            purges.update()
+            .where(purges.c.purge_id == purge.purge_id, purges.c.status == purge.status)
+            .values(
+                status=CONFIRMED,
+                confirmed_at=now,
+                confirmed_by=by,
+                delivered_at=purge.delivered_at or now,
+                rows_deleted=rows_deleted,
+                evidence=evidence,
+                instruction_sha256=digest,
+            )
+        )
+        self._ledger.append(
+            conn,
+            "purge.confirmed",
+            {
+                "purge_id": purge.purge_id,
+                "recipient": purge.recipient,
+                "subscription": purge.subscription,
+                "by": by,
+                "rows_deleted": rows_deleted,
+                "evidence": evidence,
+                "instruction_sha256": digest,
+            },
+        )
         return True
 
     # -- reads --------------------------------------------------------------------------
@@ -229,27 +314,36 @@ class PurgeRegister:
     def _require(self, conn: sa.Connection, purge_id: str) -> Purge:
         purge = self.get(conn, purge_id)
         if purge is None:
-            raise BadInput("no purge has this id", where="purge_id",
-                           hint="`govbus consent purges` lists them")
+            raise BadInput(
+                "no purge has this id", where="purge_id", hint="`govbus consent purges` lists them"
+            )
         return purge
 
     def get(self, conn: sa.Connection, purge_id: str) -> Purge | None:
         """One purge by id, or None."""
-        row = conn.execute(sa.select(purges).where(
-            purges.c.purge_id == consent_id_checked(purge_id))).first()
+        row = conn.execute(sa.select(purges).where(purges.c.purge_id == consent_id_checked(purge_id))).first()
         return None if row is None else _purge(row)
 
-    def find(self, conn: sa.Connection, *, status: str | None = None,
-             recipient: str | None = None, subject_ref: str | None = None,
-             statute: str | None = None) -> list[Purge]:
+    def find(
+        self,
+        conn: sa.Connection,
+        *,
+        status: str | None = None,
+        recipient: str | None = None,
+        subject_ref: str | None = None,
+        statute: str | None = None,
+    ) -> list[Purge]:
         """Purges, oldest first; `status` is one of PURGE_STATUSES or `pending` (not confirmed)."""
         query = sa.select(purges)
         if status == "pending":
             query = query.where(purges.c.status != CONFIRMED)
         elif status is not None:
             if status not in PURGE_STATUSES:
-                raise BadInput("unknown purge status", where="status",
-                               hint=f"one of pending, {', '.join(PURGE_STATUSES)}")
+                raise BadInput(
+                    "unknown purge status",
+                    where="status",
+                    hint=f"one of pending, {', '.join(PURGE_STATUSES)}",
+                )
             query = query.where(purges.c.status == status)
         if recipient is not None:
             query = query.where(purges.c.recipient == recipient)
@@ -269,8 +363,7 @@ class PurgeRegister:
         whom = purges.c.subject_ref.is_(None)
         if subject_ref is not None:
             whom = sa.or_(whom, purges.c.subject_ref == subject_ref)
-        return {int(seq) for text in conn.execute(query.where(whom)).scalars()
-                for seq, _ in json.loads(text)}
+        return {int(seq) for text in conn.execute(query.where(whom)).scalars() for seq, _ in json.loads(text)}
 
 
 def seqs_and_batches(pairs: Sequence[tuple[int, str]]) -> tuple[tuple[int, str], ...]:

@@ -33,12 +33,21 @@ def _epoch(record: ConsentRecord) -> int:
     return int(record.created_at.timestamp())
 
 
-def build_receipt(record: ConsentRecord, history: Sequence[ConsentEvent], *,
-                  signing_key: SigningKey, register: ConsentRegister | None = None,
-                  subject_id: str | None = None, controller: Mapping[str, str] | None = None,
-                  recipient_name: str | None = None, purpose_description: str | None = None,
-                  sensitive_fields: Sequence[str] = (), jurisdiction: str = "",
-                  policy_url: str = "", language: str = "en") -> dict[str, Any]:
+def build_receipt(
+    record: ConsentRecord,
+    history: Sequence[ConsentEvent],
+    *,
+    signing_key: SigningKey,
+    register: ConsentRegister | None = None,
+    subject_id: str | None = None,
+    controller: Mapping[str, str] | None = None,
+    recipient_name: str | None = None,
+    purpose_description: str | None = None,
+    sensitive_fields: Sequence[str] = (),
+    jurisdiction: str = "",
+    policy_url: str = "",
+    language: str = "en",
+) -> dict[str, Any]:
     """The signed receipt of `record` at its current version (see module doc).
 
     `controller` is the data owner ({"piiController": name, ...} in Kantara's terms);
@@ -46,15 +55,21 @@ def build_receipt(record: ConsentRecord, history: Sequence[ConsentEvent], *,
     """
     if subject_id is not None:
         if register is None or register.subject_ref(subject_id) != record.subject_ref:
-            raise BadInput("this consent is not the given subject's", where="subject",
-                           hint="ask with the id of the citizen who gave the consent")
+            raise BadInput(
+                "this consent is not the given subject's",
+                where="subject",
+                hint="ask with the id of the citizen who gave the consent",
+            )
         principal, principal_type = subject_id, "subject-id"
     else:
         principal, principal_type = record.subject_ref, "audit-pseudonym"
     spi = sorted(set(sensitive_fields) & set(record.fields))
     public = signing_key.key.public_key()
-    termination = ("on revocation" if record.valid_until is None
-                   else f"at {iso_utc(record.valid_until)} or on revocation")
+    termination = (
+        "on revocation"
+        if record.valid_until is None
+        else f"at {iso_utc(record.valid_until)} or on revocation"
+    )
     receipt: dict[str, Any] = {
         "version": KANTARA_VERSION,
         "receiptSchema": RECEIPT_SCHEMA,
@@ -68,19 +83,23 @@ def build_receipt(record: ConsentRecord, history: Sequence[ConsentEvent], *,
         "piiPrincipalIdType": principal_type,
         "piiControllers": [dict(controller)] if controller else [],
         "policyUrl": policy_url,
-        "services": [{
-            "service": record.dataset,
-            "purposes": [{
-                "purpose": purpose_description or record.purpose,
-                "purposeCategory": [record.purpose],
-                "consentType": "EXPLICIT",
-                "piiCategory": list(record.fields),
-                "primaryPurpose": True,
-                "termination": termination,
-                "thirdPartyDisclosure": True,
-                "thirdPartyName": recipient_name or record.recipient,
-            }],
-        }],
+        "services": [
+            {
+                "service": record.dataset,
+                "purposes": [
+                    {
+                        "purpose": purpose_description or record.purpose,
+                        "purposeCategory": [record.purpose],
+                        "consentType": "EXPLICIT",
+                        "piiCategory": list(record.fields),
+                        "primaryPurpose": True,
+                        "termination": termination,
+                        "thirdPartyDisclosure": True,
+                        "thirdPartyName": recipient_name or record.recipient,
+                    }
+                ],
+            }
+        ],
         "sensitive": bool(spi),
         "spiCat": spi,
         "consentRecord": {
@@ -96,8 +115,15 @@ def build_receipt(record: ConsentRecord, history: Sequence[ConsentEvent], *,
             "dataLife": record.data_life,
             "frequency": record.frequency,
             "evidence": record.evidence,
-            "events": [{"event": e.event, "at": iso_utc(e.at), "recordedAt": iso_utc(e.recorded_at),
-                        "version": e.version} for e in history],
+            "events": [
+                {
+                    "event": e.event,
+                    "at": iso_utc(e.at),
+                    "recordedAt": iso_utc(e.recorded_at),
+                    "version": e.version,
+                }
+                for e in history
+            ],
         },
     }
     return sign_document(receipt, signing_key)

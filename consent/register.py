@@ -70,12 +70,24 @@ _CHANGES = {
 
 def _record(row: Any) -> ConsentRecord:
     return ConsentRecord(
-        consent_id=row.consent_id, subject_ref=row.subject_ref, recipient=row.recipient,
-        dataset=row.dataset, purpose=row.purpose, fields=tuple(json.loads(row.fields)),
-        valid_from=row.valid_from, valid_until=row.valid_until, status=row.status,
-        revoked_at=row.revoked_at, evidence=row.evidence, version=row.version,
-        created_at=row.created_at, data_life=row.data_life, frequency=row.frequency,
-        collection_method=row.collection_method, updated_at=row.updated_at)
+        consent_id=row.consent_id,
+        subject_ref=row.subject_ref,
+        recipient=row.recipient,
+        dataset=row.dataset,
+        purpose=row.purpose,
+        fields=tuple(json.loads(row.fields)),
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        status=row.status,
+        revoked_at=row.revoked_at,
+        evidence=row.evidence,
+        version=row.version,
+        created_at=row.created_at,
+        data_life=row.data_life,
+        frequency=row.frequency,
+        collection_method=row.collection_method,
+        updated_at=row.updated_at,
+    )
 
 
 class ConsentRegister:
@@ -83,9 +95,11 @@ class ConsentRegister:
 
     def __init__(self, audit_key: bytes, *, ledger: Ledger | None = None) -> None:
         if not isinstance(audit_key, bytes) or len(audit_key) < 16:
-            raise BadConfiguration("the audit key must be at least 16 bytes",
-                                   where="ConsentRegister(audit_key)",
-                                   hint="pass KeyStore.audit_key()")
+            raise BadConfiguration(
+                "the audit key must be at least 16 bytes",
+                where="ConsentRegister(audit_key)",
+                hint="pass KeyStore.audit_key()",
+            )
         self._key = audit_key
         self._ledger = ledger
 
@@ -108,11 +122,23 @@ class ConsentRegister:
 
     # -- writes -------------------------------------------------------------------------
 
-    def grant(self, conn: sa.Connection, subject_id: str, recipient: str, dataset: str,
-              purpose: str, fields: Sequence[str], valid_from: datetime | None = None,
-              valid_until: datetime | None = None, evidence: str = "", *,
-              data_life: str | None = None, frequency: str | None = None,
-              collection_method: str = "", consent_id: str | None = None) -> str:
+    def grant(
+        self,
+        conn: sa.Connection,
+        subject_id: str,
+        recipient: str,
+        dataset: str,
+        purpose: str,
+        fields: Sequence[str],
+        valid_from: datetime | None = None,
+        valid_until: datetime | None = None,
+        evidence: str = "",
+        *,
+        data_life: str | None = None,
+        frequency: str | None = None,
+        collection_method: str = "",
+        consent_id: str | None = None,
+    ) -> str:
         """Record a given consent and return its id; valid_from defaults to now.
 
         `consent_id` lets an importer keep the id the consent was collected under (a UUID);
@@ -136,59 +162,115 @@ class ConsentRegister:
         else:
             consent_id = consent_id_checked(consent_id)
             if self.get(conn, consent_id) is not None:
-                raise BadInput("a consent with this id exists already", where="consent_id",
-                               hint="each consent needs its own id")
-        conn.execute(consents.insert().values(
-            consent_id=consent_id, subject_ref=ref, recipient=recipient, dataset=dataset,
-            purpose=purpose, fields=listed, valid_from=start, valid_until=end, status=ACTIVE,
-            revoked_at=None, data_life=life, frequency=often, collection_method=method,
-            evidence=evidence, version=1, created_at=now, updated_at=now))
-        conn.execute(consent_events.insert().values(
-            consent_id=consent_id, event=GIVEN, at=now, recorded_at=now, version=1))
-        self._log(conn, "consent.given", {
-            "consent_id": consent_id, "subject_ref": ref, "recipient": recipient,
-            "dataset": dataset, "purpose": purpose, "fields": json.loads(listed),
-            "valid_from": start.isoformat(),
-            "valid_until": end.isoformat() if end is not None else None,
-            "data_life": life, "frequency": often, "collection_method": method, "version": 1})
+                raise BadInput(
+                    "a consent with this id exists already",
+                    where="consent_id",
+                    hint="each consent needs its own id",
+                )
+        conn.execute(
+            consents.insert().values(
+                consent_id=consent_id,
+                subject_ref=ref,
+                recipient=recipient,
+                dataset=dataset,
+                purpose=purpose,
+                fields=listed,
+                valid_from=start,
+                valid_until=end,
+                status=ACTIVE,
+                revoked_at=None,
+                data_life=life,
+                frequency=often,
+                collection_method=method,
+                evidence=evidence,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            consent_events.insert().values(
+                consent_id=consent_id, event=GIVEN, at=now, recorded_at=now, version=1
+            )
+        )
+        self._log(
+            conn,
+            "consent.given",
+            {
+                "consent_id": consent_id,
+                "subject_ref": ref,
+                "recipient": recipient,
+                "dataset": dataset,
+                "purpose": purpose,
+                "fields": json.loads(listed),
+                "valid_from": start.isoformat(),
+                "valid_until": end.isoformat() if end is not None else None,
+                "data_life": life,
+                "frequency": often,
+                "collection_method": method,
+                "version": 1,
+            },
+        )
         return consent_id
 
-    def _change(self, conn: sa.Connection, consent_id: str, event: str,
-                at: datetime | None) -> bool:
+    def _change(self, conn: sa.Connection, consent_id: str, event: str, at: datetime | None) -> bool:
         """Apply a pause / resume / revocation; False if the consent already had that status."""
         consent_id = consent_id_checked(consent_id)
         applies_to, after, done = _CHANGES[event]
-        row = conn.execute(sa.select(consents.c.status, consents.c.version)
-                           .where(consents.c.consent_id == consent_id)).first()
+        row = conn.execute(
+            sa.select(consents.c.status, consents.c.version).where(consents.c.consent_id == consent_id)
+        ).first()
         if row is None:
-            raise BadInput("no consent has this id", where="consent_id",
-                           hint="list the subject's consents to find the id")
+            raise BadInput(
+                "no consent has this id",
+                where="consent_id",
+                hint="list the subject's consents to find the id",
+            )
         if row.status == done:
             return False
         if row.status not in applies_to:
-            raise BadInput(f"a {row.status.lower()} consent cannot be {event}",
-                           where="consent_id", hint="grant a new consent instead")
+            raise BadInput(
+                f"a {row.status.lower()} consent cannot be {event}",
+                where="consent_id",
+                hint="grant a new consent instead",
+            )
         now = utc_now()
         when = as_utc(at) if at is not None else now
-        last = conn.execute(sa.select(sa.func.max(consent_events.c.at)).where(
-            consent_events.c.consent_id == consent_id,
-            consent_events.c.event.in_(tuple(_CHANGES)))).scalar()
+        last = conn.execute(
+            sa.select(sa.func.max(consent_events.c.at)).where(
+                consent_events.c.consent_id == consent_id, consent_events.c.event.in_(tuple(_CHANGES))
+            )
+        ).scalar()
         if last is not None and when < as_utc(last):
-            raise BadInput(f"the consent cannot be {event} before its last change took effect",
-                           where="at", hint="give a time at or after the last change")
+            raise BadInput(
+                f"the consent cannot be {event} before its last change took effect",
+                where="at",
+                hint="give a time at or after the last change",
+            )
         values: dict[str, Any] = {"status": after, "version": row.version + 1, "updated_at": now}
         if event == REVOKED_EVENT:
             values["revoked_at"] = when
-        updated = conn.execute(consents.update().where(
-            consents.c.consent_id == consent_id, consents.c.version == row.version)
-            .values(**values))
+        updated = conn.execute(
+            consents.update()
+            .where(consents.c.consent_id == consent_id, consents.c.version == row.version)
+            .values(**values)
+        )
         if updated.rowcount != 1:  # a concurrent change won: let the caller retry cleanly
-            raise BadInput("the consent changed while this change was being made",
-                           where="consent_id", hint="look at it again and retry")
-        conn.execute(consent_events.insert().values(
-            consent_id=consent_id, event=event, at=when, recorded_at=now, version=row.version + 1))
-        self._log(conn, f"consent.{event}", {"consent_id": consent_id, "at": when.isoformat(),
-                                             "version": row.version + 1})
+            raise BadInput(
+                "the consent changed while this change was being made",
+                where="consent_id",
+                hint="look at it again and retry",
+            )
+        conn.execute(
+            consent_events.insert().values(
+                consent_id=consent_id, event=event, at=when, recorded_at=now, version=row.version + 1
+            )
+        )
+        self._log(
+            conn,
+            f"consent.{event}",
+            {"consent_id": consent_id, "at": when.isoformat(), "version": row.version + 1},
+        )
         return True
 
     def pause(self, conn: sa.Connection, consent_id: str, at: datetime | None = None) -> bool:
@@ -212,27 +294,48 @@ class ConsentRegister:
         Housekeeping only (timelines already judge by time); returns how many changed.
         """
         when = as_utc(at) if at is not None else utc_now()
-        due = conn.execute(sa.select(consents.c.consent_id, consents.c.version).where(
-            consents.c.status.in_((ACTIVE, PAUSED)), consents.c.valid_until.is_not(None),
-            consents.c.valid_until <= when)).all()
+        due = conn.execute(
+            sa.select(consents.c.consent_id, consents.c.version).where(
+                consents.c.status.in_((ACTIVE, PAUSED)),
+                consents.c.valid_until.is_not(None),
+                consents.c.valid_until <= when,
+            )
+        ).all()
         changed = 0
         recorded = utc_now()
         for row in due:
-            result = conn.execute(consents.update().where(
-                consents.c.consent_id == row.consent_id, consents.c.version == row.version)
-                .values(status=EXPIRED, version=row.version + 1, updated_at=recorded))
+            result = conn.execute(
+                consents.update()
+                .where(consents.c.consent_id == row.consent_id, consents.c.version == row.version)
+                .values(status=EXPIRED, version=row.version + 1, updated_at=recorded)
+            )
             if result.rowcount == 1:
-                conn.execute(consent_events.insert().values(
-                    consent_id=row.consent_id, event=EXPIRED_EVENT, at=when,
-                    recorded_at=recorded, version=row.version + 1))
+                conn.execute(
+                    consent_events.insert().values(
+                        consent_id=row.consent_id,
+                        event=EXPIRED_EVENT,
+                        at=when,
+                        recorded_at=recorded,
+                        version=row.version + 1,
+                    )
+                )
                 changed += 1
         return changed
 
     # -- reads --------------------------------------------------------------------------
 
-    def timeline(self, conn: sa.Connection, *, recipient: str, dataset: str, purpose: str,
-                 fields: Sequence[str], known_at: datetime | None = None,
-                 subject_ref: str | None = None, at: datetime | None = None) -> ConsentTimeline:
+    def timeline(
+        self,
+        conn: sa.Connection,
+        *,
+        recipient: str,
+        dataset: str,
+        purpose: str,
+        fields: Sequence[str],
+        known_at: datetime | None = None,
+        subject_ref: str | None = None,
+        at: datetime | None = None,
+    ) -> ConsentTimeline:
         """Every consent of (recipient, dataset, purpose) as a `ConsentTimeline`.
 
         `covers` marks the consents whose fields include all of `fields`. With `known_at`,
@@ -243,14 +346,24 @@ class ConsentRegister:
         wanted = set(json.loads(fields_json(fields)))
         c, e = consents, consent_events
         raw = sa.String  # timestamps as the driver gives them; converted column-wise below
-        query = sa.select(c.c.subject_ref, c.c.consent_id, c.c.fields,
-                          sa.type_coerce(c.c.valid_from, raw), sa.type_coerce(c.c.valid_until, raw),
-                          sa.type_coerce(c.c.created_at, raw)).where(
-            c.c.recipient == recipient, c.c.dataset == dataset, c.c.purpose == purpose)
-        events = sa.select(e.c.consent_id, e.c.event, e.c.at).join(
-            c, c.c.consent_id == e.c.consent_id).where(
-            c.c.recipient == recipient, c.c.dataset == dataset, c.c.purpose == purpose,
-            e.c.event.in_(tuple(_CHANGES)))
+        query = sa.select(
+            c.c.subject_ref,
+            c.c.consent_id,
+            c.c.fields,
+            sa.type_coerce(c.c.valid_from, raw),
+            sa.type_coerce(c.c.valid_until, raw),
+            sa.type_coerce(c.c.created_at, raw),
+        ).where(c.c.recipient == recipient, c.c.dataset == dataset, c.c.purpose == purpose)
+        events = (
+            sa.select(e.c.consent_id, e.c.event, e.c.at)
+            .join(c, c.c.consent_id == e.c.consent_id)
+            .where(
+                c.c.recipient == recipient,
+                c.c.dataset == dataset,
+                c.c.purpose == purpose,
+                e.c.event.in_(tuple(_CHANGES)),
+            )
+        )
         if known_at is not None:
             query = query.where(c.c.created_at <= as_utc(known_at))
             events = events.where(e.c.recorded_at <= as_utc(known_at))
@@ -259,10 +372,10 @@ class ConsentRegister:
             events = events.where(c.c.subject_ref == subject_ref)
         if at is not None:
             when = as_utc(at)
-            query = query.where(c.c.valid_from <= when, sa.or_(c.c.valid_until.is_(None),
-                                                                c.c.valid_until > when))
-        rows = conn.execute(query.order_by(c.c.subject_ref, c.c.created_at,
-                                           c.c.consent_id)).all()
+            query = query.where(
+                c.c.valid_from <= when, sa.or_(c.c.valid_until.is_(None), c.c.valid_until > when)
+            )
+        rows = conn.execute(query.order_by(c.c.subject_ref, c.c.created_at, c.c.consent_id)).all()
         revoked_at: dict[str, datetime] = {}
         windows: list[tuple[str, datetime, datetime | None]] = []
         open_pause: dict[str, datetime] = {}
@@ -274,24 +387,42 @@ class ConsentRegister:
             elif event == REVOKED_EVENT:
                 revoked_at.setdefault(cid, when_at)
         windows.extend((cid, start, None) for cid, start in open_pause.items())
-        return ConsentTimeline.from_columns(list(zip(*rows, strict=True)) if rows else None,
-                                            wanted, revoked_at, windows)
+        return ConsentTimeline.from_columns(
+            list(zip(*rows, strict=True)) if rows else None, wanted, revoked_at, windows
+        )
 
-    def active(self, conn: sa.Connection, *, recipient: str, dataset: str, purpose: str,
-               fields: Sequence[str], at: datetime, known_at: datetime | None = None) -> pa.Table:
+    def active(
+        self,
+        conn: sa.Connection,
+        *,
+        recipient: str,
+        dataset: str,
+        purpose: str,
+        fields: Sequence[str],
+        at: datetime,
+        known_at: datetime | None = None,
+    ) -> pa.Table:
         """Consents in force at `at` for (recipient, dataset, purpose) covering all `fields`.
 
         Returns a table (subject_ref: string, consent_id: string), one row per consent:
         not PENDING, PAUSED, REVOKED or EXPIRED at `at`.
         """
-        table = self.timeline(conn, recipient=recipient, dataset=dataset, purpose=purpose,
-                              fields=fields, known_at=known_at, at=at).active(at)
+        table = self.timeline(
+            conn,
+            recipient=recipient,
+            dataset=dataset,
+            purpose=purpose,
+            fields=fields,
+            known_at=known_at,
+            at=at,
+        ).active(at)
         return table if table.num_rows else ACTIVE_SCHEMA.empty_table()
 
     def get(self, conn: sa.Connection, consent_id: str) -> ConsentRecord | None:
         """One consent by id, or None."""
-        row = conn.execute(sa.select(consents).where(
-            consents.c.consent_id == consent_id_checked(consent_id))).first()
+        row = conn.execute(
+            sa.select(consents).where(consents.c.consent_id == consent_id_checked(consent_id))
+        ).first()
         return None if row is None else _record(row)
 
     def list_for_subject(self, conn: sa.Connection, subject_id: str) -> list[ConsentRecord]:
@@ -300,8 +431,11 @@ class ConsentRegister:
 
     def list_for_ref(self, conn: sa.Connection, subject_ref: str) -> list[ConsentRecord]:
         """Every consent of one audit pseudonym, oldest first."""
-        rows = conn.execute(sa.select(consents).where(consents.c.subject_ref == subject_ref)
-                            .order_by(consents.c.created_at, consents.c.consent_id)).all()
+        rows = conn.execute(
+            sa.select(consents)
+            .where(consents.c.subject_ref == subject_ref)
+            .order_by(consents.c.created_at, consents.c.consent_id)
+        ).all()
         return [_record(row) for row in rows]
 
     def events(self, conn: sa.Connection, consent_id: str) -> list[tuple[str, datetime]]:
@@ -310,7 +444,9 @@ class ConsentRegister:
 
     def history(self, conn: sa.Connection, consent_id: str) -> list[ConsentEvent]:
         """The consent's events with effective and recorded instants and versions."""
-        rows = conn.execute(sa.select(consent_events).where(
-            consent_events.c.consent_id == consent_id).order_by(consent_events.c.event_id)).all()
+        rows = conn.execute(
+            sa.select(consent_events)
+            .where(consent_events.c.consent_id == consent_id)
+            .order_by(consent_events.c.event_id)
+        ).all()
         return [ConsentEvent(row.event, row.at, row.recorded_at, row.version) for row in rows]
-

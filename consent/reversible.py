@@ -35,9 +35,11 @@ _KEY_BYTES = (32, 48, 64)
 
 def _siv(key: bytes) -> AESSIV:
     if not isinstance(key, bytes | bytearray) or len(key) not in _KEY_BYTES:
-        raise BadConfiguration("an AES-SIV key must be 32, 48 or 64 bytes",
-                               where="reversible field key",
-                               hint="pass KeyStore.field_key(recipient, field)")
+        raise BadConfiguration(
+            "an AES-SIV key must be 32, 48 or 64 bytes",
+            where="reversible field key",
+            hint="pass KeyStore.field_key(recipient, field)",
+        )
     return AESSIV(bytes(key))
 
 
@@ -51,16 +53,14 @@ def _as_bytes(values: pa.Array, field: str) -> pa.Array:
     kind = values.type
     if pa.types.is_dictionary(kind):
         values, kind = values.cast(kind.value_type), kind.value_type
-    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) \
-            or pa.types.is_fixed_size_binary(kind):
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
         return values.cast(pa.large_binary())
     if pa.types.is_nested(kind):
         raise BadInput("nested columns cannot be encrypted", where=f"field {field}")
     try:
         return values.cast(pa.large_string()).cast(pa.large_binary())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise BadInput(f"a {kind} column cannot be encrypted as text",
-                       where=f"field {field}") from None
+        raise BadInput(f"a {kind} column cannot be encrypted as text", where=f"field {field}") from None
 
 
 def encrypt_column(values: pa.Array | pa.ChunkedArray, key: bytes, *, field: str) -> pa.Array:
@@ -73,8 +73,9 @@ def encrypt_column(values: pa.Array | pa.ChunkedArray, key: bytes, *, field: str
     return pc.take(pa.array(sealed, pa.string()), encoded.indices)
 
 
-def decrypt_column(values: pa.Array | pa.ChunkedArray, key: bytes, *, field: str,
-                   as_type: pa.DataType | None = None) -> pa.Array:
+def decrypt_column(
+    values: pa.Array | pa.ChunkedArray, key: bytes, *, field: str, as_type: pa.DataType | None = None
+) -> pa.Array:
     """The plaintexts of `encrypt_column`'s output, cast to `as_type` (default string).
 
     A value that does not decrypt under this key and field (tampered, another field's,
@@ -88,17 +89,19 @@ def decrypt_column(values: pa.Array | pa.ChunkedArray, key: bytes, *, field: str
     encoded = column.dictionary_encode()
     ad = [_AD_LABEL, field.encode("utf-8")]
     try:
-        opened = [siv.decrypt(base64.b64decode(text, validate=True), ad)
-                  for text in encoded.dictionary.to_pylist()]
+        opened = [
+            siv.decrypt(base64.b64decode(text, validate=True), ad) for text in encoded.dictionary.to_pylist()
+        ]
     except (InvalidTag, binascii.Error, ValueError):
-        raise BadInput("a value does not decrypt with this recipient's key for this field",
-                       where=f"field {field}",
-                       hint="check the key, the field and that the file was not altered") from None
+        raise BadInput(
+            "a value does not decrypt with this recipient's key for this field",
+            where=f"field {field}",
+            hint="check the key, the field and that the file was not altered",
+        ) from None
     plain = pc.take(pa.array(opened, pa.large_binary()), encoded.indices)
     if pa.types.is_binary(as_type) or pa.types.is_large_binary(as_type):
         return plain.cast(as_type)
     try:
         return plain.cast(pa.large_string()).cast(as_type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise BadInput(f"decrypted values are not of type {as_type}",
-                       where=f"field {field}") from None
+        raise BadInput(f"decrypted values are not of type {as_type}", where=f"field {field}") from None

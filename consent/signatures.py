@@ -46,8 +46,9 @@ class Verification:
 
 def public_key_pem(public: Ed25519PublicKey) -> str:
     """SubjectPublicKeyInfo PEM of an Ed25519 public key (what OpenSSL reads)."""
-    return public.public_bytes(serialization.Encoding.PEM,
-                               serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+    return public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
 
 
 def load_public_key(pem: str | bytes, *, where: str) -> Ed25519PublicKey:
@@ -61,26 +62,33 @@ def load_trusted_keys(paths: Iterable[Path]) -> dict[str, Ed25519PublicKey]:
     for path in map(Path, paths):
         files = sorted(path.glob("*.pem")) if path.is_dir() else [path]
         if not files or not all(f.is_file() for f in files):
-            raise BadConfiguration("no public key file here", where=str(path),
-                                   hint="pass PEM files or a folder of them "
-                                        "(export them with `govbus keys list --pem`)")
+            raise BadConfiguration(
+                "no public key file here",
+                where=str(path),
+                hint="pass PEM files or a folder of them (export them with `govbus keys list --pem`)",
+            )
         for file in files:
             key = load_public_key(file.read_bytes(), where=str(file))
             found[key_id_of(key)] = key
     return found
 
 
-def check_signature(public_keys: PublicKeys, key_id: object, signature: bytes,
-                    message: bytes) -> Verification:
+def check_signature(
+    public_keys: PublicKeys, key_id: object, signature: bytes, message: bytes
+) -> Verification:
     """Verify a raw Ed25519 signature by the key `key_id` among `public_keys`."""
     if not isinstance(key_id, str) or key_id not in public_keys:
-        return Verification(False, key_id if isinstance(key_id, str) else None,
-                            ["signed by an unknown key id (not among the trusted keys)"])
+        return Verification(
+            False,
+            key_id if isinstance(key_id, str) else None,
+            ["signed by an unknown key id (not among the trusted keys)"],
+        )
     try:
         public_keys[key_id].verify(signature, message)
     except InvalidSignature:
-        return Verification(False, key_id, ["signature does not verify (content changed "
-                                            "or signed by another key)"])
+        return Verification(
+            False, key_id, ["signature does not verify (content changed or signed by another key)"]
+        )
     return Verification(True, key_id)
 
 
@@ -90,8 +98,11 @@ def sign_document(document: Mapping[str, Any], signing_key: SigningKey) -> dict[
         raise BadInput("document is signed already", where="signature")
     body = dict(document)
     value = signing_key.key.sign(canonical_json(body).encode("utf-8"))
-    body["signature"] = {"alg": ALGORITHM, "keyId": signing_key.key_id,
-                         "value": base64.b64encode(value).decode("ascii")}
+    body["signature"] = {
+        "alg": ALGORITHM,
+        "keyId": signing_key.key_id,
+        "value": base64.b64encode(value).decode("ascii"),
+    }
     return body
 
 
@@ -124,8 +135,16 @@ class SignedFile:
     problems: list[str]
 
 
-def read_signed_file(path: Path, signature_path: Path, trusted_keys: PublicKeys, *, label: str,
-                     format_field: str, format_value: str, kind: str) -> SignedFile:
+def read_signed_file(
+    path: Path,
+    signature_path: Path,
+    trusted_keys: PublicKeys,
+    *,
+    label: str,
+    format_field: str,
+    format_value: str,
+    kind: str,
+) -> SignedFile:
     """Check a canonical-JSON file the bus signed with a detached raw Ed25519 signature.
 
     The one reading of signed manifests and purge instructions: a JSON object, of the

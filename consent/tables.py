@@ -42,15 +42,15 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
         if value is None:
             return None
         value = as_utc(value)
-        return value.replace(tzinfo=None) if dialect.name in ("sqlite", "mysql", "mariadb") \
-            else value
+        return value.replace(tzinfo=None) if dialect.name in ("sqlite", "mysql", "mariadb") else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else as_utc(value)
 
 
 consents = sa.Table(
-    "consents", CONSENT_METADATA,
+    "consents",
+    CONSENT_METADATA,
     sa.Column("consent_id", sa.String(36), primary_key=True),
     # HMAC of the subject id under the audit key: never the raw identifier.
     sa.Column("subject_ref", sa.String(64), nullable=False),
@@ -78,9 +78,11 @@ consents = sa.Table(
 )
 
 consent_events = sa.Table(
-    "consent_events", CONSENT_METADATA,
-    sa.Column("event_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-              autoincrement=True),  # insertion order
+    "consent_events",
+    CONSENT_METADATA,
+    sa.Column(
+        "event_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),  # insertion order
     sa.Column("consent_id", sa.String(36), sa.ForeignKey("consents.consent_id"), nullable=False),
     # given / paused / resumed / revoked / expired
     sa.Column("event", sa.String(16), nullable=False),
@@ -91,9 +93,11 @@ consent_events = sa.Table(
 )
 
 ledger = sa.Table(
-    "ledger", CONSENT_METADATA,
-    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-              autoincrement=False),
+    "ledger",
+    CONSENT_METADATA,
+    sa.Column(
+        "seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),  # canonical JSON
@@ -106,9 +110,11 @@ ledger = sa.Table(
 # Signed tree heads of the ledger (RFC 6962 size + root), appended at least once per run.
 # Append-only like `ledger`: `Ledger.verify` checks each against the entries it covers.
 ledger_checkpoints = sa.Table(
-    "ledger_checkpoints", CONSENT_METADATA,
-    sa.Column("number", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-              autoincrement=False),  # 1, 2, ... in the order they were taken
+    "ledger_checkpoints",
+    CONSENT_METADATA,
+    sa.Column(
+        "number", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),  # 1, 2, ... in the order they were taken
     sa.Column("tree_size", sa.BigInteger, nullable=False),
     sa.Column("root", sa.String(64), nullable=False),  # hex RFC 6962 root
     sa.Column("at", UtcDateTime, nullable=False),
@@ -127,7 +133,8 @@ ledger_checkpoints = sa.Table(
 # A cache of what the entries determine: append-only, written by checkpoints, never
 # trusted by a verifier (`Ledger.verify` names a tile that disagrees with the entries).
 ledger_tiles = sa.Table(
-    "ledger_tiles", CONSENT_METADATA,
+    "ledger_tiles",
+    CONSENT_METADATA,
     sa.Column("height", sa.SmallInteger, primary_key=True, autoincrement=False),
     sa.Column("tile_index", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("root", sa.String(64), nullable=False),

@@ -28,11 +28,18 @@ from govbus.errors import BadInput
 ACTIVE, PAUSED, REVOKED, EXPIRED, PENDING = "ACTIVE", "PAUSED", "REVOKED", "EXPIRED", "PENDING"
 STATUSES = (ACTIVE, PAUSED, REVOKED, EXPIRED)
 GIVEN, PAUSED_EVENT, RESUMED, REVOKED_EVENT, EXPIRED_EVENT = (
-    "given", "paused", "resumed", "revoked", "expired")
+    "given",
+    "paused",
+    "resumed",
+    "revoked",
+    "expired",
+)
 EVENTS = (GIVEN, PAUSED_EVENT, RESUMED, REVOKED_EVENT, EXPIRED_EVENT)
 
-DURATION = re.compile(r"^P(?!$)(\d{1,4}Y)?(\d{1,4}M)?(\d{1,4}W)?(\d{1,5}D)?"
-                      r"(T(?=\d)(\d{1,6}H)?(\d{1,6}M)?(\d{1,8}S)?)?$")
+DURATION = re.compile(
+    r"^P(?!$)(\d{1,4}Y)?(\d{1,4}M)?(\d{1,4}W)?(\d{1,5}D)?"
+    r"(T(?=\d)(\d{1,6}H)?(\d{1,6}M)?(\d{1,8}S)?)?$"
+)
 FREQUENCY_ONCE = "ONCE"
 COLLECTION_METHOD = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_EVIDENCE = 2000
@@ -74,8 +81,9 @@ class ConsentEvent:
 def checked(value: object, name: str, pattern: re.Pattern[str]) -> str:
     """`value` if it is a string matching `pattern`; BadInput naming `name` otherwise."""
     if not isinstance(value, str) or not pattern.match(value):
-        raise BadInput(f"{name} is missing or malformed", where=name,
-                       hint=f"use a value matching {pattern.pattern}")
+        raise BadInput(
+            f"{name} is missing or malformed", where=name, hint=f"use a value matching {pattern.pattern}"
+        )
     return value
 
 
@@ -93,8 +101,11 @@ def data_life_or_none(value: str | None) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not DURATION.match(value):
-        raise BadInput("data_life must be an ISO 8601 duration", where="data_life",
-                       hint="for example P1Y (a year), P6M, P30D")
+        raise BadInput(
+            "data_life must be an ISO 8601 duration",
+            where="data_life",
+            hint="for example P1Y (a year), P6M, P30D",
+        )
     return value
 
 
@@ -105,8 +116,11 @@ def frequency_or_none(value: str | None) -> str | None:
     if value == FREQUENCY_ONCE:
         return value
     if not isinstance(value, str) or not DURATION.match(value):
-        raise BadInput("frequency must be ONCE or an ISO 8601 duration", where="frequency",
-                       hint="for example ONCE, P1D (at most daily), P1M")
+        raise BadInput(
+            "frequency must be ONCE or an ISO 8601 duration",
+            where="frequency",
+            hint="for example ONCE, P1D (at most daily), P1M",
+        )
     return value
 
 
@@ -122,8 +136,11 @@ def evidence_checked(value: object) -> str:
     if not isinstance(value, str):
         raise BadInput("evidence must be text", where="evidence")
     if len(value) > MAX_EVIDENCE or "\n" in value or "\r" in value:
-        raise BadInput(f"evidence must be one line of at most {MAX_EVIDENCE} characters",
-                       where="evidence", hint="store the form elsewhere and reference it")
+        raise BadInput(
+            f"evidence must be one line of at most {MAX_EVIDENCE} characters",
+            where="evidence",
+            hint="store the form elsewhere and reference it",
+        )
     return value
 
 
@@ -132,8 +149,9 @@ def consent_id_checked(value: object) -> str:
     try:
         parsed = uuid.UUID(str(value))
     except ValueError:
-        raise BadInput("consent id is not a UUID", where="consent_id",
-                       hint="use the id `govbus consent show` prints") from None
+        raise BadInput(
+            "consent id is not a UUID", where="consent_id", hint="use the id `govbus consent show` prints"
+        ) from None
     if not isinstance(value, str) or str(parsed) != value.lower():
         raise BadInput("consent id is not a UUID", where="consent_id")
     return str(parsed)

@@ -37,19 +37,38 @@ from consent.terms import ACTIVE, EXPIRED, PAUSED, PENDING, REVOKED
 
 INSTANT = pa.timestamp("us", tz="UTC")
 ACTIVE_SCHEMA = pa.schema([("subject_ref", pa.string()), ("consent_id", pa.string())])
-CONSENTS_SCHEMA = pa.schema([
-    ("subject_ref", pa.string()), ("consent_id", pa.string()), ("covers", pa.bool_()),
-    ("valid_from", INSTANT), ("valid_until", INSTANT), ("revoked_at", INSTANT),
-    ("created_at", INSTANT)])
+CONSENTS_SCHEMA = pa.schema(
+    [
+        ("subject_ref", pa.string()),
+        ("consent_id", pa.string()),
+        ("covers", pa.bool_()),
+        ("valid_from", INSTANT),
+        ("valid_until", INSTANT),
+        ("revoked_at", INSTANT),
+        ("created_at", INSTANT),
+    ]
+)
 PAUSES_SCHEMA = pa.schema([("consent_id", pa.string()), ("start", INSTANT), ("end", INSTANT)])
-STATES_SCHEMA = pa.schema([("subject_ref", pa.string()), ("consent_id", pa.string()),
-                           ("covers", pa.bool_()), ("state", pa.string())])
+STATES_SCHEMA = pa.schema(
+    [
+        ("subject_ref", pa.string()),
+        ("consent_id", pa.string()),
+        ("covers", pa.bool_()),
+        ("state", pa.string()),
+    ]
+)
 
 NO_CONSENT = "no consent"
 # Why a row was denied, best first: the reason shown is that of the subject's consent
 # that came closest to allowing it.
-REASONS = ("consent does not cover the fields", "consent paused", "consent not yet valid",
-           "consent expired", "consent revoked", NO_CONSENT)
+REASONS = (
+    "consent does not cover the fields",
+    "consent paused",
+    "consent not yet valid",
+    "consent expired",
+    "consent revoked",
+    NO_CONSENT,
+)
 _RANK_OF_STATE = {PAUSED: 1, PENDING: 2, EXPIRED: 3, REVOKED: 4}
 
 
@@ -70,8 +89,9 @@ def _pauses(windows: Iterable[tuple[str, datetime, datetime | None]]) -> pa.Tabl
     if not spans:
         return PAUSES_SCHEMA.empty_table()
     ids, starts, ends = zip(*spans, strict=True)
-    return pa.table([pa.array(ids, pa.string()), pa.array(starts, INSTANT),
-                     pa.array(ends, INSTANT)], schema=PAUSES_SCHEMA)
+    return pa.table(
+        [pa.array(ids, pa.string()), pa.array(starts, INSTANT), pa.array(ends, INSTANT)], schema=PAUSES_SCHEMA
+    )
 
 
 def _instant(at: datetime) -> pa.Scalar:
@@ -96,24 +116,31 @@ class ConsentTimeline:
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def build(cls, rows: Sequence[tuple[str, str, bool, datetime, datetime | None,
-                                        datetime | None, datetime]],
-              windows: Iterable[tuple[str, datetime, datetime | None]]) -> ConsentTimeline:
+    def build(
+        cls,
+        rows: Sequence[tuple[str, str, bool, datetime, datetime | None, datetime | None, datetime]],
+        windows: Iterable[tuple[str, datetime, datetime | None]],
+    ) -> ConsentTimeline:
         """From (subject_ref, consent_id, covers, valid_from, valid_until, revoked_at,
         created_at) rows and (consent_id, paused at, resumed at or None) windows."""
         if rows:
             columns = list(zip(*rows, strict=True))
-            consents = pa.table([pa.array(col, spec.type) for col, spec in
-                                 zip(columns, CONSENTS_SCHEMA, strict=True)],
-                                schema=CONSENTS_SCHEMA)
+            consents = pa.table(
+                [pa.array(col, spec.type) for col, spec in zip(columns, CONSENTS_SCHEMA, strict=True)],
+                schema=CONSENTS_SCHEMA,
+            )
         else:
             consents = CONSENTS_SCHEMA.empty_table()
         return cls(consents, _pauses(windows))
 
     @classmethod
-    def from_columns(cls, columns: Sequence[Sequence[Any]] | None, wanted: set[str],
-                     revoked_at: Mapping[str, datetime],
-                     windows: Iterable[tuple[str, datetime, datetime | None]]) -> ConsentTimeline:
+    def from_columns(
+        cls,
+        columns: Sequence[Sequence[Any]] | None,
+        wanted: set[str],
+        revoked_at: Mapping[str, datetime],
+        windows: Iterable[tuple[str, datetime, datetime | None]],
+    ) -> ConsentTimeline:
         """From the register's query columns (subject_ref, consent_id, fields JSON,
         valid_from, valid_until, created_at — instants as driver values), column-wise.
 
@@ -124,18 +151,25 @@ class ConsentTimeline:
             return cls(CONSENTS_SCHEMA.empty_table(), _pauses(windows))
         refs, ids, field_lists, starts, ends, created = columns
         field_col = pa.array(field_lists, pa.string())
-        covering = [text for text in pc.unique(field_col).to_pylist()
-                    if wanted <= set(json.loads(text))]
+        covering = [text for text in pc.unique(field_col).to_pylist() if wanted <= set(json.loads(text))]
         id_col = pa.array(ids, pa.string())
         if revoked_at:
             position = pc.index_in(id_col, value_set=pa.array(list(revoked_at), pa.string()))
             revoked = pc.take(pa.array(list(revoked_at.values()), INSTANT), position)
         else:
             revoked = pa.nulls(len(ids), INSTANT)
-        consents = pa.table([pa.array(refs, pa.string()), id_col,
-                             pc.is_in(field_col, value_set=pa.array(covering, pa.string())),
-                             instant_array(starts), instant_array(ends), revoked,
-                             instant_array(created)], schema=CONSENTS_SCHEMA)
+        consents = pa.table(
+            [
+                pa.array(refs, pa.string()),
+                id_col,
+                pc.is_in(field_col, value_set=pa.array(covering, pa.string())),
+                instant_array(starts),
+                instant_array(ends),
+                revoked,
+                instant_array(created),
+            ],
+            schema=CONSENTS_SCHEMA,
+        )
         return cls(consents, _pauses(windows))
 
     def __len__(self) -> int:
@@ -145,30 +179,31 @@ class ConsentTimeline:
         p = self.pauses
         if p.num_rows == 0:
             return pa.array([], pa.string())
-        open_at = pc.and_(_le(p.column("start"), at),
-                          pc.invert(_le(p.column("end"), at)))
+        open_at = pc.and_(_le(p.column("start"), at), pc.invert(_le(p.column("end"), at)))
         return p.column("consent_id").filter(open_at).combine_chunks()
 
     def states(self, at: datetime) -> pa.Table:
         """Every consent's state at `at` (STATES_SCHEMA), one row per consent."""
         c, when = self.consents, _instant(at)
         valid_until, revoked_at = c.column("valid_until"), c.column("revoked_at")
-        revoked = pc.and_(_le(revoked_at, when),
-                          pc.invert(pc.fill_null(pc.less_equal(valid_until, revoked_at), False)))
+        revoked = pc.and_(
+            _le(revoked_at, when), pc.invert(pc.fill_null(pc.less_equal(valid_until, revoked_at), False))
+        )
         expired = _le(valid_until, when)
         pending = pc.greater(c.column("valid_from"), when)
         paused = pc.is_in(c.column("consent_id"), value_set=self._paused_ids(when))
-        state = pc.case_when(pc.make_struct(revoked, expired, pending, paused),
-                             REVOKED, EXPIRED, PENDING, PAUSED, ACTIVE)
-        return pa.table([c.column("subject_ref"), c.column("consent_id"), c.column("covers"),
-                         state], schema=STATES_SCHEMA)
+        state = pc.case_when(
+            pc.make_struct(revoked, expired, pending, paused), REVOKED, EXPIRED, PENDING, PAUSED, ACTIVE
+        )
+        return pa.table(
+            [c.column("subject_ref"), c.column("consent_id"), c.column("covers"), state], schema=STATES_SCHEMA
+        )
 
     def active(self, at: datetime) -> pa.Table:
         """Consents that allow a row at `at`: ACTIVE and covering (subject_ref, consent_id)."""
         states = self.states(at)
         keep = pc.and_(pc.equal(states.column("state"), ACTIVE), states.column("covers"))
-        return states.filter(keep).select(["subject_ref", "consent_id"]) \
-            .cast(ACTIVE_SCHEMA)
+        return states.filter(keep).select(["subject_ref", "consent_id"]).cast(ACTIVE_SCHEMA)
 
     def _window(self, at: datetime) -> int:
         """Which interval between two state changes `at` falls in (states are constant there)."""
@@ -201,17 +236,30 @@ class ConsentTimeline:
         states = self.states(at)
         state = states.column("state")
         rank = pc.case_when(
-            pc.make_struct(pc.and_(pc.equal(state, ACTIVE), states.column("covers")),
-                           pc.equal(state, ACTIVE), pc.equal(state, PAUSED),
-                           pc.equal(state, PENDING), pc.equal(state, EXPIRED)),
-            -1, 0, _RANK_OF_STATE[PAUSED], _RANK_OF_STATE[PENDING], _RANK_OF_STATE[EXPIRED],
-            _RANK_OF_STATE[REVOKED]).cast(pa.int8())
-        best = pa.table({"subject_ref": states.column("subject_ref"), "rank": rank}) \
-            .group_by("subject_ref").aggregate([("rank", "min")])
+            pc.make_struct(
+                pc.and_(pc.equal(state, ACTIVE), states.column("covers")),
+                pc.equal(state, ACTIVE),
+                pc.equal(state, PAUSED),
+                pc.equal(state, PENDING),
+                pc.equal(state, EXPIRED),
+            ),
+            -1,
+            0,
+            _RANK_OF_STATE[PAUSED],
+            _RANK_OF_STATE[PENDING],
+            _RANK_OF_STATE[EXPIRED],
+            _RANK_OF_STATE[REVOKED],
+        ).cast(pa.int8())
+        best = (
+            pa.table({"subject_ref": states.column("subject_ref"), "rank": rank})
+            .group_by("subject_ref")
+            .aggregate([("rank", "min")])
+        )
         return best.rename_columns(["subject_ref", "rank"])
 
-    def denial_reasons(self, refs: pa.Array | pa.ChunkedArray, allowed: pa.Array,
-                       at: datetime) -> dict[str, int]:
+    def denial_reasons(
+        self, refs: pa.Array | pa.ChunkedArray, allowed: pa.Array, at: datetime
+    ) -> dict[str, int]:
         """Counts of denied rows by reason (REASONS), for rows judged by consent at `at`.
 
         `refs` are the batch's audit refs and `allowed` the decision's mask; a denied row
@@ -227,5 +275,4 @@ class ConsentTimeline:
         rank = pc.fill_null(pc.take(best.column("rank"), position), len(REASONS) - 1)
         rank = pc.max_element_wise(rank, pa.scalar(0, pa.int8()))  # an allowed subject, denied
         counts = pc.value_counts(rank)
-        return {REASONS[int(item["values"].as_py())]: int(item["counts"].as_py())
-                for item in counts}
+        return {REASONS[int(item["values"].as_py())]: int(item["counts"].as_py()) for item in counts}

@@ -87,7 +87,9 @@ def check() -> None:
         err_console.print(
             "[yellow]![/] the audit hashes records in pure Python (consent._sha256_batch was not "
             "built at install): same results, slower deliveries. Install a C compiler and OpenSSL's "
-            "headers (Debian: gcc libssl-dev), then run `make install` again.", soft_wrap=True)
+            "headers (Debian: gcc libssl-dev), then run `make install` again.",
+            soft_wrap=True,
+        )
     problems = check_catalog(settings.catalog_dir)
     if problems:
         for problem in problems:

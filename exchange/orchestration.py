@@ -110,8 +110,6 @@ def deliveries_alias(dataset_id: str) -> str:
     return f"govbus-deliveries:{dataset_id}"
 
 
-
-
 # -- pools --------------------------------------------------------------------------------
 
 

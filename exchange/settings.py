@@ -64,8 +64,13 @@ class Settings:
                 where="environment variable GOVBUS_BATCH_SIZE",
                 hint="unset it to use 50000",
             ) from None
-        return cls(home=home, state_url=state_url, catalog_dir=catalog_dir, batch_size=batch_size,
-                   staging_url=env.get("GOVBUS_STAGING_URL", "").strip())
+        return cls(
+            home=home,
+            state_url=state_url,
+            catalog_dir=catalog_dir,
+            batch_size=batch_size,
+            staging_url=env.get("GOVBUS_STAGING_URL", "").strip(),
+        )
 
     def ensure_dirs(self) -> None:
         for path in (self.home, self.staging_dir, self.agencies_dir):

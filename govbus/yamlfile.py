@@ -42,10 +42,10 @@ def _construct_mapping(loader: _MarkedLoader, node: yaml.MappingNode) -> MarkedD
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str):
             raise yaml.constructor.ConstructorError(
-                None, None, "mapping keys must be strings", key_node.start_mark)
+                None, None, "mapping keys must be strings", key_node.start_mark
+            )
         if key in result:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         result[key] = loader.construct_object(value_node, deep=True)
         result.lines[key] = value_node.start_mark.line + 1
     return result
@@ -61,8 +61,9 @@ def load_marked(path: Path, *, shown_as: str | None = None) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise BadConfiguration("file not found", where=shown,
-                               hint="create it or fix the catalog path") from exc
+        raise BadConfiguration(
+            "file not found", where=shown, hint="create it or fix the catalog path"
+        ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise BadConfiguration("file cannot be read as UTF-8 text", where=shown) from exc
     try:
@@ -70,8 +71,9 @@ def load_marked(path: Path, *, shown_as: str | None = None) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{shown}:{mark.line + 1}" if mark else shown
-        raise BadConfiguration(f"invalid YAML: {exc.problem or exc.context}", where=where,
-                               hint="fix the YAML syntax") from exc
+        raise BadConfiguration(
+            f"invalid YAML: {exc.problem or exc.context}", where=where, hint="fix the YAML syntax"
+        ) from exc
     except yaml.YAMLError as exc:
         raise BadConfiguration("invalid YAML", where=shown) from exc
 

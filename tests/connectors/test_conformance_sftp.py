@@ -47,7 +47,8 @@ class SftpHarness(ConnectorHarness):
 class CsvSftpHarness(SftpHarness):
     not_supported: ClassVar[Mapping[str, str]] = {"bounded_memory": SAME_TRANSFER}
     types_not_supported: ClassVar[Mapping[str, str]] = {
-        **TEXT_NOT_SUPPORTED, **dict.fromkeys(("array", "map", "record"), NOT_TEXT)
+        **TEXT_NOT_SUPPORTED,
+        **dict.fromkeys(("array", "map", "record"), NOT_TEXT),
     }
 
     def conform(self, table: pa.Table, avro_schema: Mapping[str, Any]) -> pa.Table:

@@ -149,8 +149,13 @@ def test_an_airflow_connection_gives_server_login_and_secret(
     settings = source_settings(sftp_server, sftp_folder, conn_id="agency_sftp")
     for name in ("host", "port", "username", "password_env"):
         del settings[name]
-    connection = {"conn_type": "sftp", "host": sftp_server.host, "port": sftp_server.port,
-                  "login": sftp_server.username, "password": sftp_server.password}
+    connection = {
+        "conn_type": "sftp",
+        "host": sftp_server.host,
+        "port": sftp_server.port,
+        "login": sftp_server.username,
+        "password": sftp_server.password,
+    }
     monkeypatch.setenv("AIRFLOW_CONN_AGENCY_SFTP", json.dumps(connection))
     assert read_all(make_source(settings, key_fields=(), cursor_field=None), None)[0] == [3, 4]
 

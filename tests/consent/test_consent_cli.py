@@ -18,8 +18,16 @@ from exchange import cli, cli_consent
 from govbus.errors import BadInput
 
 ALICE, BOB = "12345678901", "10987654321"
-HOUSING = ["--recipient", "housing", "--dataset", "tax.income", "--purpose", "HOUSING_ALLOWANCE",
-           "--fields", "return_id,national_id,tax_year,gross_income,taxable_income,updated_at"]
+HOUSING = [
+    "--recipient",
+    "housing",
+    "--dataset",
+    "tax.income",
+    "--purpose",
+    "HOUSING_ALLOWANCE",
+    "--fields",
+    "return_id,national_id,tax_year,gross_income,taxable_income,updated_at",
+]
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -37,8 +45,21 @@ def run(runner: CliRunner, *args: str, code: int = 0) -> str:
 
 
 def test_grant_pause_resume_revoke_and_show(govbus: CliRunner) -> None:
-    out = run(govbus, "consent", "grant", ALICE, *HOUSING, "--valid-until", "2099-12-31",
-              "--data-life", "P1Y", "--method", "web-form", "--evidence", "portal session 77")
+    out = run(
+        govbus,
+        "consent",
+        "grant",
+        ALICE,
+        *HOUSING,
+        "--valid-until",
+        "2099-12-31",
+        "--data-life",
+        "P1Y",
+        "--method",
+        "web-form",
+        "--evidence",
+        "portal session 77",
+    )
     assert ALICE not in out
     (consent_id,) = UUID.findall(out)
     assert "paused" in run(govbus, "consent", "pause", consent_id)
@@ -49,8 +70,7 @@ def test_grant_pause_resume_revoke_and_show(govbus: CliRunner) -> None:
     assert f"Consents of subject {ALICE}" in shown  # the citizen's own view
     assert consent_id in shown and "REVOKED" in shown and "P1Y" in shown
     assert "2100-01-01 00:00:00 UTC" in shown  # a date as valid-until covers that whole day
-    assert re.findall(r"^v\d (\w+)", shown, flags=re.MULTILINE) == [
-        "given", "paused", "resumed", "revoked"]
+    assert re.findall(r"^v\d (\w+)", shown, flags=re.MULTILINE) == ["given", "paused", "resumed", "revoked"]
     assert "No consent" in run(govbus, "consent", "show", BOB)
 
 
@@ -75,12 +95,21 @@ def test_import_reports_every_line_and_imports_the_rest(govbus: CliRunner, tmp_p
         f"revoke,{BOB},,,,,,,{kept},\n"
         "explode,,,,,,,,,\n"
         f"grant,{BOB},housing,tax.income,HOUSING_ALLOWANCE,{fields},yesterday,,,\n"
-        f"grant,{BOB},housing,tax.income,HOUSING_ALLOWANCE,{fields},,,,\n")
+        f"grant,{BOB},housing,tax.income,HOUSING_ALLOWANCE,{fields},,,,\n"
+    )
     out = run(govbus, "consent", "import", str(path), code=BadInput.exit_code)
     assert ALICE not in out and BOB not in out
     rows = {int(m.group(1)): m.group(2) for m in re.finditer(r"│\s+(\d+) │ \S+\s+│ (\w+)", out)}
-    assert rows == {2: "granted", 3: "rejected", 4: "rejected", 5: "paused", 6: "rejected",
-                    7: "rejected", 8: "rejected", 9: "granted"}
+    assert rows == {
+        2: "granted",
+        3: "rejected",
+        4: "rejected",
+        5: "paused",
+        6: "rejected",
+        7: "rejected",
+        8: "rejected",
+        9: "granted",
+    }
     assert "valid_until" in out and "recipient" in out and "valid_from" in out
     assert "3 granted" not in out and "2 granted" in out and "5 rejected" in out
     again = run(govbus, "consent", "import", str(path), code=BadInput.exit_code)
@@ -94,16 +123,16 @@ def test_explain_statute_consent_pause_and_replay(govbus: CliRunner) -> None:
     assert "ALLOWED benefits.tax-income" in statute and "basis statute SBA-12" in statute
     denied = run(govbus, "consent", "explain", ALICE, "tax.income", "housing")
     assert "DENIED housing.tax-income" in denied and "no consent" in denied
-    (consent_id,) = UUID.findall(run(govbus, "consent", "grant", ALICE, *HOUSING,
-                                     "--valid-from", "2020-01-01"))
+    (consent_id,) = UUID.findall(
+        run(govbus, "consent", "grant", ALICE, *HOUSING, "--valid-from", "2020-01-01")
+    )
     allowed = run(govbus, "consent", "explain", ALICE, "tax.income", "housing")
     assert f"basis consent {consent_id}" in allowed
     run(govbus, "consent", "pause", consent_id)
     paused = run(govbus, "consent", "explain", ALICE, "tax.income", "housing")
     assert "DENIED" in paused and "consent paused" in paused
     # Replaying an instant before the consent was recorded: there was no consent yet.
-    replay = run(govbus, "consent", "explain", ALICE, "tax.income", "housing",
-                 "--as-of", "2021-06-01")
+    replay = run(govbus, "consent", "explain", ALICE, "tax.income", "housing", "--as-of", "2021-06-01")
     assert "DENIED" in replay and "replayed" in replay and consent_id not in replay
     assert "has no subscription" in run(govbus, "consent", "explain", ALICE, "tax.income", "tax")
     for text in (statute, denied, allowed, paused, replay):
@@ -111,7 +140,8 @@ def test_explain_statute_consent_pause_and_replay(govbus: CliRunner) -> None:
 
 
 def test_errors_are_one_line_with_the_branch_exit_code(
-        govbus: CliRunner, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    govbus: CliRunner, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(sys, "argv", ["govbus", "consent", "revoke", "not-a-uuid"])
     with pytest.raises(SystemExit) as exited:
         cli.main()
@@ -134,8 +164,9 @@ def test_receipt_command_and_offline_verification(govbus: CliRunner, tmp_path: P
     # A citizen's machine trusts only the keys it was given.
     stranger = tmp_path / "stranger.pem"
     stranger.write_text(public_key_pem(Ed25519PrivateKey.generate().public_key()))
-    untrusted = govbus.invoke(cli.app, ["consent", "verify-receipt", str(own),
-                                        "--trusted-keys", str(stranger)])
+    untrusted = govbus.invoke(
+        cli.app, ["consent", "verify-receipt", str(own), "--trusted-keys", str(stranger)]
+    )
     assert untrusted.exit_code == 1 and "unknown key id" in untrusted.output
     tampered = json.loads(own.read_text())
     tampered["consentRecord"]["fields"].append("tax_due")
@@ -154,7 +185,8 @@ def test_keys_rotate_list_and_old_entries_still_verify(govbus: CliRunner, tmp_pa
     listed = run(govbus, "keys", "list", "--export", str(tmp_path / "published"))
     assert re.search(rf"{new} .*current", listed) and re.search(rf"{old} .*verifies old", listed)
     assert sorted(p.name for p in (tmp_path / "published").iterdir()) == sorted(
-        f"govbus-signing-{k}.pub.pem" for k in (old, new))
+        f"govbus-signing-{k}.pub.pem" for k in (old, new)
+    )
     run(govbus, "consent", "revoke", consent_id)  # signed with the new key
     assert "ledger intact" in run(govbus, "audit", "verify")
     receipt = tmp_path / "r.json"
@@ -168,31 +200,48 @@ def test_rotate_pseudonyms_needs_confirmation(govbus: CliRunner) -> None:
     out = run(govbus, "keys", "rotate-pseudonyms", "statistics", "OFFICIAL_STATISTICS", "--yes")
     assert "now use key k2" in out
     assert "pseudonym/statistics/OFFICIAL_STATISTICS: k2" in run(govbus, "keys", "list")
-    unknown = govbus.invoke(cli.app, ["keys", "rotate-pseudonyms", "statistics", "HOUSING_ALLOWANCE",
-                                      "--yes"])
+    unknown = govbus.invoke(
+        cli.app, ["keys", "rotate-pseudonyms", "statistics", "HOUSING_ALLOWANCE", "--yes"]
+    )
     assert isinstance(unknown.exception, BadInput)
 
 
-def test_verify_delivery_command(govbus: CliRunner, govbus_home: Path, tmp_path: Path,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_delivery_command(
+    govbus: CliRunner, govbus_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run(govbus, "keys", "list", "--export", str(tmp_path / "published"))
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     pq.write_table(pa.table({"x": [1, 2, 3]}), inbox / "b-1.parquet")
-    write_manifest(inbox, "b-1", signing_key=KeyStore(govbus_home / "keys").signing_key(),
-                   contract_id="tax.income", contract_version="1.0.0", schema_sha256="0" * 64,
-                   rows_delivered=3, rows_denied=0, files=["b-1.parquet"], policy_version="p")
+    write_manifest(
+        inbox,
+        "b-1",
+        signing_key=KeyStore(govbus_home / "keys").signing_key(),
+        contract_id="tax.income",
+        contract_version="1.0.0",
+        schema_sha256="0" * 64,
+        rows_delivered=3,
+        rows_denied=0,
+        files=["b-1.parquet"],
+        policy_version="p",
+    )
     assert "b-1: 3 row(s) in 1 file(s)" in run(govbus, "verify-delivery", str(inbox))
     # The recipient's side: another machine, only the published keys.
     monkeypatch.setenv("GOVBUS_HOME", str(tmp_path / "elsewhere"))
     refused = govbus.invoke(cli.app, ["verify-delivery", str(inbox)])
     assert "no trusted public keys" in str(refused.exception)
     assert not (tmp_path / "elsewhere").exists()  # verifying created no key store
-    ok = run(govbus, "verify-delivery", str(inbox / "b-1.manifest.json"),
-             "--trusted-keys", str(tmp_path / "published"))
+    ok = run(
+        govbus,
+        "verify-delivery",
+        str(inbox / "b-1.manifest.json"),
+        "--trusted-keys",
+        str(tmp_path / "published"),
+    )
     assert "signed by key" in ok
     pq.write_table(pa.table({"x": [1, 2, 4]}), inbox / "b-1.parquet")
-    failed = govbus.invoke(cli.app, ["verify-delivery", str(inbox),
-                                     "--trusted-keys", str(tmp_path / "published")])
+    failed = govbus.invoke(
+        cli.app, ["verify-delivery", str(inbox), "--trusted-keys", str(tmp_path / "published")]
+    )
     assert failed.exit_code == 1
     assert "NOT verified" in failed.output and "SHA-256 does not match" in failed.output

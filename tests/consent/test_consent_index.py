@@ -22,11 +22,16 @@ def ref(n: int) -> str:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.integers(0, 30), max_size=40), st.lists(st.one_of(st.none(), st.integers(0, 40)),
-                                                           max_size=60))
+@given(
+    st.lists(st.integers(0, 30), max_size=40), st.lists(st.one_of(st.none(), st.integers(0, 40)), max_size=60)
+)
 def test_same_answers_as_index_in(consenting: list[int], batch: list[int | None]) -> None:
-    table = pa.table({"subject_ref": pa.array([ref(n) for n in consenting], pa.string()),
-                      "consent_id": pa.array([f"c{i}" for i in range(len(consenting))], pa.string())})
+    table = pa.table(
+        {
+            "subject_ref": pa.array([ref(n) for n in consenting], pa.string()),
+            "consent_id": pa.array([f"c{i}" for i in range(len(consenting))], pa.string()),
+        }
+    )
     refs = pa.array([None if n is None else ref(n) for n in batch], pa.string())
     expected = pc.index_in(refs, value_set=table.column("subject_ref").combine_chunks())
     got = ConsentIndex(table).positions(pa.chunked_array([refs[:7], refs[7:]]))
@@ -37,14 +42,20 @@ def test_prefix_collision_never_allows_the_wrong_subject() -> None:
     mine, other = "ab" * 8 + "0" * 48, "ab" * 8 + "f" * 48  # same first 16 hex digits
     index = ConsentIndex(pa.table({"subject_ref": [mine], "consent_id": ["c1"]}))
     assert index.positions(pa.array([other, mine, None, "not-hex" * 9 + "x"])).to_pylist() == [
-        None, 0, None, None]
+        None,
+        0,
+        None,
+        None,
+    ]
     short = ConsentIndex(pa.table({"subject_ref": ["r1", "r2"], "consent_id": ["c1", "c2"]}))
     assert short.positions(pa.array(["r2", "zz", None])).to_pylist() == [1, None, None]
 
 
 def test_active_index_is_reused_until_a_consent_changes_state() -> None:
-    rows = [(ref(1), "c1", True, T0, T0 + timedelta(days=10), None, T0),
-            (ref(2), "c2", True, T0 + timedelta(days=5), None, None, T0)]
+    rows = [
+        (ref(1), "c1", True, T0, T0 + timedelta(days=10), None, T0),
+        (ref(2), "c2", True, T0 + timedelta(days=5), None, None, T0),
+    ]
     timeline = ConsentTimeline.build(rows, [("c1", T0 + timedelta(days=2), T0 + timedelta(days=3))])
     first = timeline.active_index(T0 + timedelta(hours=1))
     assert timeline.active_index(T0 + timedelta(days=1, hours=23)) is first  # nothing changed
@@ -62,8 +73,9 @@ def test_active_index_is_reused_until_a_consent_changes_state() -> None:
 
 def test_large_index_with_duplicates_matches_index_in() -> None:
     subjects = [n % 3000 for n in range(5000)]  # 2000 subjects with two consents
-    table = pa.table({"subject_ref": [ref(n) for n in subjects],
-                      "consent_id": [f"c{i}" for i in range(5000)]})
+    table = pa.table(
+        {"subject_ref": [ref(n) for n in subjects], "consent_id": [f"c{i}" for i in range(5000)]}
+    )
     refs = pa.array([ref(n) for n in range(0, 6000, 3)] + [None])
     expected = pc.index_in(refs, value_set=table.column("subject_ref").combine_chunks())
     assert ConsentIndex(table).positions(refs).to_pylist() == expected.to_pylist()

@@ -41,7 +41,8 @@ def test_rotating_pseudonyms_is_explicit_and_scoped(keystore: KeyStore, tmp_path
     assert keystore.rotate_pseudonym_key(*SCOPE) == "k3"
     assert keystore.key_ids().all() == {"pseudonym/statistics/OFFICIAL_STATISTICS": "k3"}
     assert keystore.field_key("statistics", "postal_code") == keystore.field_key(
-        "statistics", "postal_code", "k1")
+        "statistics", "postal_code", "k1"
+    )
 
 
 def test_linkage_domain_key_is_shared_and_rotates_alone(keystore: KeyStore) -> None:

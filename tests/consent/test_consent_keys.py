@@ -36,8 +36,7 @@ def test_signing_key_files_and_key_id(keystore: KeyStore, tmp_path: Path) -> Non
     assert key_id == keystore.signing_key_id()
     pem = tmp_path / "keys" / f"signing-{key_id}.pem"
     assert _mode(pem) == 0o600
-    raw = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     assert key_id == hashlib.sha256(raw).hexdigest()[:16]
     public = serialization.load_pem_public_key(keystore.public_key_pem(key_id).encode())
     assert isinstance(public, Ed25519PublicKey)
@@ -53,8 +52,9 @@ def test_rotation_keeps_old_public_keys(keystore: KeyStore) -> None:
     assert set(keystore.public_keys()) == {old, new}
 
 
-def test_env_master_key_hex_and_base64_agree_and_no_file(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_master_key_hex_and_base64_agree_and_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     master = os.urandom(32)
     monkeypatch.setenv(ENV, master.hex())
     from_hex = KeyStore(tmp_path / "a", master_key_env=ENV).pseudonym_key("benefits", "P")
@@ -66,8 +66,9 @@ def test_env_master_key_hex_and_base64_agree_and_no_file(tmp_path: Path,
     assert KeyStore(tmp_path / "c", master_key_env=ENV).pseudonym_key("benefits", "P") != from_hex
 
 
-def test_short_env_master_key_is_refused_without_echo(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_short_env_master_key_is_refused_without_echo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = "ab" * 16  # 16 bytes: too short
     monkeypatch.setenv(ENV, secret)
     with pytest.raises(BadConfiguration) as caught:
@@ -98,7 +99,7 @@ def test_derive_separates_recipients_purposes_and_contexts(keystore: KeyStore) -
 
 
 def test_repr_never_shows_keys(keystore: KeyStore) -> None:
-    master = (keystore.directory / "master.key")
+    master = keystore.directory / "master.key"
     keystore.audit_key()
     text = repr(keystore) + str(keystore) + repr(keystore.signing_key())
     assert master.read_text().strip() not in text

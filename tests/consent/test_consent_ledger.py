@@ -18,8 +18,11 @@ from govbus.errors import BadConfiguration, BadInput, FatalError, TransientError
 def _fill(engine: sa.Engine, ledger: Ledger, count: int = 5) -> None:
     with engine.begin() as conn:
         for number in range(1, count + 1):
-            ledger.append(conn, "delivery", {"batch_id": f"stage-{number}-0-benefits",
-                                             "rows": number, "basis": "SBA-ACT-12"})
+            ledger.append(
+                conn,
+                "delivery",
+                {"batch_id": f"stage-{number}-0-benefits", "rows": number, "basis": "SBA-ACT-12"},
+            )
 
 
 def _problems(engine: sa.Engine, ledger: Ledger) -> dict[int, list[str]]:
@@ -50,16 +53,18 @@ def test_append_five_and_verify(engine: sa.Engine, keystore: KeyStore) -> None:
     assert all(b.prev_hash == a.entry_hash for a, b in pairwise(entries))
     assert all(b.at >= a.at for a, b in pairwise(entries))
     assert head is not None and head.seq == 5 and report.head_hash == head.entry_hash
-    assert entries[2].payload == {"basis": "SBA-ACT-12", "batch_id": "stage-3-0-benefits",
-                                  "rows": 3}
+    assert entries[2].payload == {"basis": "SBA-ACT-12", "batch_id": "stage-3-0-benefits", "rows": 3}
 
 
 def test_edited_payload_kind_or_time_names_the_seq(engine: sa.Engine, keystore: KeyStore) -> None:
     ledger = Ledger.from_keystore(keystore)
     _fill(engine, ledger)
     assert _problems(engine, ledger) == {}
-    _sql(engine, "UPDATE ledger SET payload = :p WHERE seq = 3",
-         p='{"basis":"SBA-ACT-12","batch_id":"stage-3-0-benefits","rows":300}')
+    _sql(
+        engine,
+        "UPDATE ledger SET payload = :p WHERE seq = 3",
+        p='{"basis":"SBA-ACT-12","batch_id":"stage-3-0-benefits","rows":300}',
+    )
     _sql(engine, "UPDATE ledger SET kind = 'denial' WHERE seq = 4")
     with engine.connect() as conn:
         at_one = conn.execute(sa.text("SELECT at FROM ledger WHERE seq = 2")).scalar_one()
@@ -99,8 +104,13 @@ def test_forged_signature_is_detected(engine: sa.Engine, keystore: KeyStore) -> 
     # The forger knows the hash scheme but not the bus's private key.
     forged_hash = compute_entry_hash(2, original.at, original.kind, payload, original.prev_hash)
     forged = Ed25519PrivateKey.generate().sign(bytes.fromhex(forged_hash)).hex()
-    _sql(engine, "UPDATE ledger SET payload = :p, entry_hash = :h, signature = :s WHERE seq = 2",
-         p=payload, h=forged_hash, s=forged)
+    _sql(
+        engine,
+        "UPDATE ledger SET payload = :p, entry_hash = :h, signature = :s WHERE seq = 2",
+        p=payload,
+        h=forged_hash,
+        s=forged,
+    )
     problems = _problems(engine, ledger)
     assert problems[2] == ["signature is not valid for its entry hash"]  # hash itself matches
     assert any("prev_hash" in t for t in problems[3])

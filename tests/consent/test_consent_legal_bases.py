@@ -58,9 +58,16 @@ def test_load_purposes_and_statutes(tmp_path: Path) -> None:
 
 
 def test_validity_window_and_scope() -> None:
-    statute = Statute(id="S", law="L", dataset="tax.income", recipient="benefits",
-                      purpose="P", fields=("a",), valid_from=datetime(2020, 1, 1, tzinfo=UTC),
-                      valid_until=datetime(2026, 1, 1, tzinfo=UTC))
+    statute = Statute(
+        id="S",
+        law="L",
+        dataset="tax.income",
+        recipient="benefits",
+        purpose="P",
+        fields=("a",),
+        valid_from=datetime(2020, 1, 1, tzinfo=UTC),
+        valid_until=datetime(2026, 1, 1, tzinfo=UTC),
+    )
     args = ("tax.income", "benefits", "P")
     assert not statute.covers(*args, datetime(2019, 12, 31, 23, 59, tzinfo=UTC))
     assert statute.covers(*args, datetime(2020, 1, 1, tzinfo=UTC))
@@ -72,24 +79,32 @@ def test_validity_window_and_scope() -> None:
     assert statute.missing_fields(["a", "b"]) == ("b",)
 
 
-@pytest.mark.parametrize(("text", "line", "field"), [
-    (STATUTES.replace("    law: \"Statistics Act §4\"\n", ""), 10, "statutes[1].law"),
-    (STATUTES.replace("fields: [tax_year, municipality_code, gross_income]", "fields: []"),
-     15, "statutes[1].fields"),
-    (STATUTES.replace("valid_until: 2025-12-31", "valid_until: someday"), 9,
-     "statutes[0].valid_until"),
-    (STATUTES.replace("valid_until: 2025-12-31", "valid_until: 2019-01-01"), 9,
-     "statutes[0].valid_until"),
-    (STATUTES.replace("    linkage_domain:", "    linkage_domian:"), 16,
-     "statutes[1].linkage_domian"),
-    (STATUTES.replace("id: STAT-ACT-4", "id: SBA-ACT-12"), 10, "statutes[1].id"),
-    (STATUTES.replace("recipient: statistics", "recipient: ../etc"), 13,
-     "statutes[1].recipient"),
-    (STATUTES.replace("purpose: OFFICIAL_STATISTICS", "purpose: UNKNOWN_PURPOSE"), 14,
-     "statutes[1].purpose"),
-])
-def test_statute_errors_name_file_line_and_field(tmp_path: Path, text: str, line: int,
-                                                 field: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "line", "field"),
+    [
+        (STATUTES.replace('    law: "Statistics Act §4"\n', ""), 10, "statutes[1].law"),
+        (
+            STATUTES.replace("fields: [tax_year, municipality_code, gross_income]", "fields: []"),
+            15,
+            "statutes[1].fields",
+        ),
+        (STATUTES.replace("valid_until: 2025-12-31", "valid_until: someday"), 9, "statutes[0].valid_until"),
+        (
+            STATUTES.replace("valid_until: 2025-12-31", "valid_until: 2019-01-01"),
+            9,
+            "statutes[0].valid_until",
+        ),
+        (STATUTES.replace("    linkage_domain:", "    linkage_domian:"), 16, "statutes[1].linkage_domian"),
+        (STATUTES.replace("id: STAT-ACT-4", "id: SBA-ACT-12"), 10, "statutes[1].id"),
+        (STATUTES.replace("recipient: statistics", "recipient: ../etc"), 13, "statutes[1].recipient"),
+        (
+            STATUTES.replace("purpose: OFFICIAL_STATISTICS", "purpose: UNKNOWN_PURPOSE"),
+            14,
+            "statutes[1].purpose",
+        ),
+    ],
+)
+def test_statute_errors_name_file_line_and_field(tmp_path: Path, text: str, line: int, field: str) -> None:
     purposes = load_purposes(_write(tmp_path, "purposes.yaml", PURPOSES))
     path = _write(tmp_path, "legal-bases.yaml", text)
     with pytest.raises(BadConfiguration) as caught:

@@ -24,14 +24,14 @@ from govbus.errors import BadInput
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
-SCOPE = {"recipient": "benefits", "dataset": "health.disability",
-         "purpose": "BENEFIT_ELIGIBILITY"}
+SCOPE = {"recipient": "benefits", "dataset": "health.disability", "purpose": "BENEFIT_ELIGIBILITY"}
 FIELDS = ["disability_grade"]
 ALICE, BOB, CAROL, DAN, ERIN, FRANK, GRACE = (f"{n:011d}" for n in range(1, 8))
 
 
-def _active_ids(register: ConsentRegister, conn: sa.Connection, at: datetime,
-                known_at: datetime | None = None) -> set[str]:
+def _active_ids(
+    register: ConsentRegister, conn: sa.Connection, at: datetime, known_at: datetime | None = None
+) -> set[str]:
     table = register.active(conn, fields=FIELDS, at=at, known_at=known_at, **SCOPE)
     return set(table.column("consent_id").to_pylist())
 
@@ -39,26 +39,28 @@ def _active_ids(register: ConsentRegister, conn: sa.Connection, at: datetime,
 def test_validity_is_half_open_to_the_microsecond(engine: sa.Engine, keystore: KeyStore) -> None:
     register = ConsentRegister(keystore.audit_key())
     with engine.begin() as conn:
-        cid = register.grant(conn, ALICE, fields=FIELDS, valid_from=T0,
-                             valid_until=T0 + timedelta(days=1), **SCOPE)
+        cid = register.grant(
+            conn, ALICE, fields=FIELDS, valid_from=T0, valid_until=T0 + timedelta(days=1), **SCOPE
+        )
     with engine.connect() as conn:
         assert _active_ids(register, conn, T0 - US) == set()
         assert _active_ids(register, conn, T0) == {cid}  # valid_from is inclusive
         assert _active_ids(register, conn, T0 + timedelta(days=1) - US) == {cid}
         assert _active_ids(register, conn, T0 + timedelta(days=1)) == set()  # until exclusive
         timeline = register.timeline(conn, fields=FIELDS, **SCOPE)
-    states = {at: timeline.states(at).column("state").to_pylist()
-              for at in (T0 - US, T0, T0 + timedelta(days=1))}
+    states = {
+        at: timeline.states(at).column("state").to_pylist() for at in (T0 - US, T0, T0 + timedelta(days=1))
+    }
     assert states == {T0 - US: [PENDING], T0: [ACTIVE], T0 + timedelta(days=1): [EXPIRED]}
 
 
-def test_valid_until_exactly_now_is_no_longer_in_force(engine: sa.Engine,
-                                                      keystore: KeyStore) -> None:
+def test_valid_until_exactly_now_is_no_longer_in_force(engine: sa.Engine, keystore: KeyStore) -> None:
     register = ConsentRegister(keystore.audit_key())
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        cid = register.grant(conn, ALICE, fields=FIELDS, valid_from=now - timedelta(days=3),
-                             valid_until=now, **SCOPE)
+        cid = register.grant(
+            conn, ALICE, fields=FIELDS, valid_from=now - timedelta(days=3), valid_until=now, **SCOPE
+        )
         refs = register.subject_refs(pa.array([ALICE]))
         at_now = register.active(conn, fields=FIELDS, at=now, **SCOPE)
         before = register.active(conn, fields=FIELDS, at=now - US, **SCOPE)
@@ -67,8 +69,7 @@ def test_valid_until_exactly_now_is_no_longer_in_force(engine: sa.Engine,
     assert decision.consent_ids is not None and decision.consent_ids.to_pylist() == [cid]
 
 
-def test_pause_window_is_answered_at_any_past_instant(engine: sa.Engine,
-                                                      keystore: KeyStore) -> None:
+def test_pause_window_is_answered_at_any_past_instant(engine: sa.Engine, keystore: KeyStore) -> None:
     ledger = Ledger.from_keystore(keystore)
     register = ConsentRegister(keystore.audit_key(), ledger=ledger)
     t1, t2 = T0 + timedelta(days=10), T0 + timedelta(days=20)
@@ -86,8 +87,7 @@ def test_pause_window_is_answered_at_any_past_instant(engine: sa.Engine,
         history = register.history(conn, cid)
         record = register.get(conn, cid)
         kinds = [e.kind for e in ledger.entries(conn)]
-    assert [(h.event, h.version) for h in history] == [("given", 1), ("paused", 2),
-                                                       ("resumed", 3)]
+    assert [(h.event, h.version) for h in history] == [("given", 1), ("paused", 2), ("resumed", 3)]
     assert [h.at for h in history[1:]] == [t1, t2]
     assert record is not None and (record.status, record.version) == (ACTIVE, 3)
     assert kinds == ["consent.given", "consent.paused", "consent.resumed"]
@@ -106,8 +106,7 @@ def test_open_pause_and_status(engine: sa.Engine, keystore: KeyStore) -> None:
     assert timeline.states(T0 + timedelta(days=2)).column("state").to_pylist() == [PAUSED]
 
 
-def test_expiry_marks_active_and_paused_and_blocks_pausing(engine: sa.Engine,
-                                                           keystore: KeyStore) -> None:
+def test_expiry_marks_active_and_paused_and_blocks_pausing(engine: sa.Engine, keystore: KeyStore) -> None:
     register = ConsentRegister(keystore.audit_key())
     end = T0 + timedelta(days=5)
     with engine.begin() as conn:
@@ -143,16 +142,21 @@ def test_revoked_then_regranted(engine: sa.Engine, keystore: KeyStore) -> None:
         assert _active_ids(register, conn, t2) == {new}
         timeline = register.timeline(conn, fields=FIELDS, **SCOPE)
         refs = register.subject_refs(pa.array([ALICE]))
-    assert dict(zip(timeline.states(t2).column("consent_id").to_pylist(),
-                    timeline.states(t2).column("state").to_pylist(), strict=True)) \
-        == {old: REVOKED, new: ACTIVE}
+    assert dict(
+        zip(
+            timeline.states(t2).column("consent_id").to_pylist(),
+            timeline.states(t2).column("state").to_pylist(),
+            strict=True,
+        )
+    ) == {old: REVOKED, new: ACTIVE}
     # Between the two, the reason shown is the consent closest to allowing: the new one.
     assert timeline.denial_reasons(refs, pa.array([False]), t2 - US) == {"consent not yet valid": 1}
     assert timeline.denial_reasons(refs, pa.array([False]), t1) == {"consent not yet valid": 1}
 
 
 def test_changes_take_effect_in_order_and_refusals_write_nothing(
-        engine: sa.Engine, keystore: KeyStore) -> None:
+    engine: sa.Engine, keystore: KeyStore
+) -> None:
     register = ConsentRegister(keystore.audit_key())
     with engine.begin() as conn:
         cid = register.grant(conn, ALICE, fields=FIELDS, valid_from=T0, **SCOPE)
@@ -171,8 +175,7 @@ def test_replay_uses_only_what_was_known_then(engine: sa.Engine, keystore: KeySt
     register = ConsentRegister(keystore.audit_key())
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        cid = register.grant(conn, ALICE, fields=FIELDS, valid_from=now - timedelta(days=10),
-                             **SCOPE)
+        cid = register.grant(conn, ALICE, fields=FIELDS, valid_from=now - timedelta(days=10), **SCOPE)
     with engine.connect() as conn:
         granted_recorded = register.history(conn, cid)[0].recorded_at
     with engine.begin() as conn:
@@ -191,38 +194,60 @@ def test_denial_reasons_by_subject(engine: sa.Engine, keystore: KeyStore) -> Non
         register.grant(conn, ALICE, fields=FIELDS, valid_from=T0, **SCOPE)  # allows
         paused = register.grant(conn, BOB, fields=FIELDS, valid_from=T0, **SCOPE)
         register.pause(conn, paused, at=T0 + timedelta(days=1))
-        register.grant(conn, CAROL, fields=FIELDS, valid_from=T0,
-                       valid_until=T0 + timedelta(days=2), **SCOPE)  # expired
+        register.grant(
+            conn, CAROL, fields=FIELDS, valid_from=T0, valid_until=T0 + timedelta(days=2), **SCOPE
+        )  # expired
         register.grant(conn, DAN, fields=["other_field"], valid_from=T0, **SCOPE)
         register.grant(conn, ERIN, fields=FIELDS, valid_from=at + timedelta(days=1), **SCOPE)
-        register.revoke(conn, register.grant(conn, GRACE, fields=FIELDS, valid_from=T0, **SCOPE),
-                        at=T0 + timedelta(days=3))
+        register.revoke(
+            conn,
+            register.grant(conn, GRACE, fields=FIELDS, valid_from=T0, **SCOPE),
+            at=T0 + timedelta(days=3),
+        )
         timeline = register.timeline(conn, fields=FIELDS, **SCOPE)
         subjects = pa.array([ALICE, BOB, CAROL, DAN, ERIN, FRANK, None, BOB, GRACE])
         refs = register.subject_refs(subjects)
     decision = decide(refs, statute=None, consents=timeline.active(at), at=at, **SCOPE)
     assert decision.allowed.to_pylist() == [True] + [False] * 8
     assert timeline.denial_reasons(refs, decision.allowed, at) == {
-        "consent paused": 2, "consent expired": 1, "consent does not cover the fields": 1,
-        "consent not yet valid": 1, "consent revoked": 1, NO_CONSENT: 2}
+        "consent paused": 2,
+        "consent expired": 1,
+        "consent does not cover the fields": 1,
+        "consent not yet valid": 1,
+        "consent revoked": 1,
+        NO_CONSENT: 2,
+    }
 
 
 def test_terms_are_kept_and_checked(engine: sa.Engine, keystore: KeyStore) -> None:
     register = ConsentRegister(keystore.audit_key())
     chosen = "6f1c1d2e-0000-4000-8000-000000000001"
     with engine.begin() as conn:
-        cid = register.grant(conn, ALICE, fields=FIELDS, valid_from=T0, data_life="P1Y",
-                             frequency="P1D", collection_method="paper-form",
-                             evidence="form 2024/17", consent_id=chosen, **SCOPE)
+        cid = register.grant(
+            conn,
+            ALICE,
+            fields=FIELDS,
+            valid_from=T0,
+            data_life="P1Y",
+            frequency="P1D",
+            collection_method="paper-form",
+            evidence="form 2024/17",
+            consent_id=chosen,
+            **SCOPE,
+        )
         assert cid == chosen
         record = register.get(conn, cid)
         assert record is not None
-        assert (record.data_life, record.frequency, record.collection_method) == (
-            "P1Y", "P1D", "paper-form")
+        assert (record.data_life, record.frequency, record.collection_method) == ("P1Y", "P1D", "paper-form")
         assert record.updated_at == record.created_at
-        for bad in ({"data_life": "one year"}, {"frequency": "daily"},
-                    {"collection_method": "Paper Form"}, {"evidence": "a\nb"},
-                    {"consent_id": "not-a-uuid"}, {"consent_id": chosen}):
+        for bad in (
+            {"data_life": "one year"},
+            {"frequency": "daily"},
+            {"collection_method": "Paper Form"},
+            {"evidence": "a\nb"},
+            {"consent_id": "not-a-uuid"},
+            {"consent_id": chosen},
+        ):
             with pytest.raises(BadInput) as caught:
                 register.grant(conn, BOB, fields=FIELDS, **SCOPE, **bad)  # type: ignore[arg-type]
             assert BOB not in str(caught.value)

@@ -27,23 +27,33 @@ from consent.manifests import file_sha256
 from govbus.errors import BadInput, FatalError
 
 BATCH = "st-000001-00000-statistics.tax-income"
-META = {"contract_id": "tax.income", "contract_version": "1.0.0", "schema_sha256": "ab" * 32,
-        "policy_version": "sha256:" + "cd" * 32}
+META = {
+    "contract_id": "tax.income",
+    "contract_version": "1.0.0",
+    "schema_sha256": "ab" * 32,
+    "policy_version": "sha256:" + "cd" * 32,
+}
 
 
 def _batch(directory: Path, rows: int = 50) -> str:
     directory.mkdir(parents=True, exist_ok=True)
     name = f"{BATCH}.parquet"
-    pq.write_table(pa.table({"tax_year": [2024] * rows, "gross_income": list(range(rows))}),
-                   directory / name)
+    pq.write_table(pa.table({"tax_year": [2024] * rows, "gross_income": list(range(rows))}), directory / name)
     return name
 
 
 def _write(directory: Path, keystore: KeyStore, name: str, **extra: object) -> Path:
-    return write_manifest(directory, BATCH, signing_key=keystore.signing_key(), rows_delivered=50,
-                          rows_denied=3, files=[(name, file_sha256(directory / name)[0])],
-                          details={"subscription": "statistics.tax-income"}, **META,
-                          **extra)  # type: ignore[arg-type]
+    return write_manifest(
+        directory,
+        BATCH,
+        signing_key=keystore.signing_key(),
+        rows_delivered=50,
+        rows_denied=3,
+        files=[(name, file_sha256(directory / name)[0])],
+        details={"subscription": "statistics.tax-income"},
+        **META,
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 def test_manifest_content_and_verification(tmp_path: Path, keystore: KeyStore) -> None:
@@ -54,8 +64,9 @@ def test_manifest_content_and_verification(tmp_path: Path, keystore: KeyStore) -
     assert document["batch_id"] == BATCH and document["key_id"] == keystore.signing_key_id()
     assert document["contract"] == {"id": "tax.income", "version": "1.0.0"}
     assert document["rows"] == {"delivered": 50, "denied": 3}
-    assert document["files"] == [{"name": name, "sha256": file_sha256(inbox / name)[0],
-                                  "bytes": (inbox / name).stat().st_size}]
+    assert document["files"] == [
+        {"name": name, "sha256": file_sha256(inbox / name)[0], "bytes": (inbox / name).stat().st_size}
+    ]
     assert document["policy_version"] == META["policy_version"]
     assert manifest.read_bytes() == json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
     for target in (manifest, inbox):  # a manifest, or the folder holding it
@@ -68,8 +79,19 @@ def test_openssl_verifies_the_detached_signature(tmp_path: Path, keystore: KeySt
     inbox = tmp_path / "inbox"
     manifest = _write(inbox, keystore, _batch(inbox))
     pem = inbox / f"govbus-signing-{keystore.signing_key_id()}.pub.pem"
-    command = ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(pem), "-rawin",
-               "-in", str(manifest), "-sigfile", str(inbox / f"{BATCH}.manifest.sig")]
+    command = [
+        "openssl",
+        "pkeyutl",
+        "-verify",
+        "-pubin",
+        "-inkey",
+        str(pem),
+        "-rawin",
+        "-in",
+        str(manifest),
+        "-sigfile",
+        str(inbox / f"{BATCH}.manifest.sig"),
+    ]
     good = subprocess.run(command, capture_output=True, text=True, check=False)
     assert good.returncode == 0 and "Signature Verified Successfully" in good.stdout
     manifest.write_bytes(manifest.read_bytes().replace(b'"delivered":50', b'"delivered":51'))
@@ -83,18 +105,30 @@ def _tamper_file(inbox: Path, name: str) -> None:
     (inbox / name).write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize(("tamper", "problem"), [
-    (lambda inbox, name: _tamper_file(inbox, name), "SHA-256 does not match"),
-    (lambda inbox, name: (inbox / name).unlink(), "missing"),
-    (lambda inbox, name: (inbox / f"{BATCH}.manifest.json").write_bytes(
-        (inbox / f"{BATCH}.manifest.json").read_bytes().replace(b'"denied":3', b'"denied":0')),
-     "signature does not verify"),
-    (lambda inbox, name: (inbox / f"{BATCH}.manifest.sig").write_bytes(b"\x00" * 64),
-     "signature does not verify"),
-    (lambda inbox, name: (inbox / f"{BATCH}.manifest.sig").unlink(), "signature file"),
-    (lambda inbox, name: (inbox / f"{BATCH}.manifest.json").write_text(json.dumps(
-        json.loads((inbox / f"{BATCH}.manifest.json").read_text()), indent=1)), "canonical form"),
-])
+@pytest.mark.parametrize(
+    ("tamper", "problem"),
+    [
+        (lambda inbox, name: _tamper_file(inbox, name), "SHA-256 does not match"),
+        (lambda inbox, name: (inbox / name).unlink(), "missing"),
+        (
+            lambda inbox, name: (inbox / f"{BATCH}.manifest.json").write_bytes(
+                (inbox / f"{BATCH}.manifest.json").read_bytes().replace(b'"denied":3', b'"denied":0')
+            ),
+            "signature does not verify",
+        ),
+        (
+            lambda inbox, name: (inbox / f"{BATCH}.manifest.sig").write_bytes(b"\x00" * 64),
+            "signature does not verify",
+        ),
+        (lambda inbox, name: (inbox / f"{BATCH}.manifest.sig").unlink(), "signature file"),
+        (
+            lambda inbox, name: (inbox / f"{BATCH}.manifest.json").write_text(
+                json.dumps(json.loads((inbox / f"{BATCH}.manifest.json").read_text()), indent=1)
+            ),
+            "canonical form",
+        ),
+    ],
+)
 def test_tampering_is_reported(tmp_path: Path, keystore: KeyStore, tamper, problem: str) -> None:
     inbox = tmp_path / "inbox"
     name = _batch(inbox)
@@ -113,8 +147,15 @@ def test_unknown_key_and_rotation(tmp_path: Path, keystore: KeyStore) -> None:
     assert check.problems == ["signed by an unknown key id (not among the trusted keys)"]
     # An attacker re-signs with a key of their own: still unknown to the recipient.
     forger = Ed25519PrivateKey.generate()
-    write_manifest(inbox, BATCH, signing_key=SigningKey(forger, key_id_of(forger.public_key())),
-                   rows_delivered=50, rows_denied=0, files=[f"{BATCH}.parquet"], **META)
+    write_manifest(
+        inbox,
+        BATCH,
+        signing_key=SigningKey(forger, key_id_of(forger.public_key())),
+        rows_delivered=50,
+        rows_denied=0,
+        files=[f"{BATCH}.parquet"],
+        **META,
+    )
     assert not verify_delivery(inbox, keystore.public_keys()).ok
     # Rotation: new deliveries use the new key, old ones still verify.
     _write(inbox, keystore, f"{BATCH}.parquet")
@@ -132,11 +173,25 @@ def test_unsafe_or_changed_files_are_refused_at_write(tmp_path: Path, keystore: 
     name = _batch(inbox)
     for files in (["../outside.parquet"], [".hidden"], ["missing.parquet"], [(name, "00" * 32)]):
         with pytest.raises(BadInput):
-            write_manifest(inbox, BATCH, signing_key=keystore.signing_key(), rows_delivered=1,
-                           rows_denied=0, files=files, **META)
+            write_manifest(
+                inbox,
+                BATCH,
+                signing_key=keystore.signing_key(),
+                rows_delivered=1,
+                rows_denied=0,
+                files=files,
+                **META,
+            )
     with pytest.raises(BadInput, match="batch_id"):
-        write_manifest(inbox, "../x", signing_key=keystore.signing_key(), rows_delivered=1,
-                       rows_denied=0, files=[name], **META)
+        write_manifest(
+            inbox,
+            "../x",
+            signing_key=keystore.signing_key(),
+            rows_delivered=1,
+            rows_denied=0,
+            files=[name],
+            **META,
+        )
     assert not list(inbox.glob("*.manifest.*"))
 
 
@@ -147,30 +202,50 @@ def test_envelope_encryption_for_the_recipient_only(tmp_path: Path, keystore: Ke
     original = {n: (inbox / n).read_bytes() for n in (name, "big.bin")}
     recipient = X25519PrivateKey.generate()
     field_key = keystore.field_key("statistics", "postal_code")
-    write_manifest(inbox, BATCH, signing_key=keystore.signing_key(), rows_delivered=200_000,
-                   rows_denied=0, files=[name, "big.bin"], **META,
-                   recipient_keys={"statistics": recipient.public_key()}, encrypt=True,
-                   field_keys={"postal_code": ("k1", field_key)})
+    write_manifest(
+        inbox,
+        BATCH,
+        signing_key=keystore.signing_key(),
+        rows_delivered=200_000,
+        rows_denied=0,
+        files=[name, "big.bin"],
+        **META,
+        recipient_keys={"statistics": recipient.public_key()},
+        encrypt=True,
+        field_keys={"postal_code": ("k1", field_key)},
+    )
     assert not (inbox / name).exists() and (inbox / f"{name}.enc").exists()
     assert original[name] not in (inbox / f"{name}.enc").read_bytes()
     assert verify_delivery(inbox, keystore.public_keys()).ok
-    opened = open_delivery(inbox / f"{BATCH}.manifest.json", recipient="statistics",
-                           private_key=recipient, trusted_keys=keystore.public_keys(),
-                           out_dir=tmp_path / "plain")
+    opened = open_delivery(
+        inbox / f"{BATCH}.manifest.json",
+        recipient="statistics",
+        private_key=recipient,
+        trusted_keys=keystore.public_keys(),
+        out_dir=tmp_path / "plain",
+    )
     assert {p.name: p.read_bytes() for p in opened.files} == original
     column = pa.array(["1010", "2020"])
     sealed = encrypt_column(column, field_key, field="postal_code")
     (kid, key) = opened.field_keys["postal_code"]
     assert kid == "k1" and decrypt_column(sealed, key, field="postal_code").equals(column)
     with pytest.raises(BadInput, match="not sealed to this recipient"):
-        open_delivery(inbox / f"{BATCH}.manifest.json", recipient="statistics",
-                      private_key=X25519PrivateKey.generate(),
-                      trusted_keys=keystore.public_keys(), out_dir=tmp_path / "other")
+        open_delivery(
+            inbox / f"{BATCH}.manifest.json",
+            recipient="statistics",
+            private_key=X25519PrivateKey.generate(),
+            trusted_keys=keystore.public_keys(),
+            out_dir=tmp_path / "other",
+        )
     _tamper_file(inbox, "big.bin.enc")
     with pytest.raises(FatalError, match="does not verify"):
-        open_delivery(inbox / f"{BATCH}.manifest.json", recipient="statistics",
-                      private_key=recipient, trusted_keys=keystore.public_keys(),
-                      out_dir=tmp_path / "again")
+        open_delivery(
+            inbox / f"{BATCH}.manifest.json",
+            recipient="statistics",
+            private_key=recipient,
+            trusted_keys=keystore.public_keys(),
+            out_dir=tmp_path / "again",
+        )
 
 
 def test_encrypted_segments_cannot_be_cut_or_renamed(tmp_path: Path) -> None:

@@ -17,8 +17,16 @@ from consent import (
 from govbus.errors import BadInput
 
 # The leaf inputs of the RFC 6962 reference test vectors (certificate-transparency).
-INPUTS = [b"", b"\x00", b"\x10", b"\x20\x21", b"\x30\x31", b"\x40\x41\x42\x43",
-          bytes(range(0x50, 0x58)), bytes(range(0x60, 0x70))]
+INPUTS = [
+    b"",
+    b"\x00",
+    b"\x10",
+    b"\x20\x21",
+    b"\x30\x31",
+    b"\x40\x41\x42\x43",
+    bytes(range(0x50, 0x58)),
+    bytes(range(0x60, 0x70)),
+]
 KNOWN_ROOTS = {
     1: "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
     2: "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
@@ -82,8 +90,13 @@ def test_inclusion_proofs_verify_and_catch_lies() -> None:
 
 
 def test_leaf_is_sha256_of_prefixed_length_encoded_row() -> None:
-    table = pa.table({"id": pa.array([7, None], pa.int64()), "name": ["ab", None],
-                      "raw": pa.array([b"\x00:", b""], pa.binary())})
+    table = pa.table(
+        {
+            "id": pa.array([7, None], pa.int64()),
+            "name": ["ab", None],
+            "raw": pa.array([b"\x00:", b""], pa.binary()),
+        }
+    )
     expected = [_h(b"\x00" + b"1:7" + b"2:ab" + b"2:\x00:"), _h(b"\x00" + b"~" + b"~" + b"0:")]
     assert record_leaf_hashes(table) == expected
 
@@ -113,14 +126,16 @@ def test_nested_columns_are_refused_by_name() -> None:
 
 def test_record_merkle_root_is_the_root_of_the_record_leaves() -> None:
     n = 20_000
-    table = pa.table({
-        "return_id": pa.array(range(n), pa.int64()),
-        "national_id": [f"{i:011d}" for i in range(n)],
-        "tax_year": pa.array([2023] * n, pa.int16()),
-        "gross_income": [i * 1.5 for i in range(n)],
-        "filing_status": ["SINGLE", None] * (n // 2),
-        "updated_at": pa.array([1_700_000_000_000_000] * n, pa.timestamp("us", "UTC")),
-    })
+    table = pa.table(
+        {
+            "return_id": pa.array(range(n), pa.int64()),
+            "national_id": [f"{i:011d}" for i in range(n)],
+            "tax_year": pa.array([2023] * n, pa.int16()),
+            "gross_income": [i * 1.5 for i in range(n)],
+            "filing_status": ["SINGLE", None] * (n // 2),
+            "updated_at": pa.array([1_700_000_000_000_000] * n, pa.timestamp("us", "UTC")),
+        }
+    )
     leaves = record_leaf_hashes(table)
     assert record_merkle_root(table) == merkle_root(leaves) == _reference_root(leaves).hex()
     assert record_merkle_root(table.slice(0, 0)) == hashlib.sha256(b"").hexdigest()

@@ -58,14 +58,25 @@ def examples(draw: st.DrawFn):  # type: ignore[no-untyped-def]
     subjects = draw(st.lists(st.sampled_from([*SUBJECTS, None]), min_size=rows, max_size=rows))
     requested = draw(st.lists(st.sampled_from(POOL), min_size=1, max_size=len(POOL), unique=True))
     sensitive = draw(st.sets(st.sampled_from(POOL)))
-    consents = draw(st.lists(st.tuples(st.sampled_from(SUBJECTS),
-                                       st.frozensets(st.sampled_from(POOL), min_size=1),
-                                       st.sampled_from(STATES)), max_size=12))
+    consents = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(SUBJECTS),
+                st.frozensets(st.sampled_from(POOL), min_size=1),
+                st.sampled_from(STATES),
+            ),
+            max_size=12,
+        )
+    )
     statute = None
     if draw(st.booleans()):
-        statute = Statute(id="S-1", law="Act 1", fields=tuple(draw(st.sets(st.sampled_from(POOL),
-                                                                          min_size=1))),
-                          valid_from=AT - DAY if draw(st.booleans()) else AT + DAY, **SCOPE)
+        statute = Statute(
+            id="S-1",
+            law="Act 1",
+            fields=tuple(draw(st.sets(st.sampled_from(POOL), min_size=1))),
+            valid_from=AT - DAY if draw(st.booleans()) else AT + DAY,
+            **SCOPE,
+        )
     return subjects, requested, sensitive, consents, statute
 
 
@@ -73,28 +84,40 @@ def examples(draw: st.DrawFn):  # type: ignore[no-untyped-def]
 @given(examples())
 def test_minimization_never_leaks_a_field(example) -> None:  # type: ignore[no-untyped-def]
     subjects, requested, sensitive, consents, statute = example
-    table = pa.table({"row": pa.array(range(len(subjects)), pa.int64()),
-                      "subject": pa.array(subjects, pa.string()),
-                      **{name: pa.array([hash((name, i)) for i in range(len(subjects))], pa.int64())
-                         for name in POOL}})
+    table = pa.table(
+        {
+            "row": pa.array(range(len(subjects)), pa.int64()),
+            "subject": pa.array(subjects, pa.string()),
+            **{name: pa.array([hash((name, i)) for i in range(len(subjects))], pa.int64()) for name in POOL},
+        }
+    )
     built = [_consent_row(s, n, f, state) for n, (s, f, state) in enumerate(consents)]
     timeline = ConsentTimeline.build(
-        [(s, cid, set(requested) <= set(text.split(",")), *rest)
-         for (s, cid, text, *rest), _ in built],
-        [w for _, windows in built for w in windows])
-    decision = decide(table.column("subject"), statute=statute, consents=timeline.active(AT),
-                      at=AT, fields=requested, **SCOPE)
+        [(s, cid, set(requested) <= set(text.split(",")), *rest) for (s, cid, text, *rest), _ in built],
+        [w for _, windows in built for w in windows],
+    )
+    decision = decide(
+        table.column("subject"),
+        statute=statute,
+        consents=timeline.active(AT),
+        at=AT,
+        fields=requested,
+        **SCOPE,
+    )
     by_statute = statute is not None and decision.basis == statute.id
     basis_fields = set(statute.fields) if by_statute and statute else set(requested)
     # The oracle, independent of consent/: who may receive which fields.
-    statute_ok = statute is not None and statute.valid_from is not None \
-        and statute.valid_from <= AT and set(requested) <= set(statute.fields)
+    statute_ok = (
+        statute is not None
+        and statute.valid_from is not None
+        and statute.valid_from <= AT
+        and set(requested) <= set(statute.fields)
+    )
     consenting = {s for s, f, state in consents if state == ACTIVE and set(requested) <= f}
     expected_rows = [i for i, s in enumerate(subjects) if statute_ok or s in consenting]
     assert by_statute == statute_ok
     try:
-        out = minimize(decision.select(table), requested, basis_fields=basis_fields,
-                       sensitive=sensitive)
+        out = minimize(decision.select(table), requested, basis_fields=basis_fields, sensitive=sensitive)
     except BadConfiguration:
         assert not set(requested) <= basis_fields or (sensitive & set(requested)) - basis_fields
         return
@@ -107,8 +130,10 @@ def test_minimization_never_leaks_a_field(example) -> None:  # type: ignore[no-u
 
 def test_sensitive_needs_an_explicit_basis() -> None:
     table = pa.table({"a": [1], "grade": [2]})
-    assert minimize(table, ["a", "grade"], basis_fields={"a", "grade"},
-                    sensitive={"grade"}).column_names == ["a", "grade"]
+    assert minimize(table, ["a", "grade"], basis_fields={"a", "grade"}, sensitive={"grade"}).column_names == [
+        "a",
+        "grade",
+    ]
     with pytest.raises(BadConfiguration, match="grade is sensitive"):
         minimize(table, ["a", "grade"], sensitive={"grade"})
     with pytest.raises(BadConfiguration, match="not allowed by the legal basis"):

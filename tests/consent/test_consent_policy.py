@@ -22,9 +22,14 @@ from govbus.errors import BadConfiguration, BadInput
 
 AT = datetime(2024, 6, 1, tzinfo=UTC)
 SCOPE = {"dataset": "tax.income", "recipient": "benefits", "purpose": "BENEFIT_ELIGIBILITY"}
-STATUTE = Statute(id="SBA-ACT-12", law="Social Benefits Act §12(3)", fields=("a", "b"),
-                  valid_from=datetime(2020, 1, 1, tzinfo=UTC),
-                  valid_until=datetime(2025, 1, 1, tzinfo=UTC), **SCOPE)
+STATUTE = Statute(
+    id="SBA-ACT-12",
+    law="Social Benefits Act §12(3)",
+    fields=("a", "b"),
+    valid_from=datetime(2020, 1, 1, tzinfo=UTC),
+    valid_until=datetime(2025, 1, 1, tzinfo=UTC),
+    **SCOPE,
+)
 CONSENTS = pa.table({"subject_ref": ["r1", "r3"], "consent_id": ["c1", "c3"]})
 
 
@@ -39,14 +44,20 @@ def test_statute_in_force_allows_every_row() -> None:
 
 def test_statute_out_of_force_or_scope_falls_back_to_consent() -> None:
     refs = pa.array(["r1", "r2", "r3"])
-    expired = decide(refs, statute=STATUTE, consents=CONSENTS, at=datetime(2025, 1, 1, tzinfo=UTC),
-                     **SCOPE)
+    expired = decide(refs, statute=STATUTE, consents=CONSENTS, at=datetime(2025, 1, 1, tzinfo=UTC), **SCOPE)
     assert expired.basis == CONSENT_BASIS
     assert expired.allowed.to_pylist() == [True, False, True]
     wider = decide(refs, statute=STATUTE, consents=None, at=AT, fields=["a", "c"], **SCOPE)
     assert wider.basis == CONSENT_BASIS and wider.allowed_count == 0
-    other = decide(refs, statute=STATUTE, consents=None, at=AT, dataset="tax.income",
-                   recipient="statistics", purpose="BENEFIT_ELIGIBILITY")
+    other = decide(
+        refs,
+        statute=STATUTE,
+        consents=None,
+        at=AT,
+        dataset="tax.income",
+        recipient="statistics",
+        purpose="BENEFIT_ELIGIBILITY",
+    )
     assert other.denied_count == 3
 
 
@@ -65,8 +76,9 @@ def test_statute_needs_only_the_row_count() -> None:
     decision = decide(None, statute=STATUTE, consents=None, at=AT, rows=4, **SCOPE)
     assert decision.allowed.to_pylist() == [True] * 4
     assert decision.consents_used == 0
-    lapsed = decide(None, statute=STATUTE, consents=None, rows=2, **SCOPE,
-                    at=datetime(2030, 1, 1, tzinfo=UTC))
+    lapsed = decide(
+        None, statute=STATUTE, consents=None, rows=2, **SCOPE, at=datetime(2030, 1, 1, tzinfo=UTC)
+    )
     assert lapsed.allowed.to_pylist() == [False, False] and lapsed.denied_count == 2
     with pytest.raises(BadInput):
         decide(None, statute=STATUTE, consents=None, at=AT, **SCOPE)
@@ -84,12 +96,14 @@ def test_register_and_decide_together(engine: sa.Engine, keystore: KeyStore) -> 
         granted = register.grant(conn, "11111111111", fields=["a"], valid_from=AT, **SCOPE)
         revoked = register.grant(conn, "22222222222", fields=["a"], valid_from=AT, **SCOPE)
         register.revoke(conn, revoked, at=AT + timedelta(hours=1))
-        batch = pa.table({"national_id": ["22222222222", "11111111111", "33333333333"],
-                          "a": [1, 2, 3], "b": [4, 5, 6]})
+        batch = pa.table(
+            {"national_id": ["22222222222", "11111111111", "33333333333"], "a": [1, 2, 3], "b": [4, 5, 6]}
+        )
         at = AT + timedelta(hours=2)
         consents = register.active(conn, fields=["a"], at=at, **SCOPE)
-    decision = decide(register.subject_refs(batch.column("national_id")), statute=None,
-                      consents=consents, at=at, **SCOPE)
+    decision = decide(
+        register.subject_refs(batch.column("national_id")), statute=None, consents=consents, at=at, **SCOPE
+    )
     assert decision.allowed.to_pylist() == [False, True, False]
     assert decision.consent_ids is not None
     assert decision.consent_ids.to_pylist() == [None, granted, None]

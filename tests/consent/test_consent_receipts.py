@@ -38,25 +38,45 @@ def state(tmp_path: Path, keystore: KeyStore) -> tuple[sa.Engine, ConsentRegiste
     return engine, ConsentRegister(keystore.audit_key(), ledger=ledger), ledger
 
 
-def _receipt(engine: sa.Engine, register: ConsentRegister, keystore: KeyStore, cid: str,
-             **extra: object) -> dict:
+def _receipt(
+    engine: sa.Engine, register: ConsentRegister, keystore: KeyStore, cid: str, **extra: object
+) -> dict:
     with engine.connect() as conn:
         record = register.get(conn, cid)
         assert record is not None
-        return build_receipt(record, register.history(conn, cid), register=register,
-                             signing_key=keystore.signing_key(), **extra)  # type: ignore[arg-type]
+        return build_receipt(
+            record,
+            register.history(conn, cid),
+            register=register,
+            signing_key=keystore.signing_key(),
+            **extra,
+        )  # type: ignore[arg-type]
 
 
 def test_receipt_fields_and_offline_verification(state, keystore: KeyStore) -> None:
     engine, register, _ = state
     with engine.begin() as conn:
-        cid = register.grant(conn, ALICE, fields=["disability_grade", "national_id"],
-                             valid_from=T0, valid_until=T0 + timedelta(days=365),
-                             data_life="P6M", frequency="P1M", collection_method="web-form",
-                             evidence="portal session 4711", **SCOPE)
-    receipt = _receipt(engine, register, keystore, cid, sensitive_fields=["disability_grade"],
-                       controller={"piiController": "Health Ministry"},
-                       purpose_description="Deciding benefit entitlement.")
+        cid = register.grant(
+            conn,
+            ALICE,
+            fields=["disability_grade", "national_id"],
+            valid_from=T0,
+            valid_until=T0 + timedelta(days=365),
+            data_life="P6M",
+            frequency="P1M",
+            collection_method="web-form",
+            evidence="portal session 4711",
+            **SCOPE,
+        )
+    receipt = _receipt(
+        engine,
+        register,
+        keystore,
+        cid,
+        sensitive_fields=["disability_grade"],
+        controller={"piiController": "Health Ministry"},
+        purpose_description="Deciding benefit entitlement.",
+    )
     assert receipt["version"] == "KI-CR-v1.1.0"
     assert receipt["consentReceiptID"] == f"{cid}/v1"
     assert receipt["collectionMethod"] == "web-form"
@@ -75,18 +95,30 @@ def test_receipt_fields_and_offline_verification(state, keystore: KeyStore) -> N
     check = verify_receipt(json.loads(text), keystore.public_keys())
     assert check.ok and check.key_id == keystore.signing_key_id()
     # Same version, same key: the same bytes.
-    assert _receipt(engine, register, keystore, cid, sensitive_fields=["disability_grade"],
-                    controller={"piiController": "Health Ministry"},
-                    purpose_description="Deciding benefit entitlement.") == receipt
+    assert (
+        _receipt(
+            engine,
+            register,
+            keystore,
+            cid,
+            sensitive_fields=["disability_grade"],
+            controller={"piiController": "Health Ministry"},
+            purpose_description="Deciding benefit entitlement.",
+        )
+        == receipt
+    )
 
 
-@pytest.mark.parametrize("edit", [
-    lambda r: r["consentRecord"].__setitem__("status", "REVOKED"),
-    lambda r: r["services"][0]["purposes"][0]["piiCategory"].append("income"),
-    lambda r: r.__setitem__("piiPrincipalId", "0" * 64),
-    lambda r: r["signature"].__setitem__("value", r["signature"]["value"][::-1]),
-    lambda r: r.pop("signature"),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda r: r["consentRecord"].__setitem__("status", "REVOKED"),
+        lambda r: r["services"][0]["purposes"][0]["piiCategory"].append("income"),
+        lambda r: r.__setitem__("piiPrincipalId", "0" * 64),
+        lambda r: r["signature"].__setitem__("value", r["signature"]["value"][::-1]),
+        lambda r: r.pop("signature"),
+    ],
+)
 def test_any_change_breaks_the_signature(state, keystore: KeyStore, edit) -> None:
     engine, register, _ = state
     with engine.begin() as conn:
@@ -106,9 +138,11 @@ def test_unknown_key_and_rotation(state, keystore: KeyStore) -> None:
     stranger = Ed25519PrivateKey.generate()
     strangers = {key_id_of(stranger.public_key()): stranger.public_key()}
     assert verify_receipt(old, strangers).problems == [
-        "signed by an unknown key id (not among the trusted keys)"]
-    forged = build_receipt(_record(engine, register, cid), [],
-                           signing_key=SigningKey(stranger, key_id_of(stranger.public_key())))
+        "signed by an unknown key id (not among the trusted keys)"
+    ]
+    forged = build_receipt(
+        _record(engine, register, cid), [], signing_key=SigningKey(stranger, key_id_of(stranger.public_key()))
+    )
     assert not verify_receipt(forged, keystore.public_keys()).ok
     new_key = keystore.rotate_signing_key()
     with engine.begin() as conn:
@@ -127,7 +161,8 @@ def _record(engine: sa.Engine, register: ConsentRegister, cid: str):  # type: ig
 
 
 def test_no_raw_subject_id_outside_the_citizens_own_receipt(
-        state, keystore: KeyStore, caplog: pytest.LogCaptureFixture) -> None:
+    state, keystore: KeyStore, caplog: pytest.LogCaptureFixture
+) -> None:
     engine, register, ledger = state
     caplog.set_level(logging.DEBUG)
     with engine.begin() as conn:
@@ -143,8 +178,12 @@ def test_no_raw_subject_id_outside_the_citizens_own_receipt(
     assert BOB not in str(refused.value)
     with engine.connect() as conn:
         ledger_dump = repr([e.payload for e in ledger.entries(conn)])
-        tables = repr([conn.execute(sa.text(f"SELECT * FROM {t}")).all()
-                       for t in ("consents", "consent_events", "ledger")])
+        tables = repr(
+            [
+                conn.execute(sa.text(f"SELECT * FROM {t}")).all()
+                for t in ("consents", "consent_events", "ledger")
+            ]
+        )
     for text in (ledger_dump, tables, json.dumps(anonymous), caplog.text):
         assert ALICE not in text
     assert anonymous["piiPrincipalId"] == register.subject_ref(ALICE)

@@ -12,25 +12,35 @@ from consent import ConsentRegister, KeyStore, Ledger
 from govbus.errors import BadInput
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-SCOPE = {"recipient": "benefits", "dataset": "health.disability",
-         "purpose": "BENEFIT_ELIGIBILITY"}
+SCOPE = {"recipient": "benefits", "dataset": "health.disability", "purpose": "BENEFIT_ELIGIBILITY"}
 ALICE, BOB = "12345678901", "10987654321"
 
 
-def _active(register: ConsentRegister, conn: sa.Connection, at: datetime,
-            fields: tuple[str, ...] = ("disability_grade",)) -> dict[str, str]:
+def _active(
+    register: ConsentRegister,
+    conn: sa.Connection,
+    at: datetime,
+    fields: tuple[str, ...] = ("disability_grade",),
+) -> dict[str, str]:
     table = register.active(conn, fields=list(fields), at=at, **SCOPE)
     assert table.schema.names == ["subject_ref", "consent_id"]
-    return dict(zip(table.column("subject_ref").to_pylist(),
-                    table.column("consent_id").to_pylist(), strict=True))
+    return dict(
+        zip(table.column("subject_ref").to_pylist(), table.column("consent_id").to_pylist(), strict=True)
+    )
 
 
 def test_grant_revoke_expiry_by_time(engine: sa.Engine, keystore: KeyStore) -> None:
     register = ConsentRegister(keystore.audit_key())
     with engine.begin() as conn:
-        alice = register.grant(conn, ALICE, fields=["disability_grade", "national_id"],
-                               valid_from=T0, valid_until=T0 + timedelta(days=30),
-                               evidence="form-2024-001", **SCOPE)
+        alice = register.grant(
+            conn,
+            ALICE,
+            fields=["disability_grade", "national_id"],
+            valid_from=T0,
+            valid_until=T0 + timedelta(days=30),
+            evidence="form-2024-001",
+            **SCOPE,
+        )
         bob = register.grant(conn, BOB, fields=["disability_grade"], valid_from=T0, **SCOPE)
     alice_ref, bob_ref = register.subject_ref(ALICE), register.subject_ref(BOB)
     with engine.begin() as conn:
@@ -59,11 +69,20 @@ def test_active_requires_every_requested_field(engine: sa.Engine, keystore: KeyS
     with engine.begin() as conn:
         register.grant(conn, ALICE, fields=["a", "b"], valid_from=T0, **SCOPE)
         register.grant(conn, BOB, fields=["a"], valid_from=T0, **SCOPE)
-        register.grant(conn, "33333333333", fields=["a", "b"], valid_from=T0,
-                       recipient="statistics", dataset=SCOPE["dataset"], purpose=SCOPE["purpose"])
+        register.grant(
+            conn,
+            "33333333333",
+            fields=["a", "b"],
+            valid_from=T0,
+            recipient="statistics",
+            dataset=SCOPE["dataset"],
+            purpose=SCOPE["purpose"],
+        )
     with engine.begin() as conn:
-        assert set(_active(register, conn, T0, ("a",))) == {register.subject_ref(ALICE),
-                                                             register.subject_ref(BOB)}
+        assert set(_active(register, conn, T0, ("a",))) == {
+            register.subject_ref(ALICE),
+            register.subject_ref(BOB),
+        }
         assert set(_active(register, conn, T0, ("a", "b"))) == {register.subject_ref(ALICE)}
         assert _active(register, conn, T0, ("a", "c")) == {}
 
@@ -107,8 +126,7 @@ def test_bad_arguments_are_refused(engine: sa.Engine, keystore: KeyStore) -> Non
         with pytest.raises(BadInput, match="valid_until"):
             register.grant(conn, ALICE, fields=["a"], valid_from=T0, valid_until=T0, **SCOPE)
         with pytest.raises(BadInput, match="recipient") as caught:
-            register.grant(conn, ALICE, fields=["a"], recipient="x; DROP TABLE", dataset="d",
-                           purpose="P")
+            register.grant(conn, ALICE, fields=["a"], recipient="x; DROP TABLE", dataset="d", purpose="P")
         assert ALICE not in str(caught.value)
         with pytest.raises(BadInput, match="no consent"):
             register.revoke(conn, "00000000-0000-0000-0000-000000000000")

@@ -14,15 +14,31 @@ from govbus.errors import BadConfiguration, BadInput
 
 COLUMNS = {
     "postal_code": pa.array(["1010", None, "2020", "1010", ""]),
-    "tax_due": pa.array([decimal.Decimal("12.50"), None, decimal.Decimal("0.00"),
-                         decimal.Decimal("12.50"), decimal.Decimal("-3.10")], pa.decimal128(12, 2)),
+    "tax_due": pa.array(
+        [
+            decimal.Decimal("12.50"),
+            None,
+            decimal.Decimal("0.00"),
+            decimal.Decimal("12.50"),
+            decimal.Decimal("-3.10"),
+        ],
+        pa.decimal128(12, 2),
+    ),
     "tax_year": pa.array([2024, 2023, None, 2024, 2022], pa.int32()),
     "ratio": pa.array([0.1, 1e300, None, 0.1, -2.5]),
-    "born": pa.array([dt.date(1980, 1, 2), None, dt.date(2001, 12, 31), dt.date(1980, 1, 2),
-                      dt.date(1970, 1, 1)]),
-    "updated_at": pa.array([dt.datetime(2025, 1, 1, 12, 0, 0, 123456), None, None,
-                            dt.datetime(2025, 1, 1, 12, 0, 0, 123456),
-                            dt.datetime(1999, 12, 31)], pa.timestamp("us")),
+    "born": pa.array(
+        [dt.date(1980, 1, 2), None, dt.date(2001, 12, 31), dt.date(1980, 1, 2), dt.date(1970, 1, 1)]
+    ),
+    "updated_at": pa.array(
+        [
+            dt.datetime(2025, 1, 1, 12, 0, 0, 123456),
+            None,
+            None,
+            dt.datetime(2025, 1, 1, 12, 0, 0, 123456),
+            dt.datetime(1999, 12, 31),
+        ],
+        pa.timestamp("us"),
+    ),
     "blob": pa.array([b"\x00\xff", None, b"", b"\x00\xff", b"x"]),
 }
 
@@ -37,8 +53,7 @@ def test_round_trip_keeps_values_type_and_nulls(keystore: KeyStore, name: str) -
     assert as_list[0] == as_list[3] and as_list[0] != as_list[4]  # deterministic per value
     plain = [v for v in values.to_pylist() if v is not None]
     assert not any(str(v) in (s or "") for v in plain if len(str(v)) >= 5 for s in as_list)
-    back = decrypt_column(pa.chunked_array([sealed[:2], sealed[2:]]), key, field=name,
-                          as_type=values.type)
+    back = decrypt_column(pa.chunked_array([sealed[:2], sealed[2:]]), key, field=name, as_type=values.type)
     assert back.type == values.type and back.to_pylist() == values.to_pylist()
 
 

@@ -142,8 +142,9 @@ def test_native_hmac_equals_hmac_digest(key: bytes, messages: list[bytes]) -> No
 def test_native_hmac_reads_a_sliced_array_from_its_offset(native: object) -> None:
     values = pa.array([b"a", b"bb", b"ccc", b""], pa.large_binary()).slice(1)
     key = b"k" * 32
-    assert pseudonyms._digest_block(key, values) == b"".join(hmac.digest(key, m, "sha256")
-                                                             for m in (b"bb", b"ccc", b""))
+    assert pseudonyms._digest_block(key, values) == b"".join(
+        hmac.digest(key, m, "sha256") for m in (b"bb", b"ccc", b"")
+    )
 
 
 def test_pseudonyms_are_the_same_with_and_without_the_extension(

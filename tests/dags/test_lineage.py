@@ -38,9 +38,7 @@ def test_events_hold_no_connector_settings_or_unlisted_counts():
     counts = {"rows_read": 10, "stage_id": "tax.income.000001.abc123", "sample_row": {"national_id": "x"}}
     text = Serde.to_json(step_lineage("stage", "tax.income", counts=counts, catalog=CAT).run_facets["govbus"])
     assert "sample_row" not in text  # only the counts the facet knows to be free of data
-    everything = "".join(
-        Serde.to_json(d) for d in step_lineage("commit", "tax.income", catalog=CAT).inputs
-    )
+    everything = "".join(Serde.to_json(d) for d in step_lineage("commit", "tax.income", catalog=CAT).inputs)
     urls = [v for v in dataset.contract.source.values() if isinstance(v, str) and "/" in v]
     assert urls  # the source's URL, a setting that may name hosts and files
     for value in urls:

@@ -171,9 +171,7 @@ def test_sample_dags_succeed_under_local_executor_on_postgresql(govbus_home, tmp
     assert sorted(ti[2] for ti in delivers) == [0, 1, 2]  # one mapped instance per subscription
     assert {ti[4] for ti in tis if ti[1] == "stage"} == {"govbus_tax", "govbus_registry"}
     # The LocalExecutor really ran tasks side by side.
-    overlapping = [
-        (a, b) for i, a in enumerate(tis) for b in tis[i + 1 :] if b[5] < a[6] and a[5] < b[6]
-    ]
+    overlapping = [(a, b) for i, a in enumerate(tis) for b in tis[i + 1 :] if b[5] < a[6] and a[5] < b[6]]
     assert overlapping, "no two tasks ran at the same time"
     # Data moved, and every stage committed in the state schema.
     assert len(benefits_rows(govbus_home)) > 1_400
