@@ -17,7 +17,7 @@ export GOVBUS_TEST_MARIADB_URL  ?= mysql+pymysql://root@127.0.0.1:3306/test
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.lock setup.cfg setup.py pyproject.toml consent/_sha256_batch.c
+$(VENV)/.installed: requirements.lock setup.cfg setup.py pyproject.toml govbus/_sha256_batch.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock

@@ -5,8 +5,8 @@ Three measurements, each step in its own process (peak RSS = VmHWM of that step)
 1. Audit share of a delivery: exchange_bench's 1,000,000 generated tax.income rows are
    staged once; then each subscription is delivered from a fresh copy of that staged
    home, alternately with the audit work on and off, --repeats times each. "Off"
-   replaces the per-record audit work by no-ops (`consent.record_merkle_root`, and
-   `exchange.access_index.group`, so the index gets no rows); the ledger entry is still
+   replaces the per-record audit work by no-ops (`audit.record_merkle_root`, and
+   `audit.access_index.group`, so the index gets no rows); the ledger entry is still
    written. Share = (median on - median off) / median on; target ≤ 20 %. The part
    columns are thread times of the fastest "on" run (they overlap the sink's work). The
    audit refs themselves are HMACs computed once at stage time, shared with consent
@@ -40,6 +40,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
+import audit
+from audit import AUDIT_METADATA
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from exchange_bench import OUT, REPO, prepare, run_step
@@ -85,12 +88,13 @@ def child_stage(bus: Any, _arg: str) -> dict[str, Any]:
 def child_deliver(bus: Any, arg: str) -> dict[str, Any]:
     """Deliver one subscription with the audit work on (timed by part) or off (no-ops)."""
     import consent
-    from exchange import access_index, deliver
+    from audit import access_index
+    from exchange.run import deliver
 
     sub_id, mode = arg.split(",")
     spent: Counter[str] = Counter()
     if mode == "off":
-        consent.record_merkle_root = lambda table: "0" * 64  # type: ignore[assignment]
+        audit.record_merkle_root = lambda table: "0" * 64  # type: ignore[assignment]
         access_index.group = lambda refs: []  # type: ignore[assignment]
     else:
         _timed(consent, "record_merkle_root", spent, "merkle")
@@ -123,7 +127,7 @@ def _subscription(bus: Any, seq: int) -> Any:
 
 
 def child_ledger(bus: Any, arg: str) -> dict[str, Any]:
-    from exchange.runner import checkpoint_ledger
+    from exchange.run.runner import checkpoint_ledger
 
     entries, t0 = int(arg), time.perf_counter()
     for start in range(1, entries + 1, 1_000):
@@ -149,7 +153,7 @@ def _people(count: int) -> pa.Array:
 
 def child_index(bus: Any, arg: str) -> dict[str, Any]:
     """Fill the access index as deliveries of `per_seq` subjects each would (rows in key order)."""
-    from exchange import access_index, state
+    from audit import access_index
 
     index_rows, entries = (int(x) for x in arg.split(","))
     people = max(1, index_rows // PER_SUBJECT)
@@ -167,7 +171,7 @@ def child_index(bus: Any, arg: str) -> dict[str, Any]:
         batch = access_index.index_rows(access_index.group(refs.take(pa.array(who[lo:hi]))), seq)
         rows.extend((r["bucket"], r["ledger_seq"], r["refs"]) for r in batch)
     rows.sort()
-    statement = f"INSERT INTO {state.access_index.name} VALUES (?, ?, ?)"
+    statement = f"INSERT INTO {AUDIT_METADATA.tables['access_index'].name} VALUES (?, ?, ?)"
     for lo in range(0, len(rows), 1_000_000):
         with bus.engine.begin() as conn:
             conn.exec_driver_sql(statement, rows[lo : lo + 1_000_000])
@@ -177,8 +181,8 @@ def child_index(bus: Any, arg: str) -> dict[str, Any]:
 
 def child_subject(bus: Any, arg: str) -> dict[str, Any]:
     from exchange.portal.citizen import citizen_report
-    from exchange.portal.roles import AUDITOR, Principal
     from exchange.portal.subjects import subject_deliveries
+    from exchange.views.roles import AUDITOR, Principal
 
     people = int(arg)
     chosen = _people(people).take(pa.array(np.random.default_rng(3).choice(people, QUERIES))).to_pylist()

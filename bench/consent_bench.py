@@ -34,11 +34,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from audit import AUDIT_METADATA
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import consent  # noqa: E402
-from consent.tables import consent_events, consents  # noqa: E402
+from consent.register.tables import consent_events, consents  # noqa: E402
 
 SCOPE = {"recipient": "housing", "dataset": "tax.income", "purpose": "HOUSING_ALLOWANCE"}
 FIELDS = ["return_id", "national_id", "tax_year", "gross_income", "taxable_income", "updated_at"]
@@ -84,6 +86,7 @@ def generate(work: Path, rows: int, count: int) -> None:
     chosen_refs = register.subject_refs(pa.array(people[chosen].astype(str))).to_pylist()
     engine = sa.create_engine(f"sqlite:///{work / 'state.db'}")
     consent.CONSENT_METADATA.create_all(engine)
+    AUDIT_METADATA.create_all(engine)
     start, now = datetime(2025, 1, 1, tzinfo=UTC), datetime.now(UTC)
     fields = json.dumps(sorted(FIELDS), separators=(",", ":"))
     ids = [str(uuid.UUID(int=int(i) + 1)) for i in range(len(chosen_refs))]

@@ -81,7 +81,7 @@ def generate(folder: Path, rows: int) -> None:
 def run_case(case: str, folder: Path) -> int:
     """Read the case's file once; return the rows read."""
     from connectors import CsvFormat, DropFolderSource, ParquetFormat
-    from connectors.folder_scan import sha256_file
+    from connectors.files.folder_scan import sha256_file
 
     path = folder / CASES[case] / f"returns.{CASES[case]}"
     if case == "csv pyarrow stream":

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from connectors import FixedWidthSource, RecordLayout, decode_records, parse_copybook  # noqa: E402
-from connectors.record_framing import frame_rdw  # noqa: E402
+from connectors.mainframe.record_framing import frame_rdw  # noqa: E402
 
 COPYBOOK = """
        01  RESIDENT.

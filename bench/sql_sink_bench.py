@@ -102,7 +102,7 @@ def run_case(case: str, url: str, path: str, limit: int) -> dict[str, Any]:
     import sqlalchemy as sa
 
     from connectors import SqlSink
-    from connectors.sql_wire import csv_chunks, wire_table
+    from connectors.sql.wire import csv_chunks, wire_table
 
     schema = pq.read_schema(path)
     table = f"bench_{uuid.uuid4().hex[:10]}"

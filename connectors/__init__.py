@@ -16,7 +16,7 @@ a connector's settings, including third-party connectors registered under the
 
 JSON APIs: `RestSource` (page, offset, cursor-token or Link paging; incremental by a
 cursor field) and `RestSink` (POST with an idempotency key), both with retries, backoff
-and a rate limit (`connectors.http_client`).
+and a rate limit (`connectors.rest.http_client`).
 
 Secrets (`connectors.credentials`): settings name an environment variable (`token_env`,
 `url_env`, `password_env`) or an Airflow connection (`conn_id`, read by
@@ -38,30 +38,30 @@ This part imports no other part of GovBus, only the kernel's errors.
 
 from __future__ import annotations
 
-from connectors.avro_files import AvroFormat
 from connectors.base import Cursor, Sink, SinkReceipt, Source, SourceBatch
-from connectors.copybook import load_copybook, parse_copybook
 from connectors.credentials import ConnectionInfo, airflow_connection, sql_url
-from connectors.csv_files import CsvFormat, CsvOptions
-from connectors.drop_folder import DropFolderSource, FileFormat, FileStore, FolderSource
-from connectors.file_sinks import AvroSink, CsvSink, JsonLinesSink
-from connectors.fixed_width import FixedWidthSource
-from connectors.fixed_width_format import FixedWidthFormat
-from connectors.jsonl_files import JsonLinesFormat
-from connectors.parquet import ParquetSink, ParquetSource
-from connectors.parquet_files import ParquetFormat
-from connectors.record_decode import decode_records
-from connectors.record_layout import LayoutField, RecordLayout
+from connectors.files.avro_files import AvroFormat
+from connectors.files.csv_files import CsvFormat, CsvOptions
+from connectors.files.drop_folder import DropFolderSource, FileFormat, FileStore, FolderSource
+from connectors.files.jsonl_files import JsonLinesFormat
+from connectors.files.parquet import ParquetSink, ParquetSource
+from connectors.files.parquet_files import ParquetFormat
+from connectors.files.sinks import AvroSink, CsvSink, JsonLinesSink
+from connectors.mainframe.copybook import load_copybook, parse_copybook
+from connectors.mainframe.fixed_width import FixedWidthSource
+from connectors.mainframe.fixed_width_format import FixedWidthFormat
+from connectors.mainframe.record_decode import decode_records
+from connectors.mainframe.record_layout import LayoutField, RecordLayout
 from connectors.registry import ENTRY_POINT_GROUP, make_sink, make_source
-from connectors.rest_sink import RestSink
-from connectors.rest_source import RestSource
-from connectors.sftp_folder import SftpDropFolderSource
-from connectors.sftp_session import SftpSettings
-from connectors.sftp_sink import SftpSink
+from connectors.rest.sink import RestSink
+from connectors.rest.source import RestSource
+from connectors.sftp.folder import SftpDropFolderSource
+from connectors.sftp.session import SftpSettings
+from connectors.sftp.sink import SftpSink
 from connectors.source_errors import SOURCE_ERROR, SOURCE_POSITION, SOURCE_RAW
-from connectors.sql_discover import ColumnDraft, TableDraft, discover_table
-from connectors.sql_sink import SqlSink
-from connectors.sql_source import SqlSource
+from connectors.sql.discover import ColumnDraft, TableDraft, discover_table
+from connectors.sql.sink import SqlSink
+from connectors.sql.source import SqlSource
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -8,16 +8,16 @@ settings, already expanded by the caller (no `${ENV}` expansion happens here):
                 conn_id, table     with url or url_env (see connectors.credentials)
     parquet     path               directory
     fixed_width path | directory,  -
-                copybook, ...      (see connectors.fixed_width.fixed_width_source)
+                copybook, ...      (see connectors.mainframe.fixed_width.fixed_width_source)
     csv, jsonl, directory, pattern,    directory (+ delimiter for csv, codec for avro)
     avro        archive_directory, settle_seconds (+ CSV options); parquet too with
-                `directory` instead of `path` (see connectors.file_connectors)
+                `directory` instead of `path` (see connectors.files.kinds)
     rest        url, records_path, paging, since_param, token_env | conn_id, ... (both sides;
-                see connectors.rest_settings)
+                see connectors.rest.settings)
     sftp_csv, sftp_jsonl, sftp_avro, sftp_parquet (both sides), sftp_fixed_width (source):
                 the local kind's settings with `directory` on the server, plus host,
                 port, username, password_env | private_key_env | private_key_path,
-                known_hosts | host_key_fingerprint, ... (see connectors.sftp_connectors)
+                known_hosts | host_key_fingerprint, ... (see connectors.sftp.kinds)
 
 A missing or unknown setting is refused with a BadConfiguration naming it and listing
 the known ones.
@@ -45,15 +45,15 @@ import pyarrow as pa
 
 from connectors.base import Sink, Source
 from connectors.credentials import sql_settings
-from connectors.file_connectors import FILE_CONNECTORS, is_drop_folder, make_file_sink, make_file_source
-from connectors.fixed_width import SETTINGS as FIXED_WIDTH_SETTINGS
-from connectors.fixed_width import fixed_width_source
-from connectors.parquet import ParquetSink, ParquetSource
-from connectors.rest_sink import RestSink
-from connectors.rest_source import RestSource
-from connectors.sftp_connectors import SFTP_SINKS, SFTP_SOURCES, make_sftp_sink, make_sftp_source
-from connectors.sql_sink import SqlSink
-from connectors.sql_source import SqlSource
+from connectors.files.kinds import FILE_CONNECTORS, is_drop_folder, make_file_sink, make_file_source
+from connectors.files.parquet import ParquetSink, ParquetSource
+from connectors.mainframe.fixed_width import SETTINGS as FIXED_WIDTH_SETTINGS
+from connectors.mainframe.fixed_width import fixed_width_source
+from connectors.rest.sink import RestSink
+from connectors.rest.source import RestSource
+from connectors.sftp.kinds import SFTP_SINKS, SFTP_SOURCES, make_sftp_sink, make_sftp_source
+from connectors.sql.sink import SqlSink
+from connectors.sql.source import SqlSource
 from govbus.errors import BadConfiguration
 
 ENTRY_POINT_GROUP = "govbus.connectors"
@@ -61,7 +61,7 @@ ENTRY_POINT_GROUP = "govbus.connectors"
 _SOURCE_SETTINGS = {"sql": ("url", "table"), "parquet": ("path",), "fixed_width": FIXED_WIDTH_SETTINGS}
 _SINK_SETTINGS = {"sql": ("url", "table"), "parquet": ("directory",)}
 _OPTIONAL_SINK_SETTINGS = {"sql": ("mode",)}  # mode: upsert (default) | append
-_OWN_SETTINGS = {"rest"}  # built-ins that validate their own settings (connectors.rest_settings)
+_OWN_SETTINGS = {"rest"}  # built-ins that validate their own settings (connectors.rest.settings)
 _PRINTABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 

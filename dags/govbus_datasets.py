@@ -39,7 +39,7 @@ _REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("GOVBUS_HOME", str(_REPO / ".govbus"))
 os.environ.setdefault("GOVBUS_CATALOG", str(_REPO / "catalog"))
 
-from exchange import orchestration  # noqa: E402 - after the environment defaults above
+from exchange.orchestration import tasks as orchestration  # noqa: E402
 from govbus.errors import GovBusError  # noqa: E402
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
@@ -81,7 +81,7 @@ class GovBusStepOperator(BaseOperator):
     def _lineage(self) -> Any:
         from airflow.providers.openlineage.extractors import OperatorLineage
 
-        from exchange.lineage import step_lineage
+        from exchange.orchestration.lineage import step_lineage
 
         found = step_lineage(self.step, self.dataset_id, self.subscription_id, self.govbus_counts)
         return OperatorLineage(inputs=found.inputs, outputs=found.outputs, run_facets=found.run_facets)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from exchange.bus import Bus, Hooks
-from exchange.catalog import (
+from exchange.catalog.loader import (
     Agency,
     Catalog,
     Dataset,
@@ -16,7 +16,7 @@ from exchange.catalog import (
     expand_settings,
     load_catalog,
 )
-from exchange.settings import Settings
+from exchange.state.settings import Settings
 
 __all__ = [
     "Agency",

@@ -20,12 +20,14 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+import audit
 import connectors
 import consent
 from exchange import state
-from exchange.catalog import Catalog, Dataset, Subscription, expand_settings, load_catalog
-from exchange.settings import Settings
-from exchange.staging import StagingArea
+from exchange.catalog.loader import Catalog, Dataset, Subscription, expand_settings, load_catalog
+from exchange.run.staging import StagingArea
+from exchange.state.settings import Settings
+from govbus.instants import utc_now
 
 log = logging.getLogger("govbus.exchange")
 
@@ -50,7 +52,7 @@ class Bus:
     catalog: Catalog
     engine: Engine
     keys: consent.KeyStore
-    ledger: consent.Ledger
+    ledger: audit.Ledger
     register: consent.ConsentRegister
     hooks: Hooks = field(default_factory=Hooks)
 
@@ -63,7 +65,7 @@ class Bus:
         state.init_state(engine)
         keys = consent.KeyStore(settings.keys_dir)
         signing_key, key_id = keys.signing_key()
-        ledger = consent.Ledger(signing_key, key_id, keys.public_keys())
+        ledger = audit.Ledger(signing_key, key_id, keys.public_keys())
         register = consent.ConsentRegister(keys.audit_key(), ledger=ledger)
         return cls(settings, catalog, engine, keys, ledger, register)
 
@@ -72,7 +74,7 @@ class Bus:
 
     @functools.cached_property
     def staging(self) -> StagingArea:
-        """Where staged segments are written, read and deleted (see exchange.staging)."""
+        """Where staged segments are written, read and deleted (see exchange.run.staging)."""
         return StagingArea(self.settings.staging_url, self.settings.staging_dir)
 
     # -- connectors -----------------------------------------------------------------
@@ -103,8 +105,8 @@ class Bus:
     # -- steps ----------------------------------------------------------------------
 
     def stage(self, dataset_id: str) -> Any:
-        from exchange.audit_catalog import record_catalog_change
-        from exchange.stage import stage_dataset
+        from exchange.run.catalog_changes import record_catalog_change
+        from exchange.run.stage import stage_dataset
 
         with self.locked(f"stage:{dataset_id}"), self.recorded(dataset_id, "stage") as counts:
             record_catalog_change(self)  # a run starts here: the ledger notes a changed catalog first
@@ -113,7 +115,7 @@ class Bus:
         return report
 
     def deliver(self, dataset_id: str, subscription_id: str) -> Any:
-        from exchange.deliver import deliver_subscription
+        from exchange.run.deliver import deliver_subscription
 
         sub = self.catalog.subscriptions[subscription_id]
         with (
@@ -125,7 +127,7 @@ class Bus:
         return report
 
     def commit(self, dataset_id: str) -> Any:
-        from exchange.commit import commit_dataset
+        from exchange.run.commit import commit_dataset
 
         with self.locked(f"commit:{dataset_id}"), self.recorded(dataset_id, "commit") as counts:
             report = commit_dataset(self, dataset_id)
@@ -138,13 +140,13 @@ class Bus:
         A failing subscription is recorded and skipped: the others still get their data
         and the stage waits, uncommitted, for the failed one's retry.
         """
-        from exchange.runner import run_datasets
+        from exchange.run.runner import run_datasets
 
         return run_datasets(self, dataset_ids)
 
     def locked(self, name: str) -> Any:
-        """Hold the named step lock (see `exchange.locks`) so no two workers run the step at once."""
-        from exchange.locks import exclusive
+        """Hold the named step lock (see `exchange.state.locks`) so no two workers run the step at once."""
+        from exchange.state.locks import exclusive
 
         return exclusive(self.engine, self.settings.home / "locks", name, timeout=self.settings.lock_timeout)
 
@@ -167,7 +169,7 @@ class Bus:
                     step=step,
                     subscription_id=subscription_id,
                     status="running",
-                    started_at=state.utcnow(),
+                    started_at=utc_now(),
                 )
             ).inserted_primary_key[0]
         try:
@@ -185,7 +187,7 @@ class Bus:
             conn.execute(
                 sa.update(state.runs)
                 .where(state.runs.c.run_id == run_id)
-                .values(status=status, finished_at=state.utcnow(), counts=counts, error=error)
+                .values(status=status, finished_at=utc_now(), counts=counts, error=error)
             )
 
     def progress(self, event: str, rows: int) -> None:

@@ -69,7 +69,8 @@ def engine_at_revision(kind: str, revision: str, tmp_path: Path, prefix: str) ->
     `kind` "sqlite" is a file under tmp_path; "postgresql" a fresh schema named after
     `prefix` (dropped after). Yields the engine (`state.make_engine`), disposed after.
     """
-    from exchange import schema_migrations, state
+    from exchange import state
+    from exchange.state import migrate as schema_migrations
 
     if kind == "sqlite":
         eng = state.make_engine(f"sqlite:///{tmp_path / 'state.db'}")

@@ -4,7 +4,7 @@ subject search with the citizen's access report.
 FastAPI + Jinja2, server-rendered, works without JavaScript; a JSON API under `/api`
 (OpenAPI at `/openapi.json`) answered by the same query functions as the pages.
 Roles (admin, agency, auditor) come from bearer tokens in `GOVBUS_PORTAL_TOKENS`.
-`govbus portal` serves it (`exchange/cli_portal.py`); `exchange.portal.airflow_plugin`
+`govbus portal` serves it (`exchange/cli/portal.py`); `exchange.portal.airflow_plugin`
 mounts it in Airflow 3's API server. See docs/portal.md.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 from exchange.portal.app import create_app
 from exchange.portal.auth import TOKENS_ENV, Authenticator, parse_tokens, tokens_from_env
 from exchange.portal.citizen import CitizenReport, citizen_report, render_citizen_report
-from exchange.portal.roles import ADMIN, AGENCY, AUDITOR, NotAllowed, NotVisible, Principal
 from exchange.portal.subjects import ACCESS_INDEX_TABLE, INDEX_NOT_BUILT, subject_deliveries
+from exchange.views.roles import ADMIN, AGENCY, AUDITOR, NotAllowed, NotVisible, Principal
 
 __all__ = [
     "ACCESS_INDEX_TABLE",

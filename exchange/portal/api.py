@@ -20,11 +20,11 @@ from fastapi.dependencies.utils import get_flat_dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from exchange.audit_report import AuditReport, audit_report, parse_period
 from exchange.bus import Bus
 from exchange.portal import models, queries, subjects
-from exchange.portal.roles import Principal
 from exchange.portal.runtime import api_principal, get_bus
+from exchange.views.audit_report import AuditReport, audit_report, parse_period
+from exchange.views.roles import Principal
 
 Caller = Annotated[Principal, Depends(api_principal)]
 TheBus = Annotated[Bus, Depends(get_bus)]

@@ -25,8 +25,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from exchange.bus import Bus
 from exchange.portal import api, pages
 from exchange.portal.auth import parse_tokens, tokens_from_env
-from exchange.portal.roles import NotAllowed, NotVisible, Principal
 from exchange.portal.runtime import LoginRequired, Portal
+from exchange.views.roles import NotAllowed, NotVisible, Principal
 from govbus.errors import BadConfiguration, BadInput, GovBusError, TransientError
 
 STATIC = Path(__file__).resolve().parent / "static"

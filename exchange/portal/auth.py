@@ -21,8 +21,8 @@ from collections.abc import Mapping
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from exchange.catalog import Catalog
-from exchange.portal.roles import AGENCY, ROLES, Principal
+from exchange.catalog.loader import Catalog
+from exchange.views.roles import AGENCY, ROLES, Principal
 from govbus.errors import BadConfiguration
 
 TOKENS_ENV = "GOVBUS_PORTAL_TOKENS"

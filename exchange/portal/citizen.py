@@ -26,14 +26,15 @@ from typing import Any
 import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+import audit
 import consent
-from consent.entry_proofs import dumps as proof_json
-from consent.entry_proofs import entry_proofs
+from audit.proofs import dumps as proof_json
+from audit.proofs import entry_proofs
 from exchange.bus import Bus
-from exchange.catalog import Catalog
+from exchange.catalog.loader import Catalog
 from exchange.portal.queries import as_utc
-from exchange.portal.roles import Principal
 from exchange.portal.subjects import audit_ref, deliveries_of_ref
+from exchange.views.roles import Principal
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "citizen_report.html"
@@ -101,7 +102,7 @@ def citizen_report(bus: Bus, who: Principal, national_id: str) -> CitizenReport:
     ref = audit_ref(bus, national_id)
     found = deliveries_of_ref(bus, ref)
     seqs = [d.ledger_seq for d in found.deliveries]
-    ledger = consent.CONSENT_METADATA.tables["ledger"]
+    ledger = audit.AUDIT_METADATA.tables["ledger"]
     with bus.engine.connect() as conn:
         payloads = {
             row.seq: json.loads(row.payload)
@@ -109,7 +110,7 @@ def citizen_report(bus: Bus, who: Principal, national_id: str) -> CitizenReport:
         }
         proofs = entry_proofs(conn, seqs)
         consents = bus.register.list_for_ref(conn, ref) if seqs else []
-        checkpoint = consent.latest_checkpoint(conn)
+        checkpoint = audit.latest_checkpoint(conn)
     deliveries = tuple(
         _delivery(bus.catalog, d.ledger_seq, as_utc(d.at) or d.at, payloads[d.ledger_seq], consents, proofs)
         for d in found.deliveries
@@ -123,7 +124,7 @@ def citizen_report(bus: Bus, who: Principal, national_id: str) -> CitizenReport:
         deliveries=deliveries,
         recipients=tuple(sorted({d.recipient for d in deliveries})),
         checkpoint=checkpoint.to_json() if checkpoint is not None else None,
-        public_keys=tuple((key_id, consent.public_key_pem(keys[key_id])) for key_id in sorted(keys)),
+        public_keys=tuple((key_id, audit.public_key_pem(keys[key_id])) for key_id in sorted(keys)),
     )
 
 

@@ -21,12 +21,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from exchange.audit_report import audit_report, parse_period
 from exchange.bus import Bus
 from exchange.portal import citizen, queries, subjects
 from exchange.portal.auth import SESSION_COOKIE, SESSION_MAX_AGE
-from exchange.portal.roles import Principal
 from exchange.portal.runtime import get_bus, page_principal, portal_of
+from exchange.views.audit_report import audit_report, parse_period
+from exchange.views.roles import Principal
 from govbus.errors import BadInput
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -15,12 +15,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-import consent
+import audit
 from exchange import state
 from exchange.bus import Bus
-from exchange.catalog import Dataset
+from exchange.catalog.loader import Dataset
 from exchange.portal import models
-from exchange.portal.roles import NotAllowed, NotVisible, Principal
+from exchange.views.roles import NotAllowed, NotVisible, Principal
 from govbus.errors import FatalError
 
 RUN_LIMIT_MAX = 1000
@@ -250,7 +250,7 @@ def _reasons(text: str | None) -> list[str]:
 def ledger_status(bus: Bus, who: Principal) -> models.LedgerStatus:
     """Verify the whole ledger now (chain, order, signatures): the page is the verifier."""
     who.require_ledger()
-    table = consent.CONSENT_METADATA.tables["ledger"]
+    table = audit.AUDIT_METADATA.tables["ledger"]
     with bus.engine.connect() as conn:
         kinds = [
             models.KindCount(kind=k, entries=n)
@@ -283,7 +283,7 @@ def ledger_status(bus: Bus, who: Principal) -> models.LedgerStatus:
     )
 
 
-def _latest(checkpoint: consent.Checkpoint | None) -> models.LatestCheckpoint | None:
+def _latest(checkpoint: audit.Checkpoint | None) -> models.LatestCheckpoint | None:
     if checkpoint is None:
         return None
     return models.LatestCheckpoint(

@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from exchange.bus import Bus
 from exchange.portal.auth import SESSION_COOKIE, Authenticator, check_agencies
-from exchange.portal.roles import Principal
+from exchange.views.roles import Principal
 
 bearer = HTTPBearer(auto_error=False, description="A token from GOVBUS_PORTAL_TOKENS")
 

@@ -5,7 +5,7 @@ The auditor types a national id. It is turned at once into the audit pseudonym
 that pseudonym is looked up: the typed id is never logged, stored, put in an error
 message or returned by the API; the HTML page shows it back only in its own form field.
 
-The lookup reads the access index (`exchange.access_index`: the subjects of every
+The lookup reads the access index (`audit.access_index`: the subjects of every
 delivered batch, by audit pseudonym, written with the delivery) for the ledger entries
 that carried this pseudonym, and reports each delivery as the signed ledger entry
 describes it. A state database without the table says so (`index_available=False` and a
@@ -21,12 +21,12 @@ import re
 
 import sqlalchemy as sa
 
-import consent
-from exchange import access_index
+import audit
+from audit import access_index
 from exchange.bus import Bus
 from exchange.portal import models
 from exchange.portal.queries import as_utc
-from exchange.portal.roles import Principal
+from exchange.views.roles import Principal
 from govbus.errors import BadInput
 
 ACCESS_INDEX_TABLE = access_index.TABLE
@@ -61,7 +61,7 @@ def deliveries_of_ref(bus: Bus, ref: str) -> models.SubjectReport:
         if not sa.inspect(conn).has_table(ACCESS_INDEX_TABLE):
             return models.SubjectReport(index_available=False, notice=INDEX_NOT_BUILT, deliveries=[])
         seqs = access_index.seqs_of(conn, ref)
-        ledger = consent.CONSENT_METADATA.tables["ledger"]
+        ledger = audit.AUDIT_METADATA.tables["ledger"]
         rows = (
             conn.execute(
                 sa.select(ledger.c.seq, ledger.c.at, ledger.c.payload)

@@ -22,7 +22,7 @@ from connectors.testing import ConnectorConformance, ConnectorHarness
 NOT_TEXT = "CSV fields are scalar text: lists, maps and records cannot be written"
 HEX = (
     "the file sinks write binary as hex text, which the conform step reads as the text's "
-    "own UTF-8 bytes (a mismatch between connectors.text_columns and schemas.value_casts)"
+    "own UTF-8 bytes (a mismatch between connectors.files.text_columns and schemas.value_casts)"
 )
 NULL_FIELD = "schemas.parse_schema cannot map a field of Avro type null (ValueError) yet"
 TEXT_NOT_SUPPORTED = {"null": NULL_FIELD, "bytes": HEX, "fixed": HEX, "optional-bytes": HEX}

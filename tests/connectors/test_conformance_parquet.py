@@ -25,7 +25,7 @@ class ParquetFileHarness(ConnectorHarness):
     not_supported: ClassVar[Mapping[str, str]] = {
         "idempotent_write": "the same ParquetSink is checked by the drop-folder harness "
         "(this source reads one file, not the batch files a sink writes)",
-        "bounded_memory": "ParquetSource reads its one file whole (see connectors.parquet): "
+        "bounded_memory": "ParquetSource reads its one file whole (see connectors.files.parquet): "
         "large files belong in a drop folder, which streams",
     }
 

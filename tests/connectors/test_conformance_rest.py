@@ -29,7 +29,7 @@ SMALL_PAGE = 4  # cuts the kit's batches (5 rows) and cursor groups (7 rows) eve
 LARGE_PAGE = 5_000  # for the memory check's million rows
 BASE64 = (
     "RestSink sends binary as base64 text, which the conform step reads as the text's own "
-    "UTF-8 bytes (a mismatch between connectors.rest_sink and schemas.value_casts)"
+    "UTF-8 bytes (a mismatch between connectors.rest.sink and schemas.value_casts)"
 )
 
 MICROS = "RestSink sends timestamps with microseconds and refuses finer ones"

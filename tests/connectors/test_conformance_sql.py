@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors import Sink, Source, make_sink, make_source
-from connectors.sql_sink import BATCH_MARKERS
+from connectors.sql.sink import BATCH_MARKERS
 from connectors.testing import (
     TYPE_CASES,
     ConnectorConformance,

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from connectors import FixedWidthFormat, FixedWidthSource, Source, make_source
-from connectors.drop_folder import DropFolderSource
-from connectors.record_framing import frame_rdw
+from connectors.files.drop_folder import DropFolderSource
+from connectors.mainframe.record_framing import frame_rdw
 from govbus.errors import BadConfiguration, BadInput, TransientError
 from tests.connectors.test_fixed_width_encoding import packed, text, zoned
 

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from connectors import RestSource, make_source
-from connectors.http_client import TokenBucket, redact_url
+from connectors.rest.http_client import TokenBucket, redact_url
 from govbus.errors import BadConfiguration, TransientError
 
 FAST = {"max_attempts": 4, "backoff_initial": 0.01, "backoff_max": 0.05, "timeout": 2}

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors import SqlSink, SqlSource, make_sink
-from connectors.sql_sink import BATCH_MARKERS
+from connectors.sql.sink import BATCH_MARKERS
 from govbus.errors import BadConfiguration, BadInput
 
 UTC = dt.UTC

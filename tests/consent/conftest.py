@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from audit import AUDIT_METADATA
 from consent import CONSENT_METADATA, KeyStore
 
 POSTGRES_ENV = "GOVBUS_TEST_POSTGRES_URL"
@@ -42,6 +43,7 @@ def _server_engine(kind: str) -> Iterator[sa.Engine | None]:
     eng = sa.create_engine(target, connect_args=connect_args)
     try:
         CONSENT_METADATA.create_all(eng)
+        AUDIT_METADATA.create_all(eng)
         yield eng
     finally:
         eng.dispose()
@@ -66,6 +68,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
     if request.param == "sqlite":
         eng = sa.create_engine(f"sqlite:///{tmp_path / 'state.db'}")
         CONSENT_METADATA.create_all(eng)
+        AUDIT_METADATA.create_all(eng)
         yield eng
         eng.dispose()
         return
@@ -73,7 +76,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
     if server is None:
         pytest.skip(f"{POSTGRES_ENV if request.param == 'postgresql' else MARIADB_ENV} is not set")
     with server.begin() as conn:
-        for table in reversed(CONSENT_METADATA.sorted_tables):
+        for table in [*reversed(CONSENT_METADATA.sorted_tables), *reversed(AUDIT_METADATA.sorted_tables)]:
             conn.execute(table.delete())
     yield server
 

@@ -9,10 +9,9 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from consent import (
-    CONSENT_METADATA,
+from audit import (
+    AUDIT_METADATA,
     BundleReport,
-    KeyStore,
     Ledger,
     LedgerTree,
     checkpoint_message,
@@ -23,8 +22,9 @@ from consent import (
     public_key_pem,
     verify_bundle,
 )
-from consent.instants import parse_instant
+from consent import CONSENT_METADATA, KeyStore
 from govbus.errors import BadInput
+from govbus.instants import parse_instant
 
 
 @pytest.fixture
@@ -32,6 +32,7 @@ def bundle(tmp_path: Path, keystore: KeyStore) -> Path:
     """A bundle of eight entries, checkpoints after the fourth and the eighth, two keys."""
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'state.db'}")
     CONSENT_METADATA.create_all(engine)
+    AUDIT_METADATA.create_all(engine)
     for block in (range(1, 5), range(5, 9)):
         ledger = Ledger.from_keystore(keystore)
         with engine.begin() as conn:

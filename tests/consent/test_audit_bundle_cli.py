@@ -10,9 +10,11 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from consent import check_entry_proof
-from exchange import Bus, cli_audit, demo
-from exchange.cli_audit import audit_app
+from audit import check_entry_proof
+from exchange import Bus
+from exchange.cli import audit as cli_audit
+from exchange.cli.audit import audit_app
+from exchange.demo import deployment as demo
 from govbus.errors import BadInput
 
 

@@ -10,10 +10,9 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from consent import (
-    CONSENT_METADATA,
+from audit import (
+    AUDIT_METADATA,
     Checkpoint,
-    KeyStore,
     Ledger,
     LedgerTree,
     VerifyReport,
@@ -23,8 +22,9 @@ from consent import (
     read_checkpoints,
     verify_bundle,
 )
-from consent.ledger import compute_entry_hash
-from consent.ledger_tree import read_leaves
+from audit.ledger.ledger import compute_entry_hash
+from audit.ledger.tree import read_leaves
+from consent import KeyStore
 from govbus.errors import BadConfiguration, FatalError
 
 Named = dict[str, list[str]]  # "entry 3" / "checkpoint 2" -> problem texts
@@ -61,7 +61,7 @@ def _modify(engine: sa.Engine, keystore: KeyStore) -> None:
 
 
 def _modify_and_rehash(engine: sa.Engine, keystore: KeyStore) -> None:
-    table = CONSENT_METADATA.tables["ledger"]
+    table = AUDIT_METADATA.tables["ledger"]
     with engine.connect() as conn:
         row = conn.execute(sa.select(table.c.at, table.c.prev_hash).where(table.c.seq == 3)).one()
     payload = '{"batch_id":"b3","rows":0}'

@@ -13,8 +13,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
-from consent import KeyStore, public_key_pem, write_manifest
-from exchange import cli, cli_consent
+from audit import public_key_pem
+from consent import KeyStore, write_manifest
+from exchange.cli import consent as cli_consent
+from exchange.cli import main as cli
 from govbus.errors import BadInput
 
 ALICE, BOB = "12345678901", "10987654321"
@@ -33,7 +35,7 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 @pytest.fixture
 def govbus(govbus_home: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """A runner for `exchange.cli.app` (the consent and keys commands are mounted there)."""
+    """A runner for `exchange.cli.main.app` (the consent and keys commands are mounted there)."""
     monkeypatch.setattr(cli_consent.console, "width", 250)
     return CliRunner()
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consent import ConsentTimeline, decide
-from consent.consent_index import ConsentIndex
+from consent.register.index import ConsentIndex
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 SCOPE = {"dataset": "d", "recipient": "r", "purpose": "P"}

@@ -12,7 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from consent import KeyStore, key_id_of
+from audit import key_id_of
+from consent import KeyStore
 from govbus.errors import BadConfiguration
 
 ENV = "GOVBUS_TEST_CONSENT_MASTER_KEY"

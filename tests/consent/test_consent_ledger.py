@@ -10,8 +10,9 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from consent import CONSENT_METADATA, GENESIS_HASH, KeyStore, Ledger
-from consent.ledger import compute_entry_hash
+from audit import AUDIT_METADATA, GENESIS_HASH, Ledger
+from audit.ledger.ledger import compute_entry_hash
+from consent import CONSENT_METADATA, KeyStore
 from govbus.errors import BadConfiguration, BadInput, FatalError, TransientError
 
 
@@ -211,6 +212,7 @@ def test_concurrent_writers_never_fork_the_chain(engine: sa.Engine, keystore: Ke
 def test_undecodable_row_is_fatal_not_a_crash(tmp_path: Path, keystore: KeyStore) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'garbled.db'}")
     CONSENT_METADATA.create_all(engine)
+    AUDIT_METADATA.create_all(engine)
     ledger = Ledger.from_keystore(keystore)
     _fill(engine, ledger, count=3)
     _sql(engine, "UPDATE ledger SET at = 'not a time' WHERE seq = 2")

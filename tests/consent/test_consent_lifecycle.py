@@ -8,18 +8,9 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from consent import (
-    ACTIVE,
-    EXPIRED,
-    PAUSED,
-    PENDING,
-    REVOKED,
-    ConsentRegister,
-    KeyStore,
-    Ledger,
-    decide,
-)
-from consent.timeline import NO_CONSENT
+from audit import Ledger
+from consent import ACTIVE, EXPIRED, PAUSED, PENDING, REVOKED, ConsentRegister, KeyStore, decide
+from consent.register.timeline import NO_CONSENT
 from govbus.errors import BadInput
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

@@ -13,17 +13,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from consent import (
-    KeyStore,
-    SigningKey,
-    decrypt_column,
-    encrypt_column,
-    key_id_of,
-    open_delivery,
-    verify_delivery,
-    write_manifest,
-)
-from consent.manifests import file_sha256
+from audit import SigningKey, key_id_of
+from consent import KeyStore, decrypt_column, encrypt_column, open_delivery, verify_delivery, write_manifest
+from consent.protect.manifests import file_sha256
 from govbus.errors import BadInput, FatalError
 
 BATCH = "st-000001-00000-statistics.tax-income"
@@ -249,7 +241,7 @@ def test_envelope_encryption_for_the_recipient_only(tmp_path: Path, keystore: Ke
 
 
 def test_encrypted_segments_cannot_be_cut_or_renamed(tmp_path: Path) -> None:
-    from consent.envelope import SEGMENT, decrypt_file, encrypt_file, new_data_key
+    from consent.protect.envelopes import SEGMENT, decrypt_file, encrypt_file, new_data_key
 
     key = new_data_key()
     source = tmp_path / "a.bin"

@@ -7,13 +7,7 @@ import hashlib
 import pyarrow as pa
 import pytest
 
-from consent import (
-    inclusion_proof,
-    merkle_root,
-    record_leaf_hashes,
-    record_merkle_root,
-    verify_inclusion,
-)
+from audit import inclusion_proof, merkle_root, record_leaf_hashes, record_merkle_root, verify_inclusion
 from govbus.errors import BadInput
 
 # The leaf inputs of the RFC 6962 reference test vectors (certificate-transparency).

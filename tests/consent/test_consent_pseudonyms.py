@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consent import KeyStore, pseudonymize
-from consent.pseudonyms import hmac_sha256_many
+from consent.protect.pseudonyms import hmac_sha256_many
 from govbus.errors import BadConfiguration, BadInput
 
 

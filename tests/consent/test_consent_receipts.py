@@ -12,17 +12,8 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from consent import (
-    CONSENT_METADATA,
-    ConsentRegister,
-    KeyStore,
-    Ledger,
-    SigningKey,
-    build_receipt,
-    key_id_of,
-    public_key_pem,
-    verify_receipt,
-)
+from audit import AUDIT_METADATA, Ledger, SigningKey, key_id_of, public_key_pem
+from consent import CONSENT_METADATA, ConsentRegister, KeyStore, build_receipt, verify_receipt
 from govbus.errors import BadInput
 
 ALICE, BOB = "12345678901", "10987654321"
@@ -34,6 +25,7 @@ SCOPE = {"recipient": "benefits", "dataset": "health.disability", "purpose": "BE
 def state(tmp_path: Path, keystore: KeyStore) -> tuple[sa.Engine, ConsentRegister, Ledger]:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'state.db'}")
     CONSENT_METADATA.create_all(engine)
+    AUDIT_METADATA.create_all(engine)
     ledger = Ledger.from_keystore(keystore)
     return engine, ConsentRegister(keystore.audit_key(), ledger=ledger), ledger
 

@@ -8,7 +8,8 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from consent import ConsentRegister, KeyStore, Ledger
+from audit import Ledger
+from consent import ConsentRegister, KeyStore
 from govbus.errors import BadInput
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

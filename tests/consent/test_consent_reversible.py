@@ -8,7 +8,7 @@ import decimal
 import pyarrow as pa
 import pytest
 
-import consent.reversible as reversible
+import consent.protect.reversible as reversible
 from consent import KeyStore, decrypt_column, encrypt_column
 from govbus.errors import BadConfiguration, BadInput
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from consent import KeyStore, Ledger, check_entry_proof, entry_proof
-from consent.entry_proofs import entry_proofs
+from audit import Ledger, check_entry_proof, entry_proof
+from audit.proofs import entry_proofs
+from consent import KeyStore
 from govbus.errors import BadInput
 
 

@@ -16,9 +16,8 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from consent import (
-    CONSENT_METADATA,
-    KeyStore,
+from audit import (
+    AUDIT_METADATA,
     Ledger,
     LedgerTree,
     check_entry_proof,
@@ -32,16 +31,17 @@ from consent import (
     verify_consistency,
     verify_inclusion,
 )
-from consent.entry_proofs import entry_proofs
-from consent.ledger_tiles import TILE_HEIGHT, StoredTree, fill_tiles, read_tiles
-from consent.ledger_tree import read_leaves
-from exchange import schema_migrations
-from exchange.cli_audit import audit_app
+from audit.ledger.tiles import TILE_HEIGHT, StoredTree, fill_tiles, read_tiles
+from audit.ledger.tree import read_leaves
+from audit.proofs import entry_proofs
+from consent import KeyStore
+from exchange.cli.audit import audit_app
+from exchange.state import migrate as schema_migrations
 from govbus.errors import BadInput, FatalError
 from tests.conftest import engine_at_revision
 
-LEDGER = CONSENT_METADATA.tables["ledger"]
-TILES = CONSENT_METADATA.tables["ledger_tiles"]
+LEDGER = AUDIT_METADATA.tables["ledger"]
+TILES = AUDIT_METADATA.tables["ledger_tiles"]
 SMALL = 2  # tiles of 2^2 = 4 entries: 255/256/257 and 65535/65536/65537 cross many levels
 
 
@@ -324,7 +324,7 @@ def test_an_upgraded_database_without_tiles_answers_then_fills(
         root = LedgerTree(read_leaves(conn)[1]).root()
         at = datetime.now(UTC)
         conn.execute(
-            CONSENT_METADATA.tables["ledger_checkpoints"]
+            AUDIT_METADATA.tables["ledger_checkpoints"]
             .insert()
             .values(
                 number=1,

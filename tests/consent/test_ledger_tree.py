@@ -8,8 +8,7 @@ import hashlib
 import pytest
 import sqlalchemy as sa
 
-from consent import (
-    KeyStore,
+from audit import (
     Ledger,
     LedgerTree,
     check_entry_proof,
@@ -22,6 +21,7 @@ from consent import (
     verify_consistency,
     verify_inclusion,
 )
+from consent import KeyStore
 from govbus.errors import BadInput
 
 SIZES = range(1, 21)

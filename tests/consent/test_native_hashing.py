@@ -1,6 +1,6 @@
 """The batch SHA-256/HMAC extension gives exactly the bytes of the pure-Python path, or refuses.
 
-`consent._sha256_batch` is built by `make install` (setup.py). Where it was not built the
+`govbus._sha256_batch` is built by `make install` (setup.py). Where it was not built the
 bus falls back to hashlib; in CI it must be there, so the fast path is what is tested.
 """
 
@@ -18,18 +18,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import consent
-from consent import batch_hashing, merkle, pseudonyms
+import audit
+from audit import merkle
+from consent.protect import pseudonyms
+from govbus import batch_hashing
 
 pytestmark = pytest.mark.skipif(
-    not consent.NATIVE_HASHING and not os.environ.get("CI"),
-    reason="consent._sha256_batch was not built here (no C compiler or OpenSSL headers at install)",
+    not audit.NATIVE_HASHING and not os.environ.get("CI"),
+    reason="govbus._sha256_batch was not built here (no C compiler or OpenSSL headers at install)",
 )
 
 
 @pytest.fixture
 def native() -> object:
-    assert consent.NATIVE_HASHING, "CI must build consent._sha256_batch: see setup.py"
+    assert audit.NATIVE_HASHING, "CI must build govbus._sha256_batch: see setup.py"
     return batch_hashing.native
 
 
@@ -131,7 +133,7 @@ def test_large_batch_equals_hashlib(native: object) -> None:
 @settings(max_examples=60, deadline=None)
 @given(key=st.binary(min_size=16, max_size=200), messages=st.lists(st.binary(max_size=300), max_size=40))
 def test_native_hmac_equals_hmac_digest(key: bytes, messages: list[bytes]) -> None:
-    assert consent.NATIVE_HASHING
+    assert audit.NATIVE_HASHING
     values = pa.array(messages, pa.large_binary())
     block = pseudonyms._digest_block(key, values)
     assert [block[i : i + 32] for i in range(0, len(block), 32)] == [

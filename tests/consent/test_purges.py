@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from audit import Ledger
 from consent import (
     CONSENT_METADATA,
     KeyStore,
-    Ledger,
     Purge,
     PurgeRegister,
     check_purge_instruction,

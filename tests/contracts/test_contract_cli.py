@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from contracts import diff_contracts, gx_suite, load_contract
-from exchange.cli_contract import contract_app
+from exchange.cli.contract import contract_app
 from schemas import load_schema
 
 SAMPLE = Path(__file__).parents[2] / "catalog/datasets/tax.income"

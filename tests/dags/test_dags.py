@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from exchange.catalog import load_catalog
+from exchange.catalog.loader import load_catalog
 from tests.conftest import CATALOG
 from tests.dags.conftest import dagbag
 

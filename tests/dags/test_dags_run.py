@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from exchange import Bus, demo
+from exchange import Bus
+from exchange.demo import deployment as demo
 from tests.dags.conftest import AIRFLOW, run
 from tests.e2e.helpers import benefits_rows, source_rows, statistics_files
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from openlineage.client.serde import Serde
 
-from exchange.catalog import load_catalog
-from exchange.lineage import NAMESPACE, step_lineage
+from exchange.catalog.loader import load_catalog
+from exchange.orchestration.lineage import NAMESPACE, step_lineage
 from tests.conftest import CATALOG
 
 CAT = load_catalog(CATALOG)

@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from exchange import Bus, demo
+from exchange import Bus
+from exchange.demo import deployment as demo
 from tests.conftest import postgres_url
 from tests.dags.conftest import AIRFLOW, GOVBUS, airflow_environ, run
 from tests.e2e.helpers import benefits_rows, sql_rows

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from exchange import orchestration as o
-from exchange.catalog import check_catalog, load_catalog
+from exchange.catalog.loader import check_catalog, load_catalog
+from exchange.orchestration import tasks as o
 from govbus.errors import BadConfiguration, BadInput
 from tests.conftest import CATALOG
 
@@ -76,7 +76,7 @@ def test_a_bad_retry_setting_names_the_variable(env, named):
 
 
 def test_freshness_fails_before_any_data_then_judges_the_newest_staged_value(bus):
-    from exchange import demo
+    from exchange.demo import deployment as demo
 
     with pytest.raises(BadInput, match="no data staged yet"):
         o.freshness_task("tax.income")

@@ -8,9 +8,10 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-import consent
-from exchange import access_index, demo, state
-from exchange.cli import app
+import audit
+from audit import AUDIT_METADATA, access_index
+from exchange.cli.main import app
+from exchange.demo import deployment as demo
 from tests.e2e.helpers import housing_rows, statistics_files
 
 
@@ -19,9 +20,9 @@ def test_every_delivery_of_a_person_is_listed_and_the_index_holds_no_raw_id(bus)
     (result,) = bus.run(["tax.income"])
     assert result.ok
     person = housing_rows(bus.settings.home)[0]["national_id"]  # consented: 3 recipients
-    ledger = consent.CONSENT_METADATA.tables["ledger"]
+    ledger = audit.AUDIT_METADATA.tables["ledger"]
     with bus.engine.connect() as conn:
-        stored = conn.execute(sa.select(state.access_index)).all()
+        stored = conn.execute(sa.select(AUDIT_METADATA.tables["access_index"])).all()
         pairs = list(access_index.entries(conn))
         recipient = {
             seq: json.loads(payload)["recipient"]

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pytest
 import sqlalchemy as sa
 
-from exchange import demo
+from exchange.demo import deployment as demo
 from tests.e2e.helpers import (
     benefits_rows,
     housing_rows,
@@ -50,7 +50,7 @@ def _good_source_rows(bus) -> list[dict]:
 
 
 def _active_housing_subjects(bus) -> set[str]:
-    from consent.tables import consents as consents_table  # test reads the register directly
+    from consent.register.tables import consents as consents_table  # test reads the register directly
 
     refs = set()
     with bus.engine.connect() as conn:
@@ -147,7 +147,7 @@ def test_crash_after_sink_write_then_rerun_is_exactly_once(bus, seeded):
     stats = statistics_table(bus.settings.home)
     assert stats.num_rows == len(good)  # no duplicate file, no missing batch
     # One ledger entry per delivered batch, none for the crashed attempt.
-    from consent.tables import ledger as ledger_table
+    from audit.tables import ledger as ledger_table
 
     with bus.engine.connect() as conn:
         kinds = Counter(
@@ -168,7 +168,7 @@ def test_revoked_consent_stops_delivery_of_that_subject(bus, seeded):
     bus.run(TAX)
     housing = housing_rows(bus.settings.home)
     victim = housing[0]["national_id"]
-    from consent.tables import consents as consents_table
+    from consent.register.tables import consents as consents_table
 
     ref = bus.register.subject_ref(victim)
     with bus.engine.begin() as conn:
@@ -219,7 +219,8 @@ def test_statistics_pseudonyms_differ_from_what_another_recipient_would_get(bus,
 
 
 def test_registry_mainframe_export_reaches_benefits_and_bad_records_keep_their_offset(bus, seeded):
-    from exchange import demo_registry, state
+    from exchange import state
+    from exchange.demo import registry as demo_registry
 
     (result,) = bus.run(["registry.residents"])
     assert result.ok, result.failures

@@ -1,6 +1,6 @@
 """The Health Ministry of the sample deployment: its REST API, consent-based delivery to Benefits.
 
-The Ministry's API is a real HTTP server on 127.0.0.1 (`exchange.demo_health_api`); the
+The Ministry's API is a real HTTP server on 127.0.0.1 (`exchange.demo.health_api`); the
 bus reads it with the `rest` connector (Link-header paging, `since`, bearer token). What
 Benefits may receive is restated here from the register's consent statuses, not from the
 timeline code that decides in the bus.
@@ -20,8 +20,10 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from exchange import Bus, demo, demo_health
-from exchange.demo_health_api import PATH, TOKEN_ENV, URL_ENV, running, serving
+from exchange import Bus
+from exchange.demo import deployment as demo
+from exchange.demo import health as demo_health
+from exchange.demo.health_api import PATH, TOKEN_ENV, URL_ENV, running, serving
 from govbus.errors import BadConfiguration
 from tests.e2e.helpers import sql_rows
 
@@ -71,7 +73,7 @@ def _benefits_rows(bus: Bus) -> list[dict]:
 
 def _statuses(bus: Bus, rows: list[dict]) -> list[str | None]:
     """Each row's subject's Benefits consent status in the register (None: no consent)."""
-    from consent.tables import consents  # the test reads the register directly
+    from consent.register.tables import consents  # the test reads the register directly
 
     with bus.engine.connect() as conn:
         by_ref = dict(
@@ -210,7 +212,7 @@ def test_a_taken_port_is_named_and_the_api_is_left_alone_when_another_is_configu
 
 
 def test_govbus_demo_serves_the_ministry_and_summarizes_denials_by_reason(govbus_home, monkeypatch):
-    from exchange import cli
+    from exchange.cli import main as cli
 
     monkeypatch.setattr(cli.console, "width", 250)
     out = CliRunner().invoke(cli.app, ["demo", "--rows", "600"])

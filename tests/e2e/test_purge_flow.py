@@ -21,8 +21,11 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 import consent
-from exchange import demo, purges, schema_migrations, state
-from exchange.cli import app
+from exchange import state
+from exchange.cli.main import app
+from exchange.demo import deployment as demo
+from exchange.erasure import purges
+from exchange.state import migrate as schema_migrations
 from govbus.errors import GovBusError
 from tests.conftest import CATALOG
 from tests.e2e.helpers import benefits_rows, housing_rows, statistics_files

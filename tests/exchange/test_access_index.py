@@ -15,8 +15,10 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Engine
 
-import consent
-from exchange import access_index, schema_migrations, state
+import audit
+from audit import AUDIT_METADATA, access_index
+from exchange import state
+from exchange.state import migrate as schema_migrations
 from govbus.errors import FatalError
 from tests.conftest import engine_at_revision, mariadb_url, postgres_schema, schema_url
 
@@ -44,10 +46,10 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         if not url:
             pytest.skip("GOVBUS_TEST_MARIADB_URL is not set")
         eng = sa.create_engine(url)
-        state.access_index.drop(eng, checkfirst=True)
-        state.access_index.create(eng)
+        AUDIT_METADATA.tables["access_index"].drop(eng, checkfirst=True)
+        AUDIT_METADATA.tables["access_index"].create(eng)
         yield eng
-        state.access_index.drop(eng)
+        AUDIT_METADATA.tables["access_index"].drop(eng)
         eng.dispose()
 
 
@@ -119,7 +121,9 @@ def test_a_large_batch_makes_one_row_per_bucket_beyond_a_64_kib_blob(engine: Eng
         assert access_index.write(conn, access_index.group(people), 1) == len(people)
     with engine.connect() as conn:
         assert access_index.seqs_of(conn, people[1_234_567].as_py()) == [1]
-        count = conn.execute(sa.select(sa.func.count()).select_from(state.access_index)).scalar_one()
+        count = conn.execute(
+            sa.select(sa.func.count()).select_from(AUDIT_METADATA.tables["access_index"])
+        ).scalar_one()
     assert count == 2**access_index.BUCKET_BITS
 
 
@@ -144,7 +148,7 @@ def test_upgrade_carries_the_per_subject_rows_over_and_downgrade_brings_them_bac
         for seq in range(1, 4)
         if (i + seq) % 3
     ]
-    ledger = consent.CONSENT_METADATA.tables["ledger"]
+    ledger = audit.AUDIT_METADATA.tables["ledger"]
     with at_0003.begin() as conn:
         conn.execute(ledger.insert(), [_ledger_row(seq, f"r{seq}") for seq in range(1, 4)])
         old_table = sa.Table("access_index", sa.MetaData(), autoload_with=conn)

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import consent
-from exchange import Bus, demo
-from exchange.audit_catalog import CATALOG_CHANGED, catalog_items, record_catalog_change
-from exchange.cli import app
+import audit
+from exchange import Bus
+from exchange.cli.main import app
+from exchange.demo import deployment as demo
+from exchange.run.catalog_changes import CATALOG_CHANGED, catalog_items, record_catalog_change
 from tests.conftest import CATALOG
 
 HOUSING_FIELDS = "fields: [return_id, national_id, tax_year, gross_income, taxable_income, updated_at]"
@@ -29,7 +30,7 @@ def catalog(
     return copy
 
 
-def _entries(kind: str | None = None) -> list[consent.LedgerEntry]:
+def _entries(kind: str | None = None) -> list[audit.LedgerEntry]:
     bus = Bus.open()
     try:
         with bus.engine.connect() as conn:
@@ -157,7 +158,7 @@ def test_each_kind_of_item_is_named_added_removed_or_changed(catalog):
     assert removed["new_sha256"] is None and removed["fields_added"] == []
     assert "tax_year" in removed["fields_removed"]
     # Names and fingerprints only: nothing of the catalog's text (let alone data).
-    assert "Housing and Homes" not in consent.canonical_json(entry.payload)
+    assert "Housing and Homes" not in audit.canonical_json(entry.payload)
 
 
 def test_workers_starting_together_record_a_change_once(catalog):
@@ -181,7 +182,7 @@ def test_workers_starting_together_record_a_change_once(catalog):
 
 
 def test_the_command_records_on_demand(catalog, monkeypatch):
-    from exchange import cli_audit
+    from exchange.cli import audit as cli_audit
 
     monkeypatch.setattr(cli_audit.console, "width", 200)
     runner = CliRunner()

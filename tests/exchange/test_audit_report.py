@@ -13,15 +13,18 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+import audit
 import consent
-from exchange import cli_audit, demo, state
-from exchange.audit_report import audit_report, parse_period
-from exchange.cli import app
-from exchange.portal.roles import AUDITOR, Principal
+from exchange import state
+from exchange.cli import audit as cli_audit
+from exchange.cli.main import app
+from exchange.demo import deployment as demo
+from exchange.views.audit_report import audit_report, parse_period
+from exchange.views.roles import AUDITOR, Principal
 from govbus.errors import BadInput
 
 AUDITOR_ = Principal(AUDITOR)
-LEDGER = consent.CONSENT_METADATA.tables["ledger"]
+LEDGER = audit.AUDIT_METADATA.tables["ledger"]
 
 
 @pytest.fixture

@@ -52,8 +52,8 @@ def test_check_passes_on_the_sample_catalog(env):
 def test_check_says_when_record_hashing_runs_without_the_extension(env):
     assert "pure Python" not in govbus("check", env=env).stderr
     unbuilt = (
-        "import sys; sys.modules['consent._sha256_batch'] = None; "  # as if setup.py could not build it
-        "from exchange.cli import main; sys.argv = ['govbus', 'check']; main()"
+        "import sys; sys.modules['govbus._sha256_batch'] = None; "  # as if setup.py could not build it
+        "from exchange.cli.main import main; sys.argv = ['govbus', 'check']; main()"
     )
     out = subprocess.run([sys.executable, "-c", unbuilt], env=env, cwd=REPO, capture_output=True,
                          text=True, timeout=300, check=False)  # fmt: skip

@@ -20,8 +20,8 @@ import yaml
 
 from connectors import SqlSource
 from contracts import load_contract, validate
-from exchange import demo
-from exchange.cli import main
+from exchange.cli.main import main
+from exchange.demo import deployment as demo
 from schemas import conform, load_schema
 from tests.conftest import REPO, postgres_url
 

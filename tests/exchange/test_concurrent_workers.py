@@ -10,7 +10,8 @@ from collections import Counter
 
 import sqlalchemy as sa
 
-from exchange import demo, state
+from exchange import state
+from exchange.demo import deployment as demo
 from tests.conftest import REPO
 from tests.e2e.helpers import benefits_rows, statistics_table
 
@@ -67,7 +68,7 @@ def test_four_workers_at_once_deliver_each_row_exactly_once(bus, monkeypatch):
                 state.deliveries.c.subscription_id
             )
         ).all()
-        from consent.tables import ledger
+        from audit.tables import ledger
 
         entries = Counter(
             json.loads(p)["subscription"]

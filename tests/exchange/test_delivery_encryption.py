@@ -24,8 +24,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+import audit
 import consent
-from exchange import Bus, check_catalog, demo
+from exchange import Bus, check_catalog
+from exchange.demo import deployment as demo
 from govbus.errors import BadInput
 from tests.conftest import CATALOG, REPO
 from tests.e2e.helpers import source_rows
@@ -83,7 +85,7 @@ def _reversible_for_statistics(catalog: Path) -> None:
     )
 
 
-def _run_tax(rows: int = 400) -> tuple[Path, list[consent.LedgerEntry], consent.PublicKeys]:
+def _run_tax(rows: int = 400) -> tuple[Path, list[audit.LedgerEntry], audit.PublicKeys]:
     """Seed the sample systems, run tax.income; (statistics inbox, its delivery entries, bus keys)."""
     bus = Bus.open()
     try:
@@ -133,7 +135,7 @@ def test_encrypt_files_leaves_only_sealed_files_that_open_to_the_delivered_rows(
         # Exactly what was delivered: the ledger's row count and Merkle root over the records.
         assert table.num_rows == payload["rows_delivered"]
         assert table.column_names == payload["fields"]
-        assert consent.merkle_root(consent.record_leaf_hashes(table)) == payload["merkle_root"]
+        assert audit.merkle_root(audit.record_leaf_hashes(table)) == payload["merkle_root"]
 
         with pytest.raises(BadInput):
             consent.open_delivery(

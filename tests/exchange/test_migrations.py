@@ -1,6 +1,6 @@
 """The state database's Alembic migrations match the models, on SQLite and PostgreSQL.
 
-The first test is the guard: change a table in exchange/state.py or consent/tables.py
+The first test is the guard: change a table in exchange/state/tables.py or consent/register/tables.py
 without adding a revision in exchange/migrations/versions/ and it fails, naming the
 difference.
 """
@@ -23,8 +23,10 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 import consent
-from exchange import schema_migrations, state
-from exchange.cli_db import db_app
+from audit import AUDIT_METADATA
+from exchange import state
+from exchange.cli.db import db_app
+from exchange.state import migrate as schema_migrations
 from govbus.errors import BadConfiguration, BadInput
 from tests.conftest import postgres_schema, postgres_url
 
@@ -58,6 +60,7 @@ def create_all(engine: Engine) -> None:
     """How the state database was built before migrations."""
     state.METADATA.create_all(engine)
     consent.CONSENT_METADATA.create_all(engine)
+    AUDIT_METADATA.create_all(engine)
 
 
 def version_rows(engine: Engine) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from exchange import Bus
-from exchange.cli import app
+from exchange.cli.main import app
 from tests.e2e.helpers import benefits_rows
 from tests.exchange.quarantine_support import (
     Sources,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from exchange.catalog import check_catalog, load_catalog
-from exchange.schedules import parse_schedule
+from exchange.catalog.loader import check_catalog, load_catalog
+from exchange.catalog.schedules import parse_schedule
 from tests.conftest import CATALOG
 
 KNOWN = {"tax.income", "registry.residents"}

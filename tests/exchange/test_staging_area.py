@@ -13,9 +13,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from exchange import Bus, demo
-from exchange.settings import Settings
-from exchange.staging import StagingArea, redact
+from exchange import Bus
+from exchange.demo import deployment as demo
+from exchange.run.staging import StagingArea, redact
+from exchange.state.settings import Settings
 from govbus.errors import BadConfiguration, TransientError
 from tests.connectors.sftp_server import SftpTestServer
 from tests.e2e.helpers import benefits_rows, source_rows

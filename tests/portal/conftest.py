@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from exchange import Bus, Settings
-from exchange import demo as sample
+from exchange.demo import deployment as sample
 from exchange.portal import create_app
 from tests.conftest import CATALOG as SAMPLE_CATALOG
 from tests.conftest import postgres_schema, schema_url

@@ -6,7 +6,7 @@ import json
 
 import sqlalchemy as sa
 
-import consent
+import audit
 from exchange import state
 from tests.portal.conftest import bearer
 
@@ -105,7 +105,7 @@ def test_quarantine_counts_by_reason_without_any_quarantined_value(client, state
 
 
 def test_ledger_reports_entries_head_and_intact(client, state_rows):
-    table = consent.CONSENT_METADATA.tables["ledger"]
+    table = audit.AUDIT_METADATA.tables["ledger"]
     head = state_rows(sa.select(table.c.seq, table.c.entry_hash).order_by(table.c.seq.desc()).limit(1))[0]
     kinds = dict(state_rows(sa.select(table.c.kind, sa.func.count()).group_by(table.c.kind)))
     ledger = client.get("/api/ledger", headers=bearer("auditor")).json()

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from exchange.audit_report import audit_report
-from exchange.portal.roles import AUDITOR, Principal
+from exchange.views.audit_report import audit_report
+from exchange.views.roles import AUDITOR, Principal
 from tests.portal.conftest import bearer
 
 

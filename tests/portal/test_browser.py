@@ -1,6 +1,6 @@
 """End to end in headless Chromium, with JavaScript switched off: the portal as people use it.
 
-The portal runs as the real command (`python -m exchange.cli_portal`, what `govbus
+The portal runs as the real command (`python -m exchange.cli.portal`, what `govbus
 portal` mounts) in a subprocess on a free loopback port, with uvicorn's access log on.
 
 The browser is Debian's `chromium` package, installed by the project's set-up (CI runs
@@ -53,7 +53,7 @@ class Served:
 
 @pytest.fixture
 def served(seeded_sqlite, tmp_path) -> Iterator[Served]:  # type: ignore[no-untyped-def]
-    """`python -m exchange.cli_portal` (the `govbus portal` command) on a free loopback port."""
+    """`python -m exchange.cli.portal` (the `govbus portal` command) on a free loopback port."""
     port = _free_port()
     env = {
         **os.environ,
@@ -65,7 +65,7 @@ def served(seeded_sqlite, tmp_path) -> Iterator[Served]:  # type: ignore[no-unty
     env.pop("GOVBUS_STATE_URL", None)
     log = (tmp_path / "portal.log").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "exchange.cli_portal", "--port", str(port)],
+        [sys.executable, "-m", "exchange.cli.portal", "--port", str(port)],
         env=env,
         cwd=REPO,
         stdout=log,

@@ -17,9 +17,9 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-import consent
-from exchange import access_index
-from exchange.cli import app
+import audit
+from audit import access_index
+from exchange.cli.main import app
 from exchange.portal.citizen import mask_id
 from tests.portal.conftest import TOKENS, Seeded, bearer, client_for
 
@@ -109,7 +109,7 @@ def _check(html: str, deployment: Seeded, person: str) -> Page:
     assert [int(i.removeprefix("delivery-")) for i in page.ids if i.startswith("delivery-")] == seqs
     proofs = [json.loads(p) for p in page.pres if p.lstrip().startswith("{")]
     assert [p["entry"]["seq"] for p in proofs] == seqs
-    assert all(consent.check_entry_proof(p, keys) == [] for p in proofs)
+    assert all(audit.check_entry_proof(p, keys) == [] for p in proofs)
     # Plain words a person can read.
     assert "the Social Benefits Agency" in page.text and "Social Benefits Act, section 12(3)" in page.text
     assert "You allowed it: your consent no." in page.text and "the Housing Agency" in page.text

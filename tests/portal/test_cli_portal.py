@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from exchange.cli_portal import register
+from exchange.cli.portal import register
 from govbus.errors import BadConfiguration
 
 

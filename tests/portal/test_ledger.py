@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-import consent
+import audit
 from tests.portal.conftest import bearer, client_for
 
 
 def test_an_edited_delivery_entry_is_shown_as_not_intact(seeded_sqlite, tmp_path):
     copy = seeded_sqlite.copy(tmp_path / "home")
-    ledger = consent.CONSENT_METADATA.tables["ledger"]
+    ledger = audit.AUDIT_METADATA.tables["ledger"]
     engine = sa.create_engine(copy.settings.state_url)
     with engine.begin() as conn:
         seq, payload = conn.execute(
@@ -31,7 +31,7 @@ def test_an_edited_delivery_entry_is_shown_as_not_intact(seeded_sqlite, tmp_path
 
 def test_a_deleted_entry_is_named(seeded_sqlite, tmp_path):
     copy = seeded_sqlite.copy(tmp_path / "home")
-    ledger = consent.CONSENT_METADATA.tables["ledger"]
+    ledger = audit.AUDIT_METADATA.tables["ledger"]
     engine = sa.create_engine(copy.settings.state_url)
     with engine.begin() as conn:
         conn.execute(sa.delete(ledger).where(ledger.c.seq == 10))
@@ -50,7 +50,7 @@ def test_the_page_shows_the_latest_signed_checkpoint_and_names_a_truncation(seed
     latest = status["latest_checkpoint"]
     assert status["intact"] is True and status["checkpoints"] >= 1
     assert latest["tree_size"] == status["entries"] and latest["root"] in page  # the run signed its end
-    ledger = consent.CONSENT_METADATA.tables["ledger"]
+    ledger = audit.AUDIT_METADATA.tables["ledger"]
     engine = sa.create_engine(copy.settings.state_url)
     with engine.begin() as conn:
         conn.execute(sa.delete(ledger).where(ledger.c.seq == status["entries"]))  # cut the last entry

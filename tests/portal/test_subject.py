@@ -7,7 +7,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from exchange import access_index
+from audit import access_index
 from tests.portal.conftest import TOKENS, bearer, client_for
 
 PERSON = "48213376590"  # typed by the auditor; the demo's ids are random 11-digit numbers

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from exchange import Bus
-from exchange.cli import app
+from exchange.cli.main import app
 from tests.exchange.quarantine_support import Sources, edit_contract, tax_row
 
 runner = CliRunner(env={"COLUMNS": "200"})

@@ -1,0 +1,105 @@
+"""audit: the tamper-evident record of what left the bus, and the proofs an outsider checks.
+
+The signed, hash-chained ledger with Merkle roots over delivered records; its RFC 6962
+tree (and the stored tiles that keep its heads and proofs cheap); signed checkpoints;
+inclusion and consistency proofs; offline-verifiable bundles; the per-subject access
+index ("who received person X's data"); and the signed documents (Ed25519 over
+canonical JSON) that manifests, receipts and purge instructions build on.
+See docs/audit.md.
+
+What a caller must know:
+
+* audit/ imports no other GovBus part, only the kernel `govbus/`. Whatever signs for
+  the bus is passed in (a `KeySource`, e.g. consent's `KeyStore`).
+* Its tables live in `AUDIT_METADATA`; the exchange creates them in the state database
+  through its migrations. Functions that write take a `sa.Connection`, so the caller's
+  transaction decides what commits together (a ledger entry with its checkpoint).
+* `NATIVE_HASHING` says whether the C batch hasher was built; the pure-Python path
+  gives the same bytes, slower.
+"""
+
+from __future__ import annotations
+
+from audit import access_index
+from audit.bundles import BundleReport, export_bundle, verify_bundle
+from audit.ledger.chain import ChainCheck
+from audit.ledger.checkpoints import (
+    Checkpoint,
+    check_checkpoints,
+    checkpoint_message,
+    latest_checkpoint,
+    read_checkpoints,
+)
+from audit.ledger.ledger import GENESIS_HASH, Ledger, LedgerEntry, VerifyReport, canonical_json
+from audit.ledger.tiles import StoredTree, fill_tiles
+from audit.ledger.tree import LedgerTree, entry_leaf_hash, verify_consistency
+from audit.ledger.tree import consistency_proof as ledger_consistency_proof
+from audit.ledger.tree import inclusion_proof as ledger_inclusion_proof
+from audit.ledger.tree import tree_head as ledger_tree_head
+from audit.merkle import (
+    canonical_records,
+    inclusion_proof,
+    merkle_root,
+    record_leaf_hashes,
+    record_merkle_root,
+    verify_inclusion,
+)
+from audit.proofs import check_entry_proof, entry_proof
+from audit.signatures import (
+    KeySource,
+    SigningKey,
+    Verification,
+    key_id_of,
+    load_public_key,
+    load_trusted_keys,
+    public_key_pem,
+    sign_document,
+    verify_document,
+)
+from audit.tables import AUDIT_METADATA
+from govbus.batch_hashing import AVAILABLE as NATIVE_HASHING
+
+__all__ = [
+    "AUDIT_METADATA",
+    "GENESIS_HASH",
+    "NATIVE_HASHING",
+    "BundleReport",
+    "ChainCheck",
+    "Checkpoint",
+    "KeySource",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerTree",
+    "SigningKey",
+    "StoredTree",
+    "Verification",
+    "VerifyReport",
+    "access_index",
+    "canonical_json",
+    "canonical_records",
+    "check_checkpoints",
+    "check_entry_proof",
+    "checkpoint_message",
+    "entry_leaf_hash",
+    "entry_proof",
+    "export_bundle",
+    "fill_tiles",
+    "inclusion_proof",
+    "key_id_of",
+    "latest_checkpoint",
+    "ledger_consistency_proof",
+    "ledger_inclusion_proof",
+    "ledger_tree_head",
+    "load_public_key",
+    "load_trusted_keys",
+    "merkle_root",
+    "public_key_pem",
+    "read_checkpoints",
+    "record_leaf_hashes",
+    "record_merkle_root",
+    "sign_document",
+    "verify_bundle",
+    "verify_consistency",
+    "verify_document",
+    "verify_inclusion",
+]

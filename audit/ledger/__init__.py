@@ -1,0 +1,5 @@
+"""audit.ledger."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,210 @@
+"""Signed checkpoints of the ledger: (tree size, RFC 6962 root, time), signed with Ed25519.
+
+What a caller must know:
+
+* The signed message is the UTF-8 text `govbus-ledger\\n<size>\\n<root hex>\\n<time>\\n`
+  (time as fixed-width ISO 8601 UTC with microseconds, `govbus.instants.iso_utc`), so
+  anyone can check a checkpoint with OpenSSL and the bus's public key.
+* A checkpoint fixes the first `size` entries: deleting entries from the end of the
+  ledger (which leaves a valid shorter chain), editing, removing or reordering any entry
+  it covers, all change the recomputed root. `check_checkpoints` names the checkpoint
+  (its `number`) and says what is wrong.
+* Write them with `Ledger.checkpoint(conn)` (it serializes with appends); writing one also
+  stores the ledger's new tiles (`audit.ledger.tiles`). The functions here that take no
+  connection are pure and used by the offline bundle verifier too: `check_checkpoints`
+  trusts no tile, only the tree rebuilt from the entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from audit.ledger.tiles import fill_tiles
+from audit.ledger.tree import LedgerTree, verify_consistency
+from audit.tables import ledger_checkpoints
+from govbus.errors import TransientError
+from govbus.instants import iso_utc, utc_now
+
+ORIGIN = "govbus-ledger"
+
+
+def checkpoint_message(tree_size: int, root: str, at: datetime) -> bytes:
+    """The exact bytes a checkpoint signature covers (see module doc)."""
+    return f"{ORIGIN}\n{tree_size}\n{root}\n{iso_utc(at)}\n".encode()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One signed tree head as stored."""
+
+    number: int
+    tree_size: int
+    root: str
+    at: datetime
+    key_id: str
+    signature: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON form (time as ISO text), as exported in bundles and proofs."""
+        return {
+            "number": self.number,
+            "tree_size": self.tree_size,
+            "root": self.root,
+            "at": iso_utc(self.at),
+            "key_id": self.key_id,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Checkpoint:
+        """Inverse of `to_json`; KeyError/ValueError/TypeError on a malformed document."""
+        number, size = data["number"], data["tree_size"]
+        if not isinstance(number, int) or not isinstance(size, int):
+            raise TypeError("number and tree_size must be integers")
+        return cls(
+            number=number,
+            tree_size=size,
+            root=str(data["root"]),
+            at=datetime.fromisoformat(str(data["at"])),
+            key_id=str(data["key_id"]),
+            signature=str(data["signature"]),
+        )
+
+
+def _from_row(row: Any) -> Checkpoint:
+    return Checkpoint(
+        number=row.number,
+        tree_size=row.tree_size,
+        root=row.root,
+        at=row.at,
+        key_id=row.key_id,
+        signature=row.signature,
+    )
+
+
+def read_checkpoints(conn: sa.Connection) -> list[Checkpoint]:
+    """Every checkpoint in number order (not verified)."""
+    query = sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.number)
+    return [_from_row(row) for row in conn.execute(query)]
+
+
+def latest_checkpoint(conn: sa.Connection) -> Checkpoint | None:
+    """The newest checkpoint, or None if none was taken yet (not verified)."""
+    row = conn.execute(
+        sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.number.desc()).limit(1)
+    ).first()
+    return None if row is None else _from_row(row)
+
+
+def write_checkpoint(conn: sa.Connection, signing_key: Ed25519PrivateKey, key_id: str) -> Checkpoint:
+    """Sign and store the current tree head. The caller holds the ledger's append lock.
+
+    Stores the tiles the entries since the last checkpoint completed first (in the same
+    transaction, `audit.ledger.tiles.fill_tiles`), so the head costs O(256 × levels)
+    hashes read, and so will the next proofs.
+    """
+    tree = fill_tiles(conn)
+    previous = latest_checkpoint(conn)
+    at = utc_now()
+    if previous is not None and at < previous.at:
+        at = previous.at  # a clock that stepped back must not reorder checkpoints
+    number = previous.number + 1 if previous is not None else 1
+    root = tree.root()
+    signature = signing_key.sign(checkpoint_message(tree.size, root, at)).hex()
+    try:
+        conn.execute(
+            ledger_checkpoints.insert().values(
+                number=number, tree_size=tree.size, root=root, at=at, key_id=key_id, signature=signature
+            )
+        )
+    except sa.exc.IntegrityError as exc:
+        raise TransientError(
+            "another writer took a ledger checkpoint at the same time",
+            where="ledger_checkpoints",
+            hint="roll back and retry the transaction",
+        ) from exc
+    return Checkpoint(number, tree.size, root, at, key_id, signature)
+
+
+def checkpoint_signature_problem(
+    checkpoint: Checkpoint, public_keys: Mapping[str, Ed25519PublicKey]
+) -> str | None:
+    """Why the checkpoint's signature does not hold, or None if it does."""
+    public = public_keys.get(checkpoint.key_id)
+    if public is None:
+        return "signed by an unknown key id (not among the trusted keys)"
+    try:
+        public.verify(
+            bytes.fromhex(checkpoint.signature),
+            checkpoint_message(checkpoint.tree_size, checkpoint.root, checkpoint.at),
+        )
+    except (InvalidSignature, ValueError):
+        return "signature is not valid for its tree head (forged, edited or re-signed)"
+    return None
+
+
+def check_checkpoints(
+    checkpoints: Sequence[Checkpoint], tree: LedgerTree, public_keys: Mapping[str, Ed25519PublicKey]
+) -> list[tuple[int, str]]:
+    """Problems of each checkpoint against the ledger's tree, named by checkpoint number.
+
+    Checks: numbering has no gap, signature by a trusted key, size within the ledger and
+    root equal to the recomputed root at that size, and, between consecutive checkpoints,
+    growing size and time and a consistency proof between their recorded roots.
+    """
+    problems: list[tuple[int, str]] = []
+    previous: Checkpoint | None = None
+    for checkpoint in checkpoints:
+        number = checkpoint.number
+        found: list[str] = []
+        expected = previous.number + 1 if previous is not None else 1
+        if number != expected:
+            missing = (
+                f"checkpoint {expected} is missing"
+                if number == expected + 1
+                else f"checkpoints {expected} to {number - 1} are missing"
+            )
+            problems.append((expected, missing + " (deleted?)"))
+        bad_signature = checkpoint_signature_problem(checkpoint, public_keys)
+        if bad_signature:
+            found.append(bad_signature)
+        if checkpoint.tree_size > tree.size:
+            found.append(
+                f"covers {checkpoint.tree_size} entries but the ledger holds only "
+                f"{tree.size} (entries removed from the end?)"
+            )
+        elif checkpoint.tree_size < 0 or tree.root(checkpoint.tree_size) != checkpoint.root:
+            found.append(
+                f"root does not match the ledger's first {checkpoint.tree_size} "
+                "entries (entries edited, removed or reordered)"
+            )
+        if previous is not None:
+            found.extend(_against_previous(previous, checkpoint, tree, bool(found)))
+        problems.extend((number, text) for text in found)
+        previous = checkpoint
+    return problems
+
+
+def _against_previous(
+    previous: Checkpoint, checkpoint: Checkpoint, tree: LedgerTree, already_flagged: bool
+) -> list[str]:
+    """Order and consistency of a checkpoint with the one before it."""
+    found: list[str] = []
+    if checkpoint.at < previous.at:
+        found.append(f"time is earlier than checkpoint {previous.number} (reordered?)")
+    if checkpoint.tree_size < previous.tree_size:
+        found.append(f"tree is smaller than at checkpoint {previous.number} (the ledger was cut back?)")
+    elif not already_flagged and previous.tree_size >= 1 and checkpoint.tree_size <= tree.size:
+        proof = tree.consistency_proof(previous.tree_size, checkpoint.tree_size)
+        if not verify_consistency(
+            previous.tree_size, checkpoint.tree_size, previous.root, checkpoint.root, proof
+        ):
+            found.append(f"not consistent with checkpoint {previous.number} (history rewritten between them)")
+    return found

@@ -1,0 +1,5 @@
+"""connectors.files."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""connectors.mainframe."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

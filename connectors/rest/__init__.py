@@ -1,0 +1,5 @@
+"""connectors.rest."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""connectors.sftp."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,120 @@
+"""Building the SFTP drop-folder sources and sinks from connector settings.
+
+One connector kind per file format, as for local files (`csv` ⇒ `sftp_csv`): each kind
+takes the local kind's settings, with `directory` naming the folder on the server, plus
+the server settings of `connectors.sftp.session` (host, port, username, password_env,
+private_key_env, private_key_path, private_key_passphrase_env, known_hosts,
+host_key_fingerprint, timeout_seconds):
+
+    connector          source settings (drop folder)              sink settings
+    sftp_csv           directory, pattern, archive_directory,     directory, delimiter
+                       settle_seconds + the CSV options
+    sftp_jsonl         directory, pattern, archive_directory,     directory
+                       settle_seconds
+    sftp_avro          (as sftp_jsonl)                            directory, codec
+    sftp_parquet       (as sftp_jsonl)                            directory
+    sftp_fixed_width   (as sftp_jsonl) + copybook, encoding,      -
+                       record_format, record_length, naming
+
+Required: host, username, directory, one of password_env / private_key_env /
+private_key_path (and, for sftp_fixed_width, copybook: a local path). Defaults as for
+local files; `settle_seconds` 1. Building validates the settings and contacts nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from connectors.files import avro_files, csv_files, jsonl_files, parquet_files
+from connectors.files.drop_folder import FileFormat
+from connectors.files.kinds import file_format_for
+from connectors.files.parquet import ParquetSink
+from connectors.files.settings import SettingsReader
+from connectors.files.sinks import AVRO_CODECS, AvroSink, CsvSink, JsonLinesSink
+from connectors.mainframe.code_pages import ENCODINGS
+from connectors.mainframe.copybook import NAMINGS
+from connectors.mainframe.fixed_width_format import RECORD_FORMATS, FixedWidthFormat
+from connectors.sftp.folder import SftpDropFolderSource
+from connectors.sftp.session import SERVER_SETTINGS, SftpSettings
+from connectors.sftp.sink import SftpSink
+from govbus.errors import BadConfiguration
+
+_FIXED_WIDTH = (
+    "directory", "pattern", "archive_directory", "settle_seconds",
+    "copybook", "encoding", "record_format", "record_length", "naming",
+)  # fmt: skip
+_SOURCE_SETTINGS = {
+    "sftp_csv": csv_files.SETTINGS,
+    "sftp_jsonl": jsonl_files.SETTINGS,
+    "sftp_avro": avro_files.SETTINGS,
+    "sftp_parquet": parquet_files.SETTINGS,
+    "sftp_fixed_width": _FIXED_WIDTH,
+}
+_SINK_SETTINGS = {
+    "sftp_csv": ("directory", "delimiter"),
+    "sftp_jsonl": ("directory",),
+    "sftp_avro": ("directory", "codec"),
+    "sftp_parquet": ("directory",),
+}
+SFTP_SOURCES = tuple(_SOURCE_SETTINGS)
+SFTP_SINKS = tuple(_SINK_SETTINGS)
+
+
+def make_sftp_source(settings: Mapping[str, Any], *, key_fields: Sequence[str] = ()) -> SftpDropFolderSource:
+    """An `SftpDropFolderSource` for `sftp_*` settings (see the module doc).
+
+    Every record of each new file is delivered: key fields do not select rows (for
+    sftp_fixed_width they must be fields of the copybook).
+    """
+    connector = str(settings.get("connector"))
+    reader = SettingsReader(settings, connector, (*SERVER_SETTINGS, *_SOURCE_SETTINGS[connector]))
+    server = SftpSettings.from_settings(reader, settings)
+    file_format: FileFormat
+    if connector == "sftp_fixed_width":
+        file_format = _fixed_width(reader, settings, key_fields)
+    else:
+        file_format = file_format_for(connector.removeprefix("sftp_"), reader)
+    return SftpDropFolderSource(
+        file_format,
+        server,
+        reader.text("directory"),
+        pattern=reader.optional_text("pattern"),
+        archive_directory=reader.optional_text("archive_directory"),
+        settle_seconds=reader.number("settle_seconds", 1.0, minimum=0, maximum=3600),
+    )
+
+
+def make_sftp_sink(settings: Mapping[str, Any]) -> SftpSink:
+    """An `SftpSink` writing the file the matching local sink would (see the module doc)."""
+    connector = str(settings.get("connector"))
+    reader = SettingsReader(settings, connector, (*SERVER_SETTINGS, *_SINK_SETTINGS[connector]))
+    server = SftpSettings.from_settings(reader, settings)
+    directory = reader.text("directory")
+    if connector == "sftp_csv":
+        delimiter = reader.char("delimiter", ",") or ","
+        CsvSink(".", delimiter=delimiter)  # refuses a bad delimiter now, not at the first write
+        return SftpSink(server, directory, lambda folder: CsvSink(folder, delimiter=delimiter))
+    if connector == "sftp_jsonl":
+        return SftpSink(server, directory, JsonLinesSink)
+    if connector == "sftp_avro":
+        codec = reader.choice("codec", "deflate", AVRO_CODECS)
+        return SftpSink(server, directory, lambda folder: AvroSink(folder, codec=codec))
+    return SftpSink(server, directory, ParquetSink)
+
+
+def _fixed_width(
+    reader: SettingsReader, settings: Mapping[str, Any], key_fields: Sequence[str]
+) -> FixedWidthFormat:
+    """The fixed-width format of the settings (as the local `fixed_width` connector reads them)."""
+    file_format = FixedWidthFormat(
+        reader.text("copybook"),
+        encoding=reader.choice("encoding", "cp037", ENCODINGS),
+        record_format=reader.choice("record_format", "fixed", RECORD_FORMATS),
+        record_length=settings.get("record_length"),
+        naming=reader.choice("naming", "leaf", NAMINGS),
+    )
+    for i, name in enumerate(key_fields):
+        if name not in file_format.layout.names:
+            raise BadConfiguration("is not a field of the copybook", where=f"key_fields[{i}]")
+    return file_format

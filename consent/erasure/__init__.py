@@ -1,0 +1,5 @@
+"""consent.erasure."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

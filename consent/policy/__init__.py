@@ -1,0 +1,5 @@
+"""consent.policy.decide."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

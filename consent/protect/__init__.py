@@ -1,0 +1,5 @@
+"""consent.protect."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""consent.register.register."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,452 @@
+"""The consent register: subjects' consents to send their data to a recipient for a purpose.
+
+What a caller must know:
+
+* The register never stores a raw subject id: it keeps `subject_ref`, the HMAC of the id
+  under the audit key (`KeyStore.audit_key()`). Compute the refs of a batch with
+  `subject_refs(column)`; they equal `subject_ref(id)` value by value.
+* Every method that writes takes a `sa.Connection` and does not commit: the caller's
+  transaction decides. With a `Ledger`, each grant, pause, resume and revocation is also
+  logged there in the same transaction (ids and audit pseudonyms only; evidence stays here).
+* A method that refuses (BadInput) has written nothing, so a caller may go on in the
+  same transaction (the CSV import relies on it).
+* History is queryable: `timeline(...)` / `active(at=...)` answer for any instant from
+  valid_from, valid_until (exclusive), pause windows and the revocation instant; with
+  `known_at` they use only what the register had recorded by then (a faithful replay of
+  a past decision, even if a revocation was later entered with an earlier effect).
+* Changes of one consent take effect in order: a pause, resume or revocation cannot take
+  effect before the consent's previous pause, resume or revocation.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from consent.protect.pseudonyms import pseudonymize
+from consent.register.legal_bases import NAME, PURPOSE_CODE
+from consent.register.tables import consent_events, consents
+from consent.register.terms import (
+    ACTIVE,
+    EXPIRED,
+    EXPIRED_EVENT,
+    GIVEN,
+    PAUSED,
+    PAUSED_EVENT,
+    RESUMED,
+    REVOKED,
+    REVOKED_EVENT,
+    ConsentEvent,
+    ConsentRecord,
+    checked,
+    collection_method_checked,
+    consent_id_checked,
+    data_life_or_none,
+    evidence_checked,
+    fields_json,
+    frequency_or_none,
+)
+from consent.register.timeline import ACTIVE_SCHEMA, ConsentTimeline
+from govbus.errors import BadConfiguration, BadInput
+from govbus.instants import as_utc, utc_now
+
+if TYPE_CHECKING:
+    from audit.ledger.ledger import Ledger
+
+# (event, statuses it applies to, status after, status that makes it a no-op)
+_CHANGES = {
+    PAUSED_EVENT: ((ACTIVE,), PAUSED, PAUSED),
+    RESUMED: ((PAUSED,), ACTIVE, ACTIVE),
+    REVOKED_EVENT: ((ACTIVE, PAUSED, EXPIRED), REVOKED, REVOKED),
+}
+
+
+def _record(row: Any) -> ConsentRecord:
+    return ConsentRecord(
+        consent_id=row.consent_id,
+        subject_ref=row.subject_ref,
+        recipient=row.recipient,
+        dataset=row.dataset,
+        purpose=row.purpose,
+        fields=tuple(json.loads(row.fields)),
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        status=row.status,
+        revoked_at=row.revoked_at,
+        evidence=row.evidence,
+        version=row.version,
+        created_at=row.created_at,
+        data_life=row.data_life,
+        frequency=row.frequency,
+        collection_method=row.collection_method,
+        updated_at=row.updated_at,
+    )
+
+
+class ConsentRegister:
+    """Grant, pause, resume, revoke, expire and look up consents."""
+
+    def __init__(self, audit_key: bytes, *, ledger: Ledger | None = None) -> None:
+        if not isinstance(audit_key, bytes) or len(audit_key) < 16:
+            raise BadConfiguration(
+                "the audit key must be at least 16 bytes",
+                where="ConsentRegister(audit_key)",
+                hint="pass KeyStore.audit_key()",
+            )
+        self._key = audit_key
+        self._ledger = ledger
+
+    def __repr__(self) -> str:
+        return f"ConsentRegister(ledger={self._ledger is not None})"
+
+    def subject_ref(self, subject_id: str) -> str:
+        """Audit pseudonym of one subject id (64 hex digits)."""
+        if not isinstance(subject_id, str) or not subject_id:
+            raise BadInput("subject id must be a non-empty string", where="subject_id")
+        return hmac.digest(self._key, subject_id.encode("utf-8"), "sha256").hex()
+
+    def subject_refs(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """Audit pseudonyms of a whole column of subject ids (nulls stay null)."""
+        return pseudonymize(values, self._key)
+
+    def _log(self, conn: sa.Connection, kind: str, payload: dict[str, Any]) -> None:
+        if self._ledger is not None:
+            self._ledger.append(conn, kind, payload)
+
+    # -- writes -------------------------------------------------------------------------
+
+    def grant(
+        self,
+        conn: sa.Connection,
+        subject_id: str,
+        recipient: str,
+        dataset: str,
+        purpose: str,
+        fields: Sequence[str],
+        valid_from: datetime | None = None,
+        valid_until: datetime | None = None,
+        evidence: str = "",
+        *,
+        data_life: str | None = None,
+        frequency: str | None = None,
+        collection_method: str = "",
+        consent_id: str | None = None,
+    ) -> str:
+        """Record a given consent and return its id; valid_from defaults to now.
+
+        `consent_id` lets an importer keep the id the consent was collected under (a UUID);
+        granting an id that exists is a BadInput.
+        """
+        ref = self.subject_ref(subject_id)
+        checked(recipient, "recipient", NAME)
+        checked(dataset, "dataset", NAME)
+        checked(purpose, "purpose", PURPOSE_CODE)
+        listed = fields_json(fields)
+        evidence = evidence_checked(evidence)
+        life, often = data_life_or_none(data_life), frequency_or_none(frequency)
+        method = collection_method_checked(collection_method)
+        now = utc_now()
+        start = as_utc(valid_from) if valid_from is not None else now
+        end = as_utc(valid_until) if valid_until is not None else None
+        if end is not None and end <= start:
+            raise BadInput("valid_until must be after valid_from", where="valid_until")
+        if consent_id is None:
+            consent_id = str(uuid.uuid4())
+        else:
+            consent_id = consent_id_checked(consent_id)
+            if self.get(conn, consent_id) is not None:
+                raise BadInput(
+                    "a consent with this id exists already",
+                    where="consent_id",
+                    hint="each consent needs its own id",
+                )
+        conn.execute(
+            consents.insert().values(
+                consent_id=consent_id,
+                subject_ref=ref,
+                recipient=recipient,
+                dataset=dataset,
+                purpose=purpose,
+                fields=listed,
+                valid_from=start,
+                valid_until=end,
+                status=ACTIVE,
+                revoked_at=None,
+                data_life=life,
+                frequency=often,
+                collection_method=method,
+                evidence=evidence,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            consent_events.insert().values(
+                consent_id=consent_id, event=GIVEN, at=now, recorded_at=now, version=1
+            )
+        )
+        self._log(
+            conn,
+            "consent.given",
+            {
+                "consent_id": consent_id,
+                "subject_ref": ref,
+                "recipient": recipient,
+                "dataset": dataset,
+                "purpose": purpose,
+                "fields": json.loads(listed),
+                "valid_from": start.isoformat(),
+                "valid_until": end.isoformat() if end is not None else None,
+                "data_life": life,
+                "frequency": often,
+                "collection_method": method,
+                "version": 1,
+            },
+        )
+        return consent_id
+
+    def _change(self, conn: sa.Connection, consent_id: str, event: str, at: datetime | None) -> bool:
+        """Apply a pause / resume / revocation; False if the consent already had that status."""
+        consent_id = consent_id_checked(consent_id)
+        applies_to, after, done = _CHANGES[event]
+        row = conn.execute(
+            sa.select(consents.c.status, consents.c.version).where(consents.c.consent_id == consent_id)
+        ).first()
+        if row is None:
+            raise BadInput(
+                "no consent has this id",
+                where="consent_id",
+                hint="list the subject's consents to find the id",
+            )
+        if row.status == done:
+            return False
+        if row.status not in applies_to:
+            raise BadInput(
+                f"a {row.status.lower()} consent cannot be {event}",
+                where="consent_id",
+                hint="grant a new consent instead",
+            )
+        now = utc_now()
+        when = as_utc(at) if at is not None else now
+        last = conn.execute(
+            sa.select(sa.func.max(consent_events.c.at)).where(
+                consent_events.c.consent_id == consent_id, consent_events.c.event.in_(tuple(_CHANGES))
+            )
+        ).scalar()
+        if last is not None and when < as_utc(last):
+            raise BadInput(
+                f"the consent cannot be {event} before its last change took effect",
+                where="at",
+                hint="give a time at or after the last change",
+            )
+        values: dict[str, Any] = {"status": after, "version": row.version + 1, "updated_at": now}
+        if event == REVOKED_EVENT:
+            values["revoked_at"] = when
+        updated = conn.execute(
+            consents.update()
+            .where(consents.c.consent_id == consent_id, consents.c.version == row.version)
+            .values(**values)
+        )
+        if updated.rowcount != 1:  # a concurrent change won: let the caller retry cleanly
+            raise BadInput(
+                "the consent changed while this change was being made",
+                where="consent_id",
+                hint="look at it again and retry",
+            )
+        conn.execute(
+            consent_events.insert().values(
+                consent_id=consent_id, event=event, at=when, recorded_at=now, version=row.version + 1
+            )
+        )
+        self._log(
+            conn,
+            f"consent.{event}",
+            {"consent_id": consent_id, "at": when.isoformat(), "version": row.version + 1},
+        )
+        return True
+
+    def pause(self, conn: sa.Connection, consent_id: str, at: datetime | None = None) -> bool:
+        """Pause an ACTIVE consent from `at` (default now); False if it is paused already."""
+        return self._change(conn, consent_id, PAUSED_EVENT, at)
+
+    def resume(self, conn: sa.Connection, consent_id: str, at: datetime | None = None) -> bool:
+        """Resume a PAUSED consent from `at` (default now); False if it is active already."""
+        return self._change(conn, consent_id, RESUMED, at)
+
+    def revoke(self, conn: sa.Connection, consent_id: str, at: datetime | None = None) -> bool:
+        """Revoke a consent from `at` (default now); False if it was already revoked.
+
+        An unknown consent id is a BadInput. Revoking is idempotent so a retry is safe.
+        """
+        return self._change(conn, consent_id, REVOKED_EVENT, at)
+
+    def expire_due(self, conn: sa.Connection, at: datetime | None = None) -> int:
+        """Mark ACTIVE or PAUSED consents whose valid_until has passed as EXPIRED.
+
+        Housekeeping only (timelines already judge by time); returns how many changed.
+        """
+        when = as_utc(at) if at is not None else utc_now()
+        due = conn.execute(
+            sa.select(consents.c.consent_id, consents.c.version).where(
+                consents.c.status.in_((ACTIVE, PAUSED)),
+                consents.c.valid_until.is_not(None),
+                consents.c.valid_until <= when,
+            )
+        ).all()
+        changed = 0
+        recorded = utc_now()
+        for row in due:
+            result = conn.execute(
+                consents.update()
+                .where(consents.c.consent_id == row.consent_id, consents.c.version == row.version)
+                .values(status=EXPIRED, version=row.version + 1, updated_at=recorded)
+            )
+            if result.rowcount == 1:
+                conn.execute(
+                    consent_events.insert().values(
+                        consent_id=row.consent_id,
+                        event=EXPIRED_EVENT,
+                        at=when,
+                        recorded_at=recorded,
+                        version=row.version + 1,
+                    )
+                )
+                changed += 1
+        return changed
+
+    # -- reads --------------------------------------------------------------------------
+
+    def timeline(
+        self,
+        conn: sa.Connection,
+        *,
+        recipient: str,
+        dataset: str,
+        purpose: str,
+        fields: Sequence[str],
+        known_at: datetime | None = None,
+        subject_ref: str | None = None,
+        at: datetime | None = None,
+    ) -> ConsentTimeline:
+        """Every consent of (recipient, dataset, purpose) as a `ConsentTimeline`.
+
+        `covers` marks the consents whose fields include all of `fields`. With `known_at`,
+        only consents and events recorded by then count; with `at`, only consents whose
+        validity contains `at` are loaded (what `active` needs); `subject_ref` narrows to
+        one subject.
+        """
+        wanted = set(json.loads(fields_json(fields)))
+        c, e = consents, consent_events
+        raw = sa.String  # timestamps as the driver gives them; converted column-wise below
+        query = sa.select(
+            c.c.subject_ref,
+            c.c.consent_id,
+            c.c.fields,
+            sa.type_coerce(c.c.valid_from, raw),
+            sa.type_coerce(c.c.valid_until, raw),
+            sa.type_coerce(c.c.created_at, raw),
+        ).where(c.c.recipient == recipient, c.c.dataset == dataset, c.c.purpose == purpose)
+        events = (
+            sa.select(e.c.consent_id, e.c.event, e.c.at)
+            .join(c, c.c.consent_id == e.c.consent_id)
+            .where(
+                c.c.recipient == recipient,
+                c.c.dataset == dataset,
+                c.c.purpose == purpose,
+                e.c.event.in_(tuple(_CHANGES)),
+            )
+        )
+        if known_at is not None:
+            query = query.where(c.c.created_at <= as_utc(known_at))
+            events = events.where(e.c.recorded_at <= as_utc(known_at))
+        if subject_ref is not None:
+            query = query.where(c.c.subject_ref == subject_ref)
+            events = events.where(c.c.subject_ref == subject_ref)
+        if at is not None:
+            when = as_utc(at)
+            query = query.where(
+                c.c.valid_from <= when, sa.or_(c.c.valid_until.is_(None), c.c.valid_until > when)
+            )
+        rows = conn.execute(query.order_by(c.c.subject_ref, c.c.created_at, c.c.consent_id)).all()
+        revoked_at: dict[str, datetime] = {}
+        windows: list[tuple[str, datetime, datetime | None]] = []
+        open_pause: dict[str, datetime] = {}
+        for cid, event, when_at in conn.execute(events.order_by(e.c.event_id)):
+            if event == PAUSED_EVENT:
+                open_pause.setdefault(cid, when_at)
+            elif event == RESUMED and cid in open_pause:
+                windows.append((cid, open_pause.pop(cid), when_at))
+            elif event == REVOKED_EVENT:
+                revoked_at.setdefault(cid, when_at)
+        windows.extend((cid, start, None) for cid, start in open_pause.items())
+        return ConsentTimeline.from_columns(
+            list(zip(*rows, strict=True)) if rows else None, wanted, revoked_at, windows
+        )
+
+    def active(
+        self,
+        conn: sa.Connection,
+        *,
+        recipient: str,
+        dataset: str,
+        purpose: str,
+        fields: Sequence[str],
+        at: datetime,
+        known_at: datetime | None = None,
+    ) -> pa.Table:
+        """Consents in force at `at` for (recipient, dataset, purpose) covering all `fields`.
+
+        Returns a table (subject_ref: string, consent_id: string), one row per consent:
+        not PENDING, PAUSED, REVOKED or EXPIRED at `at`.
+        """
+        table = self.timeline(
+            conn,
+            recipient=recipient,
+            dataset=dataset,
+            purpose=purpose,
+            fields=fields,
+            known_at=known_at,
+            at=at,
+        ).active(at)
+        return table if table.num_rows else ACTIVE_SCHEMA.empty_table()
+
+    def get(self, conn: sa.Connection, consent_id: str) -> ConsentRecord | None:
+        """One consent by id, or None."""
+        row = conn.execute(
+            sa.select(consents).where(consents.c.consent_id == consent_id_checked(consent_id))
+        ).first()
+        return None if row is None else _record(row)
+
+    def list_for_subject(self, conn: sa.Connection, subject_id: str) -> list[ConsentRecord]:
+        """Every consent of one subject, oldest first (for a citizen's own view)."""
+        return self.list_for_ref(conn, self.subject_ref(subject_id))
+
+    def list_for_ref(self, conn: sa.Connection, subject_ref: str) -> list[ConsentRecord]:
+        """Every consent of one audit pseudonym, oldest first."""
+        rows = conn.execute(
+            sa.select(consents)
+            .where(consents.c.subject_ref == subject_ref)
+            .order_by(consents.c.created_at, consents.c.consent_id)
+        ).all()
+        return [_record(row) for row in rows]
+
+    def events(self, conn: sa.Connection, consent_id: str) -> list[tuple[str, datetime]]:
+        """The consent's history as (event, effective at), in the order it was recorded."""
+        return [(h.event, h.at) for h in self.history(conn, consent_id)]
+
+    def history(self, conn: sa.Connection, consent_id: str) -> list[ConsentEvent]:
+        """The consent's events with effective and recorded instants and versions."""
+        rows = conn.execute(
+            sa.select(consent_events)
+            .where(consent_events.c.consent_id == consent_id)
+            .order_by(consent_events.c.event_id)
+        ).all()
+        return [ConsentEvent(row.event, row.at, row.recorded_at, row.version) for row in rows]

@@ -1,0 +1,5 @@
+"""exchange.catalog.loader."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

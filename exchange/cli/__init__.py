@@ -1,0 +1,5 @@
+"""exchange.cli.main."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,245 @@
+"""`govbus audit ...`: verify the ledger and its checkpoints, export and verify bundles, proofs.
+
+`verify` checks the state database (chain, signatures, signed checkpoints, RFC 6962 tree);
+`verify --bundle PATH` checks an exported bundle offline with no database; `export`
+writes a bundle; `proof SEQ` prints an entry's inclusion proof against the latest
+checkpoint (JSON) and `check-proof FILE` checks one offline; `checkpoint` signs the
+current tree head (every run ends with one); `report` sums deliveries, denials and
+quarantine per agency and purpose over a period (`exchange.views.audit_report`); `catalog`
+records a changed catalog in the ledger (`exchange.run.catalog_changes`; every run does it
+too). `subject` (the citizen's report) lives in `exchange.cli.subject`.
+A failed check prints one `✗` line per problem, naming the entry or checkpoint, and
+exits with code 1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+import audit
+from audit.bundles import export_bundle, verify_bundle
+from audit.proofs import check_entry_proof, entry_proof
+from exchange.bus import Bus
+from exchange.run.catalog_changes import record_catalog_change
+from exchange.views import status as views
+from exchange.views.audit_report import audit_report, csv_text, parse_period, write_report
+from exchange.views.roles import AUDITOR, Principal
+from govbus.errors import BadInput
+
+console = Console()
+err_console = Console(stderr=True)
+
+audit_app = typer.Typer(help="The tamper-evident ledger of every delivery.", no_args_is_help=True)
+
+
+@contextmanager
+def _bus() -> Iterator[Bus]:
+    bus = Bus.open()
+    try:
+        yield bus
+    finally:
+        bus.close()
+
+
+def _short(root: str | None) -> str:
+    return f"{root[:16]}…" if root else "-"
+
+
+def _print_report(report: audit.VerifyReport, file_problems: list[str], what: str) -> None:
+    """Print a verify report; exit 1 if anything is wrong."""
+    if report.ok and not file_problems:
+        console.print(f"[green]✓[/] {what} intact: {report.entries} entries, chain and signatures verified")
+        latest = report.latest_checkpoint
+        if latest is None:
+            console.print("[yellow]![/] no checkpoint yet: entries removed from the end cannot be detected")
+        else:
+            console.print(
+                f"[green]✓[/] {report.checkpoints} checkpoint(s) verified; latest #{latest.number}: "
+                f"{latest.tree_size} entries, root {_short(latest.root)}",
+                highlight=False,
+            )
+        return
+    for text in file_problems:
+        err_console.print(f"[red]✗[/] {text}", highlight=False)
+    for seq, text in report.problems:
+        err_console.print(f"[red]✗[/] entry {seq}: {text}", highlight=False)
+    for number, text in report.checkpoint_problems:
+        err_console.print(f"[red]✗[/] checkpoint {number}: {text}", highlight=False)
+    total = len(file_problems) + len(report.problems) + len(report.checkpoint_problems)
+    err_console.print(
+        f"[red]{what} NOT intact[/]: {total} problem(s) in {report.entries} entries "
+        f"and {report.checkpoints} checkpoint(s)"
+    )
+    raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    bundle: Annotated[
+        Path | None,
+        typer.Option("--bundle", help="Check this exported bundle folder offline (no database)."),
+    ] = None,
+    trusted_keys: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trusted-keys",
+            help="With --bundle: PEM public key file(s) or folder(s) to trust (default: the bundle's own).",
+        ),
+    ] = None,
+) -> None:
+    """Check the whole ledger: hash chain, order, every signature and every signed checkpoint."""
+    if bundle is None:
+        with _bus() as bus, bus.engine.connect() as conn:
+            report = bus.ledger.verify(conn)
+        _print_report(report, [], "ledger")
+        return
+    keys = audit.load_trusted_keys(trusted_keys) if trusted_keys else None
+    result = verify_bundle(bundle, keys)
+    if result.keys_source == "bundle":
+        err_console.print(
+            "[yellow]![/] trusting the public keys shipped in the bundle; "
+            "pass --trusted-keys with the bus's published keys to pin them",
+            highlight=False,
+        )
+    _print_report(result.ledger, result.file_problems, "bundle")
+
+
+@audit_app.command("export")
+def audit_export(
+    path: Annotated[Path, typer.Argument(help="A new folder to write the bundle to.")],
+) -> None:
+    """Write the ledger, its checkpoints and the public keys to a bundle folder."""
+    with _bus() as bus, bus.engine.connect() as conn:
+        manifest = export_bundle(conn, path, bus.keys.public_keys())
+    console.print(
+        f"[green]✓[/] exported {manifest['entries']} entries and {manifest['checkpoints']} "
+        f"checkpoint(s) to {path} (root {_short(manifest['root'])})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@audit_app.command("proof")
+def audit_proof(
+    seq: Annotated[int, typer.Argument(help="The entry's sequence number.")],
+) -> None:
+    """Print the inclusion proof (JSON) of an entry against the latest signed checkpoint."""
+    with _bus() as bus, bus.engine.connect() as conn:
+        document = entry_proof(conn, seq)
+    typer.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@audit_app.command("check-proof")
+def audit_check_proof(
+    proof: Annotated[
+        Path, typer.Argument(help="A proof document (JSON): `audit proof` or a citizen report.")
+    ],
+    trusted_keys: Annotated[
+        list[Path],
+        typer.Option("--trusted-keys", help="PEM public key file(s) or folder(s) of the bus to trust."),
+    ],
+) -> None:
+    """Check one entry's inclusion proof offline: entry hash, signatures, path to the signed root."""
+    try:
+        document = json.loads(proof.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BadInput(
+            "cannot read the proof as JSON",
+            where=str(proof),
+            hint="save the proof text exactly as shown, as UTF-8",
+        ) from exc
+    problems = check_entry_proof(document, audit.load_trusted_keys(trusted_keys))
+    if problems:
+        for text in problems:
+            err_console.print(f"[red]✗[/] {text}", highlight=False)
+        err_console.print(f"[red]proof NOT valid[/]: {len(problems)} problem(s)")
+        raise typer.Exit(1)
+    checkpoint = document["checkpoint"]
+    console.print(
+        f"[green]✓[/] entry {document['entry']['seq']} is in the ledger: its hash and signature hold "
+        f"and its path leads to checkpoint #{checkpoint['number']} ({checkpoint['tree_size']} entries, "
+        f"root {_short(checkpoint['root'])}), signed by key {checkpoint['key_id']}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    parquet = "parquet"
+
+
+@audit_app.command("report")
+def audit_report_command(
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="First day (YYYY-MM-DD, UTC) or instant (ISO 8601), included."),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", help="Last day, included (YYYY-MM-DD), or an instant, excluded (ISO 8601)."),
+    ] = None,
+    output: Annotated[
+        ReportFormat, typer.Option("--format", help="table, csv or parquet.")
+    ] = ReportFormat.table,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the csv or parquet file here.")] = None,
+) -> None:
+    """Per agency and purpose: rows delivered, denied (by reason) and quarantined in a period."""
+    begin, until = parse_period(start, end)
+    if output is ReportFormat.parquet and out is None:
+        raise BadInput("Parquet is a binary file", where="--out", hint="name the file: --out report.parquet")
+    if output is ReportFormat.table and out is not None:
+        raise BadInput("a table is for the terminal", where="--out", hint="add --format csv or parquet")
+    with _bus() as bus:
+        report = audit_report(bus, Principal(AUDITOR), begin, until)
+    if output is ReportFormat.table:
+        views.print_audit_report(report, console)
+    elif out is None:
+        typer.echo(csv_text(report), nl=False)
+    else:
+        rows = write_report(report, out, output.value)
+        console.print(f"[green]✓[/] wrote {rows} row(s) to {out}", highlight=False, soft_wrap=True)
+
+
+@audit_app.command("catalog")
+def audit_catalog() -> None:
+    """Record the catalog in the ledger now if it changed since last recorded (every run does too)."""
+    with _bus() as bus:
+        entry = record_catalog_change(bus)
+    if entry is None:
+        console.print("[green]✓[/] the ledger already records this catalog: nothing changed")
+        return
+    for change in entry.payload["changes"]:
+        fields = [f"+{f}" for f in change.get("fields_added", [])] + [
+            f"-{f}" for f in change.get("fields_removed", [])
+        ]
+        console.print(
+            f"  {change['change']:8} {change['item']}" + (f"  fields {' '.join(fields)}" if fields else ""),
+            highlight=False,
+        )
+    console.print(
+        f"[green]✓[/] recorded entry {entry.seq}: {len(entry.payload['changes'])} change(s), "
+        f"catalog {_short(entry.payload['catalog_sha256'])}",
+        highlight=False,
+    )
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign and store the ledger's current tree head (size, root, time)."""
+    with _bus() as bus, bus.engine.begin() as conn:
+        checkpoint = bus.ledger.checkpoint(conn)
+    console.print(
+        f"[green]✓[/] checkpoint #{checkpoint.number}: {checkpoint.tree_size} entries, "
+        f"root {_short(checkpoint.root)}",
+        highlight=False,
+    )

@@ -1,0 +1,395 @@
+"""`govbus consent ...` (Typer + Rich).
+
+Mounted by exchange/cli/main.py as `govbus consent`; the key commands and
+`verify-delivery` are in `exchange/cli/keys.py`.
+
+What a user must know: no command prints a raw subject id except `show` and `receipt`,
+which are the citizen's own view (the id was typed by the user). Errors are GovBus
+errors; `exchange.cli.main.main` turns them into one line and an exit code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import audit
+import consent
+from exchange.bus import Bus
+from exchange.state.settings import Settings
+from govbus import instants
+from govbus.errors import BadConfiguration, BadInput
+
+console = Console()
+err_console = Console(stderr=True)
+
+consent_app = typer.Typer(
+    help="Citizens' consents: grant, pause, resume, revoke, import, show, explain, receipts; erasure.",
+    no_args_is_help=True,
+)
+
+At = Annotated[str | None, typer.Option("--at", help="When it takes effect (ISO 8601; default now).")]
+ConsentId = Annotated[str, typer.Argument(help="The consent id (a UUID).")]
+
+
+@contextmanager
+def bus_from_env() -> Iterator[Bus]:
+    bus = Bus.open()
+    try:
+        yield bus
+    finally:
+        bus.close()
+
+
+def _instant(text: str | None, where: str, *, end_of_day: bool = False) -> datetime | None:
+    return None if text is None else instants.parse_instant(text, where=where, end_of_day=end_of_day)
+
+
+def format_when(value: datetime | None) -> str:
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def scope_check(bus: Bus) -> consent.ScopeCheck:
+    """A `consent.ScopeCheck` from the catalog: recipient, dataset, purpose and fields exist."""
+
+    def check(recipient: str, dataset: str, purpose: str, fields: Sequence[str]) -> None:
+        catalog = bus.catalog
+        if recipient not in catalog.agencies:
+            raise BadInput(
+                "is not a member agency",
+                where="recipient",
+                hint="known: " + ", ".join(sorted(catalog.agencies)),
+            )
+        if dataset not in catalog.datasets:
+            raise BadInput(
+                "is not a dataset of the catalog",
+                where="dataset",
+                hint="known: " + ", ".join(sorted(catalog.datasets)),
+            )
+        if purpose not in catalog.purposes:
+            raise BadInput(
+                "is not a declared purpose",
+                where="purpose",
+                hint="known: " + ", ".join(sorted(catalog.purposes)),
+            )
+        names = set(catalog.datasets[dataset].schema.arrow.names)
+        unknown = [name for name in fields if name not in names]
+        if unknown:
+            raise BadInput(f"field {unknown[0]} is not in dataset {dataset}", where="fields")
+
+    return check
+
+
+@consent_app.command("grant")
+def grant(
+    subject: Annotated[str, typer.Argument(help="The citizen's id (stored only as an audit pseudonym).")],
+    recipient: Annotated[str, typer.Option(help="Agency that may receive the data.")],
+    dataset: Annotated[str, typer.Option(help="Dataset id, e.g. tax.income.")],
+    purpose: Annotated[str, typer.Option(help="Purpose code, e.g. HOUSING_ALLOWANCE.")],
+    fields: Annotated[str, typer.Option(help="Fields consented to, comma-separated.")],
+    valid_from: Annotated[str | None, typer.Option(help="Start (ISO 8601; default now).")] = None,
+    valid_until: Annotated[str | None, typer.Option(help="End, exclusive (a date: through it).")] = None,
+    data_life: Annotated[str | None, typer.Option(help="How long the recipient may keep it (P1Y).")] = None,
+    frequency: Annotated[str | None, typer.Option(help="ONCE or the interval between fetches (P1D).")] = None,
+    method: Annotated[str, typer.Option("--method", help="How it was collected (paper-form).")] = "",
+    evidence: Annotated[str, typer.Option(help="Reference to the signed form or channel record.")] = "",
+) -> None:
+    """Record a citizen's consent; prints its id (never the citizen's id)."""
+    names = [name.strip() for name in fields.split(",") if name.strip()]
+    with bus_from_env() as bus:
+        scope_check(bus)(recipient, dataset, purpose, names)
+        with bus.engine.begin() as conn:
+            consent_id = bus.register.grant(
+                conn,
+                subject,
+                recipient,
+                dataset,
+                purpose,
+                names,
+                valid_from=_instant(valid_from, "--valid-from"),
+                valid_until=_instant(valid_until, "--valid-until", end_of_day=True),
+                evidence=evidence,
+                data_life=data_life,
+                frequency=frequency,
+                collection_method=method,
+            )
+    console.print(
+        f"[green]✓[/] consent [bold]{consent_id}[/] granted: {recipient} may receive "
+        f"{', '.join(names)} of {dataset} for {purpose}",
+        highlight=False,
+    )
+
+
+def _change(verb: str, consent_id: str, at: str | None) -> None:
+    with bus_from_env() as bus, bus.engine.begin() as conn:
+        method = {
+            "paused": bus.register.pause,
+            "resumed": bus.register.resume,
+            "revoked": bus.register.revoke,
+        }[verb]
+        changed = method(conn, consent_id, _instant(at, "--at"))
+    if changed:
+        console.print(f"[green]✓[/] consent {consent_id} {verb}", highlight=False)
+    else:
+        console.print(f"consent {consent_id} was already {verb}: nothing changed", highlight=False)
+
+
+@consent_app.command("revoke")
+def revoke(
+    consent_id: ConsentId,
+    at: At = None,
+    erase: Annotated[
+        bool, typer.Option("--erase", help="Also purge what recipients received under it (needs --subject).")
+    ] = False,
+    subject: Annotated[
+        str | None,
+        typer.Option(help="With --erase: the citizen's id, checked against the consent (never stored)."),
+    ] = None,
+) -> None:
+    """Revoke a consent: no delivery relies on it from then on; with --erase, recipients purge its data."""
+    if not erase:
+        if subject is not None:
+            raise BadInput("--subject is used only with --erase", where="--subject")
+        _change("revoked", consent_id, at)
+        return
+    if subject is None:
+        raise BadInput(
+            "an erasure needs the citizen's id",
+            where="--subject",
+            hint="the bus keeps only a pseudonym: it can name the citizen to recipients only if given the id",
+        )
+    from exchange.cli.erasure import print_run  # cli_purges imports this module
+    from exchange.erasure.purges import erase_consent
+
+    with bus_from_env() as bus:
+        run = erase_consent(bus, consent_id, subject, at=_instant(at, "--at"))
+    state = "revoked" if run.revoked else "was already revoked"
+    console.print(f"[green]✓[/] consent {consent_id} {state}; erasure requested", highlight=False)
+    print_run(run, "Erasure of what was delivered under the consent")
+
+
+@consent_app.command("pause")
+def pause(consent_id: ConsentId, at: At = None) -> None:
+    """Pause a consent until it is resumed."""
+    _change("paused", consent_id, at)
+
+
+@consent_app.command("resume")
+def resume(consent_id: ConsentId, at: At = None) -> None:
+    """Resume a paused consent."""
+    _change("resumed", consent_id, at)
+
+
+@consent_app.command("import")
+def import_file(path: Annotated[Path, typer.Argument(help="CSV file with a header row.")]) -> None:
+    """Import consents and changes from CSV; bad lines are listed by number, the rest imported."""
+    with bus_from_env() as bus, bus.engine.begin() as conn:
+        report = consent.import_consents(bus.register, conn, path, scope_check=scope_check(bus))
+    table = Table(title=f"Import of {path.name}", title_justify="left")
+    table.add_column("line", justify="right")
+    table.add_column("action")
+    table.add_column("result", overflow="fold")
+    table.add_column("consent", no_wrap=True, min_width=36)
+    for line in report.lines:
+        result = (
+            f"[red]rejected[/]: {line.reason}" if line.outcome == "rejected" else f"[green]{line.outcome}[/]"
+        )
+        table.add_row(str(line.line), line.action, result, line.consent_id or "")
+    console.print(table)
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.counts().items()))
+    console.print(f"{len(report.lines)} line(s): {counts or 'none'}", highlight=False)
+    if report.rejected:
+        raise typer.Exit(BadInput.exit_code)
+
+
+@consent_app.command("show")
+def show(
+    subject: Annotated[str, typer.Argument(help="The citizen's id.")],
+    history: Annotated[bool, typer.Option("--history", help="List every change too.")] = False,
+) -> None:
+    """A citizen's consents with their status, terms and (with --history) every change."""
+    with bus_from_env() as bus, bus.engine.connect() as conn:
+        records = bus.register.list_for_subject(conn, subject)
+        histories = {r.consent_id: bus.register.history(conn, r.consent_id) for r in records}
+    if not records:
+        console.print(f"No consent is recorded for subject {subject}.", highlight=False)
+        return
+    console.print(f"[bold]Consents of subject {subject}[/]: {len(records)}", highlight=False)
+    for r in records:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(overflow="fold")
+        for label, value in (
+            ("recipient", r.recipient),
+            ("dataset", r.dataset),
+            ("purpose", r.purpose),
+            ("fields", ", ".join(r.fields)),
+            ("valid from", format_when(r.valid_from)),
+            ("valid until", format_when(r.valid_until)),
+            ("status", f"{r.status} (version {r.version})"),
+            ("data life", r.data_life or "not stated"),
+            ("frequency", r.frequency or "any"),
+            ("collected by", r.collection_method or "not stated"),
+            ("evidence", r.evidence or "—"),
+        ):
+            grid.add_row(label, value)
+        if history:
+            for event in histories[r.consent_id]:
+                grid.add_row(
+                    f"v{event.version} {event.event}",
+                    f"effective {format_when(event.at)}, recorded {format_when(event.recorded_at)}",
+                )
+        console.print(f"\n[bold]consent {r.consent_id}[/]", highlight=False)
+        console.print(grid, highlight=False)
+
+
+@consent_app.command("explain")
+def explain(
+    subject: Annotated[str, typer.Argument(help="The citizen's id (not echoed).")],
+    dataset: Annotated[str, typer.Argument(help="Dataset id.")],
+    recipient: Annotated[str, typer.Argument(help="Recipient agency id.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Replay the decision at this time, from what was recorded by then."),
+    ] = None,
+) -> None:
+    """The decision for one citizen, dataset and recipient, and its basis (statute or consent)."""
+    at = _instant(as_of, "--as-of") or instants.utc_now()
+    with bus_from_env() as bus, bus.engine.connect() as conn:
+        subs = [s for s in bus.catalog.subscriptions_for(dataset) if s.agency == recipient]
+        answers = [
+            (
+                s,
+                consent.explain(
+                    bus.register,
+                    conn,
+                    subject,
+                    dataset=dataset,
+                    recipient=recipient,
+                    purpose=s.purpose,
+                    fields=s.fields,
+                    at=at,
+                    known_at=at if as_of else None,
+                    statute=bus.catalog.statutes[s.statute] if s.statute else None,
+                ),
+            )
+            for s in subs
+        ]
+    when = f"as of {format_when(at)}" + (" (replayed from what was recorded then)" if as_of else "")
+    if not answers:
+        console.print(
+            f"[red]DENIED[/]: {recipient} has no subscription to {dataset}; nothing is delivered ({when})",
+            highlight=False,
+        )
+        return
+    for sub, answer in answers:
+        verdict = "[green]ALLOWED[/]" if answer.allowed else "[red]DENIED[/]"
+        basis = f"basis {answer.basis_kind} {answer.basis}" if answer.basis else "no legal basis"
+        console.print(
+            f"{verdict} {sub.id} ({sub.purpose}; fields {', '.join(sub.fields)}) {when}: {basis}",
+            highlight=False,
+        )
+        for reason in answer.reasons:
+            console.print(f"  • {reason}", highlight=False)
+        for item in answer.consents:
+            covers = "" if item.covers else ", does not cover every field"
+            console.print(f"  consent {item.consent_id}: {item.state}{covers}", highlight=False)
+
+
+TrustedKeys = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--trusted-keys", help="PEM public key file(s) or folder(s) of the bus (default: this bus's keys)."
+    ),
+]
+
+
+def trusted_public_keys(paths: list[Path] | None) -> dict[str, Any]:
+    """The keys given, else this bus's own keys — never creating a key store as a side effect."""
+    if paths:
+        return audit.load_trusted_keys(paths)
+    keys_dir = Settings.from_env().keys_dir
+    if not (keys_dir / "signing.current").is_file():
+        raise BadConfiguration(
+            "no trusted public keys",
+            where=str(keys_dir),
+            hint="pass --trusted-keys with the bus's published PEM key(s)",
+        )
+    return consent.KeyStore(keys_dir).public_keys()
+
+
+@consent_app.command("receipt")
+def receipt(
+    consent_id: ConsentId,
+    subject: Annotated[
+        str | None,
+        typer.Option(help="The citizen's own id: put it on the receipt (checked against the consent)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the receipt to this file.")] = None,
+) -> None:
+    """The signed consent receipt (JSON, Kantara / ISO 27560 fields) a citizen can keep."""
+    with bus_from_env() as bus:
+        with bus.engine.connect() as conn:
+            record = bus.register.get(conn, consent_id)
+            if record is None:
+                raise BadInput(
+                    "no consent has this id",
+                    where="consent_id",
+                    hint="`govbus consent show SUBJECT` lists a citizen's consents",
+                )
+            history = bus.register.history(conn, consent_id)
+        catalog = bus.catalog
+        dataset = catalog.datasets.get(record.dataset)
+        owner = catalog.agencies.get(dataset.contract.owner) if dataset else None
+        purpose = catalog.purposes.get(record.purpose)
+        recipient = catalog.agencies.get(record.recipient)
+        document = consent.build_receipt(
+            record,
+            history,
+            signing_key=bus.keys.signing_key(),
+            register=bus.register,
+            subject_id=subject,
+            controller={"piiController": owner.name} if owner else None,
+            recipient_name=recipient.name if recipient else None,
+            purpose_description=purpose.description if purpose else None,
+            sensitive_fields=dataset.contract.fields_classified("sensitive") if dataset else (),
+        )
+    text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        console.print(
+            f"[green]✓[/] receipt written to {out} (signed by key {document['signature']['keyId']})",
+            highlight=False,
+        )
+    else:
+        console.print_json(text)
+
+
+@consent_app.command("verify-receipt")
+def verify_receipt(
+    path: Annotated[Path, typer.Argument(help="A receipt JSON file.")],
+    trusted_keys: TrustedKeys = None,
+) -> None:
+    """Check a consent receipt's signature against the bus's public keys (works offline)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise BadInput("is not a readable JSON file", where=str(path)) from None
+    result = consent.verify_receipt(document, trusted_public_keys(trusted_keys))
+    if result.ok:
+        console.print(
+            f"[green]✓[/] receipt {document.get('consentReceiptID')} is authentic (key {result.key_id})",
+            highlight=False,
+        )
+        return
+    for problem in result.problems:
+        err_console.print(f"[red]✗[/] {problem}", highlight=False)
+    raise typer.Exit(1)

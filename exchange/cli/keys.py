@@ -1,0 +1,146 @@
+"""`govbus keys ...` and `govbus verify-delivery` (Typer + Rich).
+
+The bus's signing keys (rotation keeps old public keys, so old deliveries still verify)
+and pseudonym key ids; `verify-delivery` is what a recipient runs on a signed delivery.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+import audit
+import consent
+from exchange.cli.consent import (
+    TrustedKeys,
+    bus_from_env,
+    console,
+    err_console,
+    format_when,
+    trusted_public_keys,
+)
+from govbus.errors import BadInput
+
+keys_app = typer.Typer(help="The bus's keys: signing keys and pseudonym key ids.", no_args_is_help=True)
+
+
+@keys_app.command("list")
+def keys_list(
+    pem: Annotated[bool, typer.Option("--pem", help="Print each public signing key as PEM.")] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Write every public signing key to this folder (to hand to recipients)."),
+    ] = None,
+) -> None:
+    """Signing keys (current and old, all still verifying) and derived key ids."""
+    with bus_from_env() as bus:
+        keys = bus.keys
+        current = keys.signing_key_id()
+        public = keys.public_keys()
+        derived = keys.key_ids().all()
+        source = keys.master_key_source()
+        created = {
+            key_id: datetime.fromtimestamp((keys.directory / f"signing-{key_id}.pem").stat().st_mtime, tz=UTC)
+            for key_id in public
+        }
+    table = Table(title="Signing keys (Ed25519)", title_justify="left")
+    for column in ("key id", "status", "created"):
+        table.add_column(column, no_wrap=True)
+    for key_id in sorted(public, key=lambda k: (k != current, created[k])):
+        table.add_row(
+            key_id,
+            "[green]current[/]" if key_id == current else "verifies old entries",
+            format_when(created[key_id]),
+        )
+    console.print(table)
+    console.print(f"master key: {source} (derived keys: HKDF-SHA256)", highlight=False)
+    if derived:
+        for scope, key_id in sorted(derived.items()):
+            console.print(f"derived key {scope}: {key_id}", highlight=False)
+    else:
+        console.print("derived keys (pseudonyms, linkage, reversible fields): all at k1", highlight=False)
+    if export is not None:
+        export.mkdir(parents=True, exist_ok=True)
+        for key_id, key in public.items():
+            (export / f"govbus-signing-{key_id}.pub.pem").write_text(audit.public_key_pem(key))
+        console.print(f"[green]✓[/] {len(public)} public key(s) written to {export}", highlight=False)
+    if pem:
+        for key_id, key in sorted(public.items()):
+            console.print(f"# key id {key_id}\n{audit.public_key_pem(key)}", highlight=False)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """New signing key: new deliveries and ledger entries use it; old ones still verify."""
+    with bus_from_env() as bus:
+        previous = bus.keys.signing_key_id()
+        key_id = bus.keys.rotate_signing_key()
+        with bus.engine.begin() as conn:
+            audit.Ledger.from_keystore(bus.keys).append(
+                conn, "keys.rotated", {"key": "signing", "previous": previous, "current": key_id}
+            )
+    console.print(
+        f"[green]✓[/] signing key {key_id} is now current; {previous} is kept to verify "
+        "what it signed. Publish the new public key (`govbus keys list --export DIR`).",
+        highlight=False,
+    )
+
+
+@keys_app.command("rotate-pseudonyms")
+def keys_rotate_pseudonyms(
+    recipient: Annotated[str, typer.Argument(help="Recipient agency id.")],
+    purpose: Annotated[str, typer.Argument(help="Purpose code.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this breaks the recipient's linkage.")] = False,
+) -> None:
+    """New pseudonym key for (recipient, purpose): its new deliveries no longer join the old."""
+    if not yes:
+        raise BadInput(
+            "rotating pseudonyms breaks the recipient's ability to join new data to old",
+            where="rotate-pseudonyms",
+            hint="add --yes if that is intended",
+        )
+    with bus_from_env() as bus:
+        if not any(
+            s.agency == recipient and s.purpose == purpose for s in bus.catalog.subscriptions.values()
+        ):
+            raise BadInput(
+                "no subscription has this recipient and purpose",
+                where="recipient",
+                hint="check `govbus status` for the subscriptions",
+            )
+        key_id = bus.keys.rotate_pseudonym_key(recipient, purpose)
+        with bus.engine.begin() as conn:
+            bus.ledger.append(
+                conn,
+                "keys.rotated",
+                {"key": "pseudonym", "recipient": recipient, "purpose": purpose, "current": key_id},
+            )
+    console.print(f"[green]✓[/] pseudonyms for {recipient} / {purpose} now use key {key_id}", highlight=False)
+
+
+def verify_delivery(
+    path: Annotated[Path, typer.Argument(help="A *.manifest.json, or a folder of deliveries.")],
+    trusted_keys: TrustedKeys = None,
+) -> None:
+    """Check delivered batches: manifest signature, key, and every file's SHA-256."""
+    report = consent.verify_delivery(path, trusted_public_keys(trusted_keys))
+    for check in report.checks:
+        name = check.batch_id or check.manifest.name
+        if check.ok:
+            console.print(
+                f"[green]✓[/] {name}: {check.rows:,} row(s) in {check.files} file(s), "
+                f"signed by key {check.key_id}",
+                highlight=False,
+            )
+            continue
+        err_console.print(f"[red]✗[/] {name}: NOT verified", highlight=False)
+        for problem in check.problems:
+            err_console.print(f"    {problem}", highlight=False)
+    bad = sum(not check.ok for check in report.checks)
+    if bad:
+        err_console.print(f"[red]{bad} of {len(report.checks)} delivery manifest(s) failed[/]")
+        raise typer.Exit(1)

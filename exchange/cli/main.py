@@ -1,0 +1,220 @@
+"""The `govbus` command line (Typer + Rich).
+
+Every command has `--help`. Errors are GovBus errors shown as one red line that says
+what, where and what to do, with the exit code of their branch (65 bad input,
+78 bad configuration, 75 transient, 70 fatal); `--debug` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+import audit
+from exchange.bus import Bus
+from exchange.catalog.loader import check_catalog
+from exchange.cli.airflow import airflow_app
+from exchange.cli.audit import audit_app
+from exchange.cli.consent import consent_app
+from exchange.cli.contract import contract_app
+from exchange.cli.db import db_app
+from exchange.cli.discover import discover
+from exchange.cli.erasure import register as register_purges
+from exchange.cli.keys import keys_app, verify_delivery
+from exchange.cli.portal import register as register_portal
+from exchange.cli.quarantine import register as register_quarantine
+from exchange.cli.report import report_app
+from exchange.cli.subject import subject
+from exchange.state.settings import Settings
+from exchange.views import status as views
+from govbus.errors import GovBusError
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="govbus",
+    help="GovBus: move agencies' datasets to their subscribers, checked, minimized and logged.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+quarantine_app = typer.Typer(help="Rows that broke a dataset's contract.", no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+register_quarantine(quarantine_app)
+app.add_typer(report_app, name="report")
+app.add_typer(audit_app, name="audit")
+app.add_typer(airflow_app, name="airflow")
+app.add_typer(contract_app, name="contract")
+app.add_typer(db_app, name="db")
+app.add_typer(consent_app, name="consent")
+app.add_typer(keys_app, name="keys")
+app.command("verify-delivery")(verify_delivery)
+register_portal(app)
+register_purges(consent_app)
+audit_app.command("subject")(subject)
+app.command("discover")(discover)
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    _state["debug"] = debug or bool(os.environ.get("GOVBUS_DEBUG"))
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False)],
+        force=True,
+    )
+
+
+@app.command()
+def check() -> None:
+    """Check the catalog: schemas parse, contracts and subscriptions name real things."""
+
+    settings = Settings.from_env()
+    if not audit.NATIVE_HASHING:
+        err_console.print(
+            "[yellow]![/] the audit hashes records in pure Python (govbus._sha256_batch was not "
+            "built at install): same results, slower deliveries. Install a C compiler and OpenSSL's "
+            "headers (Debian: gcc libssl-dev), then run `make install` again.",
+            soft_wrap=True,
+        )
+    problems = check_catalog(settings.catalog_dir)
+    if problems:
+        for problem in problems:
+            err_console.print(f"[red]✗[/] {problem}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]{len(problems)} problem(s)[/] in {settings.catalog_dir}")
+        raise typer.Exit(1)
+    console.print(f"[green]✓[/] catalog {settings.catalog_dir} is consistent")
+
+
+@app.command()
+def run(
+    dataset: Annotated[str | None, typer.Argument(help="Dataset id; all datasets if omitted.")] = None,
+) -> None:
+    """Stage, deliver and commit: one exchange run, locally."""
+    from exchange.demo.deployment import agency_systems  # the sample's live systems; a no-op elsewhere
+
+    with _bus() as bus, agency_systems(bus):
+        results = views.run_with_progress(bus, [dataset] if dataset else None, console)
+        views.print_summary(results, console)
+    if any(not r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def status() -> None:
+    """Datasets' committed cursors, pending stages and subscriptions' deliveries."""
+    with _bus() as bus:
+        views.print_status(bus, console)
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
+) -> None:
+    """Quarantined rows with every reason (keys only: personal values stay in the state DB)."""
+    with _bus() as bus:
+        views.print_quarantine(bus, console, dataset=dataset, limit=limit)
+
+
+@app.command()
+def demo(
+    more: Annotated[
+        bool, typer.Option("--more", help="Change some source rows first (an incremental run).")
+    ] = False,
+    rows: Annotated[int, typer.Option(help="Returns to seed on the first run.")] = 20_000,
+    reset: Annotated[bool, typer.Option("--reset", help="Delete the demo state and start over.")] = False,
+) -> None:
+    """Seed the sample deployment (once), then run every exchange and print a summary."""
+    from exchange.demo import deployment as sample
+
+    settings = Settings.from_env()
+    if reset:
+        views.reset_home(settings, console)
+    with _bus(settings) as bus:
+        if not sample.is_seeded(bus):
+            seeded = sample.seed(bus, rows=rows)
+            console.print(
+                f"Seeded the Tax Authority with {seeded.returns:,} returns "
+                f"({seeded.broken} broken on purpose); "
+                f"{seeded.consents:,} citizens consented to Housing, {seeded.revoked} later revoked."
+            )
+            if seeded.health is not None:
+                h = seeded.health
+                states = ", ".join(f"{n:,} {s.lower()}" for s, n in sorted(h.consents.items()))
+                console.print(
+                    f"Seeded the Health Ministry with {h.assessments:,} disability assessments "
+                    f"({h.broken} broken on purpose); consents to Benefits: {states}; "
+                    f"{h.without_consent:,} assessed people without one."
+                )
+        elif more:
+            changed, new = sample.change_some(bus)
+            console.print(f"The Tax Authority corrected {changed} returns and received {new} new ones.")
+        with sample.agency_systems(bus):
+            results = views.run_with_progress(bus, None, console)
+        views.print_summary(results, console)
+    if any(not r.ok for r in results):
+        raise typer.Exit(1)
+
+
+class _bus:
+    """`with _bus() as bus:` opens the bus from the environment and always closes it."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings
+
+    def __enter__(self) -> Bus:
+        self.bus = Bus.open(self.settings)
+        return self.bus
+
+    def __exit__(self, *exc: object) -> None:
+        self.bus.close()
+
+
+def main() -> None:
+    """Console entry point: GovBus errors become one clear line and an exit code."""
+    try:
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except GovBusError as exc:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if _state["debug"]:
+            raise
+        err_console.print(
+            f"[red]internal error:[/] {type(exc).__name__} (rerun with --debug for the traceback; "
+            "please report it)",
+            highlight=False,
+        )
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""`govbus quarantine show | replay | discard` (`list` is in `exchange.cli.main`).
+
+Mounted by `exchange.cli.main` with `register(quarantine_app)`. `show` masks personal and
+sensitive values (and unclassified fields, and the raw text of unreadable lines) unless
+`--reveal` is given with `--reason`; a reveal is written to the ledger (who, which rows
+and fields, why) before anything is printed. `replay` re-validates open rows against
+the current contract and re-stages those that pass; `discard` closes rows for good.
+Both are logged in the ledger with the operator's name (the OS user, or `--as`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from exchange.bus import Bus
+from exchange.quarantine import store as quarantine
+from exchange.quarantine import view as quarantine_view
+from exchange.run.replay import replay
+from govbus.errors import BadInput
+
+console = Console()
+
+AS_HELP = "Name recorded in the ledger instead of the OS user (e.g. a ticket's assignee)."
+
+
+@contextmanager
+def _bus() -> Iterator[Bus]:
+    bus = Bus.open()
+    try:
+        yield bus
+    finally:
+        bus.close()
+
+
+def show(
+    ids: Annotated[list[int] | None, typer.Argument(help="Quarantine ids (from `quarantine list`).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Rows of this dataset.")] = None,
+    rule: Annotated[str | None, typer.Option(help="Only rows with a reason containing this text.")] = None,
+    status: Annotated[
+        str, typer.Option(help=f"Rows in this status ({', '.join(quarantine.STATUSES)}) or 'all'.")
+    ] = quarantine.OPEN,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 20,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Show personal and sensitive values (logged in the ledger).")
+    ] = False,
+    reason: Annotated[str | None, typer.Option(help="Why you reveal them (required with --reveal).")] = None,
+    as_name: Annotated[str | None, typer.Option("--as", help=AS_HELP)] = None,
+) -> None:
+    """Quarantined rows with their reasons and values, personal and sensitive ones masked."""
+    if not ids and dataset is None:
+        raise BadInput(
+            "name quarantine ids or --dataset", where="quarantine show", hint="see `quarantine list`"
+        )
+    if status != "all" and status not in quarantine.STATUSES:
+        raise BadInput(f"unknown status {status!r}", where="--status", hint=", ".join(quarantine.STATUSES))
+    why = quarantine_view.why(reason, needed_for="--reveal") if reveal else None
+    with _bus() as bus:
+        rows = quarantine_view.find(
+            bus,
+            ids=ids or (),
+            dataset=dataset,
+            rule=rule,
+            status=None if status == "all" else status,
+            limit=limit,
+        )
+        if not rows:
+            console.print("No quarantined row matches.")
+            return
+        if reveal and why is not None:
+            seq = quarantine_view.record_reveal(
+                bus, rows, viewer=quarantine_view.operator(as_name), reason=why
+            )
+            console.print(f"[yellow]Revealed[/]: recorded in the ledger as entry {seq}.")
+        for row in rows:
+            _print_row(bus, row, reveal=reveal)
+    if not reveal:
+        console.print("Personal and sensitive values are masked; --reveal --reason TEXT shows them (logged).")
+
+
+def _print_row(bus: Bus, row: quarantine_view.QuarantinedRow, *, reveal: bool) -> None:
+    title = f"#{row.id} {row.dataset} · {row.status} · stage {row.stage_id}"
+    if row.position:
+        title += f" · at {row.position}"
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for column in ("field", "classification", "value"):
+        table.add_column(column)
+    for name, kind, text in quarantine_view.shown_fields(bus, row, reveal=reveal):
+        table.add_row(name, kind, text)
+    console.print(table, soft_wrap=True)
+    for why in row.reasons:
+        console.print(f"  [red]✗[/] {why}", highlight=False, soft_wrap=True)
+
+
+def replay_command(
+    dataset: Annotated[str, typer.Argument(help="Dataset whose open rows to replay.")],
+    ids: Annotated[list[int] | None, typer.Argument(help="Only these quarantine ids.")] = None,
+    as_name: Annotated[str | None, typer.Option("--as", help=AS_HELP)] = None,
+) -> None:
+    """Re-validate open rows against the current contract; re-stage those that pass."""
+    with _bus() as bus:
+        report = replay(bus, dataset, ids=ids or (), by=quarantine_view.operator(as_name))
+    if not (report.replayed or report.still_open or report.superseded or report.unreadable):
+        console.print(f"No open quarantined row of {dataset} to replay.")
+        return
+    if report.stage_id:
+        console.print(
+            f"[green]✓[/] {len(report.replayed):,} row(s) re-staged as stage {report.stage_id}; "
+            "they are delivered with the next `govbus run`."
+        )
+    else:
+        console.print("No row passes the current contract; nothing re-staged.")
+    if report.still_open:
+        console.print(f"{len(report.still_open):,} row(s) still quarantined:")
+        for why, rows in sorted(report.reasons.items(), key=lambda item: -item[1]):
+            console.print(f"  {rows:>6,}  {why}", highlight=False, soft_wrap=True)
+    if report.superseded:
+        console.print(f"{len(report.superseded):,} older version(s) of a replayed key superseded.")
+    if report.unreadable:
+        console.print(f"{len(report.unreadable):,} unreadable row(s) left open: fix them at the source.")
+    if report.ledger_seq is not None:
+        console.print(f"Recorded in the ledger as entry {report.ledger_seq}.")
+
+
+def discard_command(
+    ids: Annotated[list[int], typer.Argument(help="Quarantine ids to discard.")],
+    reason: Annotated[str | None, typer.Option(help="Why (required; recorded in the ledger).")] = None,
+    as_name: Annotated[str | None, typer.Option("--as", help=AS_HELP)] = None,
+) -> None:
+    """Close open rows for good: kept for audit, left out of counts, logged in the ledger."""
+    why = quarantine_view.why(reason, needed_for="discard")
+    with _bus() as bus:
+        seq = quarantine_view.discard(bus, ids, by=quarantine_view.operator(as_name), reason=why)
+    console.print(f"[green]✓[/] {len(set(ids)):,} row(s) discarded; recorded in the ledger as entry {seq}.")
+
+
+def register(quarantine_app: typer.Typer) -> None:
+    """Add show, replay and discard to the `govbus quarantine` group."""
+    quarantine_app.command("show")(show)
+    quarantine_app.command("replay")(replay_command)
+    quarantine_app.command("discard")(discard_command)

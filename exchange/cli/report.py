@@ -1,0 +1,57 @@
+"""`govbus report validation DATASET [--run ID]`: where a run's validation report is, and its gist.
+
+Mounted by `exchange.cli.main` with `app.add_typer(report_app, name="report")`. Prints the
+HTML page's and the GX JSON's paths and, per expectation, the verdict and unexpected
+counts — read back from the JSON report, which holds counts only. Quarantining rows is
+the normal outcome of a run, so an unmet expectation is shown, not an error (exit 0).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from exchange.quarantine import reports
+from exchange.state.settings import Settings
+
+report_app = typer.Typer(help="Reports of the runs (validation).", no_args_is_help=True)
+
+
+@report_app.command("validation")
+def validation(
+    dataset: Annotated[str, typer.Argument(help="Dataset id.")],
+    run: Annotated[str | None, typer.Option("--run", help="Run (stage) id; the newest if omitted.")] = None,
+) -> None:
+    """The validation report of a dataset's run: paths, verdict, unexpected counts."""
+    console = Console()
+    path = reports.find_report(Settings.from_env(), dataset, run)
+    result = reports.load_report(path)
+    extra = result["meta"]["govbus"]
+    console.print(f"HTML: {path.with_suffix('.html')}", soft_wrap=True, highlight=False)
+    console.print(f"JSON: {path}", soft_wrap=True, highlight=False)
+    stats = result["statistics"]
+    verdict = "[green]met[/]" if result["success"] else "[red]not met[/]"
+    console.print(
+        f"Run {extra['run']} of {extra['dataset']} ({result['suite_name']}): "
+        f"{stats['successful_expectations']} of {stats['evaluated_expectations']} expectations {verdict}; "
+        f"{extra['rows_read']:,} row(s) read, {extra['rows_quarantined']:,} quarantined.",
+        highlight=False,
+    )
+    table = Table(show_edge=False)
+    for column in ("expectation", "verdict", "unexpected", "% of judged"):
+        table.add_column(column)
+    for entry in result["results"]:
+        outcome = entry["result"]
+        if "observed_value" in outcome:
+            counted, share = f"observed {outcome['observed_value']:,}", ""
+        else:
+            percent = outcome.get("unexpected_percent")
+            counted = f"{outcome['unexpected_count']:,}"
+            share = "–" if percent is None else f"{percent:.2f} %"
+        table.add_row(
+            entry["meta"]["govbus"]["reason"], "met" if entry["success"] else "NOT MET", counted, share
+        )
+    console.print(table, soft_wrap=True)

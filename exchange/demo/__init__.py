@@ -1,0 +1,5 @@
+"""exchange.demo.deployment."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

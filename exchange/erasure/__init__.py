@@ -1,0 +1,5 @@
+"""exchange.erasure."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

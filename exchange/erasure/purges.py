@@ -1,0 +1,338 @@
+"""Erasure reaches the subscribers: purge instructions issued, delivered and confirmed.
+
+Three triggers, each idempotent (run again, it issues nothing new and delivers what a
+failure or crash left undelivered):
+
+* `erase_consent(bus, consent_id, subject_id)` — a citizen revokes a consent and asks for
+  erasure: every delivery that relied on a consent of that subject for the consent's
+  recipient, dataset and purpose is purged (the consent is revoked in the same
+  transaction).
+* `erase_subject(bus, subject_id, recipient=, dataset=)` — an erasure order (a court, a
+  data-protection authority, a correction): every delivery of the subject, whatever its
+  basis, optionally narrowed to one recipient or dataset.
+* `purge_ended_statutes(bus, statute_id)` — a statute's `valid_until` has passed:
+  everything delivered under it, to each of its subscriptions, is purged.
+
+Why the subject id must be given: the bus keeps only audit pseudonyms (the access index,
+the consent register), so it can name the subject to a recipient — by the raw id where
+the recipient received the subject field, else by the pseudonyms the bus delivered to
+it — only while the requester supplies the id. `erase_consent` checks it against the
+consent's audit pseudonym. The instruction is never stored (see `consent.erasure.register`).
+
+Which deliveries: the access index (audit pseudonym → ledger seq) and the delivery
+ledger entries (subscription, recipient, basis, batch id, pseudonym key id). One purge
+per subscription; a delivery already covered by an earlier purge is not purged again.
+
+How each purge reaches its recipient (delete in its database, a signed tombstone in its
+folder, or by hand) is `exchange.erasure.delivery`'s business.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+import consent
+from audit import access_index
+from consent.erasure.register import CONSENT_REVOKED, ERASURE_ORDER, ISSUED, STATUTE_ENDED, seqs_and_batches
+from exchange import state
+from exchange.erasure.delivery import (
+    Issued,
+    Payload,
+    PurgeOutcome,
+    channel_for,
+    deliver_all,
+    match_column,
+    purge_register,
+    sha256_hex,
+    subject_values,
+)
+from govbus import instants
+from govbus.errors import BadInput
+
+if TYPE_CHECKING:
+    from exchange.bus import Bus
+    from exchange.catalog.loader import Subscription
+
+
+@dataclass
+class PurgeRun:
+    """What one erasure request or statute purge did."""
+
+    outcomes: list[PurgeOutcome] = field(default_factory=list)
+    revoked: bool = False  # erase_consent: the consent was revoked by this call
+
+    @property
+    def failed(self) -> list[PurgeOutcome]:
+        return [o for o in self.outcomes if o.problem is not None]
+
+
+# -- triggers ---------------------------------------------------------------------------
+
+
+def erase_consent(bus: Bus, consent_id: str, subject_id: str, *, at: datetime | None = None) -> PurgeRun:
+    """Revoke `consent_id` (from `at`, default now) and purge what was delivered under it.
+
+    `at` may not lie in the future: the purge happens now, and deliveries until a later
+    revocation would still be lawful.
+    """
+    if at is not None and at > instants.utc_now():
+        raise BadInput(
+            "an erasure takes effect now: the revocation cannot be in the future",
+            where="--at",
+            hint="revoke without --erase to schedule it, and request the erasure once it has taken effect",
+        )
+    with bus.engine.connect() as conn:
+        record = bus.register.get(conn, consent_id)
+    if record is None:
+        raise BadInput(
+            "no consent has this id", where="consent_id", hint="`govbus consent show SUBJECT` lists them"
+        )
+    ref = bus.register.subject_ref(subject_id)
+    if ref != record.subject_ref:
+        raise BadInput(
+            "this consent is not the given subject's",
+            where="subject",
+            hint="give the id of the citizen who gave the consent",
+        )
+
+    def relied_on_it(payload: Payload) -> bool:
+        return payload.get("basis") == consent.CONSENT_BASIS and (
+            payload.get("recipient"),
+            payload.get("dataset"),
+            payload.get("purpose"),
+        ) == (record.recipient, record.dataset, record.purpose)
+
+    scope = [
+        s
+        for s in bus.catalog.subscriptions.values()
+        if s.statute is None
+        and (s.agency, s.dataset, s.purpose) == (record.recipient, record.dataset, record.purpose)
+    ]
+    return _erase(
+        bus, subject_id, ref, CONSENT_REVOKED, relied_on_it, scope, consent_id=record.consent_id, revoke_at=at
+    )
+
+
+def erase_subject(
+    bus: Bus, subject_id: str, *, recipient: str | None = None, dataset: str | None = None
+) -> PurgeRun:
+    """An erasure order: purge every delivery of the subject (to `recipient`, of `dataset`)."""
+    if recipient is not None and recipient not in bus.catalog.agencies:
+        raise BadInput(
+            "is not a member agency",
+            where="recipient",
+            hint="known: " + ", ".join(sorted(bus.catalog.agencies)),
+        )
+    if dataset is not None and dataset not in bus.catalog.datasets:
+        raise BadInput(
+            "is not a dataset of the catalog",
+            where="dataset",
+            hint="known: " + ", ".join(sorted(bus.catalog.datasets)),
+        )
+
+    def in_scope(payload: Payload) -> bool:
+        return (recipient is None or payload.get("recipient") == recipient) and (
+            dataset is None or payload.get("dataset") == dataset
+        )
+
+    scope = [
+        s
+        for s in bus.catalog.subscriptions.values()
+        if (recipient is None or s.agency == recipient) and (dataset is None or s.dataset == dataset)
+    ]
+    return _erase(bus, subject_id, bus.register.subject_ref(subject_id), ERASURE_ORDER, in_scope, scope)
+
+
+def ended_statutes(bus: Bus, at: datetime | None = None) -> list[str]:
+    """Ids of the catalog's statutes whose `valid_until` is at or before `at` (default now)."""
+    when = at or instants.utc_now()
+    return sorted(
+        s.id for s in bus.catalog.statutes.values() if s.valid_until is not None and s.valid_until <= when
+    )
+
+
+def purge_ended_statutes(bus: Bus, statute_id: str | None = None) -> dict[str, PurgeRun]:
+    """Purge everything delivered under `statute_id` (or under every ended statute).
+
+    Refuses a statute that is still in force: while it is, the recipient may keep the data.
+    """
+    ended = ended_statutes(bus)
+    if statute_id is not None:
+        statute = bus.catalog.statutes.get(statute_id)
+        if statute is None:
+            raise BadInput(
+                "is not a statute of the catalog",
+                where="statute",
+                hint="known: " + ", ".join(sorted(bus.catalog.statutes)),
+            )
+        if statute_id not in ended:
+            until = (
+                "no end" if statute.valid_until is None else f"until {statute.valid_until:%Y-%m-%d %H:%M UTC}"
+            )
+            raise BadInput(
+                f"statute {statute_id} is in force ({until}): its recipients may keep what they received",
+                where="statute",
+                hint="purge once its valid_until has passed (set in catalog/legal-bases.yaml)",
+            )
+        ended = [statute_id]
+    return {sid: _purge_statute(bus, sid) for sid in ended}
+
+
+def confirm_purge(bus: Bus, purge_id: str, *, evidence: str = "") -> bool:
+    """Record the recipient's confirmation; False if the purge was confirmed already."""
+    with bus.locked("ledger"), bus.engine.begin() as conn:
+        return purge_register(bus).confirm(conn, purge_id, by="recipient", evidence=evidence)
+
+
+def list_purges(bus: Bus, *, status: str | None = None, recipient: str | None = None) -> list[consent.Purge]:
+    """Purges, oldest first; `status`: pending (not confirmed), issued, delivered or confirmed."""
+    with bus.engine.connect() as conn:
+        return purge_register(bus).find(conn, status=status, recipient=recipient)
+
+
+# -- issuing ----------------------------------------------------------------------------
+
+
+@contextmanager
+def _holding(bus: Bus, subs: Sequence[Subscription]) -> Iterator[None]:
+    """Hold the purge lock and the delivery locks of `subs` (sorted), so no delivery of
+    theirs lands between reading the access index and recording the purges."""
+    with ExitStack() as stack:
+        stack.enter_context(bus.locked("purges"))
+        for sub_id in sorted({s.id for s in subs}):
+            stack.enter_context(bus.locked(f"deliver:{sub_id}"))
+        yield
+
+
+def _erase(
+    bus: Bus,
+    subject_id: str,
+    ref: str,
+    reason: str,
+    keep: Callable[[Payload], bool],
+    scope: Sequence[Subscription],
+    *,
+    consent_id: str | None = None,
+    revoke_at: datetime | None = None,
+) -> PurgeRun:
+    run = PurgeRun()
+    register = purge_register(bus)
+    key_id = bus.keys.signing_key().key_id
+    fresh: Issued = {}
+    with _holding(bus, scope):
+        with bus.locked("ledger"), bus.engine.begin() as conn:
+            if consent_id is not None:
+                run.revoked = bus.register.revoke(conn, consent_id, revoke_at)
+            seqs = access_index.seqs_of(conn, ref)
+            groups: dict[str, list[tuple[int, Payload]]] = defaultdict(list)
+            for seq, payload in sorted(consent.delivery_payloads(conn, seqs).items()):
+                if keep(payload):
+                    groups[payload["subscription"]].append((seq, payload))
+            request_id = str(uuid.uuid4())
+            for sub_id, items in sorted(groups.items()):
+                covered = register.covered(conn, sub_id, ref)
+                todo = [(seq, payload) for seq, payload in items if seq not in covered]
+                if not todo:
+                    continue
+                purge = _new_purge(
+                    bus, request_id, reason, sub_id, todo, subject_ref=ref, consent_id=consent_id
+                )
+                values = subject_values(bus, purge, subject_id, todo[0][1]["purpose"])
+                data = consent.purge_instruction(purge, values, key_id=key_id)
+                purge = register.issue(conn, replace(purge, instruction_sha256=sha256_hex(data)))
+                fresh[purge.purge_id] = (purge, values, data)
+            waiting = register.find(conn, status=ISSUED, subject_ref=ref)
+            purposes = _purposes(conn, waiting)
+    run.outcomes = deliver_all(
+        bus, waiting, fresh, lambda p: subject_values(bus, p, subject_id, purposes.get(p.purge_id, ""))
+    )
+    return run
+
+
+def _purge_statute(bus: Bus, statute_id: str) -> PurgeRun:
+    run = PurgeRun()
+    register = purge_register(bus)
+    key_id = bus.keys.signing_key().key_id
+    subs = sorted(
+        (s for s in bus.catalog.subscriptions.values() if s.statute == statute_id), key=lambda s: s.id
+    )
+    fresh: Issued = {}
+    with _holding(bus, subs):
+        with bus.locked("ledger"), bus.engine.begin() as conn:
+            request_id = str(uuid.uuid4())
+            dv = state.deliveries
+            for sub in subs:
+                seqs = (
+                    conn.execute(
+                        sa.select(dv.c.ledger_seq).where(
+                            dv.c.subscription_id == sub.id, dv.c.rows_delivered > 0
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                covered = register.covered(conn, sub.id, None)
+                payloads = consent.delivery_payloads(conn, [s for s in seqs if s not in covered])
+                todo = [
+                    (seq, p)
+                    for seq, p in sorted(payloads.items())
+                    if p.get("basis") == f"statute:{statute_id}"
+                ]
+                if not todo:
+                    continue
+                purge = _new_purge(bus, request_id, STATUTE_ENDED, sub.id, todo, statute=statute_id)
+                data = consent.purge_instruction(purge, [], key_id=key_id)
+                purge = register.issue(conn, replace(purge, instruction_sha256=sha256_hex(data)))
+                fresh[purge.purge_id] = (purge, [], data)
+            waiting = [
+                p for p in register.find(conn, status=ISSUED, statute=statute_id) if p.subject_ref is None
+            ]
+    run.outcomes = deliver_all(bus, waiting, fresh, lambda p: [])
+    return run
+
+
+def _new_purge(
+    bus: Bus,
+    request_id: str,
+    reason: str,
+    sub_id: str,
+    todo: Sequence[tuple[int, Payload]],
+    *,
+    subject_ref: str | None = None,
+    consent_id: str | None = None,
+    statute: str | None = None,
+) -> consent.Purge:
+    first = todo[0][1]
+    whole = subject_ref is None
+    match_field, key_ids = (None, ()) if whole else match_column(bus, [p for _, p in todo])
+    sub = bus.catalog.subscriptions.get(sub_id)
+    return consent.Purge(
+        purge_id=str(uuid.uuid4()),
+        request_id=request_id,
+        reason=reason,
+        recipient=first["recipient"],
+        dataset=first["dataset"],
+        subscription=sub_id,
+        channel=channel_for(bus, sub, whole=whole, matchable=match_field is not None),
+        batches=seqs_and_batches([(seq, p["batch_id"]) for seq, p in todo]),
+        issued_at=instants.utc_now(),
+        subject_ref=subject_ref,
+        match_field=match_field,
+        pseudonym_key_ids=key_ids,
+        consent_id=consent_id,
+        statute=statute,
+    )
+
+
+def _purposes(conn: sa.Connection, purges: Sequence[consent.Purge]) -> dict[str, str]:
+    """The purpose of each purge's deliveries (its first delivery's ledger entry says)."""
+    payloads = consent.delivery_payloads(conn, [p.ledger_seqs[0] for p in purges])
+    return {p.purge_id: payloads[p.ledger_seqs[0]]["purpose"] for p in purges if p.ledger_seqs[0] in payloads}

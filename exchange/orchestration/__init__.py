@@ -1,0 +1,5 @@
+"""exchange.orchestration.tasks."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

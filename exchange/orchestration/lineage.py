@@ -1,0 +1,178 @@
+"""OpenLineage's view of an exchange: what each step reads and writes, and its counts.
+
+Airflow's OpenLineage provider asks each GovBus task for this (the DAG file's operators
+implement `get_openlineage_facets_on_start/complete/failure` with `step_lineage`) and
+sends it with its own run and job facets. Dataset names follow the Airflow Assets the
+deliveries update, so a lineage backend sees one dataset per delivery:
+
+    namespace `govbus`, name `tax.income`            the source dataset (its owner's system)
+    namespace `govbus`, name `tax.income/benefits`   what the Social Benefits Agency received
+                                                     (the Asset `govbus://tax.income/benefits`)
+
+stage reads the source dataset; each deliver reads it and writes one recipient's
+delivery; commit closes the exchange (every delivery as output). Facets carry names,
+types, classifications, agencies, purposes, legal bases and counts: never a data
+value, a subject identifier, a connector setting or a path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import attr
+from openlineage.client.event_v2 import InputDataset, OutputDataset
+from openlineage.client.facet_v2 import (
+    DatasetFacet,
+    RunFacet,
+    documentation_dataset,
+    input_statistics_input_dataset,
+    output_statistics_output_dataset,
+    ownership_dataset,
+    schema_dataset,
+    tags_dataset,
+)
+
+from exchange.catalog.loader import Catalog, Dataset, Subscription, load_catalog
+from exchange.run.deliver import delivered_schema
+from exchange.state.settings import Settings
+
+NAMESPACE = "govbus"
+STEPS = ("stage", "deliver", "commit", "freshness")
+# The counts a run facet may carry: numbers, ids and messages that hold no data value.
+_SAFE_COUNTS = (
+    "stage_id",
+    "rows_read",
+    "rows_staged",
+    "rows_quarantined",
+    "segments",
+    "sla_breaches",
+    "batches",
+    "rows_delivered",
+    "rows_denied",
+    "denials",
+    "committed",
+    "waiting",
+    "freshness",
+    "ok",
+)
+
+
+@attr.define
+class GovBusRunFacet(RunFacet):
+    """The `govbus` run facet: which step of which exchange, and what it counted."""
+
+    step: str
+    dataset: str
+    owner: str
+    subscription: str | None = attr.field(default=None)
+    recipient: str | None = attr.field(default=None)
+    purpose: str | None = attr.field(default=None)
+    legalBasis: str | None = attr.field(default=None)  # camelCase: OpenLineage's spelling
+    counts: dict[str, Any] = attr.field(factory=dict)
+
+    @staticmethod
+    def _get_schema() -> str:
+        return "https://govbus.invalid/spec/facets/1-0-0/GovBusRunFacet.json#/$defs/GovBusRunFacet"
+
+
+@dataclass
+class StepLineage:
+    """Inputs, outputs and run facets of one step, as the OpenLineage client's objects."""
+
+    inputs: list[InputDataset] = field(default_factory=list)
+    outputs: list[OutputDataset] = field(default_factory=list)
+    run_facets: dict[str, RunFacet] = field(default_factory=dict)
+
+
+def delivery_name(dataset_id: str, recipient: str) -> str:
+    """The OpenLineage dataset name of what `recipient` receives of `dataset_id`."""
+    return f"{dataset_id}/{recipient}"
+
+
+def step_lineage(
+    step: str,
+    dataset_id: str,
+    subscription_id: str | None = None,
+    counts: Mapping[str, Any] | None = None,
+    *,
+    catalog: Catalog | None = None,
+) -> StepLineage:
+    """What `step` of `dataset_id`'s exchange reads and writes; `counts` as the step returned them.
+
+    Reads the catalog's files (from the environment unless given): no database access.
+    """
+    if step not in STEPS:
+        raise ValueError(f"unknown step {step!r}; known: {', '.join(STEPS)}")
+    catalog = catalog or load_catalog(Settings.from_env().catalog_dir)
+    dataset = catalog.dataset(dataset_id)
+    counts = counts or {}
+    sub = catalog.subscriptions[subscription_id] if subscription_id else None
+    source = _source_dataset(dataset, counts if step == "stage" else None)
+    if step == "deliver" and sub is not None:
+        outputs = [_delivery_dataset(dataset, sub, counts)]
+    elif step == "commit":
+        outputs = [_delivery_dataset(dataset, s, None) for s in catalog.subscriptions_for(dataset_id)]
+    else:
+        outputs = []
+    facet = GovBusRunFacet(
+        step=step,
+        dataset=dataset_id,
+        owner=dataset.contract.owner,
+        subscription=sub.id if sub else None,
+        recipient=sub.agency if sub else None,
+        purpose=sub.purpose if sub else None,
+        legalBasis=sub.basis if sub else None,
+        counts={k: counts[k] for k in _SAFE_COUNTS if k in counts},
+    )
+    return StepLineage(inputs=[source], outputs=outputs, run_facets={"govbus": facet})
+
+
+def _source_dataset(dataset: Dataset, counts: Mapping[str, Any] | None) -> InputDataset:
+    contract = dataset.contract
+    arrow = dataset.schema.arrow
+    facets: dict[str, DatasetFacet] = {
+        "schema": _schema_facet(arrow),
+        "documentation": documentation_dataset.DocumentationDatasetFacet(description=contract.description),
+        "ownership": ownership_dataset.OwnershipDatasetFacet(
+            owners=[ownership_dataset.Owner(name=f"agency:{contract.owner}", type="DATA_OWNER")]
+        ),
+        "tags": tags_dataset.TagsDatasetFacet(
+            tags=[
+                tags_dataset.TagsDatasetFacetFields(
+                    key="classification", value=spec.classification, source="GOVBUS", field=name
+                )
+                for name, spec in contract.fields.items()
+            ]
+        ),
+    }
+    input_facets = {}
+    if counts and "rows_read" in counts:
+        statistics = input_statistics_input_dataset.InputStatisticsInputDatasetFacet
+        input_facets["inputStatistics"] = statistics(rowCount=int(counts["rows_read"]))
+    return InputDataset(NAMESPACE, dataset.id, facets=facets, inputFacets=input_facets)
+
+
+def _delivery_dataset(dataset: Dataset, sub: Subscription, counts: Mapping[str, Any] | None) -> OutputDataset:
+    facets: dict[str, DatasetFacet] = {
+        "schema": _schema_facet(delivered_schema(dataset, sub)),
+        "ownership": ownership_dataset.OwnershipDatasetFacet(
+            owners=[ownership_dataset.Owner(name=f"agency:{sub.agency}", type="RECIPIENT")]
+        ),
+    }
+    output_facets = {}
+    if counts and "rows_delivered" in counts:
+        statistics = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet
+        output_facets["outputStatistics"] = statistics(rowCount=int(counts["rows_delivered"]))
+    name = delivery_name(dataset.id, sub.agency)
+    return OutputDataset(NAMESPACE, name, facets=facets, outputFacets=output_facets)
+
+
+def _schema_facet(arrow: Any) -> schema_dataset.SchemaDatasetFacet:
+    return schema_dataset.SchemaDatasetFacet(
+        fields=[schema_dataset.SchemaDatasetFacetFields(name=f.name, type=str(f.type)) for f in arrow]
+    )
+
+
+__all__ = ["NAMESPACE", "GovBusRunFacet", "StepLineage", "delivery_name", "step_lineage"]

@@ -1,0 +1,330 @@
+"""The three steps as plain functions for an orchestrator (Airflow tasks call these).
+
+Each opens the bus from the environment, does one idempotent step and returns its
+counts (small, JSON-serialisable: Airflow keeps them as XCom). A retry of any of them
+after a crash has exactly-once effect.
+
+`dag_specs` is what a DAG file builds its DAGs from: it reads the catalog's files only,
+never a database or the network, so parsing the DAG folder stays cheap. The retry
+policy comes from the environment (`RetryPolicy.from_env`), the pools from the catalog
+(`agency_pools`: one per source agency, `max_concurrent_reads` slots).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+import contracts
+from exchange import state
+from exchange.bus import Bus
+from exchange.catalog.loader import Catalog, load_catalog
+from exchange.catalog.schedules import frequency
+from exchange.run.runner import checkpoint_ledger
+from exchange.state.settings import Settings
+from govbus.errors import BadConfiguration, BadInput, GovBusError, TransientError
+from govbus.instants import utc_now
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    """One deliver task: the subscription and who receives (names only, no settings)."""
+
+    id: str
+    recipient: str
+    purpose: str
+    basis: str
+
+
+@dataclass(frozen=True)
+class DagSpec:
+    """What a DAG file needs to build one dataset's DAG, read from the catalog alone."""
+
+    dataset: str
+    owner: str
+    schedule: str | None
+    subscriptions: tuple[SubscriptionSpec, ...]
+    description: str
+    pool: str  # the source agency's pool: its reads never exceed max_concurrent_reads
+    freshness: str | None  # the contract's SLA freshness as written (P2D); None: no freshness task
+    after: tuple[str, ...] = ()  # datasets whose commits also trigger this DAG (exchange.catalog.schedules)
+
+
+def dag_specs(catalog_dir: Path | None = None) -> list[DagSpec]:
+    """One spec per dataset, in a stable order. Reads files only: no database, no network.
+
+    A dataset's schedule is its most frequent subscription's schedule (the catalog
+    declares schedules per subscription); None when no subscription names one.
+    """
+    settings = Settings.from_env()
+    catalog = load_catalog(catalog_dir or settings.catalog_dir)
+    specs = []
+    for dataset_id in sorted(catalog.datasets):
+        contract = catalog.datasets[dataset_id].contract
+        subs = catalog.subscriptions_for(dataset_id)
+        schedules = sorted({s.schedule for s in subs if s.schedule}, key=frequency)
+        after = tuple(sorted({d for s in subs for d in s.after}))
+        # As for the stage's SlaTracker: freshness is judged on the contract's cursor_field.
+        judged = contract.sla.freshness is not None and contract.cursor_field is not None
+        specs.append(
+            DagSpec(
+                dataset=dataset_id,
+                owner=contract.owner,
+                schedule=schedules[0] if schedules else None,
+                subscriptions=tuple(SubscriptionSpec(s.id, s.agency, s.purpose, s.basis) for s in subs),
+                description=contract.description,
+                pool=pool_name(contract.owner),
+                freshness=contract.sla.freshness_text if judged else None,
+                after=after,
+            )
+        )
+    return specs
+
+
+def delivery_asset_uri(dataset_id: str, recipient: str) -> str:
+    """The Airflow Asset a delivery of `dataset_id` to `recipient` updates."""
+    return f"govbus://{dataset_id}/{recipient}"
+
+
+def dataset_asset_uri(dataset_id: str) -> str:
+    """The Airflow Asset a commit of new data of `dataset_id` updates (for `after:` schedules).
+
+    With the trailing slash Airflow's URI normalization would add anyway, so the URI a
+    DAG waits on and the one the commit emits read the same everywhere."""
+    return f"govbus://{dataset_id}/"
+
+
+def commits_alias(dataset_id: str) -> str:
+    """The AssetAlias the commit task resolves to the dataset's Asset when it committed data."""
+    return f"govbus-commits:{dataset_id}"
+
+
+def deliveries_alias(dataset_id: str) -> str:
+    """The AssetAlias a dataset's mapped deliver task resolves to one Asset per recipient."""
+    return f"govbus-deliveries:{dataset_id}"
+
+
+# -- pools --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """An Airflow pool for one source agency: its stage tasks share `slots` slots."""
+
+    name: str
+    slots: int
+    description: str
+
+
+def pool_name(agency_id: str) -> str:
+    """`govbus_<agency>`; characters other than letters, digits, `_`, `-` and `.` become `_`."""
+    return "govbus_" + re.sub(r"[^A-Za-z0-9_.-]", "_", agency_id)
+
+
+def agency_pools(catalog: Catalog) -> list[PoolSpec]:
+    """One pool per agency that owns a dataset, sized by its `max_concurrent_reads`."""
+    owners = sorted({d.contract.owner for d in catalog.datasets.values()})
+    pools = []
+    for owner in owners:
+        agency = catalog.agencies[owner]
+        description = (
+            f"GovBus: reads of {agency.name}'s systems at once "
+            "(max_concurrent_reads in catalog/agencies.yaml)"
+        )
+        pools.append(PoolSpec(pool_name(owner), agency.max_concurrent_reads, description))
+    return pools
+
+
+# -- retries ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a failed task is retried: `retries` times, waiting `delay`, doubling up to `max_delay`.
+
+    From the environment (`from_env`), so an operator tunes it without touching code:
+    GOVBUS_TASK_RETRIES (default 3), GOVBUS_TASK_RETRY_DELAY and
+    GOVBUS_TASK_MAX_RETRY_DELAY (seconds; defaults 30 and 1800).
+    """
+
+    retries: int = 3
+    delay: dt.timedelta = dt.timedelta(seconds=30)
+    max_delay: dt.timedelta = dt.timedelta(minutes=30)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RetryPolicy:
+        env = os.environ if env is None else env
+        retries = _whole(env, "GOVBUS_TASK_RETRIES", 3, minimum=0)
+        delay = _whole(env, "GOVBUS_TASK_RETRY_DELAY", 30, minimum=1)
+        max_delay = _whole(env, "GOVBUS_TASK_MAX_RETRY_DELAY", max(1800, delay), minimum=1)
+        if max_delay < delay:
+            raise BadConfiguration(
+                f"is {max_delay}s, less than GOVBUS_TASK_RETRY_DELAY ({delay}s)",
+                where="environment variable GOVBUS_TASK_MAX_RETRY_DELAY",
+                hint="make the longest wait at least the first one",
+            )
+        return cls(retries, dt.timedelta(seconds=delay), dt.timedelta(seconds=max_delay))
+
+    def task_args(self) -> dict[str, Any]:
+        """Airflow's BaseOperator retry arguments (exponential backoff always on)."""
+        return {
+            "retries": self.retries,
+            "retry_delay": self.delay,
+            "retry_exponential_backoff": 2.0,
+            "max_retry_delay": self.max_delay,
+        }
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+        if value < minimum:
+            raise ValueError
+    except ValueError:
+        raise BadConfiguration(
+            f"must be a whole number of at least {minimum}",
+            where=f"environment variable {name}",
+            hint=f"unset it to use {default}",
+        ) from None
+    return value
+
+
+# -- the steps ----------------------------------------------------------------------------
+
+
+class DeliveriesPending(TransientError):
+    """A stage could not commit because a subscription does not have it yet.
+
+    Under Airflow the commit runs after every deliver task is done, so the missing
+    delivery has already used its retries: retrying the commit would not help.
+    """
+
+
+def stage_task(dataset_id: str) -> dict[str, Any]:
+    bus = Bus.open()
+    try:
+        return bus.stage(dataset_id).counts()
+    finally:
+        bus.close()
+
+
+def deliver_task(dataset_id: str, subscription_id: str) -> dict[str, Any]:
+    bus = Bus.open()
+    try:
+        return bus.deliver(dataset_id, subscription_id).counts()
+    finally:
+        bus.close()
+
+
+def commit_task(dataset_id: str) -> dict[str, Any]:
+    """Commit what every subscription has; fail visibly if a subscription still waits."""
+    bus = Bus.open()
+    try:
+        report = bus.commit(dataset_id)
+        checkpoint_ledger(bus)
+    finally:
+        bus.close()
+    if report.waiting:
+        raise DeliveriesPending(
+            f"committed {len(report.committed)} stage(s); a stage waits for {', '.join(report.waiting)}",
+            where=f"dataset {dataset_id}",
+            hint="see the failed deliver task; its retry lets the stage commit",
+        )
+    return report.counts()
+
+
+def freshness_task(dataset_id: str, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Fail (BadInput) when the dataset's newest data is older than its SLA freshness.
+
+    The newest data is the newest `cursor_field` value the bus has staged, read from the
+    newest stage's end cursor when the source orders by that field (the SQL and REST
+    sources do); for sources whose cursor does not carry it (files, full refresh), the
+    time the newest stage was read. No stage yet counts as stale: nothing has arrived.
+    """
+    bus = Bus.open()
+    try:
+        contract = bus.catalog.dataset(dataset_id).contract
+        if contract.sla.freshness is None:
+            return {"freshness": None, "ok": True}
+        now = now or utc_now()
+        st = state.stages
+        with bus.engine.connect() as conn:
+            newest = conn.execute(
+                sa.select(st.c.to_cursor, st.c.staged_at)
+                .where(st.c.dataset == dataset_id, st.c.status != "staging")
+                .order_by(st.c.seq.desc())
+                .limit(1)
+            ).first()
+    finally:
+        bus.close()
+    where = f"dataset {dataset_id}, SLA freshness"
+    hint = "check the source agency's system and the stage task's log; the deliveries are not held back"
+    if newest is None:
+        message = f"no data staged yet, allowed age {contract.sla.freshness_text}"
+        raise BadInput(message, where=where, hint=hint)
+    value = newest_cursor_value(newest.to_cursor, contract.cursor_field)
+    if value is not None:
+        verdict = next(
+            r for r in contracts.SlaTracker(contract).results(now, last_known=value) if r.rule == "freshness"
+        )
+        ok, message = verdict.ok, verdict.message
+    else:
+        staged_at = newest.staged_at if newest.staged_at.tzinfo else newest.staged_at.replace(tzinfo=dt.UTC)
+        age = now - staged_at
+        ok = age <= contract.sla.freshness
+        message = f"newest data was staged {_age(age)} ago, allowed {contract.sla.freshness_text}"
+    if not ok:
+        raise BadInput(message, where=where, hint=hint)
+    return {"freshness": contract.sla.freshness_text, "ok": True, "message": message}
+
+
+def newest_cursor_value(cursor: Any, field: str | None) -> dt.datetime | None:
+    """The newest value of `field` a source cursor records, if it orders by that field first."""
+    if field is None or not isinstance(cursor, dict):
+        return None
+    fields, after = cursor.get("fields"), cursor.get("after")
+    if not (isinstance(fields, list) and fields and fields[0] == field):
+        return None
+    if not (isinstance(after, list) and after and isinstance(after[0], str)):
+        return None
+    try:
+        return dt.datetime.fromisoformat(after[0])
+    except ValueError:
+        return None
+
+
+def _age(age: dt.timedelta) -> str:
+    hours, rest = divmod(max(int(age.total_seconds()), 0), 3600)
+    return f"{hours // 24}d{hours % 24}h{rest // 60}m"
+
+
+__all__ = [
+    "DagSpec",
+    "DeliveriesPending",
+    "GovBusError",
+    "PoolSpec",
+    "RetryPolicy",
+    "SubscriptionSpec",
+    "agency_pools",
+    "commit_task",
+    "commits_alias",
+    "dag_specs",
+    "dataset_asset_uri",
+    "deliver_task",
+    "deliveries_alias",
+    "delivery_asset_uri",
+    "freshness_task",
+    "newest_cursor_value",
+    "pool_name",
+    "stage_task",
+]

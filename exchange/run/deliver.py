@@ -1,0 +1,389 @@
+"""Step 2, deliver: decide, minimize, protect, write, log — per subscription.
+
+For every staged segment this subscription has not yet received, in stage order:
+the policy decides per row (statute, or the subject's active consent at this moment),
+allowed rows are cut to the subscription's fields, the subject id is replaced by a
+pseudonym for this recipient when the subscription asks for it, the sink writes the
+batch under a deterministic batch id, and then — in ONE state-DB transaction — the
+ledger entry is appended and the checkpoint row inserted.
+
+Exactly-once: a crash after the sink write and before that transaction leaves no
+checkpoint, so the retry writes the same batch id again, which sinks treat as a no-op
+replacement (upsert by key, file replaced atomically); the ledger gets one entry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+import audit
+import connectors
+import consent
+import schemas
+from audit import access_index
+from exchange import state
+from govbus.instants import utc_now
+
+if TYPE_CHECKING:
+    from exchange.bus import Bus
+    from exchange.catalog.loader import Dataset, Subscription
+
+log = logging.getLogger("govbus.exchange")
+
+PSEUDONYM_COLUMN = "subject_pseudonym"
+# Staged segments carry each row's audit pseudonym (HMAC under the audit key), computed
+# once at stage time for consent decisions (and the access index); it never leaves.
+SUBJECT_REF_COLUMN = "_subject_ref"
+
+
+@dataclass
+class DeliverReport:
+    subscription: str
+    batches: int = 0
+    rows_delivered: int = 0
+    rows_denied: int = 0
+    denials: Counter[str] = field(default_factory=Counter)
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "batches": self.batches,
+            "rows_delivered": self.rows_delivered,
+            "rows_denied": self.rows_denied,
+            "denials": dict(self.denials),
+        }
+
+
+def delivered_schema(dataset: Dataset, sub: Subscription) -> pa.Schema:
+    """The Arrow schema a subscriber receives: its fields (reversible ones as the base64
+    text of their AES-SIV ciphertext), plus the pseudonym if asked."""
+    arrow = dataset.schema.arrow
+    fields = [
+        arrow.field(name).with_type(pa.string()) if name in sub.reversible_fields else arrow.field(name)
+        for name in sub.fields
+    ]
+    if sub.pseudonymize_subject:
+        fields.append(pa.field(PSEUDONYM_COLUMN, pa.string(), nullable=False))
+    return pa.schema(fields)
+
+
+@dataclass
+class _Plan:
+    """What stays the same for every segment of one delivery run."""
+
+    sub: Subscription
+    dataset: Dataset
+    statute: consent.Statute | None
+    timeline: Any  # consent.ConsentTimeline for consent subscriptions, else None
+    policy_version: str
+    sensitive: tuple[str, ...]
+    # {field: (key id, AES-SIV key)} for the recipient's reversible fields, read once per run.
+    field_keys: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+
+
+def deliver_subscription(bus: Bus, sub: Subscription) -> DeliverReport:
+    dataset = bus.catalog.dataset(sub.dataset)
+    report = DeliverReport(sub.id)
+    todo = _pending_segments(bus, sub)
+    if not todo:
+        return report
+    statute = bus.catalog.statutes[sub.statute] if sub.statute else None
+    timeline = None
+    if statute is None:
+        # Loaded once per delivery run; each segment asks it for the consents in force now.
+        with bus.engine.connect() as conn:
+            timeline = bus.register.timeline(
+                conn, recipient=sub.agency, dataset=sub.dataset, purpose=sub.purpose, fields=sub.fields
+            )
+    plan = _Plan(
+        sub,
+        dataset,
+        statute,
+        timeline,
+        consent.policy_version(
+            dataset=sub.dataset, recipient=sub.agency, purpose=sub.purpose, fields=sub.fields, statute=statute
+        ),
+        dataset.contract.fields_classified("sensitive"),
+        _field_keys(bus, sub),
+    )
+    sink = bus.sink_for(sub, delivered_schema(dataset, sub))
+    # The audit work of a batch (Merkle root, access-index grouping) runs on a second
+    # thread while this one writes it and prepares the next; a batch is logged once its
+    # audit work is done, one batch behind the sink. A crash in between leaves at most two
+    # batches written but unlogged: the retry rewrites both under the same batch ids.
+    waiting: _Sent | None = None
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="govbus-audit") as audit:
+            for stage_id, segment, fingerprint in todo:
+                try:
+                    sent = _send(bus, plan, sink, audit, stage_id, segment, fingerprint)
+                except BaseException:
+                    if waiting is not None:  # written before the failure: log it
+                        _record(bus, plan, waiting, report)
+                    raise
+                if waiting is not None:
+                    _record(bus, plan, waiting, report)
+                waiting = sent
+            if waiting is not None:
+                _record(bus, plan, waiting, report)
+    finally:
+        sink.close()
+    log.info(
+        "delivered %s to %s batches=%d rows=%d denied=%d",
+        sub.dataset,
+        sub.agency,
+        report.batches,
+        report.rows_delivered,
+        report.rows_denied,
+    )
+    return report
+
+
+def _field_keys(bus: Bus, sub: Subscription) -> dict[str, tuple[str, bytes]]:
+    keys = {}
+    for name in sub.reversible_fields:
+        key_id = bus.keys.field_key_id(sub.agency, name)
+        keys[name] = (key_id, bus.keys.field_key(sub.agency, name, key_id))
+    return keys
+
+
+def _pending_segments(bus: Bus, sub: Subscription) -> list[tuple[str, int, str]]:
+    st, dv = state.stages, state.deliveries
+    with bus.engine.connect() as conn:
+        staged = conn.execute(
+            sa.select(st.c.stage_id, st.c.segments, st.c.schema_fingerprint)
+            .where(st.c.dataset == sub.dataset, st.c.status == "staged")
+            .order_by(st.c.seq)
+        ).all()
+        done = set(
+            conn.execute(sa.select(dv.c.stage_id, dv.c.segment).where(dv.c.subscription_id == sub.id)).all()
+        )
+    return [
+        (row.stage_id, segment, row.schema_fingerprint)
+        for row in staged
+        for segment in range(row.segments)
+        if (row.stage_id, segment) not in done
+    ]
+
+
+def _decide(bus: Bus, plan: _Plan, table: pa.Table, at: Any) -> tuple[consent.Decision, dict[str, int]]:
+    """The per-row decision and, for denied rows, the counts by reason."""
+    sub = plan.sub
+    common = {"dataset": sub.dataset, "recipient": sub.agency, "purpose": sub.purpose, "at": at}
+    if plan.statute is not None:
+        decision = consent.decide(
+            None, statute=plan.statute, consents=None, fields=sub.fields, rows=table.num_rows, **common
+        )
+        reasons = {"statute not in force": decision.denied_count} if decision.denied_count else {}
+        return decision, reasons
+    refs = subject_refs(bus, plan.dataset, table)
+    decision = consent.decide(
+        refs, statute=None, consents=plan.timeline.active_index(at), fields=sub.fields, **common
+    )
+    return decision, plan.timeline.denial_reasons(refs, decision.allowed, at)
+
+
+def subject_refs(bus: Bus, dataset: Dataset, table: pa.Table) -> pa.Array | pa.ChunkedArray:
+    """Audit pseudonyms of the rows' subjects: computed at stage time, else now."""
+    if SUBJECT_REF_COLUMN in table.column_names:
+        return table[SUBJECT_REF_COLUMN]
+    return bus.register.subject_refs(table[dataset.contract.subject_field])
+
+
+_Audit = tuple[str, list[tuple[int, bytes]]]  # (Merkle root, access-index groups)
+
+
+@dataclass
+class _Sent:
+    """A batch the sink has written, waiting for its audit work to be logged."""
+
+    stage_id: str
+    segment: int
+    batch_id: str
+    rows_read: int
+    out: pa.Table
+    decision: consent.Decision
+    denials: dict[str, int]
+    receipt: connectors.SinkReceipt | None
+    pseudonym_key_id: str | None
+    audit: Future[_Audit]
+
+
+def _audit_work(
+    out: pa.Table, refs: pa.Array | pa.ChunkedArray | None
+) -> tuple[str, list[tuple[int, bytes]]]:
+    """The Merkle root over what leaves the bus and the delivered subjects grouped for the index."""
+    root = audit.record_merkle_root(out)
+    return root, access_index.group(refs) if refs is not None else []
+
+
+def _send(
+    bus: Bus,
+    plan: _Plan,
+    sink: connectors.Sink,
+    audit: ThreadPoolExecutor,
+    stage_id: str,
+    segment: int,
+    fingerprint: str,
+) -> _Sent:
+    """Decide, minimize and protect one staged segment, start its audit work, write it."""
+    sub, dataset = plan.sub, plan.dataset
+    subject_field = dataset.contract.subject_field
+    table = bus.staging.read_segment(stage_id, segment)
+    # Staged under an older schema version? Read it as the current one (Avro resolution).
+    table = schemas.resolve_staged(table, fingerprint, dataset.versions, dataset.schema)
+    decision, denials = _decide(bus, plan, table, utc_now())
+    # Copy only what may leave: the subscription's fields (and the subject, to pseudonymize).
+    keep = [
+        *sub.fields,
+        subject_field,
+        *([SUBJECT_REF_COLUMN] if SUBJECT_REF_COLUMN in table.column_names else []),
+    ]
+    allowed = decision.select(table, list(dict.fromkeys(keep)))
+    basis_fields = plan.statute.fields if plan.statute is not None else sub.fields
+    out = consent.minimize(allowed, sub.fields, basis_fields=basis_fields, sensitive=plan.sensitive)
+    pseudonym_key_id = None
+    if sub.pseudonymize_subject:
+        key = bus.keys.pseudonym_key(sub.agency, sub.purpose)
+        pseudonym_key_id = bus.keys.pseudonym_key_id(sub.agency, sub.purpose)
+        pseudonyms = consent.pseudonymize(allowed[subject_field], key)
+        out = out.append_column(pa.field(PSEUDONYM_COLUMN, pa.string(), nullable=False), pseudonyms)
+    out = _encrypt_reversible(plan, out)
+    batch_id = f"{stage_id}-{segment:05d}-{sub.id}"
+    # The root is over what leaves the bus: reversible fields as their ciphertext.
+    refs = subject_refs(bus, dataset, allowed) if out.num_rows else None
+    future = audit.submit(_audit_work, out, refs)
+    receipt = sink.write(batch_id, out) if out.num_rows else None
+    return _Sent(
+        stage_id, segment, batch_id, table.num_rows, out, decision, denials, receipt, pseudonym_key_id, future
+    )
+
+
+def _record(bus: Bus, plan: _Plan, sent: _Sent, report: DeliverReport) -> None:
+    """Sign the manifest, then log the batch: ledger entry, checkpoint and index in one transaction."""
+    sub, dataset, out, decision = plan.sub, plan.dataset, sent.out, sent.decision
+    merkle_root, groups = sent.audit.result()
+    files: list[list[str]] = []
+    manifest_sha256 = None
+    if sent.receipt is not None:
+        files = [list(f) for f in sent.receipt.files]
+        if sent.receipt.files:
+            manifest_sha256, files = _write_manifest(
+                bus, plan, sent.receipt, sent.batch_id, out, decision, merkle_root
+            )
+    if bus.hooks.after_sink_write is not None:
+        bus.hooks.after_sink_write(sent.batch_id)
+    payload = {
+        "dataset": sub.dataset,
+        "contract_version": dataset.contract.version,
+        "schema_sha256": dataset.schema.fingerprint_sha256,
+        "subscription": sub.id,
+        "recipient": sub.agency,
+        "purpose": sub.purpose,
+        "basis": sub.basis,
+        "policy_version": plan.policy_version,
+        "consents_used": decision.consents_used,
+        "batch_id": sent.batch_id,
+        "rows_delivered": out.num_rows,
+        "rows_denied": decision.denied_count,
+        "denials": sent.denials,
+        "fields": out.column_names,
+        "pseudonym_key_id": sent.pseudonym_key_id,
+        "merkle_root": merkle_root,
+        "files": files,
+        "manifest_sha256": manifest_sha256,
+    }
+    # Named only when used, so entries of plain deliveries keep their exact form.
+    if sub.reversible_fields:
+        payload["reversible_fields"] = list(sub.reversible_fields)
+    if sub.encrypt_files:
+        payload["encrypted_files"] = True
+    # The ledger is one chain for all subscriptions: appends are serialized across workers.
+    with bus.locked("ledger"), bus.engine.begin() as conn:
+        entry = bus.ledger.append(conn, "delivery", payload)
+        conn.execute(
+            sa.insert(state.deliveries).values(
+                subscription_id=sub.id,
+                stage_id=sent.stage_id,
+                segment=sent.segment,
+                dataset=sub.dataset,
+                batch_id=sent.batch_id,
+                rows_delivered=out.num_rows,
+                rows_denied=decision.denied_count,
+                ledger_seq=entry.seq,
+                delivered_at=utc_now(),
+            )
+        )
+        access_index.write(conn, groups, entry.seq)
+    report.batches += 1
+    report.rows_delivered += out.num_rows
+    report.rows_denied += decision.denied_count
+    report.denials.update(sent.denials)
+    bus.progress(f"deliver:{sub.id}", sent.rows_read)
+
+
+def _write_manifest(
+    bus: Bus,
+    plan: _Plan,
+    receipt: connectors.SinkReceipt,
+    batch_id: str,
+    out: pa.Table,
+    decision: consent.Decision,
+    merkle_root: str,
+) -> tuple[str, list[list[str]]]:
+    """Sign a manifest next to a file delivery; the recipient checks it with verify-delivery.
+
+    Seals the reversible fields' keys and, with `encrypt_files`, replaces each file by its
+    `<name>.enc` (the plaintext file is removed). Returns the manifest's SHA-256 and the
+    [name, sha256] of the files now in the folder (the encrypted ones, if encrypted).
+    """
+    sub, dataset = plan.sub, plan.dataset
+    details: dict[str, Any] = {
+        "subscription": sub.id,
+        "recipient": sub.agency,
+        "purpose": sub.purpose,
+        "basis": sub.basis,
+        "fields": out.column_names,
+        "merkle_root": merkle_root,
+    }
+    protect: dict[str, Any] = {}
+    if sub.encrypt_files or plan.field_keys:
+        details["reversible_fields"] = list(sub.reversible_fields)
+        protect = {
+            "recipient_keys": {sub.agency: bus.catalog.agencies[sub.agency].delivery_key},
+            "encrypt": sub.encrypt_files,
+            "field_keys": plan.field_keys or None,
+        }
+    manifest = consent.write_manifest(
+        Path(receipt.location).parent,
+        batch_id,
+        signing_key=bus.keys.signing_key(),
+        contract_id=dataset.id,
+        contract_version=dataset.contract.version,
+        schema_sha256=dataset.schema.fingerprint_sha256,
+        rows_delivered=out.num_rows,
+        rows_denied=decision.denied_count,
+        files=receipt.files,
+        policy_version=plan.policy_version,
+        details=details,
+        **protect,
+    )
+    listed = json.loads(manifest.read_bytes())["files"]
+    return consent.file_sha256(manifest)[0], [[entry["name"], entry["sha256"]] for entry in listed]
+
+
+def _encrypt_reversible(plan: _Plan, out: pa.Table) -> pa.Table:
+    """Replace each reversible field by its AES-SIV ciphertext (base64) under the recipient's key."""
+    for name, (_, key) in plan.field_keys.items():
+        index = out.schema.get_field_index(name)
+        encrypted = consent.encrypt_column(out[name], key, field=name)
+        out = out.set_column(index, out.schema.field(index).with_type(pa.string()), encrypted)
+    return out

@@ -1,0 +1,301 @@
+"""Step 1, stage: read what changed since the last stage, conform, validate, stage.
+
+A stage is the unit of exactly-once: its rows are read once from the source (from the
+previous stage's end cursor), conformed to the dataset's current Avro schema,
+validated against the contract on whole columns, and written as Parquet segments
+under `staging/<stage id>/`. Rows that break a row-level rule go to quarantine with
+every reason. The stage row turns from `staging` to `staged` only when all of it is on
+disk; a `staging` row found later is a crashed attempt and is discarded whole.
+
+Validation is per stage (`contracts.StageValidation`): a key read twice in one stage is
+a duplicate even across batches; referential rules ask the key index
+(`exchange.run.key_index`), which this step feeds for datasets others refer to. An open
+quarantined row whose key now arrives valid is superseded (`exchange.quarantine.store`). Each
+stage writes its validation report (`exchange.quarantine.reports`). `StageRun`, `open_stage` and
+`close_stage` are shared with `exchange.run.replay`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+import contracts
+import schemas
+from exchange import state
+from exchange.quarantine import reports
+from exchange.quarantine import store as quarantine
+from exchange.quarantine.rows import jsonable_rows
+from exchange.run import key_index
+from exchange.run.deliver import SUBJECT_REF_COLUMN
+from govbus.errors import BadInput, TransientError
+from govbus.instants import utc_now
+
+if TYPE_CHECKING:
+    from exchange.bus import Bus
+    from exchange.catalog.loader import Dataset
+
+log = logging.getLogger("govbus.exchange")
+
+
+@dataclass
+class StageReport:
+    dataset: str
+    stage_id: str | None
+    rows_read: int = 0
+    rows_staged: int = 0
+    rows_quarantined: int = 0
+    segments: int = 0
+    sla: list[str] = field(default_factory=list)  # breached batch-level rules
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "stage_id": self.stage_id,
+            "rows_read": self.rows_read,
+            "rows_staged": self.rows_staged,
+            "rows_quarantined": self.rows_quarantined,
+            "segments": self.segments,
+            "sla_breaches": self.sla,
+        }
+
+
+def stage_dataset(bus: Bus, dataset_id: str) -> StageReport:
+    dataset = bus.catalog.dataset(dataset_id)
+    stage_id, from_cursor = open_stage(bus, dataset_id, dataset.schema.fingerprint_sha256)
+    report = StageReport(dataset_id, stage_id)
+    run = StageRun(bus, dataset, report)
+    source = bus.source_for(dataset)
+    cursor = from_cursor
+    sla = contracts.SlaTracker(dataset.contract)
+    try:
+        for batch in source.read(from_cursor, batch_size=bus.settings.batch_size):
+            good, bad_count = _check_batch(run, batch.data)
+            sla.observe(good)
+            run.write(good)
+            report.rows_read += batch.data.num_rows
+            report.rows_staged += good.num_rows
+            report.rows_quarantined += bad_count
+            cursor = batch.cursor
+            bus.progress("stage", batch.data.num_rows)
+    finally:
+        source.close()
+    results = sla.results(utc_now())
+    if report.rows_read:
+        run.write_report(results)
+    _check_sla(report, results)
+    close_stage(bus, report, cursor, then=run.resolve_superseded)
+    log.info(
+        "staged %s stage=%s read=%d staged=%d quarantined=%d",
+        dataset_id,
+        report.stage_id,
+        report.rows_read,
+        report.rows_staged,
+        report.rows_quarantined,
+    )
+    return report
+
+
+class StageRun:
+    """What one stage (or replay) keeps while it writes: the validation across its
+    batches, the segments, the keys it indexes and the quarantined rows it supersedes."""
+
+    def __init__(self, bus: Bus, dataset: Dataset, report: StageReport) -> None:
+        self.bus = bus
+        self.dataset = dataset
+        self.report = report
+        self.stage_id = report.stage_id or ""
+        self.validation = contracts.StageValidation(dataset.contract, keys=key_index.KeyIndex(bus))
+        self.indexed = key_index.indexed_fields(bus, dataset.id)
+        self.key_fields = dataset.contract.key_fields
+        self.waiting = quarantine.open_keys(bus, dataset.id, self.key_fields)
+        self.superseded: list[int] = []
+        self.unreadable = 0
+        self.started = utc_now()
+
+    def write(self, good: pa.Table) -> None:
+        """Stage validated rows as the next segment; index their keys; note superseded rows."""
+        if not good.num_rows:
+            return
+        # Each subject's audit pseudonym, once here rather than in every delivery.
+        refs = self.bus.register.subject_refs(good[self.dataset.contract.subject_field])
+        staged = good.append_column(SUBJECT_REF_COLUMN, refs)
+        self.bus.staging.write_segment(self.stage_id, self.report.segments, staged)
+        self.report.segments += 1
+        if self.indexed:
+            with self.bus.engine.begin() as conn:
+                key_index.add_keys(self.bus, conn, self.dataset.id, self.stage_id, good)
+        if self.waiting:
+            keys = quarantine.key_text(good, self.key_fields)
+            self.superseded.extend(quarantine.take_matches(keys, self.waiting))
+
+    def resolve_superseded(self, conn: sa.Connection) -> None:
+        """In the closing transaction: open rows whose key this stage staged valid are closed."""
+        quarantine.resolve(conn, self.superseded, quarantine.SUPERSEDED, stage_id=self.stage_id)
+
+    def write_report(self, sla: list[contracts.SlaResult]) -> Path:
+        return reports.write_validation_report(
+            self.bus,
+            self.dataset.id,
+            self.stage_id,
+            self.validation,
+            rows_quarantined=self.report.rows_quarantined,
+            rows_unreadable=self.unreadable,
+            sla=sla,
+            run_time=self.started,
+        )
+
+
+def _check_batch(run: StageRun, raw: pa.Table) -> tuple[pa.Table, int]:
+    """Conform and validate one source batch; quarantine the rows that fail, return the rest."""
+    bus, dataset, stage_id = run.bus, run.dataset, run.stage_id
+    unreadable = 0
+    if quarantine.SOURCE_ERROR in raw.column_names:
+        broken = pc.is_valid(raw[quarantine.SOURCE_ERROR])
+        if pc.any(broken).as_py():
+            unreadable = quarantine.put_unreadable(bus, dataset.id, stage_id, raw.filter(broken))
+            run.unreadable += unreadable
+            raw = raw.filter(pc.invert(broken))
+        raw = raw.drop_columns([c for c in quarantine.SOURCE_COLUMNS if c in raw.column_names])
+    if raw.num_rows == 0:
+        # An empty file, or a batch of unreadable lines only: nothing to conform.
+        return dataset.schema.arrow.empty_table(), unreadable
+    conformed = schemas.conform(raw, dataset.schema)
+    issues = run.validation.check(conformed.table, conformed.issues)
+    if issues.num_rows == 0:
+        return conformed.table, unreadable
+    grouped = contracts.group_issues(issues)
+    rows = pa.array(range(raw.num_rows), pa.int64())
+    bad = pc.is_in(rows, value_set=grouped["row"].combine_chunks())
+    good = conformed.table.filter(pc.invert(bad))
+    # Quarantine keeps the row as the source had it, not as conformed: nothing is lost.
+    records = jsonable_rows(raw.take(grouped["row"]))
+    quarantine.put(bus, dataset.id, stage_id, records, grouped["reasons"].to_pylist(), None)
+    return good, unreadable + len(records)
+
+
+def open_stage(bus: Bus, dataset_id: str, fingerprint: str) -> tuple[str, Any]:
+    """Discard crashed attempts, then claim the next stage number for this dataset.
+
+    The new stage starts and (until closed) ends at the previous stage's end cursor.
+    """
+    st = state.stages
+    with bus.engine.begin() as conn:
+        crashed = (
+            conn.execute(sa.select(st.c.stage_id).where(st.c.dataset == dataset_id, st.c.status == "staging"))
+            .scalars()
+            .all()
+        )
+        for stage_id in crashed:
+            _discard(bus, conn, stage_id)
+        last = conn.execute(
+            sa.select(st.c.seq, st.c.to_cursor)
+            .where(st.c.dataset == dataset_id)
+            .order_by(st.c.seq.desc())
+            .limit(1)
+        ).first()
+        if last is None:
+            row = conn.execute(
+                sa.select(state.cursors.c.cursor).where(state.cursors.c.dataset == dataset_id)
+            ).first()
+            from_cursor, seq = (row.cursor if row else None), 1
+        else:
+            from_cursor, seq = last.to_cursor, last.seq + 1
+        stage_id = f"{dataset_id}.{seq:06d}.{secrets.token_hex(3)}"
+        try:
+            conn.execute(
+                sa.insert(st).values(
+                    stage_id=stage_id,
+                    dataset=dataset_id,
+                    seq=seq,
+                    status="staging",
+                    from_cursor=from_cursor,
+                    to_cursor=from_cursor,
+                    segments=0,
+                    rows_read=0,
+                    rows_staged=0,
+                    rows_quarantined=0,
+                    schema_fingerprint=fingerprint,
+                    created_at=utc_now(),
+                )
+            )
+        except IntegrityError:
+            raise TransientError(
+                "another worker is staging this dataset right now",
+                where=f"dataset {dataset_id}",
+                hint="retry when it has finished",
+            ) from None
+    return stage_id, from_cursor
+
+
+def _check_sla(report: StageReport, results: list[Any]) -> None:
+    """Report batch-level rules (volume, freshness); fail the run where the contract says so.
+
+    A failing run leaves its stage `staging`: the retry discards it and reads again, so
+    nothing is delivered from a run that broke its SLA, and nothing is lost.
+    """
+    report.sla = [r.message for r in results if not r.ok]
+    for result in results:
+        if not result.ok:
+            log.warning("%s SLA %s: %s", report.dataset, result.rule, result.message)
+    failing = [r for r in results if r.fails_run]
+    if failing:
+        raise BadInput(
+            "; ".join(f"{r.rule}: {r.message}" for r in failing),
+            where=f"dataset {report.dataset}, SLA",
+            hint="the contract says a breach fails the run (sla.on_breach: fail); fix the source and rerun",
+        )
+
+
+def close_stage(
+    bus: Bus,
+    report: StageReport,
+    cursor: Any,
+    *,
+    then: Callable[[sa.Connection], None] | None = None,
+) -> None:
+    """Mark the stage staged with its counts and end cursor; `then(conn)` runs in the same
+    transaction (what must happen exactly when the stage becomes deliverable)."""
+    st = state.stages
+    with bus.engine.begin() as conn:
+        if report.rows_read == 0:
+            # Nothing changed at the source: leave no empty stage behind.
+            _discard(bus, conn, report.stage_id or "")
+            report.stage_id = None
+            return
+        conn.execute(
+            sa.update(st)
+            .where(st.c.stage_id == report.stage_id)
+            .values(
+                status="staged",
+                to_cursor=cursor,
+                segments=report.segments,
+                rows_read=report.rows_read,
+                rows_staged=report.rows_staged,
+                rows_quarantined=report.rows_quarantined,
+                staged_at=utc_now(),
+            )
+        )
+        if then is not None:
+            then(conn)
+
+
+def discard_stage(bus: Bus, stage_id: str) -> None:
+    """Remove a stage that is not (yet) staged, with its quarantined rows, keys and files."""
+    with bus.engine.begin() as conn:
+        _discard(bus, conn, stage_id)
+
+
+def _discard(bus: Bus, conn: sa.Connection, stage_id: str) -> None:
+    conn.execute(sa.delete(state.quarantine).where(state.quarantine.c.stage_id == stage_id))
+    key_index.forget_stage(conn, stage_id)
+    conn.execute(sa.delete(state.stages).where(state.stages.c.stage_id == stage_id))
+    bus.staging.discard(stage_id)

@@ -1,0 +1,118 @@
+"""The bus's own state database: stages, deliveries (checkpoints), cursors, runs, quarantine,
+the key index of referenced datasets.
+
+One SQL database through SQLAlchemy 2 — a SQLite file by default, PostgreSQL in
+production (`GOVBUS_STATE_URL`). The consent part's tables (consents, ledger) live in
+the same database so that a delivery's ledger entry and its checkpoint commit in one
+transaction: that is what makes a retried delivery exactly-once.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+METADATA = sa.MetaData()
+
+
+# A stage is one read of a dataset's source since the previous stage's end cursor.
+stages = sa.Table(
+    "stages",
+    METADATA,
+    sa.Column("stage_id", sa.String(128), primary_key=True),
+    sa.Column("dataset", sa.String(128), nullable=False, index=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    # staging -> staged -> committed; a 'staging' row left by a crash is discarded on retry
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("from_cursor", sa.JSON, nullable=True),
+    sa.Column("to_cursor", sa.JSON, nullable=True),
+    sa.Column("segments", sa.Integer, nullable=False, default=0),
+    sa.Column("rows_read", sa.Integer, nullable=False, default=0),
+    sa.Column("rows_staged", sa.Integer, nullable=False, default=0),
+    sa.Column("rows_quarantined", sa.Integer, nullable=False, default=0),
+    sa.Column("schema_fingerprint", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("staged_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("committed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("dataset", "seq", name="uq_stages_dataset_seq"),
+)
+
+# A subscription's checkpoint: one row per delivered segment of a stage. The primary
+# key makes a second delivery of the same segment impossible, even by a racing worker.
+deliveries = sa.Table(
+    "deliveries",
+    METADATA,
+    sa.Column("subscription_id", sa.String(128), primary_key=True),
+    sa.Column("stage_id", sa.String(128), primary_key=True),
+    sa.Column("segment", sa.Integer, primary_key=True),
+    sa.Column("dataset", sa.String(128), nullable=False),
+    sa.Column("batch_id", sa.String(300), nullable=False),
+    sa.Column("rows_delivered", sa.Integer, nullable=False),
+    sa.Column("rows_denied", sa.Integer, nullable=False),
+    sa.Column("ledger_seq", sa.Integer, nullable=False),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+# The committed source cursor per dataset: where the next stage reads from once every
+# earlier stage is delivered everywhere.
+cursors = sa.Table(
+    "dataset_cursors",
+    METADATA,
+    sa.Column("dataset", sa.String(128), primary_key=True),
+    sa.Column("cursor", sa.JSON, nullable=True),
+    sa.Column("stage_id", sa.String(128), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    METADATA,
+    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset", sa.String(128), nullable=False, index=True),
+    sa.Column("step", sa.String(16), nullable=False),
+    sa.Column("subscription_id", sa.String(128), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("counts", sa.JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+# Rows that broke the contract, kept whole (as read from the source) with every reason,
+# so they can be fixed at the source and replayed. This is data, not a log: it lives
+# only in the state database, never in log lines or error messages.
+quarantine = sa.Table(
+    "quarantine",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset", sa.String(128), nullable=False, index=True),
+    sa.Column("stage_id", sa.String(128), nullable=False, index=True),
+    sa.Column("record", sa.JSON, nullable=False),
+    sa.Column("reasons", sa.JSON, nullable=False),
+    # where the source had it (file:line, file@byte) when the source can tell
+    sa.Column("position", sa.String(512), nullable=True),
+    # open -> replayed (re-staged by `govbus quarantine replay`), superseded (a later
+    # stage staged a valid version of its key), or discarded (kept for audit only)
+    sa.Column("status", sa.String(16), nullable=False, default="open"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # the stage that carried it on (its replay, or the superseding stage), when, and the
+    # ledger entry of a replay or discard (who, why)
+    sa.Column("resolved_stage_id", sa.String(128), nullable=True),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("ledger_seq", sa.Integer, nullable=True),
+)
+
+# Keyed hashes (HMAC-SHA256 under a key derived for the dataset and field) of the key
+# values staged for datasets that another contract refers to
+# (`expect_column_values_to_be_in_dataset_keys`). The referential rule asks this index;
+# no raw identifier is stored. `stage_id` is the stage that first staged the key, so a
+# crashed stage's keys go with it.
+dataset_keys = sa.Table(
+    "dataset_keys",
+    METADATA,
+    sa.Column("dataset", sa.String(128), primary_key=True),
+    sa.Column("field", sa.String(128), primary_key=True),
+    sa.Column("key_hash", sa.String(64), primary_key=True),
+    sa.Column("stage_id", sa.String(128), nullable=False, index=True),
+    sqlite_with_rowid=False,
+)

@@ -1,0 +1,5 @@
+"""exchange.views.status."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
