@@ -36,6 +36,7 @@ airflow: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
 # The portal's end-to-end test drives Debian's Chromium; the set-up installs it (as root)

@@ -20,7 +20,10 @@ What a caller must know:
 
 from __future__ import annotations
 
-from audit import access_index
+from audit.access_index import TABLE as ACCESS_INDEX_TABLE
+from audit.access_index import group as group_subject_refs
+from audit.access_index import seqs_of as deliveries_of_subject
+from audit.access_index import write as write_access_index
 from audit.bundles import BundleReport, export_bundle, verify_bundle
 from audit.ledger.chain import ChainCheck
 from audit.ledger.checkpoints import (
@@ -32,10 +35,10 @@ from audit.ledger.checkpoints import (
 )
 from audit.ledger.ledger import GENESIS_HASH, Ledger, LedgerEntry, VerifyReport, canonical_json
 from audit.ledger.tiles import StoredTree, fill_tiles
+from audit.ledger.tiles import consistency_proof as ledger_consistency_proof
+from audit.ledger.tiles import inclusion_proof as ledger_inclusion_proof
+from audit.ledger.tiles import tree_head as ledger_tree_head
 from audit.ledger.tree import LedgerTree, entry_leaf_hash, verify_consistency
-from audit.ledger.tree import consistency_proof as ledger_consistency_proof
-from audit.ledger.tree import inclusion_proof as ledger_inclusion_proof
-from audit.ledger.tree import tree_head as ledger_tree_head
 from audit.merkle import (
     canonical_records,
     inclusion_proof,
@@ -44,22 +47,28 @@ from audit.merkle import (
     record_merkle_root,
     verify_inclusion,
 )
-from audit.proofs import check_entry_proof, entry_proof
+from audit.proofs import check_entry_proof, entry_proof, entry_proofs
+from audit.proofs import dumps as proof_json
 from audit.signatures import (
     KeySource,
+    PublicKeys,
     SigningKey,
     Verification,
     key_id_of,
+    load_pem_public_key_of,
     load_public_key,
     load_trusted_keys,
     public_key_pem,
+    read_signed_file,
     sign_document,
     verify_document,
 )
 from audit.tables import AUDIT_METADATA
+from audit.tables import ledger as ledger_table
 from govbus.batch_hashing import AVAILABLE as NATIVE_HASHING
 
 __all__ = [
+    "ACCESS_INDEX_TABLE",
     "AUDIT_METADATA",
     "GENESIS_HASH",
     "NATIVE_HASHING",
@@ -70,31 +79,38 @@ __all__ = [
     "Ledger",
     "LedgerEntry",
     "LedgerTree",
+    "PublicKeys",
     "SigningKey",
     "StoredTree",
     "Verification",
     "VerifyReport",
-    "access_index",
     "canonical_json",
     "canonical_records",
     "check_checkpoints",
     "check_entry_proof",
     "checkpoint_message",
+    "deliveries_of_subject",
     "entry_leaf_hash",
     "entry_proof",
+    "entry_proofs",
     "export_bundle",
     "fill_tiles",
+    "group_subject_refs",
     "inclusion_proof",
     "key_id_of",
     "latest_checkpoint",
     "ledger_consistency_proof",
     "ledger_inclusion_proof",
+    "ledger_table",
     "ledger_tree_head",
+    "load_pem_public_key_of",
     "load_public_key",
     "load_trusted_keys",
     "merkle_root",
+    "proof_json",
     "public_key_pem",
     "read_checkpoints",
+    "read_signed_file",
     "record_leaf_hashes",
     "record_merkle_root",
     "sign_document",
@@ -102,4 +118,5 @@ __all__ = [
     "verify_consistency",
     "verify_document",
     "verify_inclusion",
+    "write_access_index",
 ]

@@ -87,20 +87,18 @@ def child_stage(bus: Any, _arg: str) -> dict[str, Any]:
 
 def child_deliver(bus: Any, arg: str) -> dict[str, Any]:
     """Deliver one subscription with the audit work on (timed by part) or off (no-ops)."""
-    import consent
-    from audit import access_index
     from exchange.run import deliver
 
     sub_id, mode = arg.split(",")
     spent: Counter[str] = Counter()
     if mode == "off":
         audit.record_merkle_root = lambda table: "0" * 64  # type: ignore[assignment]
-        access_index.group = lambda refs: []  # type: ignore[assignment]
+        audit.group_subject_refs = lambda refs: []  # type: ignore[assignment]
     else:
-        _timed(consent, "record_merkle_root", spent, "merkle")
+        _timed(audit, "record_merkle_root", spent, "merkle")
         _timed(deliver, "subject_refs", spent, "refs", caller="_send")
-        _timed(access_index, "group", spent, "index")
-        _timed(access_index, "write", spent, "index")
+        _timed(audit, "group_subject_refs", spent, "index")
+        _timed(audit, "write_access_index", spent, "index")
         _timed(type(bus.ledger), "append", spent, "ledger")
     t0 = time.perf_counter()
     report = bus.deliver("tax.income", sub_id)

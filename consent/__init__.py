@@ -28,7 +28,19 @@ from consent.erasure.instructions import (
     verify_purge,
     write_purge_instruction,
 )
-from consent.erasure.register import Purge, PurgeRegister, delivery_payloads
+from consent.erasure.register import (
+    CONSENT_REVOKED,
+    DELETE,
+    ERASURE_ORDER,
+    ISSUED,
+    MANUAL,
+    STATUTE_ENDED,
+    TOMBSTONE,
+    Purge,
+    PurgeRegister,
+    delivery_payloads,
+    seqs_and_batches,
+)
 from consent.policy.decide import CONSENT_BASIS, Decision, decide, minimize, policy_version
 from consent.policy.explain import ConsentState, Explanation, explain
 from consent.protect.delivery_open import OpenedDelivery, open_delivery
@@ -65,11 +77,18 @@ __all__ = [
     "ACTIVE",
     "CONSENT_BASIS",
     "CONSENT_METADATA",
+    "CONSENT_REVOKED",
+    "DELETE",
+    "ERASURE_ORDER",
     "EXPIRED",
+    "ISSUED",
+    "MANUAL",
     "PAUSED",
     "PENDING",
     "REASONS",
     "REVOKED",
+    "STATUTE_ENDED",
+    "TOMBSTONE",
     "ConsentEvent",
     "ConsentIndex",
     "ConsentRecord",
@@ -110,6 +129,7 @@ __all__ = [
     "pseudonymize",
     "purge_instruction",
     "seal_key",
+    "seqs_and_batches",
     "verify_delivery",
     "verify_purge",
     "verify_receipt",

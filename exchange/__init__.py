@@ -1,12 +1,15 @@
-"""The bus itself: catalog, the three steps (stage → deliver → commit), state, CLI.
+"""The bus itself: catalog, the three steps (stage → deliver → commit), state, CLI, portal.
 
-`exchange` is the only part that composes the others (DESIGN.md's import table).
+`exchange` is the only part that composes the others. Its rooms, each importing only
+those below it (import-linter checks): `cli` > `portal | demo` > `orchestration |
+erasure | views` > `bus` > `run` > `quarantine` > `catalog | state`.
+See docs/architecture.md.
 """
 
 from __future__ import annotations
 
 from exchange.bus import Bus, Hooks
-from exchange.catalog.loader import (
+from exchange.catalog import (
     Agency,
     Catalog,
     Dataset,
@@ -16,7 +19,7 @@ from exchange.catalog.loader import (
     expand_settings,
     load_catalog,
 )
-from exchange.state.settings import Settings
+from exchange.state import Settings
 
 __all__ = [
     "Agency",

@@ -1,9 +1,14 @@
-"""The bus: one object that composes catalog, state, keys, ledger and connectors.
+"""The bus: the one object that composes catalog, state, keys, ledger, connectors and the steps.
 
-`Bus.open()` is what the command line, the DAGs and the tests use. The three steps
-live in `stage.py`, `deliver.py` and `commit.py`; `Bus.run` chains them for the local
-runner. Each step is idempotent, so a retry after a crash anywhere has exactly-once
-effect (DESIGN.md, "One exchange run").
+`Bus.open()` is what the command line, the DAG tasks and the tests use. It is the
+composition root: it opens the catalog, the state database (migrated), the keystore,
+the ledger and the consent register, and makes each dataset's source and each
+subscription's sink from the catalog's settings. The steps themselves live in
+`exchange.run` and depend only on the `StepContext` protocol that `Bus` satisfies;
+`Bus.stage / deliver / commit / run` hold the step's lock, record it in the run
+history and call it.
+
+Each step is idempotent, so a retry after a crash anywhere has exactly-once effect.
 """
 
 from __future__ import annotations
@@ -11,43 +16,43 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 import audit
 import connectors
 import consent
 from exchange import state
-from exchange.catalog.loader import Catalog, Dataset, Subscription, expand_settings, load_catalog
-from exchange.run.staging import StagingArea
-from exchange.state.settings import Settings
-from govbus.instants import utc_now
+from exchange.catalog import Catalog, Dataset, Subscription, expand_settings, load_catalog
+from exchange.run import (
+    CommitReport,
+    DatasetRun,
+    DeliverReport,
+    Hooks,
+    StageReport,
+    StagingArea,
+    commit_dataset,
+    deliver_subscription,
+    record_catalog_change,
+    recorded,
+    run_datasets,
+    stage_dataset,
+)
+from exchange.state import Settings
 
 log = logging.getLogger("govbus.exchange")
 
-ProgressFn = Callable[[str, int], None]
-
-
-@dataclass
-class Hooks:
-    """Points where tests (and operators' instrumentation) can step in.
-
-    `after_sink_write(batch_id)` runs after a sink has written a batch and before the
-    ledger entry and checkpoint commit: the window a crash test aims at.
-    """
-
-    after_sink_write: Callable[[str], None] | None = None
-    progress: ProgressFn | None = None
+__all__ = ["Bus", "Hooks"]
 
 
 @dataclass
 class Bus:
+    """The composed bus (see the module docstring); close it when done."""
+
     settings: Settings
     catalog: Catalog
     engine: Engine
@@ -58,6 +63,7 @@ class Bus:
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, catalog: Catalog | None = None) -> Bus:
+        """Compose a bus from settings (default: the environment) and the catalog they name."""
         settings = settings or Settings.from_env()
         settings.ensure_dirs()
         catalog = catalog or load_catalog(settings.catalog_dir)
@@ -70,6 +76,7 @@ class Bus:
         return cls(settings, catalog, engine, keys, ledger, register)
 
     def close(self) -> None:
+        """Release the state database's connections."""
         self.engine.dispose()
 
     @functools.cached_property
@@ -86,6 +93,7 @@ class Bus:
         return env
 
     def source_for(self, dataset: Dataset) -> connectors.Source:
+        """The dataset's source connector, its settings expanded from the environment."""
         contract = dataset.contract
         where = f"{contract.path}: source"
         # ${DATASET_DIR} lets a source name files kept next to its contract (a copybook).
@@ -96,6 +104,7 @@ class Bus:
         )
 
     def sink_for(self, sub: Subscription, schema: pa.Schema) -> connectors.Sink:
+        """The subscription's sink for batches of `schema` (keys: the dataset's, where delivered)."""
         settings = expand_settings(sub.sink, env=self.environment(), where=f"{sub.file}: sink")
         key_fields = tuple(
             k for k in self.catalog.dataset(sub.dataset).contract.key_fields if k in schema.names
@@ -104,19 +113,16 @@ class Bus:
 
     # -- steps ----------------------------------------------------------------------
 
-    def stage(self, dataset_id: str) -> Any:
-        from exchange.run.catalog_changes import record_catalog_change
-        from exchange.run.stage import stage_dataset
-
+    def stage(self, dataset_id: str) -> StageReport:
+        """Step 1: read what changed since the committed cursor, check it, stage it."""
         with self.locked(f"stage:{dataset_id}"), self.recorded(dataset_id, "stage") as counts:
             record_catalog_change(self)  # a run starts here: the ledger notes a changed catalog first
             report = stage_dataset(self, dataset_id)
             counts.update(report.counts())
         return report
 
-    def deliver(self, dataset_id: str, subscription_id: str) -> Any:
-        from exchange.run.deliver import deliver_subscription
-
+    def deliver(self, dataset_id: str, subscription_id: str) -> DeliverReport:
+        """Step 2, for one subscription: decide, minimize, protect, write, log."""
         sub = self.catalog.subscriptions[subscription_id]
         with (
             self.locked(f"deliver:{subscription_id}"),
@@ -126,70 +132,34 @@ class Bus:
             counts.update(report.counts())
         return report
 
-    def commit(self, dataset_id: str) -> Any:
-        from exchange.run.commit import commit_dataset
-
+    def commit(self, dataset_id: str) -> CommitReport:
+        """Step 3: the cursor of every stage all subscriptions have becomes the committed one."""
         with self.locked(f"commit:{dataset_id}"), self.recorded(dataset_id, "commit") as counts:
             report = commit_dataset(self, dataset_id)
             counts.update(report.counts())
         return report
 
-    def run(self, dataset_ids: list[str] | None = None) -> list[Any]:
+    def run(self, dataset_ids: list[str] | None = None) -> list[DatasetRun]:
         """Stage, deliver to every subscription, commit — for each dataset, in order.
 
         A failing subscription is recorded and skipped: the others still get their data
         and the stage waits, uncommitted, for the failed one's retry.
         """
-        from exchange.run.runner import run_datasets
-
         return run_datasets(self, dataset_ids)
 
-    def locked(self, name: str) -> Any:
+    def locked(self, name: str) -> AbstractContextManager[None]:
         """Hold the named step lock (see `exchange.state.locks`) so no two workers run the step at once."""
-        from exchange.state.locks import exclusive
+        return state.exclusive(
+            self.engine, self.settings.home / "locks", name, timeout=self.settings.lock_timeout
+        )
 
-        return exclusive(self.engine, self.settings.home / "locks", name, timeout=self.settings.lock_timeout)
-
-    # -- run history ------------------------------------------------------------------
-
-    @contextmanager
     def recorded(
         self, dataset_id: str, step: str, subscription_id: str | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Record a step in `runs`: status, counts, duration, and the error class if it fails.
-
-        The stored error is the exception's class and GovBus message: GovBus messages
-        carry no data values by construction.
-        """
-        counts: dict[str, Any] = {}
-        with self.engine.begin() as conn:
-            run_id = conn.execute(
-                sa.insert(state.runs).values(
-                    dataset=dataset_id,
-                    step=step,
-                    subscription_id=subscription_id,
-                    status="running",
-                    started_at=utc_now(),
-                )
-            ).inserted_primary_key[0]
-        try:
-            yield counts
-        except BaseException as exc:
-            from govbus.errors import GovBusError
-
-            error = str(exc) if isinstance(exc, GovBusError) else type(exc).__name__
-            self._finish_run(run_id, "failed", counts, error)
-            raise
-        self._finish_run(run_id, "ok", counts, None)
-
-    def _finish_run(self, run_id: int, status: str, counts: dict[str, Any], error: str | None) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                sa.update(state.runs)
-                .where(state.runs.c.run_id == run_id)
-                .values(status=status, finished_at=utc_now(), counts=counts, error=error)
-            )
+    ) -> AbstractContextManager[dict[str, Any]]:
+        """Record a step in `runs` (see `exchange.run.history`)."""
+        return recorded(self.engine, dataset_id, step, subscription_id)
 
     def progress(self, event: str, rows: int) -> None:
+        """Pass progress (rows read, staged, delivered) to the hook, if one listens."""
         if self.hooks.progress is not None:
             self.hooks.progress(event, rows)

@@ -310,3 +310,32 @@ def tile_problems(tiles: Iterable[tuple[int, int, str]], tree: LedgerTree) -> li
                 (first, f"{name} does not match the entries (the tile, or an entry it covers, was changed)")
             )
     return problems
+
+
+# -- the ledger's tree head and proofs, read from the stored tiles ---------------------
+
+
+def tree_head(conn: sa.Connection) -> tuple[int, str]:
+    """(size, root hex) of the Merkle tree over every stored ledger entry.
+
+    Read from the stored tiles (`audit.ledger.tiles`): O(256 × levels) hashes, not n.
+    """
+    tree = _stored_tree(conn)
+    return tree.size, tree.root()
+
+
+def inclusion_proof(conn: sa.Connection, seq: int, size: int) -> list[bytes]:
+    """Audit path of entry `seq` in the tree of the ledger's first `size` entries (from tiles)."""
+    index = entry_index(conn, seq)
+    return _stored_tree(conn).inclusion_proof(index, size)
+
+
+def consistency_proof(conn: sa.Connection, old_size: int, new_size: int) -> list[bytes]:
+    """Proof that the ledger's first `old_size` entries are a prefix of its first `new_size`
+    (from tiles)."""
+    return _stored_tree(conn).consistency_proof(old_size, new_size)
+
+
+def _stored_tree(conn: sa.Connection) -> MerkleHashes:
+    """The ledger's tree over its stored tiles (`audit.ledger.tiles.StoredTree`)."""
+    return StoredTree(conn)

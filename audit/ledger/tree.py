@@ -220,33 +220,3 @@ def read_leaves(conn: sa.Connection, up_to_seq: int | None = None) -> tuple[list
         seqs.append(seq)
         leaves.append(entry_leaf_hash(entry_hash))
     return seqs, leaves
-
-
-def tree_head(conn: sa.Connection) -> tuple[int, str]:
-    """(size, root hex) of the Merkle tree over every stored ledger entry.
-
-    Read from the stored tiles (`audit.ledger.tiles`): O(256 × levels) hashes, not n.
-    """
-    tree = _stored_tree(conn)
-    return tree.size, tree.root()
-
-
-def inclusion_proof(conn: sa.Connection, seq: int, size: int) -> list[bytes]:
-    """Audit path of entry `seq` in the tree of the ledger's first `size` entries (from tiles)."""
-    from audit.ledger.tiles import entry_index  # ledger_tiles builds on this module
-
-    index = entry_index(conn, seq)
-    return _stored_tree(conn).inclusion_proof(index, size)
-
-
-def consistency_proof(conn: sa.Connection, old_size: int, new_size: int) -> list[bytes]:
-    """Proof that the ledger's first `old_size` entries are a prefix of its first `new_size`
-    (from tiles)."""
-    return _stored_tree(conn).consistency_proof(old_size, new_size)
-
-
-def _stored_tree(conn: sa.Connection) -> MerkleHashes:
-    """The ledger's tree over its stored tiles (`audit.ledger.tiles.StoredTree`)."""
-    from audit.ledger.tiles import StoredTree  # ledger_tiles builds on this module
-
-    return StoredTree(conn)

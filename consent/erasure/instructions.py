@@ -34,8 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.ledger.ledger import canonical_json
-from audit.signatures import PublicKeys, SigningKey, public_key_pem, read_signed_file
+from audit import PublicKeys, SigningKey, canonical_json, public_key_pem, read_signed_file
 from consent.erasure.register import Purge
 from consent.protect.manifests import SAFE_NAME, _write_atomic
 from govbus.errors import BadInput

@@ -31,8 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from audit.ledger.ledger import Ledger
-from audit.tables import ledger as ledger_table
+from audit import Ledger, ledger_table
 from consent.register.tables import CONSENT_METADATA
 from consent.register.terms import consent_id_checked, evidence_checked
 from govbus.errors import BadInput

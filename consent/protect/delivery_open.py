@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from audit.signatures import PublicKeys
+from audit import PublicKeys
 from consent.protect.envelopes import decrypt_file, open_key, x25519_key_id
 from consent.protect.manifests import DATA_KEY, FIELD_KEY, SAFE_NAME, check_manifest
 from govbus.errors import BadInput, FatalError

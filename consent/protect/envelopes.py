@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
-from audit.signatures import load_pem_public_key_of
+from audit import load_pem_public_key_of
 from consent.protect.keys import length_prefixed
 from govbus.errors import BadInput
 

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from audit.signatures import SigningKey, key_id_of
+from audit import SigningKey, key_id_of
 from consent.protect.key_ids import DerivedKeyIds, scope_name
 from govbus.errors import BadConfiguration
 

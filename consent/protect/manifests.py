@@ -34,8 +34,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from audit.ledger.ledger import canonical_json
-from audit.signatures import PublicKeys, SigningKey, public_key_pem, read_signed_file
+from audit import PublicKeys, SigningKey, canonical_json, public_key_pem, read_signed_file
 from consent.protect.envelopes import (
     FILE_ALGORITHM,
     KEY_ALGORITHM,

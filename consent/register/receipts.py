@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from audit.signatures import (
+from audit import (
     PublicKeys,
     SigningKey,
     Verification,

@@ -58,7 +58,7 @@ from govbus.errors import BadConfiguration, BadInput
 from govbus.instants import as_utc, utc_now
 
 if TYPE_CHECKING:
-    from audit.ledger.ledger import Ledger
+    from audit import Ledger
 
 # (event, statuses it applies to, status after, status that makes it a no-op)
 _CHANGES = {

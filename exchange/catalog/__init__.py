@@ -1,5 +1,28 @@
-"""exchange.catalog.loader."""
+"""The catalog room: reading and checking the declarations (agencies, purposes, statutes,
+datasets with their contracts and schema versions, subscriptions).
+
+What a caller must know: `load_catalog` refuses an inconsistent catalog with every
+problem named by file and line; `check_catalog` returns the problems as data. The room
+imports the parts (contracts, schemas, consent, connectors), never another room.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from exchange.catalog import protection
+from exchange.catalog.loader import Problem, check_catalog, expand_settings, load_catalog
+from exchange.catalog.model import Agency, Catalog, Dataset, Subscription
+from exchange.catalog.schedules import frequency, parse_schedule
+
+__all__ = [
+    "Agency",
+    "Catalog",
+    "Dataset",
+    "Problem",
+    "Subscription",
+    "check_catalog",
+    "expand_settings",
+    "frequency",
+    "load_catalog",
+    "parse_schedule",
+    "protection",
+]

@@ -25,11 +25,10 @@ import typer
 from rich.console import Console
 
 import audit
-from audit.bundles import export_bundle, verify_bundle
-from audit.proofs import check_entry_proof, entry_proof
+from audit import check_entry_proof, entry_proof, export_bundle, verify_bundle
 from exchange.bus import Bus
+from exchange.cli import views
 from exchange.run.catalog_changes import record_catalog_change
-from exchange.views import status as views
 from exchange.views.audit_report import audit_report, csv_text, parse_period, write_report
 from exchange.views.roles import AUDITOR, Principal
 from govbus.errors import BadInput

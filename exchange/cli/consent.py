@@ -11,25 +11,26 @@ errors; `exchange.cli.main.main` turns them into one line and an exit code.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-import audit
 import consent
 from exchange.bus import Bus
-from exchange.state.settings import Settings
+from exchange.cli.common import (
+    TrustedKeys,
+    bus_from_env,
+    console,
+    err_console,
+    format_when,
+    trusted_public_keys,
+)
 from govbus import instants
-from govbus.errors import BadConfiguration, BadInput
-
-console = Console()
-err_console = Console(stderr=True)
+from govbus.errors import BadInput
 
 consent_app = typer.Typer(
     help="Citizens' consents: grant, pause, resume, revoke, import, show, explain, receipts; erasure.",
@@ -40,21 +41,8 @@ At = Annotated[str | None, typer.Option("--at", help="When it takes effect (ISO 
 ConsentId = Annotated[str, typer.Argument(help="The consent id (a UUID).")]
 
 
-@contextmanager
-def bus_from_env() -> Iterator[Bus]:
-    bus = Bus.open()
-    try:
-        yield bus
-    finally:
-        bus.close()
-
-
 def _instant(text: str | None, where: str, *, end_of_day: bool = False) -> datetime | None:
     return None if text is None else instants.parse_instant(text, where=where, end_of_day=end_of_day)
-
-
-def format_when(value: datetime | None) -> str:
-    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def scope_check(bus: Bus) -> consent.ScopeCheck:
@@ -166,7 +154,7 @@ def revoke(
             where="--subject",
             hint="the bus keeps only a pseudonym: it can name the citizen to recipients only if given the id",
         )
-    from exchange.cli.erasure import print_run  # cli_purges imports this module
+    from exchange.cli.erasure import print_run
     from exchange.erasure.purges import erase_consent
 
     with bus_from_env() as bus:
@@ -302,28 +290,6 @@ def explain(
         for item in answer.consents:
             covers = "" if item.covers else ", does not cover every field"
             console.print(f"  consent {item.consent_id}: {item.state}{covers}", highlight=False)
-
-
-TrustedKeys = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--trusted-keys", help="PEM public key file(s) or folder(s) of the bus (default: this bus's keys)."
-    ),
-]
-
-
-def trusted_public_keys(paths: list[Path] | None) -> dict[str, Any]:
-    """The keys given, else this bus's own keys — never creating a key store as a side effect."""
-    if paths:
-        return audit.load_trusted_keys(paths)
-    keys_dir = Settings.from_env().keys_dir
-    if not (keys_dir / "signing.current").is_file():
-        raise BadConfiguration(
-            "no trusted public keys",
-            where=str(keys_dir),
-            hint="pass --trusted-keys with the bus's published PEM key(s)",
-        )
-    return consent.KeyStore(keys_dir).public_keys()
 
 
 @consent_app.command("receipt")

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 import consent
-from exchange.cli.consent import (
+from exchange.cli.common import (
     TrustedKeys,
     bus_from_env,
     console,

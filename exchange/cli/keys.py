@@ -15,7 +15,7 @@ from rich.table import Table
 
 import audit
 import consent
-from exchange.cli.consent import (
+from exchange.cli.common import (
     TrustedKeys,
     bus_from_env,
     console,

@@ -19,6 +19,7 @@ from rich.logging import RichHandler
 import audit
 from exchange.bus import Bus
 from exchange.catalog.loader import check_catalog
+from exchange.cli import views
 from exchange.cli.airflow import airflow_app
 from exchange.cli.audit import audit_app
 from exchange.cli.consent import consent_app
@@ -32,7 +33,6 @@ from exchange.cli.quarantine import register as register_quarantine
 from exchange.cli.report import report_app
 from exchange.cli.subject import subject
 from exchange.state.settings import Settings
-from exchange.views import status as views
 from govbus.errors import GovBusError
 
 console = Console()

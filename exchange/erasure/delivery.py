@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 import consent
-from consent.erasure.register import DELETE, MANUAL, TOMBSTONE
+from consent import DELETE, MANUAL, TOMBSTONE
 from exchange.catalog.loader import expand_settings
-from exchange.run.deliver import PSEUDONYM_COLUMN, delivered_schema
+from exchange.run.columns import PSEUDONYM_COLUMN
+from exchange.run.deliver import delivered_schema
 from govbus.errors import GovBusError
 
 if TYPE_CHECKING:

@@ -39,9 +39,9 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+import audit
 import consent
-from audit import access_index
-from consent.erasure.register import CONSENT_REVOKED, ERASURE_ORDER, ISSUED, STATUTE_ENDED, seqs_and_batches
+from consent import CONSENT_REVOKED, ERASURE_ORDER, ISSUED, STATUTE_ENDED, seqs_and_batches
 from exchange import state
 from exchange.erasure.delivery import (
     Issued,
@@ -231,7 +231,7 @@ def _erase(
         with bus.locked("ledger"), bus.engine.begin() as conn:
             if consent_id is not None:
                 run.revoked = bus.register.revoke(conn, consent_id, revoke_at)
-            seqs = access_index.seqs_of(conn, ref)
+            seqs = audit.deliveries_of_subject(conn, ref)
             groups: dict[str, list[tuple[int, Payload]]] = defaultdict(list)
             for seq, payload in sorted(consent.delivery_payloads(conn, seqs).items()):
                 if keep(payload):

@@ -1,5 +1,51 @@
-"""exchange.orchestration.tasks."""
+"""The steps as Airflow task functions, DAG and pool specs built from the catalog, and
+OpenLineage events: what `dags/` imports (and nothing else of exchange).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from exchange.orchestration import lineage, tasks
+from exchange.orchestration.lineage import NAMESPACE, step_lineage
+from exchange.orchestration.tasks import (
+    DagSpec,
+    DeliveriesPending,
+    PoolSpec,
+    RetryPolicy,
+    SubscriptionSpec,
+    agency_pools,
+    commit_task,
+    commits_alias,
+    dag_specs,
+    dataset_asset_uri,
+    deliver_task,
+    deliveries_alias,
+    delivery_asset_uri,
+    freshness_task,
+    newest_cursor_value,
+    pool_name,
+    stage_task,
+)
+
+__all__ = [
+    "NAMESPACE",
+    "DagSpec",
+    "DeliveriesPending",
+    "PoolSpec",
+    "RetryPolicy",
+    "SubscriptionSpec",
+    "agency_pools",
+    "commit_task",
+    "commits_alias",
+    "dag_specs",
+    "dataset_asset_uri",
+    "deliver_task",
+    "deliveries_alias",
+    "delivery_asset_uri",
+    "freshness_task",
+    "lineage",
+    "newest_cursor_value",
+    "pool_name",
+    "stage_task",
+    "step_lineage",
+    "tasks",
+]

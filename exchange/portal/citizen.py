@@ -28,8 +28,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 import audit
 import consent
-from audit.proofs import dumps as proof_json
-from audit.proofs import entry_proofs
+from audit import entry_proofs, proof_json
 from exchange.bus import Bus
 from exchange.catalog.loader import Catalog
 from exchange.portal.queries import as_utc

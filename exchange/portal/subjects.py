@@ -22,14 +22,13 @@ import re
 import sqlalchemy as sa
 
 import audit
-from audit import access_index
 from exchange.bus import Bus
 from exchange.portal import models
 from exchange.portal.queries import as_utc
 from exchange.views.roles import Principal
 from govbus.errors import BadInput
 
-ACCESS_INDEX_TABLE = access_index.TABLE
+ACCESS_INDEX_TABLE = audit.ACCESS_INDEX_TABLE
 INDEX_NOT_BUILT = (
     "The access index is not built yet, so deliveries cannot be listed per person. "
     "No result here does not mean that nobody received this person's data."
@@ -60,7 +59,7 @@ def deliveries_of_ref(bus: Bus, ref: str) -> models.SubjectReport:
     with bus.engine.connect() as conn:
         if not sa.inspect(conn).has_table(ACCESS_INDEX_TABLE):
             return models.SubjectReport(index_available=False, notice=INDEX_NOT_BUILT, deliveries=[])
-        seqs = access_index.seqs_of(conn, ref)
+        seqs = audit.deliveries_of_subject(conn, ref)
         ledger = audit.AUDIT_METADATA.tables["ledger"]
         rows = (
             conn.execute(

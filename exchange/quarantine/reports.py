@@ -28,7 +28,7 @@ from exchange.quarantine.reports_html import render
 from govbus.errors import BadInput
 
 if TYPE_CHECKING:
-    from exchange.bus import Bus
+    from exchange.ctx import QuarantineContext
     from exchange.state.settings import Settings
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -40,7 +40,7 @@ def reports_dir(settings: Settings, dataset_id: str) -> Path:
 
 
 def write_validation_report(
-    bus: Bus,
+    ctx: QuarantineContext,
     dataset_id: str,
     run_id: str,
     validation: contracts.StageValidation,
@@ -51,7 +51,7 @@ def write_validation_report(
     run_time: dt.datetime,
 ) -> Path:
     """Write the run's JSON and HTML report; returns the HTML page's path."""
-    dataset = bus.catalog.dataset(dataset_id)
+    dataset = ctx.catalog.dataset(dataset_id)
     result = contracts.validation_result(
         dataset.contract,
         run_id,
@@ -64,7 +64,7 @@ def write_validation_report(
         sla=sla,
         schema_sha256=dataset.schema.fingerprint_sha256,
     )
-    folder = reports_dir(bus.settings, dataset_id)
+    folder = reports_dir(ctx.settings, dataset_id)
     folder.mkdir(parents=True, exist_ok=True)
     _write(folder / f"{run_id}.json", json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     page = folder / f"{run_id}.html"

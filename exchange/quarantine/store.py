@@ -27,27 +27,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from connectors import SOURCE_ERROR, SOURCE_POSITION, SOURCE_RAW
 from exchange import state
 from exchange.quarantine.rows import jsonable_rows
 from govbus.instants import utc_now
 
 if TYPE_CHECKING:
-    from exchange.bus import Bus
+    from exchange.ctx import QuarantineContext
 
 OPEN, REPLAYED, SUPERSEDED, DISCARDED = "open", "replayed", "superseded", "discarded"
 STATUSES = (OPEN, REPLAYED, SUPERSEDED, DISCARDED)
 
 # Sources that read files (CSV lines, mainframe records) report rows they could not read
 # in these columns instead of failing the whole batch; see connectors' module docs.
-SOURCE_ERROR = "_govbus_source_error"
-SOURCE_POSITION = "_govbus_source_position"
-SOURCE_RAW = "_govbus_source_raw"
 SOURCE_COLUMNS = (SOURCE_ERROR, SOURCE_POSITION, SOURCE_RAW)
 _SEPARATOR = "\x1f"
 
 
 def put(
-    bus: Bus,
+    ctx: QuarantineContext,
     dataset_id: str,
     stage_id: str,
     records: Sequence[dict[str, Any]],
@@ -56,7 +54,7 @@ def put(
 ) -> None:
     """Quarantine `records` (as the source had them) with their reasons, status open."""
     now = utc_now()
-    with bus.engine.begin() as conn:
+    with ctx.engine.begin() as conn:
         conn.execute(
             sa.insert(state.quarantine),
             [
@@ -74,13 +72,13 @@ def put(
         )
 
 
-def put_unreadable(bus: Bus, dataset_id: str, stage_id: str, rows: pa.Table) -> int:
+def put_unreadable(ctx: QuarantineContext, dataset_id: str, stage_id: str, rows: pa.Table) -> int:
     """Rows the source could not read at all: keep their raw text and position."""
     kept = [c for c in (SOURCE_POSITION, SOURCE_RAW) if c in rows.column_names]
     records = jsonable_rows(rows.select(kept))
     reasons = [[reason] for reason in rows[SOURCE_ERROR].to_pylist()]
     positions = rows[SOURCE_POSITION].cast(pa.string()).to_pylist() if SOURCE_POSITION in kept else None
-    put(bus, dataset_id, stage_id, records, reasons, positions)
+    put(ctx, dataset_id, stage_id, records, reasons, positions)
     return len(records)
 
 
@@ -105,14 +103,14 @@ def key_text(table: pa.Table, key_fields: Sequence[str]) -> pa.Array:
     return pc.binary_join_element_wise(*texts, _SEPARATOR)
 
 
-def open_keys(bus: Bus, dataset_id: str, key_fields: Sequence[str]) -> dict[str, list[int]]:
+def open_keys(ctx: QuarantineContext, dataset_id: str, key_fields: Sequence[str]) -> dict[str, list[int]]:
     """Key text → ids of the dataset's open quarantined rows (rows without a key left out).
 
     Off the hot path: quarantine holds the few rows that broke the contract.
     """
     q = state.quarantine
     found: dict[str, list[int]] = {}
-    with bus.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         query = sa.select(q.c.id, q.c.record).where(q.c.dataset == dataset_id, q.c.status == OPEN)
         rows = conn.execute(query.order_by(q.c.id))
         for row in rows:

@@ -28,7 +28,7 @@ from exchange.quarantine import store as quarantine
 from govbus.errors import BadInput
 
 if TYPE_CHECKING:
-    from exchange.bus import Bus
+    from exchange.ctx import QuarantineContext
 
 MASK = "•••"
 MASKED_CLASSES = ("personal", "sensitive")
@@ -72,7 +72,7 @@ def why(reason: str | None, *, needed_for: str) -> str:
 
 
 def find(
-    bus: Bus,
+    ctx: QuarantineContext,
     *,
     ids: Sequence[int] = (),
     dataset: str | None = None,
@@ -91,12 +91,12 @@ def find(
         if limit is not None:
             query = query.limit(limit)
     if dataset is not None:
-        bus.catalog.dataset(dataset)  # an unknown id is a clear error
+        ctx.catalog.dataset(dataset)  # an unknown id is a clear error
         query = query.where(q.c.dataset == dataset)
     if rule:
         escaped = rule.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(sa.cast(q.c.reasons, sa.Text).like(f"%{escaped}%", escape="\\"))
-    with bus.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         rows = conn.execute(query).all()
     found = [
         QuarantinedRow(
@@ -115,31 +115,31 @@ def find(
     return found
 
 
-def classification(bus: Bus, row: QuarantinedRow, name: str) -> str:
+def classification(ctx: QuarantineContext, row: QuarantinedRow, name: str) -> str:
     """How a record's field is classified: the contract's class; the raw source text is
     `sensitive`, its position `internal`; a field the contract lacks counts as `personal`."""
     if name == quarantine.SOURCE_RAW:
         return "sensitive"
     if name == quarantine.SOURCE_POSITION:
         return "internal"
-    dataset = bus.catalog.datasets.get(row.dataset)
+    dataset = ctx.catalog.datasets.get(row.dataset)
     spec = dataset.contract.fields.get(name) if dataset is not None else None
     return spec.classification if spec is not None else "personal"
 
 
-def shown_fields(bus: Bus, row: QuarantinedRow, *, reveal: bool) -> list[tuple[str, str, str]]:
+def shown_fields(ctx: QuarantineContext, row: QuarantinedRow, *, reveal: bool) -> list[tuple[str, str, str]]:
     """(field, classification, text to show) for each field of the row's record."""
     shown = []
     for name, value in row.record.items():
-        kind = classification(bus, row, name)
+        kind = classification(ctx, row, name)
         masked = kind in MASKED_CLASSES and not reveal and value is not None
         shown.append((name, kind, MASK if masked else _text(value)))
     return shown
 
 
-def masked_fields(bus: Bus, rows: Sequence[QuarantinedRow]) -> list[str]:
+def masked_fields(ctx: QuarantineContext, rows: Sequence[QuarantinedRow]) -> list[str]:
     """The fields a reveal of `rows` uncovers (those masked otherwise)."""
-    names = {name for row in rows for name in row.record if classification(bus, row, name) in MASKED_CLASSES}
+    names = {name for row in rows for name in row.record if classification(ctx, row, name) in MASKED_CLASSES}
     return sorted(names)
 
 
@@ -147,22 +147,22 @@ def _text(value: Any) -> str:
     return "null" if value is None else str(value)
 
 
-def record_reveal(bus: Bus, rows: Sequence[QuarantinedRow], *, viewer: str, reason: str) -> int:
+def record_reveal(ctx: QuarantineContext, rows: Sequence[QuarantinedRow], *, viewer: str, reason: str) -> int:
     """Log a reveal in the ledger (before anything is shown); returns the entry's seq."""
     payload = {
         "viewer": viewer,
         "reason": reason,
         "datasets": sorted({row.dataset for row in rows}),
         "quarantine_ids": [row.id for row in rows],
-        "fields": masked_fields(bus, rows),
+        "fields": masked_fields(ctx, rows),
     }
-    with bus.locked("ledger"), bus.engine.begin() as conn:
-        return bus.ledger.append(conn, "quarantine-view", payload).seq
+    with ctx.locked("ledger"), ctx.engine.begin() as conn:
+        return ctx.ledger.append(conn, "quarantine-view", payload).seq
 
 
-def discard(bus: Bus, ids: Sequence[int], *, by: str, reason: str) -> int:
+def discard(ctx: QuarantineContext, ids: Sequence[int], *, by: str, reason: str) -> int:
     """Discard open rows `ids` with a ledger entry; returns the entry's seq."""
-    rows = find(bus, ids=ids, status=None, limit=None)
+    rows = find(ctx, ids=ids, status=None, limit=None)
     closed = [row for row in rows if row.status != quarantine.OPEN]
     if closed:
         listing = ", ".join(f"{row.id} ({row.status})" for row in closed)
@@ -173,8 +173,8 @@ def discard(bus: Bus, ids: Sequence[int], *, by: str, reason: str) -> int:
         "datasets": sorted({row.dataset for row in rows}),
         "quarantine_ids": [row.id for row in rows],
     }
-    with bus.locked("ledger"), bus.engine.begin() as conn:
-        entry = bus.ledger.append(conn, "quarantine-discard", payload)
+    with ctx.locked("ledger"), ctx.engine.begin() as conn:
+        entry = ctx.ledger.append(conn, "quarantine-discard", payload)
         done = quarantine.resolve(conn, [row.id for row in rows], quarantine.DISCARDED, ledger_seq=entry.seq)
         if done != len(rows):  # another operator got there first: change nothing
             raise BadInput(

@@ -35,8 +35,8 @@ import sqlalchemy as sa
 import audit
 
 if TYPE_CHECKING:
-    from exchange.bus import Bus
     from exchange.catalog.loader import Catalog
+    from exchange.ctx import StepContext
 
 CATALOG_CHANGED = "catalog.changed"
 FORMAT = "govbus-catalog/1"
@@ -151,17 +151,17 @@ def _pending(
     }
 
 
-def record_catalog_change(bus: Bus) -> audit.LedgerEntry | None:
+def record_catalog_change(ctx: StepContext) -> audit.LedgerEntry | None:
     """Append one `catalog.changed` entry if the bus's catalog differs from the last recorded.
 
     Returns the entry, or None when nothing changed. Safe when several workers start at
     once: the common case (no change) only reads; a change is re-checked under the
     ledger lock, so it is recorded exactly once.
     """
-    items, fields = catalog_items(bus.catalog)
-    with bus.engine.connect() as conn:
+    items, fields = catalog_items(ctx.catalog)
+    with ctx.engine.connect() as conn:
         if _pending(conn, items, fields) is None:
             return None
-    with bus.locked("ledger"), bus.engine.begin() as conn:
+    with ctx.locked("ledger"), ctx.engine.begin() as conn:
         payload = _pending(conn, items, fields)
-        return None if payload is None else bus.ledger.append(conn, CATALOG_CHANGED, payload)
+        return None if payload is None else ctx.ledger.append(conn, CATALOG_CHANGED, payload)

@@ -9,37 +9,27 @@ keep receiving newer stages.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from exchange import state
+from exchange.run.reports import CommitReport
 from govbus.errors import GovBusError
 from govbus.instants import utc_now
 
 if TYPE_CHECKING:
-    from exchange.bus import Bus
+    from exchange.ctx import StepContext
 
 log = logging.getLogger("govbus.exchange")
 
 
-@dataclass
-class CommitReport:
-    dataset: str
-    committed: list[str] = field(default_factory=list)
-    waiting: list[str] = field(default_factory=list)
-
-    def counts(self) -> dict[str, Any]:
-        return {"committed": self.committed, "waiting": self.waiting}
-
-
-def commit_dataset(bus: Bus, dataset_id: str) -> CommitReport:
+def commit_dataset(ctx: StepContext, dataset_id: str) -> CommitReport:
     st, dv = state.stages, state.deliveries
-    subscriptions = [s.id for s in bus.catalog.subscriptions_for(dataset_id)]
+    subscriptions = [s.id for s in ctx.catalog.subscriptions_for(dataset_id)]
     report = CommitReport(dataset_id)
     committed_cursor: Any = None
-    with bus.engine.begin() as conn:
+    with ctx.engine.begin() as conn:
         staged = conn.execute(
             sa.select(st.c.stage_id, st.c.segments, st.c.to_cursor)
             .where(st.c.dataset == dataset_id, st.c.status == "staged")
@@ -68,9 +58,9 @@ def commit_dataset(bus: Bus, dataset_id: str) -> CommitReport:
             report.committed.append(stage.stage_id)
     # Staged segments are only needed until every subscriber has them.
     for stage_id in report.committed:
-        bus.staging.discard(stage_id)
+        ctx.staging.discard(stage_id)
     if report.committed:
-        _tell_source(bus, dataset_id, committed_cursor)
+        _tell_source(ctx, dataset_id, committed_cursor)
     if report.committed:
         log.info("committed %s stages=%d", dataset_id, len(report.committed))
     if report.waiting:
@@ -91,14 +81,14 @@ def _set_cursor(conn: sa.Connection, dataset_id: str, cursor: Any, stage_id: str
         )
 
 
-def _tell_source(bus: Bus, dataset_id: str, cursor: Any) -> None:
+def _tell_source(ctx: StepContext, dataset_id: str, cursor: Any) -> None:
     """Let a source that keeps files (drop folders) archive what is now committed.
 
     `after_commit(cursor)` is an optional extension of the Source protocol; it must be
     idempotent. If it fails, the data is already committed and will not be read again
     (the cursor remembers it), so the run stays successful and the failure is logged.
     """
-    source = bus.source_for(bus.catalog.dataset(dataset_id))
+    source = ctx.source_for(ctx.catalog.dataset(dataset_id))
     try:
         after_commit = getattr(source, "after_commit", None)
         if after_commit is not None:

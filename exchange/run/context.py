@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import pyarrow as pa
 
@@ -22,12 +22,8 @@ import connectors
 import consent
 from exchange.catalog import Dataset, Subscription
 from exchange.quarantine.context import QuarantineContext
+from exchange.run.reports import CommitReport, DeliverReport, StageReport
 from exchange.run.staging import StagingArea
-
-if TYPE_CHECKING:  # the reports are defined by the steps, which import this module
-    from exchange.run.commit import CommitReport
-    from exchange.run.deliver import DeliverReport
-    from exchange.run.stage import StageReport
 
 __all__ = ["Hooks", "ProgressFn", "StepContext", "Steps"]
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,37 +28,16 @@ import audit
 import connectors
 import consent
 import schemas
-from audit import access_index
 from exchange import state
+from exchange.run.columns import PSEUDONYM_COLUMN, SUBJECT_REF_COLUMN
+from exchange.run.reports import DeliverReport
 from govbus.instants import utc_now
 
 if TYPE_CHECKING:
-    from exchange.bus import Bus
     from exchange.catalog.loader import Dataset, Subscription
+    from exchange.ctx import StepContext
 
 log = logging.getLogger("govbus.exchange")
-
-PSEUDONYM_COLUMN = "subject_pseudonym"
-# Staged segments carry each row's audit pseudonym (HMAC under the audit key), computed
-# once at stage time for consent decisions (and the access index); it never leaves.
-SUBJECT_REF_COLUMN = "_subject_ref"
-
-
-@dataclass
-class DeliverReport:
-    subscription: str
-    batches: int = 0
-    rows_delivered: int = 0
-    rows_denied: int = 0
-    denials: Counter[str] = field(default_factory=Counter)
-
-    def counts(self) -> dict[str, Any]:
-        return {
-            "batches": self.batches,
-            "rows_delivered": self.rows_delivered,
-            "rows_denied": self.rows_denied,
-            "denials": dict(self.denials),
-        }
 
 
 def delivered_schema(dataset: Dataset, sub: Subscription) -> pa.Schema:
@@ -89,18 +67,18 @@ class _Plan:
     field_keys: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
 
-def deliver_subscription(bus: Bus, sub: Subscription) -> DeliverReport:
-    dataset = bus.catalog.dataset(sub.dataset)
+def deliver_subscription(ctx: StepContext, sub: Subscription) -> DeliverReport:
+    dataset = ctx.catalog.dataset(sub.dataset)
     report = DeliverReport(sub.id)
-    todo = _pending_segments(bus, sub)
+    todo = _pending_segments(ctx, sub)
     if not todo:
         return report
-    statute = bus.catalog.statutes[sub.statute] if sub.statute else None
+    statute = ctx.catalog.statutes[sub.statute] if sub.statute else None
     timeline = None
     if statute is None:
         # Loaded once per delivery run; each segment asks it for the consents in force now.
-        with bus.engine.connect() as conn:
-            timeline = bus.register.timeline(
+        with ctx.engine.connect() as conn:
+            timeline = ctx.register.timeline(
                 conn, recipient=sub.agency, dataset=sub.dataset, purpose=sub.purpose, fields=sub.fields
             )
     plan = _Plan(
@@ -112,9 +90,9 @@ def deliver_subscription(bus: Bus, sub: Subscription) -> DeliverReport:
             dataset=sub.dataset, recipient=sub.agency, purpose=sub.purpose, fields=sub.fields, statute=statute
         ),
         dataset.contract.fields_classified("sensitive"),
-        _field_keys(bus, sub),
+        _field_keys(ctx, sub),
     )
-    sink = bus.sink_for(sub, delivered_schema(dataset, sub))
+    sink = ctx.sink_for(sub, delivered_schema(dataset, sub))
     # The audit work of a batch (Merkle root, access-index grouping) runs on a second
     # thread while this one writes it and prepares the next; a batch is logged once its
     # audit work is done, one batch behind the sink. A crash in between leaves at most two
@@ -124,16 +102,16 @@ def deliver_subscription(bus: Bus, sub: Subscription) -> DeliverReport:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="govbus-audit") as audit:
             for stage_id, segment, fingerprint in todo:
                 try:
-                    sent = _send(bus, plan, sink, audit, stage_id, segment, fingerprint)
+                    sent = _send(ctx, plan, sink, audit, stage_id, segment, fingerprint)
                 except BaseException:
                     if waiting is not None:  # written before the failure: log it
-                        _record(bus, plan, waiting, report)
+                        _record(ctx, plan, waiting, report)
                     raise
                 if waiting is not None:
-                    _record(bus, plan, waiting, report)
+                    _record(ctx, plan, waiting, report)
                 waiting = sent
             if waiting is not None:
-                _record(bus, plan, waiting, report)
+                _record(ctx, plan, waiting, report)
     finally:
         sink.close()
     log.info(
@@ -147,17 +125,17 @@ def deliver_subscription(bus: Bus, sub: Subscription) -> DeliverReport:
     return report
 
 
-def _field_keys(bus: Bus, sub: Subscription) -> dict[str, tuple[str, bytes]]:
+def _field_keys(ctx: StepContext, sub: Subscription) -> dict[str, tuple[str, bytes]]:
     keys = {}
     for name in sub.reversible_fields:
-        key_id = bus.keys.field_key_id(sub.agency, name)
-        keys[name] = (key_id, bus.keys.field_key(sub.agency, name, key_id))
+        key_id = ctx.keys.field_key_id(sub.agency, name)
+        keys[name] = (key_id, ctx.keys.field_key(sub.agency, name, key_id))
     return keys
 
 
-def _pending_segments(bus: Bus, sub: Subscription) -> list[tuple[str, int, str]]:
+def _pending_segments(ctx: StepContext, sub: Subscription) -> list[tuple[str, int, str]]:
     st, dv = state.stages, state.deliveries
-    with bus.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         staged = conn.execute(
             sa.select(st.c.stage_id, st.c.segments, st.c.schema_fingerprint)
             .where(st.c.dataset == sub.dataset, st.c.status == "staged")
@@ -174,7 +152,9 @@ def _pending_segments(bus: Bus, sub: Subscription) -> list[tuple[str, int, str]]
     ]
 
 
-def _decide(bus: Bus, plan: _Plan, table: pa.Table, at: Any) -> tuple[consent.Decision, dict[str, int]]:
+def _decide(
+    ctx: StepContext, plan: _Plan, table: pa.Table, at: Any
+) -> tuple[consent.Decision, dict[str, int]]:
     """The per-row decision and, for denied rows, the counts by reason."""
     sub = plan.sub
     common = {"dataset": sub.dataset, "recipient": sub.agency, "purpose": sub.purpose, "at": at}
@@ -184,18 +164,18 @@ def _decide(bus: Bus, plan: _Plan, table: pa.Table, at: Any) -> tuple[consent.De
         )
         reasons = {"statute not in force": decision.denied_count} if decision.denied_count else {}
         return decision, reasons
-    refs = subject_refs(bus, plan.dataset, table)
+    refs = subject_refs(ctx, plan.dataset, table)
     decision = consent.decide(
         refs, statute=None, consents=plan.timeline.active_index(at), fields=sub.fields, **common
     )
     return decision, plan.timeline.denial_reasons(refs, decision.allowed, at)
 
 
-def subject_refs(bus: Bus, dataset: Dataset, table: pa.Table) -> pa.Array | pa.ChunkedArray:
+def subject_refs(ctx: StepContext, dataset: Dataset, table: pa.Table) -> pa.Array | pa.ChunkedArray:
     """Audit pseudonyms of the rows' subjects: computed at stage time, else now."""
     if SUBJECT_REF_COLUMN in table.column_names:
         return table[SUBJECT_REF_COLUMN]
-    return bus.register.subject_refs(table[dataset.contract.subject_field])
+    return ctx.register.subject_refs(table[dataset.contract.subject_field])
 
 
 _Audit = tuple[str, list[tuple[int, bytes]]]  # (Merkle root, access-index groups)
@@ -222,11 +202,11 @@ def _audit_work(
 ) -> tuple[str, list[tuple[int, bytes]]]:
     """The Merkle root over what leaves the bus and the delivered subjects grouped for the index."""
     root = audit.record_merkle_root(out)
-    return root, access_index.group(refs) if refs is not None else []
+    return root, audit.group_subject_refs(refs) if refs is not None else []
 
 
 def _send(
-    bus: Bus,
+    ctx: StepContext,
     plan: _Plan,
     sink: connectors.Sink,
     audit: ThreadPoolExecutor,
@@ -237,10 +217,10 @@ def _send(
     """Decide, minimize and protect one staged segment, start its audit work, write it."""
     sub, dataset = plan.sub, plan.dataset
     subject_field = dataset.contract.subject_field
-    table = bus.staging.read_segment(stage_id, segment)
+    table = ctx.staging.read_segment(stage_id, segment)
     # Staged under an older schema version? Read it as the current one (Avro resolution).
     table = schemas.resolve_staged(table, fingerprint, dataset.versions, dataset.schema)
-    decision, denials = _decide(bus, plan, table, utc_now())
+    decision, denials = _decide(ctx, plan, table, utc_now())
     # Copy only what may leave: the subscription's fields (and the subject, to pseudonymize).
     keep = [
         *sub.fields,
@@ -252,14 +232,14 @@ def _send(
     out = consent.minimize(allowed, sub.fields, basis_fields=basis_fields, sensitive=plan.sensitive)
     pseudonym_key_id = None
     if sub.pseudonymize_subject:
-        key = bus.keys.pseudonym_key(sub.agency, sub.purpose)
-        pseudonym_key_id = bus.keys.pseudonym_key_id(sub.agency, sub.purpose)
+        key = ctx.keys.pseudonym_key(sub.agency, sub.purpose)
+        pseudonym_key_id = ctx.keys.pseudonym_key_id(sub.agency, sub.purpose)
         pseudonyms = consent.pseudonymize(allowed[subject_field], key)
         out = out.append_column(pa.field(PSEUDONYM_COLUMN, pa.string(), nullable=False), pseudonyms)
     out = _encrypt_reversible(plan, out)
     batch_id = f"{stage_id}-{segment:05d}-{sub.id}"
     # The root is over what leaves the bus: reversible fields as their ciphertext.
-    refs = subject_refs(bus, dataset, allowed) if out.num_rows else None
+    refs = subject_refs(ctx, dataset, allowed) if out.num_rows else None
     future = audit.submit(_audit_work, out, refs)
     receipt = sink.write(batch_id, out) if out.num_rows else None
     return _Sent(
@@ -267,7 +247,7 @@ def _send(
     )
 
 
-def _record(bus: Bus, plan: _Plan, sent: _Sent, report: DeliverReport) -> None:
+def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -> None:
     """Sign the manifest, then log the batch: ledger entry, checkpoint and index in one transaction."""
     sub, dataset, out, decision = plan.sub, plan.dataset, sent.out, sent.decision
     merkle_root, groups = sent.audit.result()
@@ -277,10 +257,10 @@ def _record(bus: Bus, plan: _Plan, sent: _Sent, report: DeliverReport) -> None:
         files = [list(f) for f in sent.receipt.files]
         if sent.receipt.files:
             manifest_sha256, files = _write_manifest(
-                bus, plan, sent.receipt, sent.batch_id, out, decision, merkle_root
+                ctx, plan, sent.receipt, sent.batch_id, out, decision, merkle_root
             )
-    if bus.hooks.after_sink_write is not None:
-        bus.hooks.after_sink_write(sent.batch_id)
+    if ctx.hooks.after_sink_write is not None:
+        ctx.hooks.after_sink_write(sent.batch_id)
     payload = {
         "dataset": sub.dataset,
         "contract_version": dataset.contract.version,
@@ -307,8 +287,8 @@ def _record(bus: Bus, plan: _Plan, sent: _Sent, report: DeliverReport) -> None:
     if sub.encrypt_files:
         payload["encrypted_files"] = True
     # The ledger is one chain for all subscriptions: appends are serialized across workers.
-    with bus.locked("ledger"), bus.engine.begin() as conn:
-        entry = bus.ledger.append(conn, "delivery", payload)
+    with ctx.locked("ledger"), ctx.engine.begin() as conn:
+        entry = ctx.ledger.append(conn, "delivery", payload)
         conn.execute(
             sa.insert(state.deliveries).values(
                 subscription_id=sub.id,
@@ -322,16 +302,16 @@ def _record(bus: Bus, plan: _Plan, sent: _Sent, report: DeliverReport) -> None:
                 delivered_at=utc_now(),
             )
         )
-        access_index.write(conn, groups, entry.seq)
+        audit.write_access_index(conn, groups, entry.seq)
     report.batches += 1
     report.rows_delivered += out.num_rows
     report.rows_denied += decision.denied_count
     report.denials.update(sent.denials)
-    bus.progress(f"deliver:{sub.id}", sent.rows_read)
+    ctx.progress(f"deliver:{sub.id}", sent.rows_read)
 
 
 def _write_manifest(
-    bus: Bus,
+    ctx: StepContext,
     plan: _Plan,
     receipt: connectors.SinkReceipt,
     batch_id: str,
@@ -358,14 +338,14 @@ def _write_manifest(
     if sub.encrypt_files or plan.field_keys:
         details["reversible_fields"] = list(sub.reversible_fields)
         protect = {
-            "recipient_keys": {sub.agency: bus.catalog.agencies[sub.agency].delivery_key},
+            "recipient_keys": {sub.agency: ctx.catalog.agencies[sub.agency].delivery_key},
             "encrypt": sub.encrypt_files,
             "field_keys": plan.field_keys or None,
         }
     manifest = consent.write_manifest(
         Path(receipt.location).parent,
         batch_id,
-        signing_key=bus.keys.signing_key(),
+        signing_key=ctx.keys.signing_key(),
         contract_id=dataset.id,
         contract_version=dataset.contract.version,
         schema_sha256=dataset.schema.fingerprint_sha256,

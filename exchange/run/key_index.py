@@ -32,16 +32,16 @@ import contracts
 from exchange import state
 
 if TYPE_CHECKING:
-    from exchange.bus import Bus
+    from exchange.ctx import StepContext
 
 _CHUNK = 900  # hashes per IN (...) query: under every database's parameter limit
 _REFERENTIAL = "expect_column_values_to_be_in_dataset_keys"
 
 
-def indexed_fields(bus: Bus, dataset_id: str) -> list[str]:
+def indexed_fields(ctx: StepContext, dataset_id: str) -> list[str]:
     """The key fields of `dataset_id` that some contract in the catalog refers to."""
     found: set[str] = set()
-    for dataset in bus.catalog.datasets.values():
+    for dataset in ctx.catalog.datasets.values():
         for expectation in dataset.contract.expectations:
             if expectation.type == _REFERENTIAL and expectation.kwargs.get("dataset") == dataset_id:
                 field = contracts.referenced_key_field(dataset.contract, dict(expectation.kwargs))
@@ -50,8 +50,8 @@ def indexed_fields(bus: Bus, dataset_id: str) -> list[str]:
     return sorted(found)
 
 
-def _hashes(bus: Bus, dataset_id: str, field: str, values: pa.Array) -> pa.Array:
-    return consent.pseudonymize(values, bus.keys.derive("dataset-keys", dataset_id, field))
+def _hashes(ctx: StepContext, dataset_id: str, field: str, values: pa.Array) -> pa.Array:
+    return consent.pseudonymize(values, ctx.keys.derive("dataset-keys", dataset_id, field))
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:
@@ -59,17 +59,17 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
         yield items[start : start + _CHUNK]
 
 
-def add_keys(bus: Bus, conn: sa.Connection, dataset_id: str, stage_id: str, table: pa.Table) -> int:
+def add_keys(ctx: StepContext, conn: sa.Connection, dataset_id: str, stage_id: str, table: pa.Table) -> int:
     """Index the referred-to key fields of staged rows `table`; returns how many keys were new
     to the batch (before duplicates already in the index were skipped)."""
     added = 0
-    for field in indexed_fields(bus, dataset_id):
+    for field in indexed_fields(ctx, dataset_id):
         if field not in table.column_names:
             continue
         distinct = pc.unique(table[field].combine_chunks()).drop_null()
         if not len(distinct):
             continue
-        hashes = _hashes(bus, dataset_id, field, distinct).to_pylist()
+        hashes = _hashes(ctx, dataset_id, field, distinct).to_pylist()
         rows = [(dataset_id, field, h, stage_id) for h in hashes]
         conn.exec_driver_sql(_insert_ignoring_duplicates(conn), rows)
         added += len(rows)
@@ -97,18 +97,18 @@ def forget_stage(conn: sa.Connection, stage_id: str) -> None:
 class KeyIndex:
     """The `contracts.KeyLookup` of one stage: answers from `state.dataset_keys`."""
 
-    def __init__(self, bus: Bus) -> None:
-        self.bus = bus
+    def __init__(self, ctx: StepContext) -> None:
+        self.ctx = ctx
 
     def __call__(self, dataset: str, key_field: str | None, values: pa.Array) -> pa.Array:
         field = key_field or self._only_key(dataset)
         distinct = pc.unique(values).drop_null()
         if not len(distinct):
             return pc.is_valid(values)  # all null: nothing to look up, nulls stay null below
-        hashes = _hashes(self.bus, dataset, field, distinct)
+        hashes = _hashes(self.ctx, dataset, field, distinct)
         known: list[str] = []
         dk = state.dataset_keys
-        with self.bus.engine.connect() as conn:
+        with self.ctx.engine.connect() as conn:
             for chunk in _chunks(hashes.to_pylist()):
                 known.extend(
                     conn.execute(
@@ -122,5 +122,5 @@ class KeyIndex:
         return pc.if_else(pc.is_valid(values), found, pa.scalar(None, pa.bool_()))
 
     def _only_key(self, dataset: str) -> str:
-        keys = self.bus.catalog.dataset(dataset).contract.key_fields
+        keys = self.ctx.catalog.dataset(dataset).contract.key_fields
         return keys[0]

@@ -39,12 +39,13 @@ import schemas
 from exchange import state
 from exchange.quarantine import store as quarantine
 from exchange.quarantine.view import QuarantinedRow, find
-from exchange.run.stage import StageReport, StageRun, close_stage, discard_stage, open_stage
+from exchange.run.reports import StageReport
+from exchange.run.stage import StageRun, close_stage, discard_stage, open_stage
 from govbus.errors import BadInput
 
 if TYPE_CHECKING:
-    from exchange.bus import Bus
     from exchange.catalog.loader import Dataset
+    from exchange.ctx import StepContext
 
 
 @dataclass
@@ -70,17 +71,17 @@ class ReplayReport:
         }
 
 
-def replay(bus: Bus, dataset_id: str, *, ids: Sequence[int] = (), by: str) -> ReplayReport:
+def replay(ctx: StepContext, dataset_id: str, *, ids: Sequence[int] = (), by: str) -> ReplayReport:
     """Replay the dataset's open quarantined rows (or those of `ids`); see the module doc."""
-    dataset = bus.catalog.dataset(dataset_id)
-    with bus.locked(f"stage:{dataset_id}"), bus.recorded(dataset_id, "replay") as counts:
-        report = _replay(bus, dataset, ids, by)
+    dataset = ctx.catalog.dataset(dataset_id)
+    with ctx.locked(f"stage:{dataset_id}"), ctx.recorded(dataset_id, "replay") as counts:
+        report = _replay(ctx, dataset, ids, by)
         counts.update(report.counts())
     return report
 
 
-def _replay(bus: Bus, dataset: Dataset, ids: Sequence[int], by: str) -> ReplayReport:
-    rows = find(bus, ids=ids, dataset=dataset.id, status=quarantine.OPEN, limit=None)
+def _replay(ctx: StepContext, dataset: Dataset, ids: Sequence[int], by: str) -> ReplayReport:
+    rows = find(ctx, ids=ids, dataset=dataset.id, status=quarantine.OPEN, limit=None)
     closed = [row for row in rows if row.status != quarantine.OPEN]
     if closed:
         listing = ", ".join(f"{row.id} ({row.status})" for row in closed)
@@ -89,13 +90,13 @@ def _replay(bus: Bus, dataset: Dataset, ids: Sequence[int], by: str) -> ReplayRe
     candidates = _candidates(rows, dataset.contract.key_fields, report)
     if not candidates:
         if report.superseded or report.unreadable:
-            _finish(bus, dataset, report, by, {}, None)
+            _finish(ctx, dataset, report, by, {}, None)
         return report
-    stage_id, cursor = open_stage(bus, dataset.id, dataset.schema.fingerprint_sha256)
+    stage_id, cursor = open_stage(ctx, dataset.id, dataset.schema.fingerprint_sha256)
     stage = StageReport(dataset.id, stage_id)
-    run = StageRun(bus, dataset, stage)
+    run = StageRun(ctx, dataset, stage)
     new_reasons: dict[int, list[str]] = {}
-    size = bus.settings.batch_size
+    size = ctx.settings.batch_size
     for start in range(0, len(candidates), size):
         chunk = candidates[start : start + size]
         good = _check(run, chunk, report, new_reasons)
@@ -103,19 +104,19 @@ def _replay(bus: Bus, dataset: Dataset, ids: Sequence[int], by: str) -> ReplayRe
         stage.rows_read += len(chunk)
         stage.rows_staged += good.num_rows
         stage.rows_quarantined += len(chunk) - good.num_rows
-        bus.progress("replay", len(chunk))
+        ctx.progress("replay", len(chunk))
     if not report.replayed:
-        discard_stage(bus, stage_id)
-        _finish(bus, dataset, report, by, new_reasons, None)
+        discard_stage(ctx, stage_id)
+        _finish(ctx, dataset, report, by, new_reasons, None)
         return report
     report.stage_id = stage_id
     run.write_report([])
-    with bus.locked("ledger"):
+    with ctx.locked("ledger"):
         close_stage(
-            bus,
+            ctx,
             stage,
             cursor,
-            then=lambda conn: _resolve(conn, bus, dataset, report, by, new_reasons, run),
+            then=lambda conn: _resolve(conn, ctx, dataset, report, by, new_reasons, run),
         )
     return report
 
@@ -207,7 +208,7 @@ def _payload(dataset: Dataset, report: ReplayReport, by: str) -> dict[str, Any]:
 
 def _resolve(
     conn: sa.Connection,
-    bus: Bus,
+    ctx: StepContext,
     dataset: Dataset,
     report: ReplayReport,
     by: str,
@@ -215,7 +216,7 @@ def _resolve(
     run: StageRun | None,
 ) -> None:
     """The replay's outcome, in the transaction that makes its stage deliverable (if any)."""
-    entry = bus.ledger.append(conn, "quarantine-replay", _payload(dataset, report, by))
+    entry = ctx.ledger.append(conn, "quarantine-replay", _payload(dataset, report, by))
     report.ledger_seq = entry.seq
     stage_id = report.stage_id
     done = quarantine.resolve(
@@ -236,7 +237,7 @@ def _resolve(
 
 
 def _finish(
-    bus: Bus,
+    ctx: StepContext,
     dataset: Dataset,
     report: ReplayReport,
     by: str,
@@ -244,5 +245,5 @@ def _finish(
     run: StageRun | None,
 ) -> None:
     """A replay that stages nothing still records its outcome (new reasons, superseded rows)."""
-    with bus.locked("ledger"), bus.engine.begin() as conn:
-        _resolve(conn, bus, dataset, report, by, reasons, run)
+    with ctx.locked("ledger"), ctx.engine.begin() as conn:
+        _resolve(conn, ctx, dataset, report, by, reasons, run)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,48 +35,28 @@ from exchange.quarantine import reports
 from exchange.quarantine import store as quarantine
 from exchange.quarantine.rows import jsonable_rows
 from exchange.run import key_index
-from exchange.run.deliver import SUBJECT_REF_COLUMN
+from exchange.run.columns import SUBJECT_REF_COLUMN
+from exchange.run.reports import StageReport
 from govbus.errors import BadInput, TransientError
 from govbus.instants import utc_now
 
 if TYPE_CHECKING:
-    from exchange.bus import Bus
     from exchange.catalog.loader import Dataset
+    from exchange.ctx import StepContext
 
 log = logging.getLogger("govbus.exchange")
 
 
-@dataclass
-class StageReport:
-    dataset: str
-    stage_id: str | None
-    rows_read: int = 0
-    rows_staged: int = 0
-    rows_quarantined: int = 0
-    segments: int = 0
-    sla: list[str] = field(default_factory=list)  # breached batch-level rules
-
-    def counts(self) -> dict[str, Any]:
-        return {
-            "stage_id": self.stage_id,
-            "rows_read": self.rows_read,
-            "rows_staged": self.rows_staged,
-            "rows_quarantined": self.rows_quarantined,
-            "segments": self.segments,
-            "sla_breaches": self.sla,
-        }
-
-
-def stage_dataset(bus: Bus, dataset_id: str) -> StageReport:
-    dataset = bus.catalog.dataset(dataset_id)
-    stage_id, from_cursor = open_stage(bus, dataset_id, dataset.schema.fingerprint_sha256)
+def stage_dataset(ctx: StepContext, dataset_id: str) -> StageReport:
+    dataset = ctx.catalog.dataset(dataset_id)
+    stage_id, from_cursor = open_stage(ctx, dataset_id, dataset.schema.fingerprint_sha256)
     report = StageReport(dataset_id, stage_id)
-    run = StageRun(bus, dataset, report)
-    source = bus.source_for(dataset)
+    run = StageRun(ctx, dataset, report)
+    source = ctx.source_for(dataset)
     cursor = from_cursor
     sla = contracts.SlaTracker(dataset.contract)
     try:
-        for batch in source.read(from_cursor, batch_size=bus.settings.batch_size):
+        for batch in source.read(from_cursor, batch_size=ctx.settings.batch_size):
             good, bad_count = _check_batch(run, batch.data)
             sla.observe(good)
             run.write(good)
@@ -85,14 +64,14 @@ def stage_dataset(bus: Bus, dataset_id: str) -> StageReport:
             report.rows_staged += good.num_rows
             report.rows_quarantined += bad_count
             cursor = batch.cursor
-            bus.progress("stage", batch.data.num_rows)
+            ctx.progress("stage", batch.data.num_rows)
     finally:
         source.close()
     results = sla.results(utc_now())
     if report.rows_read:
         run.write_report(results)
     _check_sla(report, results)
-    close_stage(bus, report, cursor, then=run.resolve_superseded)
+    close_stage(ctx, report, cursor, then=run.resolve_superseded)
     log.info(
         "staged %s stage=%s read=%d staged=%d quarantined=%d",
         dataset_id,
@@ -108,15 +87,15 @@ class StageRun:
     """What one stage (or replay) keeps while it writes: the validation across its
     batches, the segments, the keys it indexes and the quarantined rows it supersedes."""
 
-    def __init__(self, bus: Bus, dataset: Dataset, report: StageReport) -> None:
-        self.bus = bus
+    def __init__(self, ctx: StepContext, dataset: Dataset, report: StageReport) -> None:
+        self.ctx = ctx
         self.dataset = dataset
         self.report = report
         self.stage_id = report.stage_id or ""
-        self.validation = contracts.StageValidation(dataset.contract, keys=key_index.KeyIndex(bus))
-        self.indexed = key_index.indexed_fields(bus, dataset.id)
+        self.validation = contracts.StageValidation(dataset.contract, keys=key_index.KeyIndex(ctx))
+        self.indexed = key_index.indexed_fields(ctx, dataset.id)
         self.key_fields = dataset.contract.key_fields
-        self.waiting = quarantine.open_keys(bus, dataset.id, self.key_fields)
+        self.waiting = quarantine.open_keys(ctx, dataset.id, self.key_fields)
         self.superseded: list[int] = []
         self.unreadable = 0
         self.started = utc_now()
@@ -126,13 +105,13 @@ class StageRun:
         if not good.num_rows:
             return
         # Each subject's audit pseudonym, once here rather than in every delivery.
-        refs = self.bus.register.subject_refs(good[self.dataset.contract.subject_field])
+        refs = self.ctx.register.subject_refs(good[self.dataset.contract.subject_field])
         staged = good.append_column(SUBJECT_REF_COLUMN, refs)
-        self.bus.staging.write_segment(self.stage_id, self.report.segments, staged)
+        self.ctx.staging.write_segment(self.stage_id, self.report.segments, staged)
         self.report.segments += 1
         if self.indexed:
-            with self.bus.engine.begin() as conn:
-                key_index.add_keys(self.bus, conn, self.dataset.id, self.stage_id, good)
+            with self.ctx.engine.begin() as conn:
+                key_index.add_keys(self.ctx, conn, self.dataset.id, self.stage_id, good)
         if self.waiting:
             keys = quarantine.key_text(good, self.key_fields)
             self.superseded.extend(quarantine.take_matches(keys, self.waiting))
@@ -143,7 +122,7 @@ class StageRun:
 
     def write_report(self, sla: list[contracts.SlaResult]) -> Path:
         return reports.write_validation_report(
-            self.bus,
+            self.ctx,
             self.dataset.id,
             self.stage_id,
             self.validation,
@@ -156,12 +135,12 @@ class StageRun:
 
 def _check_batch(run: StageRun, raw: pa.Table) -> tuple[pa.Table, int]:
     """Conform and validate one source batch; quarantine the rows that fail, return the rest."""
-    bus, dataset, stage_id = run.bus, run.dataset, run.stage_id
+    ctx, dataset, stage_id = run.ctx, run.dataset, run.stage_id
     unreadable = 0
     if quarantine.SOURCE_ERROR in raw.column_names:
         broken = pc.is_valid(raw[quarantine.SOURCE_ERROR])
         if pc.any(broken).as_py():
-            unreadable = quarantine.put_unreadable(bus, dataset.id, stage_id, raw.filter(broken))
+            unreadable = quarantine.put_unreadable(ctx, dataset.id, stage_id, raw.filter(broken))
             run.unreadable += unreadable
             raw = raw.filter(pc.invert(broken))
         raw = raw.drop_columns([c for c in quarantine.SOURCE_COLUMNS if c in raw.column_names])
@@ -178,24 +157,24 @@ def _check_batch(run: StageRun, raw: pa.Table) -> tuple[pa.Table, int]:
     good = conformed.table.filter(pc.invert(bad))
     # Quarantine keeps the row as the source had it, not as conformed: nothing is lost.
     records = jsonable_rows(raw.take(grouped["row"]))
-    quarantine.put(bus, dataset.id, stage_id, records, grouped["reasons"].to_pylist(), None)
+    quarantine.put(ctx, dataset.id, stage_id, records, grouped["reasons"].to_pylist(), None)
     return good, unreadable + len(records)
 
 
-def open_stage(bus: Bus, dataset_id: str, fingerprint: str) -> tuple[str, Any]:
+def open_stage(ctx: StepContext, dataset_id: str, fingerprint: str) -> tuple[str, Any]:
     """Discard crashed attempts, then claim the next stage number for this dataset.
 
     The new stage starts and (until closed) ends at the previous stage's end cursor.
     """
     st = state.stages
-    with bus.engine.begin() as conn:
+    with ctx.engine.begin() as conn:
         crashed = (
             conn.execute(sa.select(st.c.stage_id).where(st.c.dataset == dataset_id, st.c.status == "staging"))
             .scalars()
             .all()
         )
         for stage_id in crashed:
-            _discard(bus, conn, stage_id)
+            _discard(ctx, conn, stage_id)
         last = conn.execute(
             sa.select(st.c.seq, st.c.to_cursor)
             .where(st.c.dataset == dataset_id)
@@ -256,7 +235,7 @@ def _check_sla(report: StageReport, results: list[Any]) -> None:
 
 
 def close_stage(
-    bus: Bus,
+    ctx: StepContext,
     report: StageReport,
     cursor: Any,
     *,
@@ -265,10 +244,10 @@ def close_stage(
     """Mark the stage staged with its counts and end cursor; `then(conn)` runs in the same
     transaction (what must happen exactly when the stage becomes deliverable)."""
     st = state.stages
-    with bus.engine.begin() as conn:
+    with ctx.engine.begin() as conn:
         if report.rows_read == 0:
             # Nothing changed at the source: leave no empty stage behind.
-            _discard(bus, conn, report.stage_id or "")
+            _discard(ctx, conn, report.stage_id or "")
             report.stage_id = None
             return
         conn.execute(
@@ -288,14 +267,14 @@ def close_stage(
             then(conn)
 
 
-def discard_stage(bus: Bus, stage_id: str) -> None:
+def discard_stage(ctx: StepContext, stage_id: str) -> None:
     """Remove a stage that is not (yet) staged, with its quarantined rows, keys and files."""
-    with bus.engine.begin() as conn:
-        _discard(bus, conn, stage_id)
+    with ctx.engine.begin() as conn:
+        _discard(ctx, conn, stage_id)
 
 
-def _discard(bus: Bus, conn: sa.Connection, stage_id: str) -> None:
+def _discard(ctx: StepContext, conn: sa.Connection, stage_id: str) -> None:
     conn.execute(sa.delete(state.quarantine).where(state.quarantine.c.stage_id == stage_id))
     key_index.forget_stage(conn, stage_id)
     conn.execute(sa.delete(state.stages).where(state.stages.c.stage_id == stage_id))
-    bus.staging.discard(stage_id)
+    ctx.staging.discard(stage_id)

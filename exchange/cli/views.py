@@ -18,7 +18,7 @@ from exchange import state
 
 if TYPE_CHECKING:
     from exchange.bus import Bus
-    from exchange.run.runner import DatasetRun
+    from exchange.run import DatasetRun
     from exchange.state.settings import Settings
     from exchange.views.audit_report import AuditReport
 

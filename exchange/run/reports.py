@@ -1,0 +1,77 @@
+"""What each step reports: typed, so the CLI, the DAG tasks and the tests read fields, not keys.
+
+`counts()` is the JSON a step stores in its `runs` row (`govbus status` shows it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["CommitReport", "DatasetRun", "DeliverReport", "StageReport"]
+
+
+@dataclass
+class StageReport:
+    dataset: str
+    stage_id: str | None
+    rows_read: int = 0
+    rows_staged: int = 0
+    rows_quarantined: int = 0
+    segments: int = 0
+    sla: list[str] = field(default_factory=list)  # breached batch-level rules
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "stage_id": self.stage_id,
+            "rows_read": self.rows_read,
+            "rows_staged": self.rows_staged,
+            "rows_quarantined": self.rows_quarantined,
+            "segments": self.segments,
+            "sla_breaches": self.sla,
+        }
+
+
+@dataclass
+class DeliverReport:
+    subscription: str
+    batches: int = 0
+    rows_delivered: int = 0
+    rows_denied: int = 0
+    denials: Counter[str] = field(default_factory=Counter)
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "batches": self.batches,
+            "rows_delivered": self.rows_delivered,
+            "rows_denied": self.rows_denied,
+            "denials": dict(self.denials),
+        }
+
+
+@dataclass
+class CommitReport:
+    dataset: str
+    committed: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, Any]:
+        return {"committed": self.committed, "waiting": self.waiting}
+
+
+@dataclass
+class DatasetRun:
+    """What one run did for one dataset; the CLI prints it as the summary table."""
+
+    dataset: str
+    rows_read: int = 0
+    rows_quarantined: int = 0
+    deliveries: dict[str, DeliverReport] = field(default_factory=dict)  # by subscription id
+    failures: dict[str, str] = field(default_factory=dict)  # step or subscription → message
+    committed: int = 0
+    sla_breaches: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
