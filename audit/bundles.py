@@ -2,7 +2,7 @@
 
 Layout (format `govbus-audit-bundle/1`):
 
-* `entries.jsonl` — one entry per line, as stored (`entry_proofs.entry_json`: the payload
+* `entries.jsonl` — one entry per line, as stored (`audit.proofs.entry_json`: the payload
   stays the exact canonical JSON text its hash covers);
 * `checkpoints.jsonl` — one signed checkpoint per line, each with the RFC 6962
   consistency proof from the checkpoint before it (`consistency`: from, proof);
@@ -49,6 +49,7 @@ class BundleReport:
 
     @property
     def ok(self) -> bool:
+        """True when the ledger verified and every file of the bundle matched."""
         return self.ledger.ok and not self.file_problems
 
 

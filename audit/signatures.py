@@ -44,9 +44,13 @@ class SigningKey(NamedTuple):
 class KeySource(Protocol):
     """What signs for the bus: consent's `KeyStore` is one; audit/ needs nothing else of it."""
 
-    def signing_key(self) -> SigningKey: ...
+    def signing_key(self) -> SigningKey:
+        """The current signing key and its id."""
+        ...
 
-    def public_keys(self) -> dict[str, Ed25519PublicKey]: ...
+    def public_keys(self) -> dict[str, Ed25519PublicKey]:
+        """Every signing key's public half by key id, old keys included."""
+        ...
 
 
 def key_id_of(public_key: Ed25519PublicKey) -> str:

@@ -1,5 +1,5 @@
 """Connector secrets, read when a connector needs them: from an environment variable or an
-Airflow connection. Settings never hold a secret; they name where it is (DESIGN.md).
+Airflow connection. Settings never hold a secret; they name where it is (docs/credentials.md).
 
     setting        where the secret is                                  connectors
     token_env      environment variable holding the API token           rest

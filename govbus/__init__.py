@@ -1,6 +1,6 @@
 """GovBus kernel: the one exception root every part raises from.
 
-The kernel sits below every part of the architecture (DESIGN.md's table) so that
+The kernel sits below every part of the architecture (docs/architecture.md) so that
 `connectors`, `schemas`, `contracts`, `consent` and `exchange` can all raise errors a
 caller catches with one `except GovBusError`, without importing one another.
 """

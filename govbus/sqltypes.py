@@ -29,15 +29,18 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        """MySQL/MariaDB keep microseconds (fsp=6); the others a zoned timestamp."""
         if dialect.name in ("mysql", "mariadb"):
             return dialect.type_descriptor(mysql.DATETIME(fsp=6))
         return dialect.type_descriptor(sa.DateTime(timezone=True))
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Written as UTC; naive on SQLite and MySQL, whose columns keep no zone."""
         if value is None:
             return None
         value = as_utc(value)
         return value.replace(tzinfo=None) if dialect.name in ("sqlite", "mysql", "mariadb") else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back as an aware UTC datetime, whatever the server returned."""
         return None if value is None else as_utc(value)

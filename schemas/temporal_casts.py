@@ -21,6 +21,11 @@ def _rescale_valid(ints: pa.Array, source_unit: str, target_unit: str) -> pa.Arr
 
 
 def to_timestamp(arr: pa.Array, target: pa.DataType) -> pa.Array:
+    """Text, integers (counts of the unit), dates or timestamps to `target`; `NoConversion` otherwise.
+
+    Values that do not convert (bad text, overflow, lost precision) come back null, for
+    the caller (`schemas.value_casts`) to report as row issues.
+    """
     zoned = target.tz is not None
     if pt.is_string(arr.type):
         text = arr
@@ -50,6 +55,7 @@ def to_timestamp(arr: pa.Array, target: pa.DataType) -> pa.Array:
 
 
 def to_date(arr: pa.Array, target: pa.DataType) -> pa.Array:
+    """Text, dates or timestamps at midnight to a date; `NoConversion` otherwise (others null)."""
     if pt.is_string(arr.type):
         text = arr
         return try_cast(text, target, lambda: parse_date_text(text))
@@ -64,6 +70,7 @@ def to_date(arr: pa.Array, target: pa.DataType) -> pa.Array:
 
 
 def to_time(arr: pa.Array, target: pa.DataType) -> pa.Array:
+    """Text or times of another unit to `target`; `NoConversion` otherwise (lossy values null)."""
     storage = pa.int32() if target.bit_width == 32 else pa.int64()
     if pt.is_string(arr.type):
         return pc.cast(pc.cast(parse_time_text(arr, target.unit), storage), target)

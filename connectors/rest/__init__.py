@@ -1,4 +1,6 @@
-"""connectors.rest."""
+"""REST APIs: the paged source (cursor, offset, link paging), the sink, their settings
+and the HTTP client they share.
+"""
 
 from __future__ import annotations
 

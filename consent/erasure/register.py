@@ -108,10 +108,12 @@ class Purge:
 
     @property
     def ledger_seqs(self) -> list[int]:
+        """The ledger entries (deliveries) the purge covers."""
         return [seq for seq, _ in self.batches]
 
     @property
     def pending(self) -> bool:
+        """True until the recipient (or the bus) confirmed the purge."""
         return self.status != CONFIRMED
 
 

@@ -1,4 +1,6 @@
-"""consent.policy.decide."""
+"""The decision on each row (statute or valid consent), its explanation, and
+minimization to the purpose's fields. Imports `register` and `protect`.
+"""
 
 from __future__ import annotations
 

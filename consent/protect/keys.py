@@ -83,6 +83,7 @@ class KeyStore:
 
     @property
     def directory(self) -> Path:
+        """The folder holding the master key file, signing keys and derived key ids."""
         return self._dir
 
     # -- master key and derivation -------------------------------------------------

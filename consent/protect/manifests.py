@@ -225,6 +225,7 @@ class DeliveryReport:
 
     @property
     def ok(self) -> bool:
+        """True when there was something to check and every check passed."""
         return bool(self.checks) and all(check.ok for check in self.checks)
 
 

@@ -74,9 +74,11 @@ class ImportReport:
 
     @property
     def rejected(self) -> list[ImportLine]:
+        """The lines refused, each with its reason."""
         return [line for line in self.lines if line.outcome == "rejected"]
 
     def counts(self) -> dict[str, int]:
+        """How many lines had each outcome."""
         out: dict[str, int] = {}
         for line in self.lines:
             out[line.outcome] = out.get(line.outcome, 0) + 1

@@ -1,6 +1,6 @@
 """The catalog: agencies, purposes, statutes, dataset contracts and subscriptions.
 
-The catalog is declarations in git (DESIGN.md, "The catalog"). `load_catalog` reads it
+The catalog is declarations in git (docs/catalog.md). `load_catalog` reads it
 whole and refuses it with every problem listed, each naming the file, line and field;
 `check_catalog` returns the same problems without raising (for `govbus check`).
 Secrets never appear in it: connector settings may only reference `${ENV_VARS}`,

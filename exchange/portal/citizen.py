@@ -33,6 +33,7 @@ from exchange.bus import Bus
 from exchange.catalog.loader import Catalog
 from exchange.portal.queries import as_utc
 from exchange.portal.subjects import audit_ref, deliveries_of_ref
+from exchange.run import PSEUDONYM_COLUMN
 from exchange.views.roles import Principal
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -42,7 +43,7 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
-PSEUDONYM_FIELD = "subject_pseudonym"
+PSEUDONYM_FIELD = PSEUDONYM_COLUMN  # the delivered pseudonym column (exchange.run.columns)
 _MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
