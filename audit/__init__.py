@@ -4,7 +4,9 @@ The signed, hash-chained ledger with Merkle roots over delivered records; its RF
 tree (and the stored tiles that keep its heads and proofs cheap); signed checkpoints;
 inclusion and consistency proofs; offline-verifiable bundles; the per-subject access
 index ("who received person X's data"); and the signed documents (Ed25519 over
-canonical JSON) that manifests, receipts and purge instructions build on.
+canonical JSON) that manifests, receipts and purge instructions build on; and the typed
+payloads of the entry kinds other parts append and read (`DeliveryEntry`, ...: build
+one, `Ledger.append_entry` it; read with `DeliveryEntry.from_payload`, never by dict key).
 See docs/audit.md.
 
 What a caller must know:
@@ -25,6 +27,15 @@ from audit.access_index import group as group_subject_refs
 from audit.access_index import seqs_of as deliveries_of_subject
 from audit.access_index import write as write_access_index
 from audit.bundles import BundleReport, export_bundle, verify_bundle
+from audit.entries import (
+    CatalogChange,
+    CatalogChangedEntry,
+    DeliveryEntry,
+    EntryPayload,
+    QuarantineDiscardEntry,
+    QuarantineReplayEntry,
+    QuarantineViewEntry,
+)
 from audit.ledger.chain import ChainCheck
 from audit.ledger.checkpoints import (
     Checkpoint,
@@ -73,13 +84,20 @@ __all__ = [
     "GENESIS_HASH",
     "NATIVE_HASHING",
     "BundleReport",
+    "CatalogChange",
+    "CatalogChangedEntry",
     "ChainCheck",
     "Checkpoint",
+    "DeliveryEntry",
+    "EntryPayload",
     "KeySource",
     "Ledger",
     "LedgerEntry",
     "LedgerTree",
     "PublicKeys",
+    "QuarantineDiscardEntry",
+    "QuarantineReplayEntry",
+    "QuarantineViewEntry",
     "SigningKey",
     "StoredTree",
     "Verification",

@@ -14,6 +14,7 @@ Leaf hash = SHA-256(0x00 || record bytes); node = SHA-256(0x01 || left || right)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from types import ModuleType
@@ -27,9 +28,18 @@ from govbus.errors import BadInput
 _EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
 _BYTES = pa.large_binary()
 # "0:" ... "4095:": a value's length prefix by lookup (a cast to text costs 5x more).
-_LENGTH_PREFIXES = pa.array([f"{i}:".encode() for i in range(4096)], _BYTES)
-_NULL = pa.scalar(b"~", _BYTES)
-_NOTHING = pa.scalar(b"", _BYTES)
+_PREFIXED = 4096
+
+
+@functools.cache
+def _length_prefixes() -> pa.Array:
+    """`b"0:"` … `b"4095:"`, built on first use: `pa.array` at import would load pandas."""
+    return pa.array([f"{i}:".encode() for i in range(_PREFIXED)], _BYTES)
+
+
+@functools.cache
+def _scalar(value: bytes) -> pa.Scalar:
+    return pa.scalar(value, _BYTES)
 
 
 def _raw_values(column: pa.Array | pa.ChunkedArray, name: str) -> pa.Array:
@@ -68,13 +78,13 @@ def _column_parts(column: pa.Array | pa.ChunkedArray, name: str) -> tuple[pa.Arr
     raw = _raw_values(column, name)
     lengths = pc.binary_length(raw)
     longest = pc.max(lengths).as_py()
-    if longest is None or longest < len(_LENGTH_PREFIXES):
-        prefixes = _LENGTH_PREFIXES.take(lengths)
+    if longest is None or longest < _PREFIXED:
+        prefixes = _length_prefixes().take(lengths)
     else:
         text = lengths.cast(pa.large_string()).cast(_BYTES)
-        prefixes = pc.binary_join_element_wise(text, pa.scalar(b":", _BYTES), _NOTHING)
+        prefixes = pc.binary_join_element_wise(text, pa.scalar(b":", _BYTES), _scalar(b""))
     if raw.null_count:
-        return pc.fill_null(prefixes, _NULL), pc.fill_null(raw, _NOTHING)
+        return pc.fill_null(prefixes, _scalar(b"~")), pc.fill_null(raw, _scalar(b""))
     return prefixes, raw
 
 
@@ -90,7 +100,7 @@ def canonical_records(table: pa.Table) -> pa.Array:
     """Each row's leaf input, 0x00 prefix included (large_binary), built column-wise."""
     if table.num_columns == 0:
         return pa.array([b"\x00"] * table.num_rows, _BYTES)
-    return pc.binary_join_element_wise(pa.scalar(b"\x00", _BYTES), *_record_parts(table), _NOTHING)
+    return pc.binary_join_element_wise(pa.scalar(b"\x00", _BYTES), *_record_parts(table), _scalar(b""))
 
 
 def _leaf_block(native: ModuleType, table: pa.Table) -> bytes:

@@ -105,19 +105,21 @@ def child_deliver(bus: Any, arg: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t0, "delivered": report.rows_delivered, **spent}
 
 
-def _payload(sub: Any, seq: int) -> dict[str, Any]:
+def _entry(sub: Any, seq: int) -> Any:
     """What deliver writes for one 100,000-row batch (placeholders where it hashes or signs)."""
+    from audit import DeliveryEntry
+
     digest = hashlib.sha256(str(seq).encode()).hexdigest()
-    fields = [*sub.fields, *(["subject_pseudonym"] if sub.pseudonymize_subject else [])]
-    return {
-        "dataset": sub.dataset, "contract_version": 1, "schema_sha256": digest,
-        "subscription": sub.id, "recipient": sub.agency, "purpose": sub.purpose,
-        "basis": sub.basis, "policy_version": digest[:16],
-        "consents_used": 4_800 if sub.statute is None else 0,
-        "batch_id": f"S{seq // 30:08d}-{seq % 10:05d}-{sub.id}",
-        "rows_delivered": 100_000, "rows_denied": 0, "denials": {}, "fields": fields,
-        "pseudonym_key_id": None, "merkle_root": digest, "files": [], "manifest_sha256": None,
-    }  # fmt: skip
+    fields = (*sub.fields, *(("subject_pseudonym",) if sub.pseudonymize_subject else ()))
+    return DeliveryEntry(
+        dataset=sub.dataset, contract_version="1", schema_sha256=digest,
+        subscription=sub.id, recipient=sub.agency, purpose=sub.purpose,
+        basis=sub.basis, policy_version=digest[:16],
+        consents_used=4_800 if sub.statute is None else 0,
+        batch_id=f"S{seq // 30:08d}-{seq % 10:05d}-{sub.id}",
+        rows_delivered=100_000, rows_denied=0, denials={}, fields=fields,
+        pseudonym_key_id=None, merkle_root=digest, files=(), manifest_sha256=None,
+    )  # fmt: skip
 
 
 def _subscription(bus: Any, seq: int) -> Any:
@@ -131,7 +133,7 @@ def child_ledger(bus: Any, arg: str) -> dict[str, Any]:
     for start in range(1, entries + 1, 1_000):
         with bus.engine.begin() as conn:
             for seq in range(start, min(start + 1_000, entries + 1)):
-                bus.ledger.append(conn, "delivery", _payload(_subscription(bus, seq), seq))
+                bus.ledger.append_entry(conn, _entry(_subscription(bus, seq), seq))
         checkpoint_ledger(bus)
     return {"seconds": time.perf_counter() - t0}
 

@@ -38,7 +38,7 @@ from consent.erasure.register import (
     TOMBSTONE,
     Purge,
     PurgeRegister,
-    delivery_payloads,
+    delivery_entries,
     seqs_and_batches,
 )
 from consent.policy.decide import CONSENT_BASIS, Decision, decide, minimize, policy_version
@@ -114,7 +114,7 @@ __all__ = [
     "check_purge_instruction",
     "decide",
     "decrypt_column",
-    "delivery_payloads",
+    "delivery_entries",
     "encrypt_column",
     "explain",
     "file_sha256",

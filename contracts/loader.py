@@ -29,7 +29,7 @@ from contracts.model import (
 )
 from contracts.references import check_references
 from contracts.schema_check import check_contract_schema
-from contracts.yaml_reader import Entry, YamlReader
+from contracts.yaml_checks import Entry, YamlChecks
 from govbus.errors import BadConfiguration
 
 FIELD_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -71,7 +71,7 @@ def load_contract(path: str | Path) -> Contract:
 
 
 def _read(path: Path) -> tuple[Contract | None, list[Problem]]:
-    reader = YamlReader(path)
+    reader = YamlChecks(path)
     root = reader.document()
     if root is None:
         return None, reader.problems
@@ -86,7 +86,7 @@ def _read(path: Path) -> tuple[Contract | None, list[Problem]]:
 class _ContractLint:
     """Checks each top-level key, then the references between them."""
 
-    def __init__(self, reader: YamlReader, path: Path) -> None:
+    def __init__(self, reader: YamlChecks, path: Path) -> None:
         self.r = reader
         self.path = path
         self.lines: dict[str, int] = {}

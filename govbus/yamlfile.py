@@ -5,7 +5,10 @@ and `exchange` need not import each other).
 
 `load_marked(path)` returns plain dicts/lists whose mappings are `MarkedDict`s: they
 remember the line of each key's value. Duplicate keys are refused (plain YAML keeps the
-last one silently, which hides a typo in a reviewed file).
+last one silently, which hides a typo in a reviewed file). `compose_marked(path)` gives
+the node tree that `load_marked` builds from, for a linter that reports every problem
+of a file at its line instead of stopping at the first (`contracts`' contract linter).
+Both read the file the same way and raise the same `YamlFileError` at `file:line`.
 """
 
 from __future__ import annotations
@@ -54,28 +57,104 @@ def _construct_mapping(loader: _MarkedLoader, node: yaml.MappingNode) -> MarkedD
 _MarkedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_marked(path: Path, *, shown_as: str | None = None) -> Any:
-    """Parse one YAML file; a missing or malformed file is a BadConfiguration at file:line."""
+class YamlFileError(BadConfiguration):
+    """A YAML file that cannot be read or parsed, raised with `where` = `file:line`.
+
+    `line` (1-based; None when the file could not be read or the parser gave no place)
+    and `reason` (what the file system or the parser said) let a linter that collects
+    problems word this one in its own report instead of stopping; `unreadable` tells a
+    file that could not be read apart from one that is not valid YAML.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        shown: str,
+        line: int | None = None,
+        reason: str = "",
+        unreadable: bool = False,
+        hint: str | None = None,
+    ) -> None:
+        self.line = line
+        self.reason = reason
+        self.unreadable = unreadable
+        super().__init__(message, where=f"{shown}:{line}" if line is not None else shown, hint=hint)
+
+
+def compose_marked(path: Path, *, shown_as: str | None = None) -> yaml.Node | None:
+    """The node tree of one YAML file (None when it holds no document).
+
+    Every node keeps its start mark, so a linter that reports all problems of a file
+    at once can name each one's line; `load_marked` builds its values from this tree.
+    A missing, unreadable or malformed file raises `YamlFileError` at file:line.
+    """
     path = Path(path)
     shown = shown_as or str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise BadConfiguration(
-            "file not found", where=shown, hint="create it or fix the catalog path"
+        raise YamlFileError(
+            "file not found",
+            shown=shown,
+            reason=type(exc).__name__,
+            unreadable=True,
+            hint="create it or fix the catalog path",
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise BadConfiguration("file cannot be read as UTF-8 text", where=shown) from exc
-    try:
-        return yaml.load(text, Loader=_MarkedLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{shown}:{mark.line + 1}" if mark else shown
-        raise BadConfiguration(
-            f"invalid YAML: {exc.problem or exc.context}", where=where, hint="fix the YAML syntax"
+        raise YamlFileError(
+            "file cannot be read as UTF-8 text", shown=shown, reason=type(exc).__name__, unreadable=True
         ) from exc
+    try:
+        return yaml.compose(text, Loader=_MarkedLoader)
     except yaml.YAMLError as exc:
-        raise BadConfiguration("invalid YAML", where=shown) from exc
+        raise _syntax_error(exc, shown) from exc
+
+
+def load_marked(path: Path, *, shown_as: str | None = None) -> Any:
+    """Parse one YAML file; a missing or malformed file is a BadConfiguration at file:line."""
+    shown = shown_as or str(path)
+    node = compose_marked(path, shown_as=shown_as)
+    if node is None:
+        return None
+    try:
+        return _MarkedLoader("").construct_document(node)
+    except yaml.YAMLError as exc:  # a duplicate or non-string key
+        raise _syntax_error(exc, shown) from exc
+
+
+def _syntax_error(exc: yaml.YAMLError, shown: str) -> YamlFileError:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        reason = exc.problem or exc.context
+        return YamlFileError(
+            f"invalid YAML: {reason}",
+            shown=shown,
+            line=mark.line + 1 if mark else None,
+            reason=reason or "",
+            hint="fix the YAML syntax",
+        )
+    return YamlFileError("invalid YAML", shown=shown)
+
+
+def top_list(path: Path, document: Any, name: str) -> list[Any]:
+    """The list under top-level key `name` (`purposes:`, `statutes:`), [] when it is empty.
+
+    Catalog files that hold one list of entries share this check so a missing key or a
+    key that is not a list is reported the same way, at the key's line.
+    """
+    if not isinstance(document, dict) or name not in document:
+        raise BadConfiguration(
+            f"top-level key '{name}:' is missing",
+            where=str(path),
+            hint=f"start the file with '{name}:' and a list of entries",
+        )
+    items = document[name]
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise BadConfiguration(f"'{name}' must be a list", where=where(path, document, name))
+    return items
 
 
 def where(path: Path, node: Any, key: str | None = None) -> str:

@@ -32,22 +32,12 @@ from typing import Any
 import fastavro.schema
 import pyarrow as pa
 
+from govbus.avro_arrow import PRIMITIVES, logical_type
 from govbus.errors import BadConfiguration
 
 TYPE_KEY = b"avro.type"
 SYMBOLS_KEY = b"avro.symbols"
 
-_PRIMITIVES: dict[str, pa.DataType] = {
-    "null": pa.null(),
-    "boolean": pa.bool_(),
-    "int": pa.int32(),
-    "long": pa.int64(),
-    "float": pa.float32(),
-    "double": pa.float64(),
-    "bytes": pa.binary(),
-    "string": pa.string(),
-}
-_TIMESTAMPS = {"millis": "ms", "micros": "us", "nanos": "ns"}
 _NAMED = ("record", "enum", "fixed")
 
 
@@ -91,34 +81,19 @@ def describe(avro_type: Any) -> str:
 
 
 def _logical_type(avro_type: dict[str, Any]) -> pa.DataType | None:
-    """The Arrow type of a valid logical type, or None (then the base type applies)."""
-    logical = avro_type.get("logicalType")
-    base = avro_type.get("type")
-    if logical == "decimal" and base in ("bytes", "fixed"):
+    """The Arrow type of a valid logical type, or None (then the base type applies).
+
+    The table is the kernel's (shared with the Avro file reader); a schema must also
+    not declare a decimal wider than the 76 digits Arrow can hold.
+    """
+    if avro_type.get("logicalType") == "decimal" and avro_type.get("type") in ("bytes", "fixed"):
         precision = int(avro_type["precision"])
-        scale = int(avro_type.get("scale", 0))
         if precision > 76:
             raise BadConfiguration(
                 f"decimal precision {precision} exceeds the 76 digits Arrow can hold",
                 hint="lower the precision",
             )
-        maker = pa.decimal128 if precision <= 38 else pa.decimal256
-        return maker(precision, scale)
-    simple = {
-        ("date", "int"): pa.date32(),
-        ("time-millis", "int"): pa.time32("ms"),
-        ("time-micros", "long"): pa.time64("us"),
-        ("uuid", "string"): pa.string(),
-    }
-    if (logical, base) in simple:
-        return simple[(logical, base)]
-    if isinstance(logical, str) and base == "long":
-        for suffix, unit in _TIMESTAMPS.items():
-            if logical == f"timestamp-{suffix}":
-                return pa.timestamp(unit, tz="UTC")
-            if logical == f"local-timestamp-{suffix}":
-                return pa.timestamp(unit)
-    return None
+    return logical_type(avro_type)
 
 
 class _Walker:
@@ -164,8 +139,8 @@ class _Walker:
 
     def type_of(self, avro_type: Any, path: str) -> tuple[pa.DataType, dict[bytes, bytes]]:
         if isinstance(avro_type, str):
-            if avro_type in _PRIMITIVES:
-                return _PRIMITIVES[avro_type], {TYPE_KEY: avro_type.encode()}
+            if avro_type in PRIMITIVES:
+                return PRIMITIVES[avro_type], {TYPE_KEY: avro_type.encode()}
             return self._reference(avro_type, path)
         if isinstance(avro_type, list):
             raise BadConfiguration(
@@ -176,8 +151,8 @@ class _Walker:
         kind = avro_type["type"]
         if logical is not None:
             result: pa.DataType = logical
-        elif kind in _PRIMITIVES:
-            result = _PRIMITIVES[kind]
+        elif kind in PRIMITIVES:
+            result = PRIMITIVES[kind]
         elif kind == "array":
             result = pa.list_(self.field("item", avro_type["items"], f"{path}[]"))
         elif kind == "map":

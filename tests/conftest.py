@@ -13,6 +13,9 @@ import pytest
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+
+pytest_plugins = ["tests.state_fixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 CATALOG = REPO / "catalog"
 

@@ -2,7 +2,8 @@
 
 What a caller must know:
 
-* `append(conn, kind, payload)` writes inside the caller's transaction, so an entry
+* `append(conn, kind, payload)` (and `append_entry(conn, record)` for the typed records
+  of `audit.entries`) writes inside the caller's transaction, so an entry
   commits together with the checkpoint it describes (or not at all).
 * Payloads are stored as canonical JSON and are readable by auditors and, through
   receipts, by citizens: callers must put no raw identifier, personal value or secret in
@@ -30,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from audit.entries import EntryPayload
 from audit.ledger.chain import (
     GENESIS_HASH,
     ChainCheck,
@@ -207,6 +209,14 @@ class Ledger:
             key_id=self._key_id,
             signature=signature,
         )
+
+    def append_entry(self, conn: sa.Connection, entry: EntryPayload) -> LedgerEntry:
+        """Append a typed record (`audit.DeliveryEntry`, ...) under its own kind; see `append`.
+
+        The stored payload is `entry.to_payload()`, byte for byte what the untyped
+        payloads of that kind always were.
+        """
+        return self.append(conn, entry.KIND, entry.to_payload())
 
     def head(self, conn: sa.Connection) -> LedgerEntry | None:
         """The newest entry, or None for an empty ledger."""

@@ -30,22 +30,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from govbus.avro_arrow import PRIMITIVES, logical_type
 from govbus.errors import BadInput
-
-_PRIMITIVE = {
-    "null": pa.null(),
-    "boolean": pa.bool_(),
-    "int": pa.int32(),
-    "long": pa.int64(),
-    "float": pa.float32(),
-    "double": pa.float64(),
-    "bytes": pa.binary(),
-    "string": pa.string(),
-}
-_UNITS = {"millis": "ms", "micros": "us", "nanos": "ns"}
-_LOGICAL_BASE = {"date": "int", "time-millis": "int", "time-micros": "long", "uuid": "string"} | {
-    f"{prefix}timestamp-{unit}": "long" for prefix in ("", "local-") for unit in _UNITS
-}  # logical type → the base type it must annotate (on any other it is ignored, per the spec)
 
 Plan = tuple[pa.DataType, pa.DataType, bool]  # (raw type, final type, nullable)
 Named = dict[str, Plan | None]
@@ -88,8 +74,8 @@ def _read_type(avro: Any, path: str, named: Named, namespace: str | None) -> Pla
         raw, final, _ = _read_type(branches[0], path, named, namespace)
         return raw, final, True
     if isinstance(avro, str):
-        if avro in _PRIMITIVE:
-            return _PRIMITIVE[avro], _PRIMITIVE[avro], avro == "null"
+        if avro in PRIMITIVES:
+            return PRIMITIVES[avro], PRIMITIVES[avro], avro == "null"
         known = named.get(avro, named.get(f"{namespace}.{avro}", False))
         if not known:
             raise Unsupported(f"field {path}: an unknown or recursive named type")
@@ -107,12 +93,9 @@ def _read_complex(avro: dict[str, Any], path: str, named: Named, namespace: str 
     kind, logical = avro.get("type"), avro.get("logicalType")
     if isinstance(kind, dict | list):
         return _read_type(kind, path, named, namespace)
-    if logical in _LOGICAL_BASE and _LOGICAL_BASE[logical] == kind:
-        return (*_logical(logical, path), False)
-    if logical == "decimal" and kind in ("bytes", "fixed"):
-        precision, scale = int(avro["precision"]), int(avro.get("scale", 0))
-        decimal = pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
-        return decimal, decimal, False
+    final = logical_type(avro)
+    if final is not None:
+        return _decoded(logical, final), final, False
     if kind == "record":
         _remember(named, avro, namespace, None)  # a reference inside is recursion
         parts = [
@@ -143,24 +126,20 @@ def _read_complex(avro: dict[str, Any], path: str, named: Named, namespace: str 
         return pa.string(), pa.string(), False
     if kind == "fixed":
         return pa.binary(int(avro["size"])), pa.binary(int(avro["size"])), False
-    if isinstance(kind, str) and kind in _PRIMITIVE:
-        return _PRIMITIVE[kind], _PRIMITIVE[kind], False
+    if isinstance(kind, str) and kind in PRIMITIVES:
+        return PRIMITIVES[kind], PRIMITIVES[kind], False
     raise Unsupported(f"field {path}: an Avro type this reader does not know")
 
 
-def _logical(logical: str, path: str) -> tuple[pa.DataType, pa.DataType]:
-    """(what fastavro's value converts to, the final type) of a time or uuid logical type."""
-    if logical == "date":
-        return pa.date32(), pa.date32()
-    if logical == "time-millis":
-        return pa.time32("ms"), pa.time32("ms")
-    if logical == "time-micros":
-        return pa.time64("us"), pa.time64("us")
+def _decoded(logical: Any, final: pa.DataType) -> pa.DataType:
+    """The type fastavro's value of a logical type converts to exactly, before the cast to
+    `final`: UUIDs arrive as UUID objects, nanosecond timestamps as plain integers
+    (fastavro has no nanosecond datetime)."""
     if logical == "uuid":
-        return pa.uuid(), pa.string()
-    unit = _UNITS[logical.rsplit("-", 1)[1]]
-    final = pa.timestamp(unit, None if logical.startswith("local-") else "UTC")
-    return (pa.int64() if unit == "ns" else final), final  # fastavro has no nanosecond datetime
+        return pa.uuid()
+    if pa.types.is_timestamp(final) and final.unit == "ns":
+        return pa.int64()
+    return final
 
 
 def writing_plan(schema: pa.Schema, name: str = "Batch") -> tuple[dict[str, Any], pa.Schema]:

@@ -313,11 +313,19 @@ class LocalFolder:
                         hint="check the archive folder is writable and on the same file system",
                     ) from None
                 return
-        raise TransientError(
-            "two different archived files already use this name",
-            where=seen.name,
-            hint="clean up the archive folder",
-        )
+        raise archive_name_taken(seen.name)
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def archive_name_taken(name: str) -> TransientError:
+    """The error when every archive name for `name` holds a different file.
+
+    Local and SFTP folders archive by different means but must report this clash alike.
+    """
+    return TransientError(
+        "two different archived files already use this name",
+        where=name,
+        hint="clean up the archive folder",
+    )

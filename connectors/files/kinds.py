@@ -73,10 +73,22 @@ def make_file_source(settings: Mapping[str, Any]) -> DropFolderSource:
     return DropFolderSource(
         file_format_for(connector, reader),
         reader.text("directory"),
-        pattern=reader.optional_text("pattern"),
-        archive_directory=reader.optional_text("archive_directory"),
-        settle_seconds=reader.number("settle_seconds", 1.0, minimum=0, maximum=3600),
+        **folder_options(reader),
     )
+
+
+def folder_options(reader: SettingsReader) -> dict[str, Any]:
+    """`pattern`, `archive_directory` and `settle_seconds` of a drop folder, as keyword
+    arguments of its source.
+
+    Local and SFTP drop folders both read them here, so their defaults and bounds cannot
+    drift apart.
+    """
+    return {
+        "pattern": reader.optional_text("pattern"),
+        "archive_directory": reader.optional_text("archive_directory"),
+        "settle_seconds": reader.number("settle_seconds", 1.0, minimum=0, maximum=3600),
+    }
 
 
 def make_file_sink(settings: Mapping[str, Any]) -> Sink:

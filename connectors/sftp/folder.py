@@ -38,7 +38,7 @@ from typing import BinaryIO
 import paramiko
 
 from connectors.files.drop_folder import FileFormat, FolderSource
-from connectors.files.folder_scan import FileLook, LocalCopy, is_temporary
+from connectors.files.folder_scan import FileLook, LocalCopy, archive_name_taken, is_temporary
 from connectors.sftp.paths import glob, inside
 from connectors.sftp.session import LOST_CONNECTION, SftpConnection, SftpSettings, read_remote
 from govbus.errors import BadConfiguration, BadInput, TransientError
@@ -240,11 +240,7 @@ class SftpFolder:
                         hint="check the SFTP user may create folders and rename files there",
                     ) from None
                 return
-        raise TransientError(
-            "two different archived files already use this name",
-            where=seen.name,
-            hint="clean up the archive folder",
-        )
+        raise archive_name_taken(seen.name)
 
     # -- listing -----------------------------------------------------------------------
 

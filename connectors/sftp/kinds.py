@@ -28,7 +28,7 @@ from typing import Any
 
 from connectors.files import avro_files, csv_files, jsonl_files, parquet_files
 from connectors.files.drop_folder import FileFormat
-from connectors.files.kinds import file_format_for
+from connectors.files.kinds import file_format_for, folder_options
 from connectors.files.parquet import ParquetSink
 from connectors.files.settings import SettingsReader
 from connectors.files.sinks import AVRO_CODECS, AvroSink, CsvSink, JsonLinesSink
@@ -79,9 +79,7 @@ def make_sftp_source(settings: Mapping[str, Any], *, key_fields: Sequence[str] =
         file_format,
         server,
         reader.text("directory"),
-        pattern=reader.optional_text("pattern"),
-        archive_directory=reader.optional_text("archive_directory"),
-        settle_seconds=reader.number("settle_seconds", 1.0, minimum=0, maximum=3600),
+        **folder_options(reader),
     )
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from audit import Ledger, ledger_table
+from audit import DeliveryEntry, Ledger, ledger_table
 from consent.register.tables import CONSENT_METADATA
 from consent.register.terms import consent_id_checked, evidence_checked
 from govbus.errors import BadInput
@@ -147,17 +147,24 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def delivery_payloads(conn: sa.Connection, seqs: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """The payloads of the `delivery` ledger entries at `seqs` (other kinds are skipped)."""
+def delivery_entries(conn: sa.Connection, seqs: Iterable[int]) -> dict[int, DeliveryEntry]:
+    """The `delivery` ledger entries at `seqs`, typed (other kinds and absent seqs are skipped).
+
+    An entry of kind `delivery` without the delivery shape raises `FatalError` naming the
+    entry and the key (see `audit.DeliveryEntry.from_payload`).
+    """
     wanted = sorted(set(seqs))
-    found: dict[int, dict[str, Any]] = {}
+    found: dict[int, DeliveryEntry] = {}
     for start in range(0, len(wanted), _IN_CHUNK):
         rows = conn.execute(
             sa.select(ledger_table.c.seq, ledger_table.c.payload).where(
-                ledger_table.c.seq.in_(wanted[start : start + _IN_CHUNK]), ledger_table.c.kind == "delivery"
+                ledger_table.c.seq.in_(wanted[start : start + _IN_CHUNK]),
+                ledger_table.c.kind == DeliveryEntry.KIND,
             )
         )
-        found.update((row.seq, json.loads(row.payload)) for row in rows)
+        found.update(
+            (row.seq, DeliveryEntry.from_payload(json.loads(row.payload), seq=row.seq)) for row in rows
+        )
     return found
 
 

@@ -20,9 +20,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from consent.register.catalog_yaml import MarkedDict, load_marked, top_list, where
 from govbus.errors import BadConfiguration
 from govbus.instants import as_utc
+from govbus.yamlfile import MarkedDict, load_marked, top_list, where
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 PURPOSE_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")

@@ -69,11 +69,14 @@ class Subscription:
 
     @property
     def basis(self) -> str:
+        """`statute:<id>` when a statute covers the subscription, else `consent` (as in the ledger)."""
         return f"statute:{self.statute}" if self.statute else "consent"
 
 
 @dataclass
 class Catalog:
+    """The whole catalog as loaded and checked: agencies, purposes, statutes, datasets, subscriptions."""
+
     root: Path
     agencies: dict[str, Agency] = field(default_factory=dict)
     purposes: dict[str, Any] = field(default_factory=dict)
@@ -82,6 +85,7 @@ class Catalog:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
 
     def dataset(self, dataset_id: str) -> Dataset:
+        """The dataset with this id; a BadInput naming the known ids otherwise."""
         try:
             return self.datasets[dataset_id]
         except KeyError:
@@ -91,4 +95,5 @@ class Catalog:
             ) from None
 
     def subscriptions_for(self, dataset_id: str) -> list[Subscription]:
+        """The dataset's subscriptions in id order (the order deliveries run in)."""
         return sorted((s for s in self.subscriptions.values() if s.dataset == dataset_id), key=lambda s: s.id)

@@ -5,25 +5,26 @@ agency's `max_concurrent_reads` in catalog/agencies.yaml). The DAGs' stage tasks
 these pools, and Airflow never schedules a task whose pool does not exist, so run it
 after `airflow db migrate` and after every change of agencies.yaml. Where this machine
 has no access to Airflow's metadata database, `--json FILE` writes the same pools for
-`airflow pools import FILE`.
+`airflow pools import FILE`. The catalog and orchestration rooms (and Airflow) are
+imported when the command runs, not by `govbus --help`.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from exchange.catalog.loader import load_catalog
-from exchange.orchestration.tasks import PoolSpec, agency_pools
-from exchange.state.settings import Settings
+from exchange.cli.common import console, settings_from_env
 from govbus.errors import BadConfiguration, TransientError
 
-console = Console()
+if TYPE_CHECKING:
+    from exchange.orchestration.tasks import PoolSpec
+
+__all__ = ["airflow_app", "apply_pools", "console", "pools_file"]
 
 airflow_app = typer.Typer(help="Set Airflow up for the GovBus DAGs (pools).", no_args_is_help=True)
 
@@ -41,7 +42,10 @@ def pools(
     ] = False,
 ) -> None:
     """Create or update one Airflow pool per source agency (slots: its max_concurrent_reads)."""
-    specs = agency_pools(load_catalog(Settings.from_env().catalog_dir))
+    from exchange.catalog.loader import load_catalog
+    from exchange.orchestration.tasks import agency_pools
+
+    specs = agency_pools(load_catalog(settings_from_env().catalog_dir))
     if json_file is not None:
         json_file.write_text(json.dumps(pools_file(specs), indent=2) + "\n")
         console.print(f"[green]✓[/] {len(specs)} pool(s) written to {json_file}; `airflow pools import` it")

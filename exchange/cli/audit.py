@@ -9,43 +9,29 @@ quarantine per agency and purpose over a period (`exchange.views.audit_report`);
 records a changed catalog in the ledger (`exchange.run.catalog_changes`; every run does it
 too). `subject` (the citizen's report) lives in `exchange.cli.subject`.
 A failed check prints one `✗` line per problem, naming the entry or checkpoint, and
-exits with code 1.
+exits with code 1. The audit part and the report's views are imported when a command
+runs, not by `govbus --help`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-import audit
-from audit import check_entry_proof, entry_proof, export_bundle, verify_bundle
-from exchange.bus import Bus
 from exchange.cli import views
-from exchange.run.catalog_changes import record_catalog_change
-from exchange.views.audit_report import audit_report, csv_text, parse_period, write_report
-from exchange.views.roles import AUDITOR, Principal
+from exchange.cli.common import bus_from_env, console, err_console
 from govbus.errors import BadInput
 
-console = Console()
-err_console = Console(stderr=True)
+if TYPE_CHECKING:
+    import audit
+
+__all__ = ["ReportFormat", "audit_app", "console", "err_console"]
 
 audit_app = typer.Typer(help="The tamper-evident ledger of every delivery.", no_args_is_help=True)
-
-
-@contextmanager
-def _bus() -> Iterator[Bus]:
-    bus = Bus.open()
-    try:
-        yield bus
-    finally:
-        bus.close()
 
 
 def _short(root: str | None) -> str:
@@ -95,8 +81,11 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Check the whole ledger: hash chain, order, every signature and every signed checkpoint."""
+    import audit
+    from audit import verify_bundle
+
     if bundle is None:
-        with _bus() as bus, bus.engine.connect() as conn:
+        with bus_from_env() as bus, bus.engine.connect() as conn:
             report = bus.ledger.verify(conn)
         _print_report(report, [], "ledger")
         return
@@ -116,7 +105,9 @@ def audit_export(
     path: Annotated[Path, typer.Argument(help="A new folder to write the bundle to.")],
 ) -> None:
     """Write the ledger, its checkpoints and the public keys to a bundle folder."""
-    with _bus() as bus, bus.engine.connect() as conn:
+    from audit import export_bundle
+
+    with bus_from_env() as bus, bus.engine.connect() as conn:
         manifest = export_bundle(conn, path, bus.keys.public_keys())
     console.print(
         f"[green]✓[/] exported {manifest['entries']} entries and {manifest['checkpoints']} "
@@ -131,7 +122,9 @@ def audit_proof(
     seq: Annotated[int, typer.Argument(help="The entry's sequence number.")],
 ) -> None:
     """Print the inclusion proof (JSON) of an entry against the latest signed checkpoint."""
-    with _bus() as bus, bus.engine.connect() as conn:
+    from audit import entry_proof
+
+    with bus_from_env() as bus, bus.engine.connect() as conn:
         document = entry_proof(conn, seq)
     typer.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
 
@@ -147,6 +140,9 @@ def audit_check_proof(
     ],
 ) -> None:
     """Check one entry's inclusion proof offline: entry hash, signatures, path to the signed root."""
+    import audit
+    from audit import check_entry_proof
+
     try:
         document = json.loads(proof.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -193,12 +189,15 @@ def audit_report_command(
     out: Annotated[Path | None, typer.Option("--out", help="Write the csv or parquet file here.")] = None,
 ) -> None:
     """Per agency and purpose: rows delivered, denied (by reason) and quarantined in a period."""
+    from exchange.views.audit_report import audit_report, csv_text, parse_period, write_report
+    from exchange.views.roles import AUDITOR, Principal
+
     begin, until = parse_period(start, end)
     if output is ReportFormat.parquet and out is None:
         raise BadInput("Parquet is a binary file", where="--out", hint="name the file: --out report.parquet")
     if output is ReportFormat.table and out is not None:
         raise BadInput("a table is for the terminal", where="--out", hint="add --format csv or parquet")
-    with _bus() as bus:
+    with bus_from_env() as bus:
         report = audit_report(bus, Principal(AUDITOR), begin, until)
     if output is ReportFormat.table:
         views.print_audit_report(report, console)
@@ -212,22 +211,25 @@ def audit_report_command(
 @audit_app.command("catalog")
 def audit_catalog() -> None:
     """Record the catalog in the ledger now if it changed since last recorded (every run does too)."""
-    with _bus() as bus:
+    from exchange.run.catalog_changes import record_catalog_change
+
+    with bus_from_env() as bus:
         entry = record_catalog_change(bus)
     if entry is None:
         console.print("[green]✓[/] the ledger already records this catalog: nothing changed")
         return
-    for change in entry.payload["changes"]:
-        fields = [f"+{f}" for f in change.get("fields_added", [])] + [
-            f"-{f}" for f in change.get("fields_removed", [])
-        ]
+    from audit import CatalogChangedEntry
+
+    recorded = CatalogChangedEntry.from_payload(entry.payload, seq=entry.seq)
+    for change in recorded.changes:
+        fields = [f"+{f}" for f in change.fields_added or ()] + [f"-{f}" for f in change.fields_removed or ()]
         console.print(
-            f"  {change['change']:8} {change['item']}" + (f"  fields {' '.join(fields)}" if fields else ""),
+            f"  {change.change:8} {change.item}" + (f"  fields {' '.join(fields)}" if fields else ""),
             highlight=False,
         )
     console.print(
-        f"[green]✓[/] recorded entry {entry.seq}: {len(entry.payload['changes'])} change(s), "
-        f"catalog {_short(entry.payload['catalog_sha256'])}",
+        f"[green]✓[/] recorded entry {entry.seq}: {len(recorded.changes)} change(s), "
+        f"catalog {_short(recorded.catalog_sha256)}",
         highlight=False,
     )
 
@@ -235,7 +237,7 @@ def audit_catalog() -> None:
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
     """Sign and store the ledger's current tree head (size, root, time)."""
-    with _bus() as bus, bus.engine.begin() as conn:
+    with bus_from_env() as bus, bus.engine.begin() as conn:
         checkpoint = bus.ledger.checkpoint(conn)
     console.print(
         f"[green]✓[/] checkpoint #{checkpoint.number}: {checkpoint.tree_size} entries, "

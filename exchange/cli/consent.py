@@ -6,6 +6,8 @@ Mounted by exchange/cli/main.py as `govbus consent`; the key commands and
 What a user must know: no command prints a raw subject id except `show` and `receipt`,
 which are the citizen's own view (the id was typed by the user). Errors are GovBus
 errors; `exchange.cli.main.main` turns them into one line and an exit code.
+
+The consent part is imported when a command runs, not by `govbus --help`.
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-import consent
-from exchange.bus import Bus
 from exchange.cli.common import (
     TrustedKeys,
     bus_from_env,
@@ -31,6 +31,12 @@ from exchange.cli.common import (
 )
 from govbus import instants
 from govbus.errors import BadInput
+
+if TYPE_CHECKING:
+    import consent
+    from exchange.bus import Bus
+
+__all__ = ["consent_app", "console", "err_console", "scope_check"]
 
 consent_app = typer.Typer(
     help="Citizens' consents: grant, pause, resume, revoke, import, show, explain, receipts; erasure.",
@@ -179,6 +185,8 @@ def resume(consent_id: ConsentId, at: At = None) -> None:
 @consent_app.command("import")
 def import_file(path: Annotated[Path, typer.Argument(help="CSV file with a header row.")]) -> None:
     """Import consents and changes from CSV; bad lines are listed by number, the rest imported."""
+    import consent
+
     with bus_from_env() as bus, bus.engine.begin() as conn:
         report = consent.import_consents(bus.register, conn, path, scope_check=scope_check(bus))
     table = Table(title=f"Import of {path.name}", title_justify="left")
@@ -250,6 +258,8 @@ def explain(
     ] = None,
 ) -> None:
     """The decision for one citizen, dataset and recipient, and its basis (statute or consent)."""
+    import consent
+
     at = _instant(as_of, "--as-of") or instants.utc_now()
     with bus_from_env() as bus, bus.engine.connect() as conn:
         subs = [s for s in bus.catalog.subscriptions_for(dataset) if s.agency == recipient]
@@ -302,6 +312,8 @@ def receipt(
     out: Annotated[Path | None, typer.Option(help="Write the receipt to this file.")] = None,
 ) -> None:
     """The signed consent receipt (JSON, Kantara / ISO 27560 fields) a citizen can keep."""
+    import consent
+
     with bus_from_env() as bus:
         with bus.engine.connect() as conn:
             record = bus.register.get(conn, consent_id)
@@ -345,6 +357,8 @@ def verify_receipt(
     trusted_keys: TrustedKeys = None,
 ) -> None:
     """Check a consent receipt's signature against the bus's public keys (works offline)."""
+    import consent
+
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):

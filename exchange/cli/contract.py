@@ -2,31 +2,27 @@
 
 Mounted by `exchange.cli.main` with `app.add_typer(contract_app, name="contract")`. Problems
 are printed one per line as `file:line: field: message`; a command that finds a problem
-(or a breaking change) exits 1, so CI can run them as checks.
+(or a breaking change) exits 1, so CI can run them as checks. The contracts and schemas
+parts (Great Expectations' vocabulary, pyarrow) are imported when a command runs, not by
+`govbus --help`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-import contracts
-import schemas
-from exchange.state.settings import Settings
+from exchange.cli.common import console, err_console, settings_from_env
 from govbus.errors import BadConfiguration
 
+if TYPE_CHECKING:
+    import contracts
+    import schemas
 
-def _out() -> Console:
-    return Console()  # made per call: its width follows COLUMNS at that time
-
-
-def _err() -> Console:
-    return Console(stderr=True)
-
+__all__ = ["console", "contract_app", "err_console", "lint_paths"]
 
 contract_app = typer.Typer(
     help="Data contracts: lint, diff, export to Great Expectations.", no_args_is_help=True
@@ -38,7 +34,7 @@ _CONTRACT = "contract.yaml"
 def _contract_files(paths: list[Path]) -> list[Path]:
     """Contract files named or found under the given paths (the catalog's when none)."""
     if not paths:
-        paths = [Settings.from_env().catalog_dir / "datasets"]
+        paths = [settings_from_env().catalog_dir / "datasets"]
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -52,6 +48,7 @@ def _contract_files(paths: list[Path]) -> list[Path]:
 
 def _versions(contract_path: Path) -> list[schemas.AvroSchema]:
     """The dataset's schema versions `schema/vN.avsc`, oldest first."""
+    import schemas
 
     def number(path: Path) -> int:
         digits = path.stem[1:]
@@ -63,6 +60,8 @@ def _versions(contract_path: Path) -> list[schemas.AvroSchema]:
 
 def lint_paths(paths: list[Path]) -> list[contracts.Problem]:
     """Every problem of the contracts at `paths`, their schemas' compatibility included."""
+    import contracts
+
     problems: list[contracts.Problem] = []
     for path in _contract_files(paths):
         found = contracts.lint_contract(path)
@@ -87,14 +86,17 @@ def lint(
     files = _contract_files(list(paths or []))
     problems = lint_paths(files)
     for problem in problems:
-        _err().print(f"[red]✗[/] {problem}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]✗[/] {problem}", highlight=False, soft_wrap=True)
     if problems:
-        _err().print(f"[red]{len(problems)} problem(s)[/] in {len(files)} contract(s)")
+        err_console.print(f"[red]{len(problems)} problem(s)[/] in {len(files)} contract(s)")
         raise typer.Exit(1)
-    _out().print(f"[green]✓[/] {len(files)} contract(s) clean")
+    console.print(f"[green]✓[/] {len(files)} contract(s) clean")
 
 
 def _load(path: Path) -> tuple[contracts.Contract, schemas.AvroSchema]:
+    import contracts
+    import schemas
+
     file = path / _CONTRACT if path.is_dir() else path
     contract = contracts.load_contract(file)
     return contract, schemas.load_schema(contract.schema_path)
@@ -106,11 +108,13 @@ def diff(
     new: Annotated[Path, typer.Argument(help="The new contract.yaml (or its dataset folder).")],
 ) -> None:
     """Breaking changes from the consumer's and the producer's side; exit 1 on a break."""
+    import contracts
+
     old_contract, old_schema = _load(old)
     new_contract, new_schema = _load(new)
     changes = contracts.diff_contracts(old_contract, new_contract, old_schema, new_schema)
     if not changes:
-        _out().print("[green]✓[/] no change")
+        console.print("[green]✓[/] no change")
         return
     table = Table(title=f"{old_contract.id} {old_contract.version} → {new_contract.version}")
     for column in ("breaks", "side", "change", "field", "detail"):
@@ -118,12 +122,12 @@ def diff(
     for change in sorted(changes, key=lambda c: (not c.breaking, c.side, c.field)):
         mark = "[red]yes[/]" if change.breaking else "[green]no[/]"
         table.add_row(mark, change.side, change.kind, change.field, change.message)
-    _out().print(table)
+    console.print(table)
     breaking = sum(1 for c in changes if c.breaking)
     if breaking:
-        _err().print(f"[red]{breaking} breaking change(s)[/]")
+        err_console.print(f"[red]{breaking} breaking change(s)[/]")
         raise typer.Exit(1)
-    _out().print("[green]✓[/] no breaking change")
+    console.print("[green]✓[/] no breaking change")
 
 
 @contract_app.command("export-gx")
@@ -134,11 +138,13 @@ def export_gx(
     ] = None,
 ) -> None:
     """Write the dataset's Great Expectations 1.x ExpectationSuite as JSON."""
+    import contracts
+
     given = Path(dataset)
     if given.suffix in (".yaml", ".yml") or given.is_dir():
         path = given / _CONTRACT if given.is_dir() else given
     else:
-        path = Settings.from_env().catalog_dir / "datasets" / dataset / _CONTRACT
+        path = settings_from_env().catalog_dir / "datasets" / dataset / _CONTRACT
     if not path.is_file():
         raise BadConfiguration(
             "no contract for this dataset", where=str(path), hint="name a dataset of the catalog"
@@ -148,4 +154,4 @@ def export_gx(
         typer.echo(text, nl=False)
         return
     output.write_text(text, encoding="utf-8")
-    _out().print(f"[green]✓[/] wrote {output}")
+    console.print(f"[green]✓[/] wrote {output}")

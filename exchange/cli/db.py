@@ -2,26 +2,25 @@
 
 `upgrade` is what an operator runs after installing a new GovBus (workers also upgrade
 on start, but in production it is better done once, deliberately, after a backup);
-`current` says where the database is and whether it is behind.
+`current` says where the database is and whether it is behind. The state room
+(SQLAlchemy, Alembic) is imported when a command runs, not by `govbus --help`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 
-from exchange import state
-from exchange.state import migrate as schema_migrations
-from exchange.state.settings import Settings
+from exchange.cli.common import console, settings_from_env
 from govbus.errors import TransientError
 
-console = Console()
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+__all__ = ["console", "db_app"]
 
 db_app = typer.Typer(
     help="The state database's schema: upgrade it after installing a new GovBus.",
@@ -31,7 +30,12 @@ db_app = typer.Typer(
 
 @contextmanager
 def _state_engine() -> Iterator[Engine]:
-    settings = Settings.from_env()
+    """The state database's engine, disposed at the end; unreachable is transient (75)."""
+    from sqlalchemy.exc import OperationalError
+
+    from exchange import state
+
+    settings = settings_from_env()
     settings.home.mkdir(parents=True, exist_ok=True)  # the default SQLite file lives there
     engine = state.make_engine(settings.state_url)
     try:
@@ -51,6 +55,8 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision; the newest by default.")] = "head",
 ) -> None:
     """Apply pending migrations (a database built before migrations is adopted in place)."""
+    from exchange.state import migrate as schema_migrations
+
     with _state_engine() as engine:
         before = schema_migrations.current(engine)
         after = schema_migrations.upgrade(engine, revision)
@@ -66,6 +72,8 @@ def db_upgrade(
 @db_app.command("current")
 def db_current() -> None:
     """The state database's revision and whether it matches this GovBus (exit 78 if not)."""
+    from exchange.state import migrate as schema_migrations
+
     with _state_engine() as engine:
         revision = schema_migrations.current(engine)
         console.print(
@@ -81,6 +89,8 @@ def db_stamp(
     revision: Annotated[str, typer.Argument(help="The revision the schema already matches.")],
 ) -> None:
     """Record a revision without running it (only after fixing a schema by hand)."""
+    from exchange.state import migrate as schema_migrations
+
     with _state_engine() as engine:
         schema_migrations.stamp(engine, revision)
     console.print(f"[green]✓[/] state database stamped at revision {revision}", highlight=False)

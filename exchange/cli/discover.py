@@ -6,7 +6,8 @@ URL on the command line shows in the shell's history and `ps`, so the other two 
 ones to use with a password. The URL is never printed (the password is redacted).
 Writes `DIR/contract.yaml` and `DIR/schema/v1.avsc` (DIR: `--out`, else the catalog's
 `datasets/<dataset id>`), or prints both with `--stdout`; what needs a person's review
-goes to stderr, one `review:` line each.
+goes to stderr, one `review:` line each. The catalog room's discovery (SQLAlchemy, the
+connectors) is imported when the command runs, not by `govbus --help`.
 """
 
 from __future__ import annotations
@@ -15,19 +16,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from exchange.catalog.discover import CONTRACT_FILE, SCHEMA_FILE, draft_from_table, write_draft
-from exchange.state.settings import Settings
+from exchange.cli.common import console, err_console, settings_from_env
 from govbus.errors import BadInput
 
-
-def _out() -> Console:
-    return Console()  # made per call: its width follows COLUMNS at that time
-
-
-def _err() -> Console:
-    return Console(stderr=True)
+__all__ = ["discover"]
 
 
 def discover(
@@ -59,6 +52,8 @@ def discover(
     force: Annotated[bool, typer.Option("--force", help="Replace files that exist.")] = False,
 ) -> None:
     """Draft contract.yaml and schema/v1.avsc from a SQL table: types, keys, expectations."""
+    from exchange.catalog.discover import CONTRACT_FILE, SCHEMA_FILE, draft_from_table, write_draft
+
     settings, table = _database(targets, url_env, conn_id)
     draft = draft_from_table(settings, table, dataset_id=dataset, owner=owner)
     if stdout:
@@ -67,16 +62,16 @@ def discover(
         )
     else:
         directory = (
-            out if out is not None else Settings.from_env().catalog_dir / "datasets" / draft.dataset_id
+            out if out is not None else settings_from_env().catalog_dir / "datasets" / draft.dataset_id
         )
         contract_path, schema_path = write_draft(draft, directory, force=force)
-        _out().print(
+        console.print(
             f"[green]✓[/] drafted {contract_path} and {schema_path}", highlight=False, soft_wrap=True
         )
     for note in draft.notes:
-        _err().print(f"[yellow]review:[/] {note}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]review:[/] {note}", highlight=False, soft_wrap=True)
     if not stdout:
-        _out().print(
+        console.print(
             f"Next: review the lines marked REVIEW, then `govbus contract lint {directory}`.",
             highlight=False,
             soft_wrap=True,

@@ -7,6 +7,9 @@ What a user must know: the subject id typed for an erasure is used to name the s
 to each recipient and is never printed, logged or stored (the bus keeps its audit
 pseudonym). A purge the bus could not deliver stays issued: the command ends with exit
 code 75, and running it again delivers it.
+
+The consent part and the erasure room are imported when a command runs, not by
+`govbus --help`.
 """
 
 from __future__ import annotations
@@ -14,11 +17,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-import consent
 from exchange.cli.common import (
     TrustedKeys,
     bus_from_env,
@@ -26,9 +28,14 @@ from exchange.cli.common import (
     err_console,
     trusted_public_keys,
 )
-from exchange.erasure import purges
-from exchange.erasure.delivery import PurgeOutcome
 from govbus.errors import BadInput, TransientError
+
+if TYPE_CHECKING:
+    import consent
+    from exchange.erasure import purges
+    from exchange.erasure.delivery import PurgeOutcome
+
+__all__ = ["print_run", "register"]
 
 SubjectArg = Annotated[str, typer.Argument(help="The citizen's id (never printed or stored).")]
 
@@ -76,6 +83,8 @@ def erase(
     dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
 ) -> None:
     """An erasure order: every recipient that received the citizen's data (whatever the basis) purges it."""
+    from exchange.erasure import purges
+
     with bus_from_env() as bus:
         run = purges.erase_subject(bus, subject, recipient=recipient, dataset=dataset)
     print_run(run, "Erasure order")
@@ -87,6 +96,8 @@ def purge_statute(
     ] = None,
 ) -> None:
     """A statute ended: its recipients purge everything they received under it."""
+    from exchange.erasure import purges
+
     with bus_from_env() as bus:
         runs = purges.purge_ended_statutes(bus, statute)
     if not runs:
@@ -134,6 +145,8 @@ def list_purges(
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Purge instructions and which recipients have confirmed them (no subject is shown)."""
+    from exchange.erasure import purges
+
     if output not in ("table", "json"):
         raise BadInput("must be table or json", where="--format")
     with bus_from_env() as bus:
@@ -185,6 +198,8 @@ def purge_confirm(
     ] = "",
 ) -> None:
     """Record that the recipient has applied a purge instruction."""
+    from exchange.erasure import purges
+
     with bus_from_env() as bus:
         changed = purges.confirm_purge(bus, purge_id, evidence=evidence)
     if changed:
@@ -198,6 +213,8 @@ def verify_purge(
     trusted_keys: TrustedKeys = None,
 ) -> None:
     """Check purge instructions' signatures against the bus's public keys (what a recipient runs)."""
+    import consent
+
     checks = consent.verify_purge(path, trusted_public_keys(trusted_keys))
     for check in checks:
         name = check.path.name

@@ -2,6 +2,7 @@
 
 The bus's signing keys (rotation keeps old public keys, so old deliveries still verify)
 and pseudonym key ids; `verify-delivery` is what a recipient runs on a signed delivery.
+The audit and consent parts are imported when a command runs, not by `govbus --help`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-import audit
-import consent
 from exchange.cli.common import (
     TrustedKeys,
     bus_from_env,
@@ -24,6 +23,8 @@ from exchange.cli.common import (
     trusted_public_keys,
 )
 from govbus.errors import BadInput
+
+__all__ = ["keys_app", "verify_delivery"]
 
 keys_app = typer.Typer(help="The bus's keys: signing keys and pseudonym key ids.", no_args_is_help=True)
 
@@ -37,6 +38,8 @@ def keys_list(
     ] = None,
 ) -> None:
     """Signing keys (current and old, all still verifying) and derived key ids."""
+    import audit
+
     with bus_from_env() as bus:
         keys = bus.keys
         current = keys.signing_key_id()
@@ -76,6 +79,8 @@ def keys_list(
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """New signing key: new deliveries and ledger entries use it; old ones still verify."""
+    import audit
+
     with bus_from_env() as bus:
         previous = bus.keys.signing_key_id()
         key_id = bus.keys.rotate_signing_key()
@@ -127,6 +132,8 @@ def verify_delivery(
     trusted_keys: TrustedKeys = None,
 ) -> None:
     """Check delivered batches: manifest signature, key, and every file's SHA-256."""
+    import consent
+
     report = consent.verify_delivery(path, trusted_public_keys(trusted_keys))
     for check in report.checks:
         name = check.batch_id or check.manifest.name

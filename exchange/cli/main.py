@@ -3,6 +3,12 @@
 Every command has `--help`. Errors are GovBus errors shown as one red line that says
 what, where and what to do, with the exit code of their branch (65 bad input,
 78 bad configuration, 75 transient, 70 fatal); `--debug` adds the traceback.
+
+Start-up: every command, `--help` included, imports this module and, through it, every
+command module. They import only typer, rich, the standard library and the kernel's
+errors at module level; a command imports the bus, the parts (pandas, pyarrow,
+SQLAlchemy, Great Expectations behind them) when it runs. tests/exchange/cli/
+test_startup.py keeps it so.
 """
 
 from __future__ import annotations
@@ -13,15 +19,13 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 
-import audit
-from exchange.bus import Bus
-from exchange.catalog.loader import check_catalog
+from exchange.cli import demo as demo_cli
 from exchange.cli import views
 from exchange.cli.airflow import airflow_app
 from exchange.cli.audit import audit_app
+from exchange.cli.common import bus_from_env, console, err_console, settings_from_env
 from exchange.cli.consent import consent_app
 from exchange.cli.contract import contract_app
 from exchange.cli.db import db_app
@@ -29,14 +33,12 @@ from exchange.cli.discover import discover
 from exchange.cli.erasure import register as register_purges
 from exchange.cli.keys import keys_app, verify_delivery
 from exchange.cli.portal import register as register_portal
-from exchange.cli.quarantine import register as register_quarantine
+from exchange.cli.quarantine import quarantine_app
 from exchange.cli.report import report_app
 from exchange.cli.subject import subject
-from exchange.state.settings import Settings
 from govbus.errors import GovBusError
 
-console = Console()
-err_console = Console(stderr=True)
+__all__ = ["app", "console", "err_console", "main"]
 
 app = typer.Typer(
     name="govbus",
@@ -45,9 +47,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-quarantine_app = typer.Typer(help="Rows that broke a dataset's contract.", no_args_is_help=True)
+# The order of registration is the order `govbus --help` lists them in.
 app.add_typer(quarantine_app, name="quarantine")
-register_quarantine(quarantine_app)
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
 app.add_typer(airflow_app, name="airflow")
@@ -81,8 +82,10 @@ def _main(
 @app.command()
 def check() -> None:
     """Check the catalog: schemas parse, contracts and subscriptions name real things."""
+    import audit
+    from exchange.catalog.loader import check_catalog
 
-    settings = Settings.from_env()
+    settings = settings_from_env()
     if not audit.NATIVE_HASHING:
         err_console.print(
             "[yellow]![/] the audit hashes records in pure Python (govbus._sha256_batch was not "
@@ -104,9 +107,7 @@ def run(
     dataset: Annotated[str | None, typer.Argument(help="Dataset id; all datasets if omitted.")] = None,
 ) -> None:
     """Stage, deliver and commit: one exchange run, locally."""
-    from exchange.demo.deployment import agency_systems  # the sample's live systems; a no-op elsewhere
-
-    with _bus() as bus, agency_systems(bus):
+    with bus_from_env() as bus, demo_cli.sample_systems(bus):
         results = views.run_with_progress(bus, [dataset] if dataset else None, console)
         views.print_summary(results, console)
     if any(not r.ok for r in results):
@@ -116,72 +117,11 @@ def run(
 @app.command()
 def status() -> None:
     """Datasets' committed cursors, pending stages and subscriptions' deliveries."""
-    with _bus() as bus:
+    with bus_from_env() as bus:
         views.print_status(bus, console)
 
 
-@quarantine_app.command("list")
-def quarantine_list(
-    dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
-) -> None:
-    """Quarantined rows with every reason (keys only: personal values stay in the state DB)."""
-    with _bus() as bus:
-        views.print_quarantine(bus, console, dataset=dataset, limit=limit)
-
-
-@app.command()
-def demo(
-    more: Annotated[
-        bool, typer.Option("--more", help="Change some source rows first (an incremental run).")
-    ] = False,
-    rows: Annotated[int, typer.Option(help="Returns to seed on the first run.")] = 20_000,
-    reset: Annotated[bool, typer.Option("--reset", help="Delete the demo state and start over.")] = False,
-) -> None:
-    """Seed the sample deployment (once), then run every exchange and print a summary."""
-    from exchange.demo import deployment as sample
-
-    settings = Settings.from_env()
-    if reset:
-        views.reset_home(settings, console)
-    with _bus(settings) as bus:
-        if not sample.is_seeded(bus):
-            seeded = sample.seed(bus, rows=rows)
-            console.print(
-                f"Seeded the Tax Authority with {seeded.returns:,} returns "
-                f"({seeded.broken} broken on purpose); "
-                f"{seeded.consents:,} citizens consented to Housing, {seeded.revoked} later revoked."
-            )
-            if seeded.health is not None:
-                h = seeded.health
-                states = ", ".join(f"{n:,} {s.lower()}" for s, n in sorted(h.consents.items()))
-                console.print(
-                    f"Seeded the Health Ministry with {h.assessments:,} disability assessments "
-                    f"({h.broken} broken on purpose); consents to Benefits: {states}; "
-                    f"{h.without_consent:,} assessed people without one."
-                )
-        elif more:
-            changed, new = sample.change_some(bus)
-            console.print(f"The Tax Authority corrected {changed} returns and received {new} new ones.")
-        with sample.agency_systems(bus):
-            results = views.run_with_progress(bus, None, console)
-        views.print_summary(results, console)
-    if any(not r.ok for r in results):
-        raise typer.Exit(1)
-
-
-class _bus:
-    """`with _bus() as bus:` opens the bus from the environment and always closes it."""
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings
-
-    def __enter__(self) -> Bus:
-        self.bus = Bus.open(self.settings)
-        return self.bus
-
-    def __exit__(self, *exc: object) -> None:
-        self.bus.close()
+demo_cli.register(app)
 
 
 def main() -> None:

@@ -1,41 +1,42 @@
-"""`govbus quarantine show | replay | discard` (`list` is in `exchange.cli.main`).
+"""`govbus quarantine list | show | replay | discard`.
 
-Mounted by `exchange.cli.main` with `register(quarantine_app)`. `show` masks personal and
+Mounted by `exchange.cli.main` with `app.add_typer(quarantine_app, name="quarantine")`.
+`list` shows open rows' keys and reasons. `show` masks personal and
 sensitive values (and unclassified fields, and the raw text of unreadable lines) unless
 `--reveal` is given with `--reason`; a reveal is written to the ledger (who, which rows
 and fields, why) before anything is printed. `replay` re-validates open rows against
 the current contract and re-stages those that pass; `discard` closes rows for good.
 Both are logged in the ledger with the operator's name (the OS user, or `--as`).
+
+The quarantine room (pyarrow, SQLAlchemy) is imported when a command runs, not by
+`govbus --help`; so `--status`'s choices are spelled here (a test checks they are the
+room's `STATUSES`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from exchange.bus import Bus
-from exchange.quarantine import store as quarantine
-from exchange.quarantine import view as quarantine_view
-from exchange.run.replay import replay
+from exchange.cli import views
+from exchange.cli.common import bus_from_env, console
 from govbus.errors import BadInput
 
-console = Console()
+if TYPE_CHECKING:
+    from exchange.bus import Bus
+    from exchange.quarantine.view import QuarantinedRow
+
+__all__ = ["STATUSES", "console", "quarantine_app"]
+
+quarantine_app = typer.Typer(help="Rows that broke a dataset's contract.", no_args_is_help=True)
+
+# `exchange.quarantine.store.STATUSES`, the first one (`OPEN`) the default of `show`.
+STATUSES = ("open", "replayed", "superseded", "discarded")
+OPEN = STATUSES[0]
 
 AS_HELP = "Name recorded in the ledger instead of the OS user (e.g. a ticket's assignee)."
-
-
-@contextmanager
-def _bus() -> Iterator[Bus]:
-    bus = Bus.open()
-    try:
-        yield bus
-    finally:
-        bus.close()
 
 
 def show(
@@ -43,8 +44,8 @@ def show(
     dataset: Annotated[str | None, typer.Option(help="Rows of this dataset.")] = None,
     rule: Annotated[str | None, typer.Option(help="Only rows with a reason containing this text.")] = None,
     status: Annotated[
-        str, typer.Option(help=f"Rows in this status ({', '.join(quarantine.STATUSES)}) or 'all'.")
-    ] = quarantine.OPEN,
+        str, typer.Option(help=f"Rows in this status ({', '.join(STATUSES)}) or 'all'.")
+    ] = OPEN,
     limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 20,
     reveal: Annotated[
         bool, typer.Option("--reveal", help="Show personal and sensitive values (logged in the ledger).")
@@ -57,10 +58,12 @@ def show(
         raise BadInput(
             "name quarantine ids or --dataset", where="quarantine show", hint="see `quarantine list`"
         )
-    if status != "all" and status not in quarantine.STATUSES:
-        raise BadInput(f"unknown status {status!r}", where="--status", hint=", ".join(quarantine.STATUSES))
+    if status != "all" and status not in STATUSES:
+        raise BadInput(f"unknown status {status!r}", where="--status", hint=", ".join(STATUSES))
+    from exchange.quarantine import view as quarantine_view
+
     why = quarantine_view.why(reason, needed_for="--reveal") if reveal else None
-    with _bus() as bus:
+    with bus_from_env() as bus:
         rows = quarantine_view.find(
             bus,
             ids=ids or (),
@@ -83,7 +86,9 @@ def show(
         console.print("Personal and sensitive values are masked; --reveal --reason TEXT shows them (logged).")
 
 
-def _print_row(bus: Bus, row: quarantine_view.QuarantinedRow, *, reveal: bool) -> None:
+def _print_row(bus: Bus, row: QuarantinedRow, *, reveal: bool) -> None:
+    from exchange.quarantine import view as quarantine_view
+
     title = f"#{row.id} {row.dataset} · {row.status} · stage {row.stage_id}"
     if row.position:
         title += f" · at {row.position}"
@@ -103,7 +108,10 @@ def replay_command(
     as_name: Annotated[str | None, typer.Option("--as", help=AS_HELP)] = None,
 ) -> None:
     """Re-validate open rows against the current contract; re-stage those that pass."""
-    with _bus() as bus:
+    from exchange.quarantine import view as quarantine_view
+    from exchange.run.replay import replay
+
+    with bus_from_env() as bus:
         report = replay(bus, dataset, ids=ids or (), by=quarantine_view.operator(as_name))
     if not (report.replayed or report.still_open or report.superseded or report.unreadable):
         console.print(f"No open quarantined row of {dataset} to replay.")
@@ -133,14 +141,25 @@ def discard_command(
     as_name: Annotated[str | None, typer.Option("--as", help=AS_HELP)] = None,
 ) -> None:
     """Close open rows for good: kept for audit, left out of counts, logged in the ledger."""
+    from exchange.quarantine import view as quarantine_view
+
     why = quarantine_view.why(reason, needed_for="discard")
-    with _bus() as bus:
+    with bus_from_env() as bus:
         seq = quarantine_view.discard(bus, ids, by=quarantine_view.operator(as_name), reason=why)
     console.print(f"[green]✓[/] {len(set(ids)):,} row(s) discarded; recorded in the ledger as entry {seq}.")
 
 
-def register(quarantine_app: typer.Typer) -> None:
-    """Add show, replay and discard to the `govbus quarantine` group."""
-    quarantine_app.command("show")(show)
-    quarantine_app.command("replay")(replay_command)
-    quarantine_app.command("discard")(discard_command)
+def quarantine_list(
+    dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
+) -> None:
+    """Quarantined rows with every reason (keys only: personal values stay in the state DB)."""
+    with bus_from_env() as bus:
+        views.print_quarantine(bus, console, dataset=dataset, limit=limit)
+
+
+# In this order in `govbus quarantine --help`, as before `list` moved here from main.
+quarantine_app.command("show")(show)
+quarantine_app.command("replay")(replay_command)
+quarantine_app.command("discard")(discard_command)
+quarantine_app.command("list")(quarantine_list)

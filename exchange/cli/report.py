@@ -4,6 +4,7 @@ Mounted by `exchange.cli.main` with `app.add_typer(report_app, name="report")`. 
 HTML page's and the GX JSON's paths and, per expectation, the verdict and unexpected
 counts — read back from the JSON report, which holds counts only. Quarantining rows is
 the normal outcome of a run, so an unmet expectation is shown, not an error (exit 0).
+The quarantine room's reports are read when the command runs, not by `govbus --help`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from exchange.quarantine import reports
-from exchange.state.settings import Settings
+from exchange.cli.common import console, settings_from_env
+
+__all__ = ["console", "report_app"]
 
 report_app = typer.Typer(help="Reports of the runs (validation).", no_args_is_help=True)
 
@@ -26,8 +27,9 @@ def validation(
     run: Annotated[str | None, typer.Option("--run", help="Run (stage) id; the newest if omitted.")] = None,
 ) -> None:
     """The validation report of a dataset's run: paths, verdict, unexpected counts."""
-    console = Console()
-    path = reports.find_report(Settings.from_env(), dataset, run)
+    from exchange.quarantine import reports
+
+    path = reports.find_report(settings_from_env(), dataset, run)
     result = reports.load_report(path)
     extra = result["meta"]["govbus"]
     console.print(f"HTML: {path.with_suffix('.html')}", soft_wrap=True, highlight=False)

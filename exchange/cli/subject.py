@@ -6,7 +6,8 @@ raw ids); the id is not printed back, logged or stored. Each delivery is reporte
 signed ledger entry describes it: when, dataset, recipient, purpose, basis, fields.
 `--format html` writes the citizen's access report instead (plain language, one
 self-contained page with each entry's inclusion proof, the id masked), see
-`exchange.portal.citizen`; `--out FILE` writes any format to a file.
+`exchange.portal.citizen`; `--out FILE` writes any format to a file. The portal's
+report code is imported when the command runs, not by `govbus --help`.
 """
 
 from __future__ import annotations
@@ -19,16 +20,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from exchange.bus import Bus
-from exchange.portal.citizen import citizen_report, render_citizen_report
-from exchange.portal.subjects import subject_deliveries
-from exchange.views.roles import AUDITOR, Principal
+from exchange.cli.common import bus_from_env, console
 from govbus.errors import BadInput
 
-console = Console()
+__all__ = ["Format", "console", "subject"]
 
 
 class Format(StrEnum):
@@ -50,14 +47,15 @@ def subject(
     """Every delivery of this person's data: when, dataset, recipient, purpose, basis, fields."""
     if out is not None and output is Format.table:
         raise BadInput("a table is for the terminal", where="--out", hint="add --format html, json or csv")
-    bus = Bus.open()
-    try:
+    from exchange.portal.citizen import citizen_report, render_citizen_report
+    from exchange.portal.subjects import subject_deliveries
+    from exchange.views.roles import AUDITOR, Principal
+
+    with bus_from_env() as bus:
         if output is Format.html:
             _emit(render_citizen_report(citizen_report(bus, Principal(AUDITOR), national_id)), out)
             return
         report = subject_deliveries(bus, Principal(AUDITOR), national_id)
-    finally:
-        bus.close()
     rows = [d.model_dump(mode="json") for d in report.deliveries]
     if output is Format.json:
         text = json.dumps({"index_available": report.index_available, "deliveries": rows}, indent=2)

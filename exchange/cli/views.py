@@ -2,6 +2,9 @@
 
 Views print counts, ids, keys and reasons — never a personal value: quarantined
 records stay in the state database.
+
+Imported by `govbus --help` (through exchange.cli.main): SQLAlchemy and the state tables
+are imported inside the functions that query them, when a command runs.
 """
 
 from __future__ import annotations
@@ -9,12 +12,9 @@ from __future__ import annotations
 import shutil
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-
-from exchange import state
 
 if TYPE_CHECKING:
     from exchange.bus import Bus
@@ -48,6 +48,7 @@ def run_with_progress(bus: Bus, dataset_ids: list[str] | None, console: Console)
 
 
 def print_summary(results: list[DatasetRun], console: Console) -> None:
+    """What a run did: a line per dataset and one per subscription, then SLA breaches."""
     datasets = Table(title="Datasets", title_justify="left")
     for column in ("dataset", "rows read", "quarantined", "stages committed", "status"):
         datasets.add_column(column, justify="right" if column not in ("dataset", "status") else "left")
@@ -83,6 +84,11 @@ def print_summary(results: list[DatasetRun], console: Console) -> None:
 
 
 def print_status(bus: Bus, console: Console) -> None:
+    """Per dataset its committed cursor and waiting stages; per subscription its deliveries."""
+    import sqlalchemy as sa
+
+    from exchange import state
+
     st, dv, cur = state.stages, state.deliveries, state.cursors
     table = Table(title="Datasets", title_justify="left")
     for column in ("dataset", "committed up to", "stages waiting", "last run", "last status"):
@@ -126,6 +132,11 @@ def print_status(bus: Bus, console: Console) -> None:
 
 
 def print_quarantine(bus: Bus, console: Console, *, dataset: str | None, limit: int) -> None:
+    """Open quarantined rows with their reasons: keys only, personal keys masked."""
+    import sqlalchemy as sa
+
+    from exchange import state
+
     q = state.quarantine
     query = (
         sa.select(q.c.id, q.c.dataset, q.c.stage_id, q.c.record, q.c.reasons, q.c.position)

@@ -71,6 +71,8 @@ demo_meta = sa.Table(
 
 @dataclass
 class SeedReport:
+    """What seeding the Tax Authority made (printed by `govbus demo`)."""
+
     returns: int
     broken: int
     consents: int
@@ -79,14 +81,17 @@ class SeedReport:
 
 
 def tax_db_url(bus: Bus) -> str:
+    """SQLAlchemy URL of the Tax Authority's sample database."""
     return f"sqlite:///{tax_db_path(bus)}"
 
 
 def tax_db_path(bus: Bus) -> Path:
+    """Where the Tax Authority's sample SQLite database lives under GOVBUS_HOME."""
     return bus.settings.agencies_dir / "tax" / "tax.db"
 
 
 def is_seeded(bus: Bus) -> bool:
+    """True once the sample deployment was seeded (seeding runs once)."""
     return tax_db_path(bus).is_file()
 
 

@@ -86,18 +86,22 @@ class HealthSeed:
 
 
 def health_dir(settings: Settings) -> Path:
+    """The Health Ministry's folder under GOVBUS_HOME."""
     return settings.agencies_dir / "health"
 
 
 def db_path(settings: Settings) -> Path:
+    """The Health Ministry's sample SQLite database behind its REST API."""
     return health_dir(settings) / "health.db"
 
 
 def token_path(settings: Settings) -> Path:
+    """The file holding the sample API's bearer token (never printed)."""
     return health_dir(settings) / "api-token"
 
 
 def is_seeded(settings: Settings) -> bool:
+    """True once the Health Ministry's database and token exist."""
     return db_path(settings).is_file() and token_path(settings).is_file()
 
 

@@ -37,6 +37,7 @@ GIVEN = ("Aino", "Eino", "Helmi", "Onni", "Venla", "Leevi", "Ilona", "Väinö", 
 
 
 def export_dir(bus: Bus) -> Path:
+    """Where the Civil Registry drops its nightly fixed-width exports."""
     return bus.settings.agencies_dir / "registry" / "export"
 
 

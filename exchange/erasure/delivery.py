@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 import consent
+from audit import DeliveryEntry
 from consent import DELETE, MANUAL, TOMBSTONE
 from exchange.catalog.loader import expand_settings
 from exchange.run.columns import PSEUDONYM_COLUMN
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("govbus.exchange")
 
 TOMBSTONE_CONNECTORS = ("parquet", "csv", "jsonl", "avro")
-Payload = dict[str, Any]
 # purge id -> (the purge as issued, the subject values, the instruction's bytes)
 Issued = dict[str, tuple[consent.Purge, list[str], bytes]]
 
@@ -64,17 +64,17 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def match_column(bus: Bus, payloads: Sequence[Payload]) -> tuple[str | None, tuple[str, ...]]:
+def match_column(bus: Bus, entries: Sequence[DeliveryEntry]) -> tuple[str | None, tuple[str, ...]]:
     """The column the recipient holds the subject in, and the pseudonym key ids used.
 
     The raw subject field where every batch delivered it, else the pseudonym column where
     every batch delivered that; None (the rows cannot be matched) otherwise.
     """
-    dataset = bus.catalog.datasets.get(payloads[0]["dataset"])
+    dataset = bus.catalog.datasets.get(entries[0].dataset)
     subject_field = dataset.contract.subject_field if dataset is not None else None
     columns = set()
-    for payload in payloads:
-        fields = payload.get("fields", ())
+    for entry in entries:
+        fields = entry.fields
         columns.add(
             subject_field
             if subject_field in fields
@@ -87,7 +87,7 @@ def match_column(bus: Bus, payloads: Sequence[Payload]) -> tuple[str | None, tup
     column = columns.pop()
     if column != PSEUDONYM_COLUMN:
         return column, ()
-    return column, tuple(sorted({p["pseudonym_key_id"] for p in payloads if p.get("pseudonym_key_id")}))
+    return column, tuple(sorted({e.pseudonym_key_id for e in entries if e.pseudonym_key_id}))
 
 
 def channel_for(bus: Bus, sub: Subscription | None, *, whole: bool, matchable: bool) -> str:

@@ -41,11 +41,11 @@ import sqlalchemy as sa
 
 import audit
 import consent
+from audit import DeliveryEntry
 from consent import CONSENT_REVOKED, ERASURE_ORDER, ISSUED, STATUTE_ENDED, seqs_and_batches
 from exchange import state
 from exchange.erasure.delivery import (
     Issued,
-    Payload,
     PurgeOutcome,
     channel_for,
     deliver_all,
@@ -103,12 +103,11 @@ def erase_consent(bus: Bus, consent_id: str, subject_id: str, *, at: datetime | 
             hint="give the id of the citizen who gave the consent",
         )
 
-    def relied_on_it(payload: Payload) -> bool:
-        return payload.get("basis") == consent.CONSENT_BASIS and (
-            payload.get("recipient"),
-            payload.get("dataset"),
-            payload.get("purpose"),
-        ) == (record.recipient, record.dataset, record.purpose)
+    def relied_on_it(entry: DeliveryEntry) -> bool:
+        wanted = (record.recipient, record.dataset, record.purpose)
+        return (
+            entry.basis == consent.CONSENT_BASIS and (entry.recipient, entry.dataset, entry.purpose) == wanted
+        )
 
     scope = [
         s
@@ -138,9 +137,9 @@ def erase_subject(
             hint="known: " + ", ".join(sorted(bus.catalog.datasets)),
         )
 
-    def in_scope(payload: Payload) -> bool:
-        return (recipient is None or payload.get("recipient") == recipient) and (
-            dataset is None or payload.get("dataset") == dataset
+    def in_scope(entry: DeliveryEntry) -> bool:
+        return (recipient is None or entry.recipient == recipient) and (
+            dataset is None or entry.dataset == dataset
         )
 
     scope = [
@@ -217,7 +216,7 @@ def _erase(
     subject_id: str,
     ref: str,
     reason: str,
-    keep: Callable[[Payload], bool],
+    keep: Callable[[DeliveryEntry], bool],
     scope: Sequence[Subscription],
     *,
     consent_id: str | None = None,
@@ -232,20 +231,20 @@ def _erase(
             if consent_id is not None:
                 run.revoked = bus.register.revoke(conn, consent_id, revoke_at)
             seqs = audit.deliveries_of_subject(conn, ref)
-            groups: dict[str, list[tuple[int, Payload]]] = defaultdict(list)
-            for seq, payload in sorted(consent.delivery_payloads(conn, seqs).items()):
-                if keep(payload):
-                    groups[payload["subscription"]].append((seq, payload))
+            groups: dict[str, list[tuple[int, DeliveryEntry]]] = defaultdict(list)
+            for seq, entry in sorted(consent.delivery_entries(conn, seqs).items()):
+                if keep(entry):
+                    groups[entry.subscription].append((seq, entry))
             request_id = str(uuid.uuid4())
             for sub_id, items in sorted(groups.items()):
                 covered = register.covered(conn, sub_id, ref)
-                todo = [(seq, payload) for seq, payload in items if seq not in covered]
+                todo = [(seq, entry) for seq, entry in items if seq not in covered]
                 if not todo:
                     continue
                 purge = _new_purge(
                     bus, request_id, reason, sub_id, todo, subject_ref=ref, consent_id=consent_id
                 )
-                values = subject_values(bus, purge, subject_id, todo[0][1]["purpose"])
+                values = subject_values(bus, purge, subject_id, todo[0][1].purpose)
                 data = consent.purge_instruction(purge, values, key_id=key_id)
                 purge = register.issue(conn, replace(purge, instruction_sha256=sha256_hex(data)))
                 fresh[purge.purge_id] = (purge, values, data)
@@ -280,12 +279,8 @@ def _purge_statute(bus: Bus, statute_id: str) -> PurgeRun:
                     .all()
                 )
                 covered = register.covered(conn, sub.id, None)
-                payloads = consent.delivery_payloads(conn, [s for s in seqs if s not in covered])
-                todo = [
-                    (seq, p)
-                    for seq, p in sorted(payloads.items())
-                    if p.get("basis") == f"statute:{statute_id}"
-                ]
+                entries = consent.delivery_entries(conn, [s for s in seqs if s not in covered])
+                todo = [(seq, e) for seq, e in sorted(entries.items()) if e.basis == f"statute:{statute_id}"]
                 if not todo:
                     continue
                 purge = _new_purge(bus, request_id, STATUTE_ENDED, sub.id, todo, statute=statute_id)
@@ -304,7 +299,7 @@ def _new_purge(
     request_id: str,
     reason: str,
     sub_id: str,
-    todo: Sequence[tuple[int, Payload]],
+    todo: Sequence[tuple[int, DeliveryEntry]],
     *,
     subject_ref: str | None = None,
     consent_id: str | None = None,
@@ -312,17 +307,17 @@ def _new_purge(
 ) -> consent.Purge:
     first = todo[0][1]
     whole = subject_ref is None
-    match_field, key_ids = (None, ()) if whole else match_column(bus, [p for _, p in todo])
+    match_field, key_ids = (None, ()) if whole else match_column(bus, [e for _, e in todo])
     sub = bus.catalog.subscriptions.get(sub_id)
     return consent.Purge(
         purge_id=str(uuid.uuid4()),
         request_id=request_id,
         reason=reason,
-        recipient=first["recipient"],
-        dataset=first["dataset"],
+        recipient=first.recipient,
+        dataset=first.dataset,
         subscription=sub_id,
         channel=channel_for(bus, sub, whole=whole, matchable=match_field is not None),
-        batches=seqs_and_batches([(seq, p["batch_id"]) for seq, p in todo]),
+        batches=seqs_and_batches([(seq, e.batch_id) for seq, e in todo]),
         issued_at=instants.utc_now(),
         subject_ref=subject_ref,
         match_field=match_field,
@@ -334,5 +329,5 @@ def _new_purge(
 
 def _purposes(conn: sa.Connection, purges: Sequence[consent.Purge]) -> dict[str, str]:
     """The purpose of each purge's deliveries (its first delivery's ledger entry says)."""
-    payloads = consent.delivery_payloads(conn, [p.ledger_seqs[0] for p in purges])
-    return {p.purge_id: payloads[p.ledger_seqs[0]]["purpose"] for p in purges if p.ledger_seqs[0] in payloads}
+    entries = consent.delivery_entries(conn, [p.ledger_seqs[0] for p in purges])
+    return {p.purge_id: entries[p.ledger_seqs[0]].purpose for p in purges if p.ledger_seqs[0] in entries}

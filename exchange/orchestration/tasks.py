@@ -160,6 +160,7 @@ class RetryPolicy:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RetryPolicy:
+        """Retries and delays from GOVBUS_TASK_RETRIES, _RETRY_DELAY and _MAX_RETRY_DELAY (checked)."""
         env = os.environ if env is None else env
         retries = _whole(env, "GOVBUS_TASK_RETRIES", 3, minimum=0)
         delay = _whole(env, "GOVBUS_TASK_RETRY_DELAY", 30, minimum=1)
@@ -211,6 +212,7 @@ class DeliveriesPending(TransientError):
 
 
 def stage_task(dataset_id: str) -> dict[str, Any]:
+    """The stage step as an Airflow task: opens its own bus, returns the step's counts (XCom)."""
     bus = Bus.open()
     try:
         return bus.stage(dataset_id).counts()
@@ -219,6 +221,7 @@ def stage_task(dataset_id: str) -> dict[str, Any]:
 
 
 def deliver_task(dataset_id: str, subscription_id: str) -> dict[str, Any]:
+    """One subscription's delivery as an Airflow task; the counts go to XCom."""
     bus = Bus.open()
     try:
         return bus.deliver(dataset_id, subscription_id).counts()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from exchange.portal.queries import as_utc
 from exchange.portal.subjects import audit_ref, deliveries_of_ref
 from exchange.run import PSEUDONYM_COLUMN
 from exchange.views.roles import Principal
+from govbus.instants import utc_now
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "citizen_report.html"
@@ -104,21 +105,21 @@ def citizen_report(bus: Bus, who: Principal, national_id: str) -> CitizenReport:
     seqs = [d.ledger_seq for d in found.deliveries]
     ledger = audit.AUDIT_METADATA.tables["ledger"]
     with bus.engine.connect() as conn:
-        payloads = {
-            row.seq: json.loads(row.payload)
+        entries = {
+            row.seq: audit.DeliveryEntry.from_payload(json.loads(row.payload), seq=row.seq)
             for row in conn.execute(sa.select(ledger.c.seq, ledger.c.payload).where(ledger.c.seq.in_(seqs)))
         }
         proofs = entry_proofs(conn, seqs)
         consents = bus.register.list_for_ref(conn, ref) if seqs else []
         checkpoint = audit.latest_checkpoint(conn)
     deliveries = tuple(
-        _delivery(bus.catalog, d.ledger_seq, as_utc(d.at) or d.at, payloads[d.ledger_seq], consents, proofs)
+        _delivery(bus.catalog, d.ledger_seq, as_utc(d.at) or d.at, entries[d.ledger_seq], consents, proofs)
         for d in found.deliveries
     )
     keys = bus.keys.public_keys()
     return CitizenReport(
         masked_id=mask_id(national_id),
-        generated_at=datetime.now(UTC),
+        generated_at=utc_now(),
         index_available=found.index_available,
         notice=found.notice,
         deliveries=deliveries,
@@ -145,20 +146,20 @@ def _delivery(
     catalog: Catalog,
     seq: int,
     at: datetime,
-    payload: dict[str, Any],
+    entry: audit.DeliveryEntry,
     consents: list[consent.ConsentRecord],
     proofs: dict[int, dict[str, Any]],
 ) -> CitizenDelivery:
-    dataset_id = str(payload.get("dataset", ""))
+    dataset_id = entry.dataset
     dataset = catalog.datasets.get(dataset_id)
     owner = _agency(catalog, dataset.contract.owner) if dataset else "the agency that keeps it"
     about = dataset.contract.description.strip().rstrip(".") if dataset else dataset_id
-    recipient = _agency(catalog, str(payload.get("recipient", "")))
-    purpose_code = str(payload.get("purpose", ""))
+    recipient = _agency(catalog, entry.recipient)
+    purpose_code = entry.purpose
     purpose = catalog.purposes.get(purpose_code)
     purpose_text = purpose.description.strip().rstrip(".") if purpose else purpose_code
-    fields = [str(f) for f in payload.get("fields", [])]
-    basis = _basis(catalog, str(payload.get("basis", "")), at, payload, consents)
+    fields = entry.fields
+    basis = _basis(catalog, entry, at, consents)
     sentence = (
         f"On {day_text(at)}, {owner} gave {recipient} data about you from “{about}”, "
         f"for this purpose: {_lower_first(purpose_text)}. {basis}"
@@ -190,15 +191,16 @@ def _lower_first(text: str) -> str:
 
 
 def _basis(
-    catalog: Catalog, basis: str, at: datetime, payload: dict[str, Any], consents: list[consent.ConsentRecord]
+    catalog: Catalog, entry: audit.DeliveryEntry, at: datetime, consents: list[consent.ConsentRecord]
 ) -> str:
+    basis = entry.basis
     if basis.startswith("statute:"):
         statute_id = basis.removeprefix("statute:")
         statute = catalog.statutes.get(statute_id)
         law = f"{statute.law} (statute {statute_id})" if statute else f"statute {statute_id}"
         return f"A law allowed it without asking you: {law}."
     if basis == consent.CONSENT_BASIS:
-        given = _consent_in_force(consents, at, payload)
+        given = _consent_in_force(consents, at, entry)
         if given is None:
             return "You allowed it: your consent was in force at that time."
         return f"You allowed it: your consent no. {given.consent_id}, given on {day_text(given.valid_from)}."
@@ -206,15 +208,14 @@ def _basis(
 
 
 def _consent_in_force(
-    consents: list[consent.ConsentRecord], at: datetime, payload: dict[str, Any]
+    consents: list[consent.ConsentRecord], at: datetime, entry: audit.DeliveryEntry
 ) -> consent.ConsentRecord | None:
     """The person's consent that covered this delivery: same recipient, dataset and purpose,
     valid at the delivery's time (the latest one if several)."""
     matching = [
         c
         for c in consents
-        if (c.recipient, c.dataset, c.purpose)
-        == (payload.get("recipient"), payload.get("dataset"), payload.get("purpose"))
+        if (c.recipient, c.dataset, c.purpose) == (entry.recipient, entry.dataset, entry.purpose)
         and as_utc(c.valid_from) <= at
         and (c.valid_until is None or at < as_utc(c.valid_until))
     ]

@@ -22,6 +22,7 @@ from exchange.catalog.loader import Dataset
 from exchange.portal import models
 from exchange.views.roles import NotAllowed, NotVisible, Principal
 from govbus.errors import FatalError
+from govbus.instants import utc_now
 
 RUN_LIMIT_MAX = 1000
 _RUN_COUNTS = ("rows_read", "rows_staged", "rows_quarantined", "rows_delivered", "rows_denied", "batches")
@@ -151,7 +152,7 @@ def _freshness(conn: sa.Connection, dataset: Dataset) -> models.Freshness:
     sla = dataset.contract.sla
     if last is None:
         return models.Freshness(status="never", sla=sla.freshness_text)
-    age = (datetime.now(UTC) - last).total_seconds()
+    age = (utc_now() - last).total_seconds()
     if sla.freshness is None:
         return models.Freshness(status="no-sla", last_committed_at=last, age_seconds=age)
     status = "fresh" if age <= sla.freshness.total_seconds() else "stale"

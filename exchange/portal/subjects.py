@@ -74,14 +74,14 @@ def deliveries_of_ref(bus: Bus, ref: str) -> models.SubjectReport:
 
 
 def _delivery(row: sa.Row) -> models.SubjectDelivery:  # type: ignore[type-arg]
-    payload = json.loads(row.payload)
+    entry = audit.DeliveryEntry.from_payload(json.loads(row.payload), seq=row.seq)
     return models.SubjectDelivery(
         ledger_seq=row.seq,
         at=as_utc(row.at),
-        dataset=str(payload.get("dataset", "")),
-        recipient=str(payload.get("recipient", "")),
-        purpose=str(payload.get("purpose", "")),
-        basis=str(payload.get("basis", "")),
-        fields=[str(f) for f in payload.get("fields", [])],
-        batch_id=str(payload.get("batch_id", "")),
+        dataset=entry.dataset,
+        recipient=entry.recipient,
+        purpose=entry.purpose,
+        basis=entry.basis,
+        fields=list(entry.fields),
+        batch_id=entry.batch_id,
     )

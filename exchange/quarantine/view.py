@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+import audit
 from exchange import state
 from exchange.quarantine import store as quarantine
 from govbus.errors import BadInput
@@ -149,15 +150,15 @@ def _text(value: Any) -> str:
 
 def record_reveal(ctx: QuarantineContext, rows: Sequence[QuarantinedRow], *, viewer: str, reason: str) -> int:
     """Log a reveal in the ledger (before anything is shown); returns the entry's seq."""
-    payload = {
-        "viewer": viewer,
-        "reason": reason,
-        "datasets": sorted({row.dataset for row in rows}),
-        "quarantine_ids": [row.id for row in rows],
-        "fields": masked_fields(ctx, rows),
-    }
+    record = audit.QuarantineViewEntry(
+        viewer=viewer,
+        reason=reason,
+        datasets=tuple(sorted({row.dataset for row in rows})),
+        quarantine_ids=tuple(row.id for row in rows),
+        fields=tuple(masked_fields(ctx, rows)),
+    )
     with ctx.locked("ledger"), ctx.engine.begin() as conn:
-        return ctx.ledger.append(conn, "quarantine-view", payload).seq
+        return ctx.ledger.append_entry(conn, record).seq
 
 
 def discard(ctx: QuarantineContext, ids: Sequence[int], *, by: str, reason: str) -> int:
@@ -167,14 +168,14 @@ def discard(ctx: QuarantineContext, ids: Sequence[int], *, by: str, reason: str)
     if closed:
         listing = ", ".join(f"{row.id} ({row.status})" for row in closed)
         raise BadInput(f"only open rows can be discarded: {listing}", where="quarantine discard")
-    payload = {
-        "by": by,
-        "reason": reason,
-        "datasets": sorted({row.dataset for row in rows}),
-        "quarantine_ids": [row.id for row in rows],
-    }
+    record = audit.QuarantineDiscardEntry(
+        by=by,
+        reason=reason,
+        datasets=tuple(sorted({row.dataset for row in rows})),
+        quarantine_ids=tuple(row.id for row in rows),
+    )
     with ctx.locked("ledger"), ctx.engine.begin() as conn:
-        entry = ctx.ledger.append(conn, "quarantine-discard", payload)
+        entry = ctx.ledger.append_entry(conn, record)
         done = quarantine.resolve(conn, [row.id for row in rows], quarantine.DISCARDED, ledger_seq=entry.seq)
         if done != len(rows):  # another operator got there first: change nothing
             raise BadInput(

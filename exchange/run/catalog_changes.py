@@ -26,7 +26,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from exchange.catalog.loader import Catalog
     from exchange.ctx import StepContext
 
-CATALOG_CHANGED = "catalog.changed"
+CATALOG_CHANGED = audit.CatalogChangedEntry.KIND
 FORMAT = "govbus-catalog/1"
 # Where an item is declared is not what it says (file, line) and the contract's own path.
 _NOT_CONTENT = {"file", "line", "lines", "path"}
@@ -95,60 +95,66 @@ def catalog_sha256(items: Mapping[str, str]) -> str:
     return hashlib.sha256(audit.canonical_json(dict(items)).encode("utf-8")).hexdigest()
 
 
-def last_recorded(conn: sa.Connection) -> dict[str, Any] | None:
-    """The payload of the newest `catalog.changed` entry, or None if the ledger has none."""
+def last_recorded(conn: sa.Connection) -> audit.CatalogChangedEntry | None:
+    """The newest `catalog.changed` entry, or None if the ledger has none."""
     ledger = audit.AUDIT_METADATA.tables["ledger"]
-    text = conn.execute(
-        sa.select(ledger.c.payload)
+    row = conn.execute(
+        sa.select(ledger.c.seq, ledger.c.payload)
         .where(ledger.c.kind == CATALOG_CHANGED)
         .order_by(ledger.c.seq.desc())
         .limit(1)
-    ).scalar()
-    return None if text is None else json.loads(text)
+    ).first()
+    return (
+        None if row is None else audit.CatalogChangedEntry.from_payload(json.loads(row.payload), seq=row.seq)
+    )
 
 
 def catalog_changes(
     old_items: Mapping[str, str],
     new_items: Mapping[str, str],
-    old_fields: Mapping[str, list[str]],
-    new_fields: Mapping[str, list[str]],
-) -> list[dict[str, Any]]:
+    old_fields: Mapping[str, Sequence[str]],
+    new_fields: Mapping[str, Sequence[str]],
+) -> list[audit.CatalogChange]:
     """What differs, item by item in id order (empty: nothing changed)."""
-    changes: list[dict[str, Any]] = []
+    changes: list[audit.CatalogChange] = []
     for item in sorted(set(old_items) | set(new_items)):
         old, new = old_items.get(item), new_items.get(item)
         if old == new:
             continue
-        change: dict[str, Any] = {
-            "item": item,
-            "change": "added" if old is None else "removed" if new is None else "changed",
-            "old_sha256": old,
-            "new_sha256": new,
-        }
+        added = removed = None
         if item in old_fields or item in new_fields:
-            before, after = old_fields.get(item, []), new_fields.get(item, [])
-            change["fields_added"] = [f for f in after if f not in before]
-            change["fields_removed"] = [f for f in before if f not in after]
-        changes.append(change)
+            before, after = old_fields.get(item, ()), new_fields.get(item, ())
+            added = tuple(f for f in after if f not in before)
+            removed = tuple(f for f in before if f not in after)
+        changes.append(
+            audit.CatalogChange(
+                item=item,
+                change="added" if old is None else "removed" if new is None else "changed",
+                old_sha256=old,
+                new_sha256=new,
+                fields_added=added,
+                fields_removed=removed,
+            )
+        )
     return changes
 
 
 def _pending(
     conn: sa.Connection, items: dict[str, str], fields: dict[str, list[str]]
-) -> dict[str, Any] | None:
-    """The payload to append, or None if the ledger already records this catalog."""
-    last = last_recorded(conn) or {}
-    changes = catalog_changes(last.get("items") or {}, items, last.get("fields") or {}, fields)
-    if last and not changes:
+) -> audit.CatalogChangedEntry | None:
+    """The entry to append, or None if the ledger already records this catalog."""
+    last = last_recorded(conn)
+    changes = catalog_changes(last.items if last else {}, items, last.fields if last else {}, fields)
+    if last is not None and not changes:
         return None
-    return {
-        "format": FORMAT,
-        "catalog_sha256": catalog_sha256(items),
-        "previous_sha256": last.get("catalog_sha256"),
-        "changes": changes,
-        "items": items,
-        "fields": fields,
-    }
+    return audit.CatalogChangedEntry(
+        format=FORMAT,
+        catalog_sha256=catalog_sha256(items),
+        previous_sha256=last.catalog_sha256 if last else None,
+        changes=tuple(changes),
+        items=items,
+        fields={item: tuple(names) for item, names in fields.items()},
+    )
 
 
 def record_catalog_change(ctx: StepContext) -> audit.LedgerEntry | None:
@@ -163,5 +169,5 @@ def record_catalog_change(ctx: StepContext) -> audit.LedgerEntry | None:
         if _pending(conn, items, fields) is None:
             return None
     with ctx.locked("ledger"), ctx.engine.begin() as conn:
-        payload = _pending(conn, items, fields)
-        return None if payload is None else ctx.ledger.append(conn, CATALOG_CHANGED, payload)
+        pending = _pending(conn, items, fields)
+        return None if pending is None else ctx.ledger.append_entry(conn, pending)

@@ -25,6 +25,7 @@ log = logging.getLogger("govbus.exchange")
 
 
 def commit_dataset(ctx: StepContext, dataset_id: str) -> CommitReport:
+    """Step 3: commit every stage all subscriptions have received, in stage order."""
     st, dv = state.stages, state.deliveries
     subscriptions = [s.id for s in ctx.catalog.subscriptions_for(dataset_id)]
     report = CommitReport(dataset_id)

@@ -261,34 +261,32 @@ def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -
             )
     if ctx.hooks.after_sink_write is not None:
         ctx.hooks.after_sink_write(sent.batch_id)
-    payload = {
-        "dataset": sub.dataset,
-        "contract_version": dataset.contract.version,
-        "schema_sha256": dataset.schema.fingerprint_sha256,
-        "subscription": sub.id,
-        "recipient": sub.agency,
-        "purpose": sub.purpose,
-        "basis": sub.basis,
-        "policy_version": plan.policy_version,
-        "consents_used": decision.consents_used,
-        "batch_id": sent.batch_id,
-        "rows_delivered": out.num_rows,
-        "rows_denied": decision.denied_count,
-        "denials": sent.denials,
-        "fields": out.column_names,
-        "pseudonym_key_id": sent.pseudonym_key_id,
-        "merkle_root": merkle_root,
-        "files": files,
-        "manifest_sha256": manifest_sha256,
-    }
-    # Named only when used, so entries of plain deliveries keep their exact form.
-    if sub.reversible_fields:
-        payload["reversible_fields"] = list(sub.reversible_fields)
-    if sub.encrypt_files:
-        payload["encrypted_files"] = True
+    record = audit.DeliveryEntry(
+        dataset=sub.dataset,
+        contract_version=dataset.contract.version,
+        schema_sha256=dataset.schema.fingerprint_sha256,
+        subscription=sub.id,
+        recipient=sub.agency,
+        purpose=sub.purpose,
+        basis=sub.basis,
+        policy_version=plan.policy_version,
+        consents_used=decision.consents_used,
+        batch_id=sent.batch_id,
+        rows_delivered=out.num_rows,
+        rows_denied=decision.denied_count,
+        denials=sent.denials,
+        fields=tuple(out.column_names),
+        pseudonym_key_id=sent.pseudonym_key_id,
+        merkle_root=merkle_root,
+        files=tuple((name, digest) for name, digest in files),
+        manifest_sha256=manifest_sha256,
+        # Named in the payload only when used: plain deliveries keep their exact form.
+        reversible_fields=tuple(sub.reversible_fields),
+        encrypted_files=bool(sub.encrypt_files),
+    )
     # The ledger is one chain for all subscriptions: appends are serialized across workers.
     with ctx.locked("ledger"), ctx.engine.begin() as conn:
-        entry = ctx.ledger.append(conn, "delivery", payload)
+        entry = ctx.ledger.append_entry(conn, record)
         conn.execute(
             sa.insert(state.deliveries).values(
                 subscription_id=sub.id,

@@ -101,6 +101,7 @@ class KeyIndex:
         self.ctx = ctx
 
     def __call__(self, dataset: str, key_field: str | None, values: pa.Array) -> pa.Array:
+        """Which values are keys the bus has staged for `dataset` (a boolean array; nulls stay null)."""
         field = key_field or self._only_key(dataset)
         distinct = pc.unique(values).drop_null()
         if not len(distinct):

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+import audit
 import contracts
 import schemas
 from exchange import state
@@ -192,18 +193,18 @@ def _as_text(value: Any) -> str | None:
     return json.dumps(value) if isinstance(value, dict | list) else str(value)
 
 
-def _payload(dataset: Dataset, report: ReplayReport, by: str) -> dict[str, Any]:
-    return {
-        "dataset": dataset.id,
-        "by": by,
-        "stage_id": report.stage_id,
-        "contract_version": dataset.contract.version,
-        "schema_sha256": dataset.schema.fingerprint_sha256,
-        "replayed": report.replayed,
-        "still_quarantined": report.still_open,
-        "superseded": report.superseded,
-        "unreadable": report.unreadable,
-    }
+def _record(dataset: Dataset, report: ReplayReport, by: str) -> audit.QuarantineReplayEntry:
+    return audit.QuarantineReplayEntry(
+        dataset=dataset.id,
+        by=by,
+        stage_id=report.stage_id,
+        contract_version=dataset.contract.version,
+        schema_sha256=dataset.schema.fingerprint_sha256,
+        replayed=tuple(report.replayed),
+        still_quarantined=tuple(report.still_open),
+        superseded=tuple(report.superseded),
+        unreadable=tuple(report.unreadable),
+    )
 
 
 def _resolve(
@@ -216,7 +217,7 @@ def _resolve(
     run: StageRun | None,
 ) -> None:
     """The replay's outcome, in the transaction that makes its stage deliverable (if any)."""
-    entry = ctx.ledger.append(conn, "quarantine-replay", _payload(dataset, report, by))
+    entry = ctx.ledger.append_entry(conn, _record(dataset, report, by))
     report.ledger_seq = entry.seq
     stage_id = report.stage_id
     done = quarantine.resolve(

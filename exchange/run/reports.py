@@ -14,6 +14,8 @@ __all__ = ["CommitReport", "DatasetRun", "DeliverReport", "StageReport"]
 
 @dataclass
 class StageReport:
+    """What staging one dataset did: rows read, staged and quarantined, batch rules breached."""
+
     dataset: str
     stage_id: str | None
     rows_read: int = 0
@@ -23,6 +25,7 @@ class StageReport:
     sla: list[str] = field(default_factory=list)  # breached batch-level rules
 
     def counts(self) -> dict[str, Any]:
+        """The report as the JSON stored in the step's `runs` row."""
         return {
             "stage_id": self.stage_id,
             "rows_read": self.rows_read,
@@ -35,6 +38,8 @@ class StageReport:
 
 @dataclass
 class DeliverReport:
+    """What one subscription's delivery did: batches and rows delivered, rows denied by reason."""
+
     subscription: str
     batches: int = 0
     rows_delivered: int = 0
@@ -42,6 +47,7 @@ class DeliverReport:
     denials: Counter[str] = field(default_factory=Counter)
 
     def counts(self) -> dict[str, Any]:
+        """The report as the JSON stored in the step's `runs` row."""
         return {
             "batches": self.batches,
             "rows_delivered": self.rows_delivered,
@@ -52,11 +58,14 @@ class DeliverReport:
 
 @dataclass
 class CommitReport:
+    """Which stages became committed and which still wait for a subscription."""
+
     dataset: str
     committed: list[str] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, Any]:
+        """The report as the JSON stored in the step's `runs` row."""
         return {"committed": self.committed, "waiting": self.waiting}
 
 
@@ -74,4 +83,5 @@ class DatasetRun:
 
     @property
     def ok(self) -> bool:
+        """True when no step or subscription of the run failed."""
         return not self.failures

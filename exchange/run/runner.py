@@ -19,6 +19,11 @@ log = logging.getLogger("govbus.exchange")
 
 
 def run_datasets(ctx: StepContext, dataset_ids: list[str] | None = None) -> list[DatasetRun]:
+    """Stage, deliver to each subscription, commit — dataset by dataset.
+
+    A failed subscription is recorded in the result, not raised: the others still get
+    their data, and the stage waits uncommitted for the failed one's retry.
+    """
     results: list[DatasetRun] = []
     for dataset_id in dataset_ids or sorted(ctx.catalog.datasets):
         ctx.catalog.dataset(dataset_id)  # unknown id: a clear error before any work

@@ -48,6 +48,7 @@ log = logging.getLogger("govbus.exchange")
 
 
 def stage_dataset(ctx: StepContext, dataset_id: str) -> StageReport:
+    """Step 1: read what changed since the committed cursor, conform, validate, quarantine, stage."""
     dataset = ctx.catalog.dataset(dataset_id)
     stage_id, from_cursor = open_stage(ctx, dataset_id, dataset.schema.fingerprint_sha256)
     report = StageReport(dataset_id, stage_id)
@@ -121,6 +122,7 @@ class StageRun:
         quarantine.resolve(conn, self.superseded, quarantine.SUPERSEDED, stage_id=self.stage_id)
 
     def write_report(self, sla: list[contracts.SlaResult]) -> Path:
+        """Write the stage's validation report (JSON and HTML); returns the HTML page's path."""
         return reports.write_validation_report(
             self.ctx,
             self.dataset.id,

@@ -12,7 +12,7 @@ A database built by `create_all` before migrations existed has no version table;
 stamps it at the baseline instead of creating tables that already exist.
 
 When the models change, add a revision (see docs/deployment-state.md); the test
-`tests/exchange/test_migrations.py` fails until the revision matches the models.
+`tests/exchange/state/test_migrations.py` fails until the revision matches the models.
 """
 
 from __future__ import annotations

@@ -31,10 +31,12 @@ class Settings:
 
     @property
     def staging_dir(self) -> Path:
+        """Where staged segments are kept when GOVBUS_STAGING_URL is not set."""
         return self.home / "staging"
 
     @property
     def keys_dir(self) -> Path:
+        """The keystore's folder (master key file, signing keys, derived key ids)."""
         return self.home / "keys"
 
     @property
@@ -44,6 +46,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Settings from GOVBUS_HOME, _STATE_URL, _CATALOG, _BATCH_SIZE and _STAGING_URL (checked)."""
         env = dict(os.environ if env is None else env)
         home = Path(env.get("GOVBUS_HOME") or ".govbus").expanduser().resolve()
         state_url = env.get("GOVBUS_STATE_URL") or f"sqlite:///{home / 'state.db'}"
@@ -73,6 +76,7 @@ class Settings:
         )
 
     def ensure_dirs(self) -> None:
+        """Create GOVBUS_HOME's folders (the keystore's with mode 0700)."""
         for path in (self.home, self.staging_dir, self.agencies_dir):
             path.mkdir(parents=True, exist_ok=True)
         self.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -45,11 +45,12 @@ from exchange import state
 from exchange.bus import Bus
 from govbus import instants
 from govbus.errors import BadInput
+from govbus.instants import utc_now
 
 if TYPE_CHECKING:  # the portal imports this module: no import back at run time
     from exchange.views.roles import Principal
 
-DELIVERY_KIND = "delivery"
+DELIVERY_KIND = audit.DeliveryEntry.KIND
 UNRECORDED_REASON = "(reason not recorded)"
 
 
@@ -109,9 +110,11 @@ class _Tally:
 def audit_report(bus: Bus, who: Principal, start: datetime | None, end: datetime | None) -> AuditReport:
     """The report of [start, end) (either may be None: open), from the ledger and quarantine."""
     who.require_audit_report()
-    generated = datetime.now(UTC)
+    generated = utc_now()
     ledger = audit.AUDIT_METADATA.tables["ledger"]
-    entries = sa.select(ledger.c.payload).where(ledger.c.kind == DELIVERY_KIND).order_by(ledger.c.seq)
+    entries = (
+        sa.select(ledger.c.seq, ledger.c.payload).where(ledger.c.kind == DELIVERY_KIND).order_by(ledger.c.seq)
+    )
     q = state.quarantine
     quarantined = sa.select(q.c.dataset, sa.func.count()).group_by(q.c.dataset)
     tallies: dict[tuple[str, str, str, str], _Tally] = {}
@@ -122,8 +125,8 @@ def audit_report(bus: Bus, who: Principal, start: datetime | None, end: datetime
         if end is not None:
             entries = entries.where(ledger.c.at < end)
             quarantined = quarantined.where(q.c.created_at < _bound(conn, end))
-        for (text,) in conn.execute(entries):
-            _add(tallies, json.loads(text))
+        for seq, text in conn.execute(entries):
+            _add(tallies, audit.DeliveryEntry.from_payload(json.loads(text), seq=seq))
         per_dataset = {dataset: int(n) for dataset, n in conn.execute(quarantined)}
     lines = [
         ReportLine(
@@ -162,11 +165,10 @@ def audit_report(bus: Bus, who: Principal, start: datetime | None, end: datetime
     return AuditReport(start=start, end=end, generated_at=generated, lines=lines, totals=totals)
 
 
-def _add(tallies: dict[tuple[str, str, str, str], _Tally], payload: dict[str, Any]) -> None:
-    key = tuple(str(payload.get(k, "")) for k in ("recipient", "purpose", "dataset", "basis"))
-    tally = tallies.setdefault(key, _Tally())  # type: ignore[arg-type]
-    delivered, denied = int(payload.get("rows_delivered") or 0), int(payload.get("rows_denied") or 0)
-    reasons = {str(k): int(v) for k, v in (payload.get("denials") or {}).items() if v}
+def _add(tallies: dict[tuple[str, str, str, str], _Tally], entry: audit.DeliveryEntry) -> None:
+    tally = tallies.setdefault((entry.recipient, entry.purpose, entry.dataset, entry.basis), _Tally())
+    delivered, denied = entry.rows_delivered, entry.rows_denied
+    reasons = {reason: rows for reason, rows in entry.denials.items() if rows}
     if denied > sum(reasons.values()):  # an entry that did not break its denials down
         reasons[UNRECORDED_REASON] = reasons.get(UNRECORDED_REASON, 0) + denied - sum(reasons.values())
     tally.batches += 1

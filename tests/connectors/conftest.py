@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from connectors import Source
 
 if TYPE_CHECKING:
-    from tests.connectors.sftp_server import SftpTestServer
+    from tests.connectors.sftp.sftp_server import SftpTestServer
 
 SERVER_URL_VARIABLES = {
     "postgresql": "GOVBUS_TEST_POSTGRES_URL",
@@ -99,8 +99,8 @@ def assert_resumes_exactly() -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SftpTestServer]:
-    """A real SFTP server on 127.0.0.1 for the module's tests (see tests/connectors/sftp_server.py)."""
-    from tests.connectors.sftp_server import SftpTestServer  # asyncssh only where it is used
+    """A real SFTP server on 127.0.0.1 for the module's tests (see tests/connectors/sftp/sftp_server.py)."""
+    from tests.connectors.sftp.sftp_server import SftpTestServer  # asyncssh only where it is used
 
     with SftpTestServer(tmp_path_factory.mktemp("sftp-root")) as server:
         yield server
@@ -109,7 +109,7 @@ def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SftpTestSe
 @pytest.fixture
 def sftp_folder(sftp_server: SftpTestServer, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh folder on `sftp_server` (its local path), the login password in the environment."""
-    from tests.connectors.sftp_server import PASSWORD_ENV
+    from tests.connectors.sftp.sftp_server import PASSWORD_ENV
 
     monkeypatch.setenv(PASSWORD_ENV, sftp_server.password)
     path = sftp_server.root / f"drop-{uuid.uuid4().hex[:8]}"

@@ -19,7 +19,7 @@ from connectors import ConnectionInfo, airflow_connection, make_sink, make_sourc
 from connectors.credentials import connection_sql_url, rest_token
 from govbus.errors import BadConfiguration
 from tests.conftest import REPO, mariadb_url, postgres_schema, postgres_url, schema_url
-from tests.connectors.test_rest_http import FAST, ApiServer, Seen, reply
+from tests.connectors.rest.test_rest_http import FAST, ApiServer, Seen, reply
 
 SECRET = "Sup3r-secret/p@ss:word"
 

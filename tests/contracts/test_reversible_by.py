@@ -1,7 +1,7 @@
 """`reversible_by` on a contract field: lint, the JSON Schema, `contract diff`.
 
 That each named agency exists and publishes a delivery key is the catalog's check
-(tests/exchange/test_delivery_encryption.py); here, the contract file alone.
+(tests/exchange/run/test_delivery_encryption.py); here, the contract file alone.
 """
 
 from __future__ import annotations

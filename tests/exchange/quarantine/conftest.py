@@ -1,4 +1,4 @@
-"""The small catalog of `tests.exchange.quarantine_support` as GOVBUS_CATALOG, and a bus on it."""
+"""The small catalog of `tests.exchange.quarantine.support` as GOVBUS_CATALOG, and a bus on it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from exchange import Bus
-from tests.exchange.quarantine_support import small_catalog
+from tests.exchange.quarantine.support import small_catalog
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from contracts import REPEAT_NOTE
 from exchange import Bus, state
-from tests.exchange.quarantine_support import (
+from tests.exchange.quarantine.support import (
     Sources,
     edit_contract,
     quarantined,

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from exchange import Bus
 from exchange.cli.main import app
-from tests.exchange.quarantine_support import Sources, edit_contract, tax_row
+from tests.exchange.quarantine.support import Sources, edit_contract, tax_row
 
 runner = CliRunner(env={"COLUMNS": "200"})
 # Bad values seeded into the source: none may appear in a report.
