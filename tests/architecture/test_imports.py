@@ -98,3 +98,14 @@ def test_parts_are_imported_through_their_init(graph: grimp.ImportGraph) -> None
         if _part(imported) != _part(importer) and _part(imported) != KERNEL and imported != _part(imported)
     )
     assert reaching == [], "imports past another part's __init__.py:\n" + "\n".join(reaching)
+
+
+def test_only_the_demo_command_imports_the_sample_deployment(graph: grimp.ImportGraph) -> None:
+    """The sample deployment is a demo: no step, room or other command depends on it."""
+    importers = {
+        importer
+        for module in graph.find_descendants("exchange.demo") | {"exchange.demo"}
+        for importer in graph.find_modules_that_directly_import(module)
+        if importer != "exchange.demo" and not importer.startswith("exchange.demo.")
+    }
+    assert importers == {"exchange.cli.demo"}
