@@ -6,7 +6,7 @@ Three measurements, each step in its own process (peak RSS = VmHWM of that step)
    staged once; then each subscription is delivered from a fresh copy of that staged
    home, alternately with the audit work on and off, --repeats times each. "Off"
    replaces the per-record audit work by no-ops (`audit.record_merkle_root`, and
-   `audit.access_index.group`, so the index gets no rows); the ledger entry is still
+   `audit.group_subject_refs`, so the index gets no rows); the ledger entry is still
    written. Share = (median on - median off) / median on; target ≤ 20 %. The part
    columns are thread times of the fastest "on" run (they overlap the sink's work). The
    audit refs themselves are HMACs computed once at stage time, shared with consent

@@ -89,7 +89,7 @@ from exchange import Bus
 step, arg, prof = sys.argv[1], sys.argv[2], sys.argv[3]
 bus = Bus.open()
 if step == "consents":
-    from exchange import demo
+    from exchange.demo import deployment as demo
     import numpy as np
     people = np.random.default_rng(7).integers(10**10, 10**11 - 1, size=int(arg))
     with bus.engine.begin() as conn:

@@ -142,10 +142,12 @@ def _duplicated(table: pa.Table, names: list[str], considered: pa.Array) -> pa.A
 
 
 def not_be_null(kw: Mapping[str, Any]) -> Check:
+    """`expect_column_values_to_not_be_null`: flags nulls; judges every row."""
     return lambda t: Outcome(pc.is_null(column(t, kw["column"])), t.num_rows)
 
 
 def be_null(kw: Mapping[str, Any]) -> Check:
+    """`expect_column_values_to_be_null`: flags non-null values; judges every row."""
     return lambda t: Outcome(pc.is_valid(column(t, kw["column"])), t.num_rows)
 
 
@@ -182,6 +184,9 @@ def _matches(values: pa.Array, regex: str) -> pa.Array:
 
 
 def match_regex(kw: Mapping[str, Any]) -> Check:
+    """`expect_column_values_to_match_regex`: a value passes if the regex matches anywhere in
+    it (anchor with ^…$ for the whole value)."""
+
     def check(table: pa.Table) -> Outcome:
         values = column(table, kw["column"])
         return _flag(values, _matches(values, kw["regex"]))
@@ -190,6 +195,8 @@ def match_regex(kw: Mapping[str, Any]) -> Check:
 
 
 def not_match_regex(kw: Mapping[str, Any]) -> Check:
+    """`expect_column_values_to_not_match_regex`: flags values the regex matches anywhere in."""
+
     def check(table: pa.Table) -> Outcome:
         values = column(table, kw["column"])
         return _flag(values, pc.invert(_matches(values, kw["regex"])))
@@ -198,6 +205,9 @@ def not_match_regex(kw: Mapping[str, Any]) -> Check:
 
 
 def between(kw: Mapping[str, Any]) -> Check:
+    """`expect_column_values_to_be_between`: inclusive bounds unless `strict_min`/`strict_max`,
+    a null bound is open; a bound without a zone, on a zoned timestamp column, is read as UTC."""
+
     def check(table: pa.Table) -> Outcome:
         values = column(table, kw["column"])
         ok = _in_range(
@@ -213,6 +223,9 @@ def between(kw: Mapping[str, Any]) -> Check:
 
 
 def lengths_between(kw: Mapping[str, Any]) -> Check:
+    """`expect_column_value_lengths_to_be_between`: characters, or bytes for a binary column
+    (other types are measured in their text form)."""
+
     def check(table: pa.Table) -> Outcome:
         values = column(table, kw["column"])
         is_bytes = pt.is_binary(values.type) or pt.is_large_binary(values.type)
@@ -225,6 +238,8 @@ def lengths_between(kw: Mapping[str, Any]) -> Check:
 
 
 def in_set(kw: Mapping[str, Any]) -> Check:
+    """`expect_column_values_to_be_in_set`: `value_set` converted to the column's type; -0.0 is 0.0."""
+
     def check(table: pa.Table) -> Outcome:
         values = column(table, kw["column"])
         value_set = _hashable(_values(kw["value_set"], values.type))
@@ -234,6 +249,8 @@ def in_set(kw: Mapping[str, Any]) -> Check:
 
 
 def not_in_set(kw: Mapping[str, Any]) -> Check:
+    """`expect_column_values_to_not_be_in_set`: flags values of `value_set` (as `in_set` compares)."""
+
     def check(table: pa.Table) -> Outcome:
         values = column(table, kw["column"])
         value_set = _hashable(_values(kw["value_set"], values.type))
@@ -244,6 +261,8 @@ def not_in_set(kw: Mapping[str, Any]) -> Check:
 
 
 def unique(kw: Mapping[str, Any]) -> Check:
+    """`expect_column_values_to_be_unique`: flags every occurrence of a repeated non-null value."""
+
     def check(table: pa.Table) -> Outcome:
         values = _fixed_width(_hashable(column(table, kw["column"])))
         # one hash pass counting each value (the fastest of Arrow's kernels for this,
@@ -275,6 +294,9 @@ def compound_considered(table: pa.Table, kw: Mapping[str, Any]) -> pa.Array:
 
 
 def compound_unique(kw: Mapping[str, Any]) -> Check:
+    """`expect_compound_columns_to_be_unique`: among the rows `compound_considered` keeps, flags
+    every occurrence of a repeated combination."""
+
     def check(table: pa.Table) -> Outcome:
         considered = compound_considered(table, kw)
         count = pc.sum(pc.cast(considered, pa.int64())).as_py() or 0
@@ -304,6 +326,9 @@ def in_dataset_keys(kw: Mapping[str, Any]) -> KeyedCheck:
 
 
 def pair_greater(kw: Mapping[str, Any]) -> Check:
+    """`expect_column_pair_values_a_to_be_greater_than_b` (`or_equal`: equality passes); a row
+    that `ignore_row_if` does not skip and that has a null side is unexpected."""
+
     def check(table: pa.Table) -> Outcome:
         a, b = column(table, kw["column_A"]), column(table, kw["column_B"])
         rule = kw.get("ignore_row_if") or "both_values_are_missing"

@@ -128,6 +128,8 @@ def _text_column(table: pa.Table, name: str, expectation: str) -> pa.Array:
 
 
 def match_strftime_format(kw: Mapping[str, Any]) -> Check:
+    """`expect_column_values_to_match_strftime_format` (module doc); the format must have passed
+    `strftime_problem`. The check raises TypeError on a non-text column: dates are checked as text."""
     fmt = kw["strftime_format"]
     regex = _regex(fmt)
     names = set(re.findall(r"\(\?P<(\w+)>", regex))
@@ -158,6 +160,9 @@ def _dateutil_parses(text: str) -> bool:
 
 
 def dateutil_parseable(kw: Mapping[str, Any]) -> Check:
+    """`expect_column_values_to_be_dateutil_parseable`: dateutil runs once per distinct value;
+    a value it crashes on is flagged. The check raises TypeError on a non-text column."""
+
     def check(table: pa.Table) -> Outcome:
         values = _text_column(table, kw["column"], "expect_column_values_to_be_dateutil_parseable")
         distinct = pc.unique(values).drop_null()

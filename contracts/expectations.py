@@ -117,6 +117,9 @@ def _some_bound(kwargs: Mapping[str, Any]) -> str | None:
 
 @dataclass(frozen=True)
 class Param:
+    """One kwarg an expectation takes: its name, the linter's check of its value (a message,
+    or None when fine) and whether it must be given."""
+
     name: str
     check: Validator
     required: bool = False
@@ -148,10 +151,12 @@ class ExpectationCompiler:
         return COMMON if self.level == "row" else (COMMON[1],)
 
     def __call__(self, kwargs: Mapping[str, Any]) -> checks.Check:
+        """The check for `kwargs`, not validated here: `load_contract` refuses any with `problems`."""
         return self.build(kwargs)
 
     @property
     def accepted(self) -> tuple[str, ...]:
+        """Every kwarg name this expectation takes, its own then the common ones."""
         return tuple(p.name for p in (*self.params, *self.common))
 
     def columns(self, kwargs: Mapping[str, Any]) -> tuple[str, ...]:

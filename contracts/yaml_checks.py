@@ -40,6 +40,7 @@ class YamlChecks:
         self.problems: list[Problem] = []
 
     def problem(self, at: Entry | int | None, field: str, message: str) -> None:
+        """Record a problem at an entry or a line (None: the file as a whole)."""
         line = at.line if isinstance(at, Entry) else at
         self.problems.append(Problem(self.file, line, field, message))
 
@@ -87,6 +88,7 @@ class YamlChecks:
         return entries
 
     def sequence(self, entry: Entry, field: str) -> list[yaml.Node] | None:
+        """The item nodes of a list value; None (with a problem) for any other node."""
         if not isinstance(entry.node, yaml.SequenceNode):
             self.problem(entry, field, "must be a list")
             return None
@@ -115,6 +117,8 @@ class YamlChecks:
         return node.value
 
     def string_list(self, entry: Entry | None, field: str) -> list[str] | None:
+        """A list of strings; None when absent or not a list. Items that are not strings are
+        recorded as problems and left out."""
         if entry is None:
             return None
         nodes = self.sequence(entry, field)

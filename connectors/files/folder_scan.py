@@ -198,6 +198,11 @@ class BackgroundDigest:
             self._error = exc
 
     def result(self) -> str:
+        """Wait for the hash and return its hex digest.
+
+        `TransientError` if the file could not be read (naming only the OSError's type) or
+        the hash was cancelled before it finished.
+        """
         self._thread.join()
         if self._error is not None or self._digest is None:
             raise TransientError(
@@ -206,6 +211,7 @@ class BackgroundDigest:
         return self._digest
 
     def cancel(self) -> None:
+        """Stop hashing at the next chunk and wait for the thread; harmless after `result`."""
         self._stop.set()
         self._thread.join()
 

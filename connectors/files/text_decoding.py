@@ -95,9 +95,11 @@ class TranscodedFile(io.RawIOBase):
         self.errors: list[DecodeError] = []
 
     def readable(self) -> bool:
+        """True: a read-only stream (`RawIOBase` says False unless told)."""
         return True
 
     def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes of UTF-8 (all the rest when negative); fewer only at the end, b"" after."""
         while not self._eof and (size < 0 or len(self._pending) < size):
             self._fill()
         if size < 0 or size >= len(self._pending):
@@ -107,11 +109,13 @@ class TranscodedFile(io.RawIOBase):
         return out
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        """Fill `buffer` from `read`; the number of bytes put in, 0 at the end of the file."""
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
     def close(self) -> None:
+        """Close the file underneath too; `errors` stays readable."""
         self._handle.close()
         super().close()
 

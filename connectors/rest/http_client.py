@@ -81,6 +81,7 @@ class TokenBucket:
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
+        """Take one token, sleeping until it accrues when the bucket is empty; no-op if `rate` is None."""
         if self._rate is None:
             return
         with self._lock:
@@ -219,6 +220,7 @@ class HttpClient:
         return asked
 
     def close(self) -> None:
+        """Close the pooled connections; the client is not used afterwards."""
         self._client.close()
 
 

@@ -63,6 +63,11 @@ def with_order(table: pa.Table, fields: list[str], kind: str | None, where: str)
 
 
 def order_column(column: pa.ChunkedArray, kind: str, name: str, where: str) -> pa.ChunkedArray:
+    """The cursor column as compared for `kind` (timestamp texts as UTC instants).
+
+    `BadInput` when a value is not of that kind: the kind is fixed by the first page (and
+    the cursor), so a later page of other values is refused, not compared differently.
+    """
     try:
         if kind == "timestamp" and pa.types.is_string(column.type):
             return column.cast(_INSTANT)
@@ -117,4 +122,5 @@ def after_mask(table: pa.Table, fields: list[str], after: list[Any]) -> pa.Chunk
 
 
 def sort_keys(fields: list[str]) -> list[tuple[str, str]]:
+    """`sort_by` keys for a `with_order` table: ORDER, then the key fields, all ascending."""
     return [(ORDER, "ascending"), *((name, "ascending") for name in fields[1:])]

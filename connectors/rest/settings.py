@@ -82,6 +82,8 @@ class HttpSettings:
 
 @dataclass(frozen=True)
 class RestSourceSettings:
+    """A `RestSource`'s settings, validated (see the module doc); made by `source_settings`."""
+
     http: HttpSettings
     records_path: tuple[str, ...]
     paging: str
@@ -98,6 +100,8 @@ class RestSourceSettings:
 
 @dataclass(frozen=True)
 class RestSinkSettings:
+    """A `RestSink`'s settings, validated: `records_key` None posts the bare list; made by `sink_settings`."""
+
     http: HttpSettings
     records_key: str | None
     max_records: int

@@ -168,6 +168,8 @@ def audit_check_proof(
 
 
 class ReportFormat(StrEnum):
+    """`govbus audit report --format`: a terminal table, or CSV / Parquet rows (Parquet needs --out)."""
+
     table = "table"
     csv = "csv"
     parquet = "parquet"

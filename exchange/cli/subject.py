@@ -29,6 +29,8 @@ __all__ = ["Format", "console", "subject"]
 
 
 class Format(StrEnum):
+    """`govbus audit subject --format`: `html` is the citizen's report (id masked); others list deliveries."""
+
     table = "table"
     json = "json"
     csv = "csv"

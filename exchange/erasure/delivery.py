@@ -61,6 +61,7 @@ def purge_register(bus: Bus) -> consent.PurgeRegister:
 
 
 def sha256_hex(data: bytes) -> str:
+    """Hex SHA-256 of a signed purge instruction, as the purge register records it (`instruction_sha256`)."""
     return hashlib.sha256(data).hexdigest()
 
 

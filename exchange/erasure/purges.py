@@ -71,6 +71,8 @@ class PurgeRun:
 
     @property
     def failed(self) -> list[PurgeOutcome]:
+        """Purges this call could not deliver (see each `problem`): they stay issued, and running the same
+        request again retries them."""
         return [o for o in self.outcomes if o.problem is not None]
 
 

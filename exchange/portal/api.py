@@ -78,6 +78,7 @@ router = APIRouter(
 
 @router.get("/me", response_model=models.Me, summary="Who the token or session is")
 def me(who: Caller) -> models.Me:
+    """The role this token or session grants and, for the agency role, which agency."""
     return models.Me(role=who.role, agency=who.agency)
 
 
@@ -89,6 +90,10 @@ def list_datasets(who: Caller, bus: TheBus) -> list[models.DatasetSummary]:
 
 @router.get("/datasets/{dataset_id}", response_model=models.DatasetDetail, summary="One dataset")
 def get_dataset(who: Caller, bus: TheBus, dataset_id: str) -> models.DatasetDetail:
+    """One dataset: contract, fields (name, classification, tags), stage counts and its 20 latest runs.
+
+    Only the subscribers and runs the caller may see; a dataset it may not see is a 404, like an unknown one.
+    """
     return queries.dataset_detail(bus, who, dataset_id)
 
 
@@ -99,11 +104,16 @@ def list_runs(
     dataset: DatasetFilter = None,
     limit: Annotated[int, Query(ge=1, le=queries.RUN_LIMIT_MAX)] = 100,
 ) -> list[models.Run]:
+    """Recorded steps, newest first, at most `limit`.
+
+    An agency gets its own datasets' steps and the deliveries to it; a `dataset` it may not see is a 404.
+    """
     return queries.runs(bus, who, dataset=dataset, limit=limit)
 
 
 @router.get("/runs/{run_id}", response_model=models.Run, summary="One run")
 def get_run(who: Caller, bus: TheBus, run_id: RunId) -> models.Run:
+    """One recorded step; a run the caller may not see is a 404, exactly like one that does not exist."""
     return queries.run(bus, who, run_id)
 
 

@@ -67,6 +67,8 @@ def parse_tokens(spec: str, *, where: str = f"environment variable {TOKENS_ENV}"
 
 
 def tokens_from_env(env: Mapping[str, str] | None = None) -> dict[str, Principal]:
+    """The tokens in `GOVBUS_PORTAL_TOKENS` (of `env`, default the process's); BadConfiguration if unset or
+    malformed, never echoing a token."""
     env = os.environ if env is None else env
     return parse_tokens(env.get(TOKENS_ENV, ""))
 
@@ -113,6 +115,8 @@ class Authenticator:
         return self._cookies.dumps({"tid": self._token_id(token)})
 
     def by_session(self, cookie: str) -> Principal | None:
+        """The caller of a session cookie; None if its signature is wrong, it is older than `SESSION_MAX_AGE`,
+        or its token is no longer configured."""
         try:
             data = self._cookies.loads(cookie, max_age=SESSION_MAX_AGE)
         except BadSignature:  # also covers expiry (SignatureExpired)

@@ -71,6 +71,9 @@ class CitizenDelivery:
 
 @dataclass(frozen=True)
 class CitizenReport:
+    """Everything the page shows: the id only masked (never the audit pseudonym), the deliveries, and the
+    latest checkpoint and public keys to check their proofs with."""
+
     masked_id: str
     generated_at: datetime
     index_available: bool

@@ -13,17 +13,23 @@ from pydantic import BaseModel, Field
 
 
 class Me(BaseModel):
+    """`GET /api/me`: the caller's role and, for the agency role, its agency."""
+
     role: str
     agency: str | None = None
 
 
 class SchemaVersion(BaseModel):
+    """One version of a dataset's schema; `current` is the one the catalog uses now."""
+
     label: str = Field(description="`v1`, `v2`, ... as the schema file is named")
     fingerprint_sha256: str = Field(description="SHA-256 of the Avro parsing canonical form")
     current: bool
 
 
 class Subscriber(BaseModel):
+    """A subscription to a dataset, with its delivery totals from the state database."""
+
     subscription: str
     agency: str
     purpose: str
@@ -37,6 +43,8 @@ class Subscriber(BaseModel):
 
 
 class Freshness(BaseModel):
+    """Whether the dataset's last committed stage is within its contract's freshness SLA."""
+
     status: Literal["fresh", "stale", "never", "no-sla"] = Field(
         description="last committed stage vs the contract's `sla.freshness`"
     )
@@ -46,6 +54,8 @@ class Freshness(BaseModel):
 
 
 class DatasetSummary(BaseModel):
+    """`GET /api/datasets`: one dataset, with the subscribers the caller may see and its freshness."""
+
     id: str
     owner: str
     owner_name: str
@@ -57,12 +67,16 @@ class DatasetSummary(BaseModel):
 
 
 class FieldInfo(BaseModel):
+    """A contract field: name, classification and tags (never a value)."""
+
     name: str
     classification: str
     tags: list[str]
 
 
 class Run(BaseModel):
+    """`GET /api/runs`: one recorded step, with the counts it recorded (null where it recorded none)."""
+
     run_id: int
     dataset: str
     step: str
@@ -81,6 +95,8 @@ class Run(BaseModel):
 
 
 class DatasetDetail(DatasetSummary):
+    """`GET /api/datasets/{id}`: the summary, the contract's fields, stage counts and the latest runs."""
+
     purpose: str
     compatibility: str
     key_fields: list[str]
@@ -94,11 +110,15 @@ class DatasetDetail(DatasetSummary):
 
 
 class ReasonCount(BaseModel):
+    """How many quarantined rows failed one rule."""
+
     reason: str = Field(description="field and rule, never the value")
     rows: int
 
 
 class QuarantineSummary(BaseModel):
+    """`GET /api/quarantine`: a dataset's quarantined rows by reason (discarded rows are not counted)."""
+
     dataset: str
     rows: int
     open_rows: int
@@ -106,16 +126,22 @@ class QuarantineSummary(BaseModel):
 
 
 class KindCount(BaseModel):
+    """How many ledger entries are of one kind."""
+
     kind: str
     entries: int
 
 
 class LedgerProblem(BaseModel):
+    """A verification problem and the entry it concerns (`seq` 0: the ledger could not be read at all)."""
+
     seq: int
     problem: str
 
 
 class LatestCheckpoint(BaseModel):
+    """The latest signed checkpoint: tree size, Merkle root, time and signing key."""
+
     number: int
     tree_size: int
     root: str
@@ -124,6 +150,8 @@ class LatestCheckpoint(BaseModel):
 
 
 class LedgerStatus(BaseModel):
+    """`GET /api/ledger`: the ledger as verified by this request: head, problems, checkpoints, kinds."""
+
     entries: int
     intact: bool = Field(description="the whole chain, order and every signature verified")
     head_seq: int | None = None
@@ -139,6 +167,8 @@ class LedgerStatus(BaseModel):
 
 
 class SubjectSearch(BaseModel):
+    """The body of `POST /api/subjects/search`: the id travels here, never in a URL."""
+
     national_id: str = Field(
         min_length=1,
         max_length=64,
@@ -150,6 +180,8 @@ class SubjectSearch(BaseModel):
 
 
 class SubjectDelivery(BaseModel):
+    """One delivery of the person's data, as its ledger entry records it."""
+
     ledger_seq: int
     at: datetime
     dataset: str
@@ -161,6 +193,12 @@ class SubjectDelivery(BaseModel):
 
 
 class SubjectReport(BaseModel):
+    """`POST /api/subjects/search`: the person's deliveries, oldest first (the id is not returned).
+
+    `index_available` false (with a notice): no access index yet, which does not mean nobody
+    received this person's data.
+    """
+
     index_available: bool
     notice: str | None = None
     deliveries: list[SubjectDelivery]

@@ -66,6 +66,7 @@ router = APIRouter(include_in_schema=False)
 def render(
     request: Request, name: str, who: Principal | None, status_code: int = 200, **context: Any
 ) -> Response:
+    """Render template `name` with the caller (`who`; None when logged out) for the page header."""
     return templates.TemplateResponse(request, name, {"who": who, **context}, status_code=status_code)
 
 
@@ -78,11 +79,13 @@ def safe_next(request: Request, target: str | None) -> str:
 
 @router.get("/", name="home")
 def home(request: Request) -> Response:
+    """The root redirects (303) to the catalog, which asks for a login if needed."""
     return RedirectResponse(request.url_for("catalog_page").path, status_code=303)
 
 
 @router.get("/login", name="login_page")
 def login_page(request: Request, next: str | None = None) -> Response:
+    """The login form; `next` is kept only if it is a path on this site."""
     return render(request, "login.html", None, next=safe_next(request, next), failed=False)
 
 
@@ -92,6 +95,11 @@ def login(
     token: Annotated[str, Form(max_length=512)] = "",
     next: Annotated[str, Form(max_length=2048)] = "",
 ) -> Response:
+    """Check the typed token and set the signed session cookie (HttpOnly, SameSite=Strict).
+
+    The cookie is marked Secure only when this request came over HTTPS. A wrong token gets the form
+    again with 401; the token is never shown back.
+    """
     cookie = portal_of(request).auth().session_for(token.strip())
     if cookie is None:
         return render(request, "login.html", None, 401, next=safe_next(request, next), failed=True)
@@ -110,6 +118,10 @@ def login(
 
 @router.post("/logout", name="logout")
 def logout(request: Request) -> Response:
+    """Drop the session cookie and go to the login form.
+
+    Sessions are not stored: a copy of the cookie stays valid until it expires or its token is removed.
+    """
     response = RedirectResponse(request.url_for("login_page").path, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=request.scope.get("root_path") or "/")
     return response
@@ -117,11 +129,13 @@ def logout(request: Request) -> Response:
 
 @router.get("/catalog", name="catalog_page")
 def catalog_page(request: Request, who: Caller, bus: TheBus) -> Response:
+    """The datasets the caller may see, with freshness and delivery totals."""
     return render(request, "catalog.html", who, datasets=queries.datasets(bus, who))
 
 
 @router.get("/datasets/{dataset_id}", name="dataset_page")
 def dataset_page(request: Request, who: Caller, bus: TheBus, dataset_id: str) -> Response:
+    """One dataset (404 if the caller may not see it); the link to its quarantine only for those who may."""
     detail = queries.dataset_detail(bus, who, dataset_id)
     can_quarantine = who.can_see_quarantine(bus.catalog, dataset_id)
     return render(request, "dataset.html", who, d=detail, can_quarantine=can_quarantine)
@@ -129,21 +143,25 @@ def dataset_page(request: Request, who: Caller, bus: TheBus, dataset_id: str) ->
 
 @router.get("/runs", name="runs_page")
 def runs_page(request: Request, who: Caller, bus: TheBus, dataset: DatasetFilter = None) -> Response:
+    """The latest 100 recorded steps the caller may see, newest first, optionally of one dataset."""
     return render(request, "runs.html", who, runs=queries.runs(bus, who, dataset=dataset), dataset=dataset)
 
 
 @router.get("/quarantine", name="quarantine_page")
 def quarantine_page(request: Request, who: Caller, bus: TheBus, dataset: DatasetFilter = None) -> Response:
+    """Quarantined rows by reason, for the datasets whose quarantine the caller may see (counts only)."""
     return render(request, "quarantine.html", who, summaries=queries.quarantine(bus, who, dataset=dataset))
 
 
 @router.get("/ledger", name="ledger_page")
 def ledger_page(request: Request, who: Caller, bus: TheBus) -> Response:
+    """Verify the whole ledger now and show the result (admins and auditors; others get 403)."""
     return render(request, "ledger.html", who, ledger=queries.ledger_status(bus, who))
 
 
 @router.get("/subject", name="subject_page")
 def subject_page(request: Request, who: Caller) -> Response:
+    """The empty subject search form (auditors only)."""
     who.require_subject_search()
     return render(request, "subject.html", who, typed="", report=None, error=None)
 
@@ -155,6 +173,11 @@ def subject_search(
     bus: TheBus,
     national_id: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
+    """One person's deliveries (auditors only).
+
+    A malformed id is answered with 400 and not shown back; a valid one is shown back only in the
+    form's own input field.
+    """
     who.require_subject_search()
     try:
         report = subjects.subject_deliveries(bus, who, national_id)
@@ -194,6 +217,8 @@ def audit_report_page(
     start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
 ) -> Response:
+    """The audit report for a period (admins and auditors); an unreadable or empty period shows the form
+    again with 400."""
     who.require_audit_report()
     form = {"start": start or "", "end": end or ""}
     try:

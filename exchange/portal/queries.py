@@ -42,6 +42,10 @@ def datasets(bus: Bus, who: Principal) -> list[models.DatasetSummary]:
 
 
 def dataset_detail(bus: Bus, who: Principal, dataset_id: str) -> models.DatasetDetail:
+    """One dataset as the caller may see it, with its fields, stage counts and 20 latest visible runs.
+
+    NotVisible if the caller may not see it, the same as for an unknown id.
+    """
     who.require_dataset(bus.catalog, dataset_id)
     dataset = bus.catalog.datasets[dataset_id]
     contract = dataset.contract

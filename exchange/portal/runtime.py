@@ -44,6 +44,11 @@ class Portal:
         return f"Portal(open={self._bus is not None})"
 
     def bus(self) -> Bus:
+        """The bus, opened on the first call (once, under a lock).
+
+        Opening also checks the tokens' agencies against its catalog and derives the session key; if that
+        fails the bus is closed again and the error raised, so the next call tries again.
+        """
         if self._bus is None:
             with self._lock:
                 if self._bus is None:
@@ -59,11 +64,13 @@ class Portal:
         return self._bus
 
     def auth(self) -> Authenticator:
+        """The authenticator; opens the bus first if needed (the session key comes from its key store)."""
         self.bus()
         assert self._auth is not None
         return self._auth
 
     def close(self) -> None:
+        """Close the bus if it is open (at the app's shutdown); a later `bus()` would open it again."""
         with self._lock:
             if self._bus is not None:
                 self._bus.close()
@@ -72,11 +79,13 @@ class Portal:
 
 
 def portal_of(request: Request) -> Portal:
+    """The `Portal` that `create_app` keeps in the app's state."""
     portal: Portal = request.app.state.portal
     return portal
 
 
 def get_bus(portal: Portal = Depends(portal_of)) -> Bus:  # noqa: B008 - FastAPI's idiom
+    """FastAPI dependency: the portal's bus, opened on the first request that needs it."""
     return portal.bus()
 
 

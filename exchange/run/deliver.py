@@ -68,6 +68,13 @@ class _Plan:
 
 
 def deliver_subscription(ctx: StepContext, sub: Subscription) -> DeliverReport:
+    """Deliver every staged segment this subscription has not received yet, in stage order.
+
+    One batch and one ledger entry per segment, also when every row is denied (nothing is written
+    then; the entry records the denials). The caller holds the subscription's `deliver:` lock
+    (`Bus.deliver` does). Run again after a crash, it rewrites a written but unlogged batch under the
+    same batch id. Returns the totals: batches, rows delivered and denied by reason.
+    """
     dataset = ctx.catalog.dataset(sub.dataset)
     report = DeliverReport(sub.id)
     todo = _pending_segments(ctx, sub)

@@ -63,6 +63,7 @@ class ReplayReport:
     ledger_seq: int | None = None
 
     def counts(self) -> dict[str, Any]:
+        """The report as the JSON stored in the replay's `runs` row: counts and the stage id, no row id."""
         return {
             "stage_id": self.stage_id,
             "replayed": len(self.replayed),

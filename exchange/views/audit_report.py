@@ -55,6 +55,9 @@ UNRECORDED_REASON = "(reason not recorded)"
 
 
 class ReportLine(BaseModel):
+    """A recipient's deliveries and denials per purpose, dataset and basis, or (role `owner`) a dataset's
+    quarantined rows."""
+
     agency: str = Field(description="the recipient (deliveries, denials) or the dataset's owner (quarantine)")
     agency_name: str
     role: Literal["recipient", "owner"]
@@ -69,6 +72,8 @@ class ReportLine(BaseModel):
 
 
 class ReportTotals(BaseModel):
+    """The sums over all lines of the report."""
+
     batches: int = 0
     rows_delivered: int = 0
     rows_denied: int = 0
@@ -76,6 +81,8 @@ class ReportTotals(BaseModel):
 
 
 class AuditReport(BaseModel):
+    """`GET /api/audit/report`: counts per agency and purpose over [start, end); no identifier or value."""
+
     start: datetime | None = Field(description="inclusive; none: from the first entry")
     end: datetime | None = Field(description="exclusive; none: up to the time of the report")
     generated_at: datetime
