@@ -32,6 +32,7 @@ import sqlalchemy as sa
 
 from consent.protect.pseudonyms import pseudonymize
 from consent.register.legal_bases import NAME, PURPOSE_CODE
+from consent.register.reads import CHANGE_EVENTS, consent_history, consent_record, load_timeline
 from consent.register.tables import consent_events, consents
 from consent.register.terms import (
     ACTIVE,
@@ -66,28 +67,7 @@ _CHANGES = {
     RESUMED: ((PAUSED,), ACTIVE, ACTIVE),
     REVOKED_EVENT: ((ACTIVE, PAUSED, EXPIRED), REVOKED, REVOKED),
 }
-
-
-def _record(row: Any) -> ConsentRecord:
-    return ConsentRecord(
-        consent_id=row.consent_id,
-        subject_ref=row.subject_ref,
-        recipient=row.recipient,
-        dataset=row.dataset,
-        purpose=row.purpose,
-        fields=tuple(json.loads(row.fields)),
-        valid_from=row.valid_from,
-        valid_until=row.valid_until,
-        status=row.status,
-        revoked_at=row.revoked_at,
-        evidence=row.evidence,
-        version=row.version,
-        created_at=row.created_at,
-        data_life=row.data_life,
-        frequency=row.frequency,
-        collection_method=row.collection_method,
-        updated_at=row.updated_at,
-    )
+assert tuple(_CHANGES) == CHANGE_EVENTS  # the timeline reads exactly the events `_change` writes
 
 
 class ConsentRegister:
@@ -238,7 +218,7 @@ class ConsentRegister:
         when = as_utc(at) if at is not None else now
         last = conn.execute(
             sa.select(sa.func.max(consent_events.c.at)).where(
-                consent_events.c.consent_id == consent_id, consent_events.c.event.in_(tuple(_CHANGES))
+                consent_events.c.consent_id == consent_id, consent_events.c.event.in_(CHANGE_EVENTS)
             )
         ).scalar()
         if last is not None and when < as_utc(last):
@@ -343,52 +323,15 @@ class ConsentRegister:
         validity contains `at` are loaded (what `active` needs); `subject_ref` narrows to
         one subject.
         """
-        wanted = set(json.loads(fields_json(fields)))
-        c, e = consents, consent_events
-        raw = sa.String  # timestamps as the driver gives them; converted column-wise below
-        query = sa.select(
-            c.c.subject_ref,
-            c.c.consent_id,
-            c.c.fields,
-            sa.type_coerce(c.c.valid_from, raw),
-            sa.type_coerce(c.c.valid_until, raw),
-            sa.type_coerce(c.c.created_at, raw),
-        ).where(c.c.recipient == recipient, c.c.dataset == dataset, c.c.purpose == purpose)
-        events = (
-            sa.select(e.c.consent_id, e.c.event, e.c.at)
-            .join(c, c.c.consent_id == e.c.consent_id)
-            .where(
-                c.c.recipient == recipient,
-                c.c.dataset == dataset,
-                c.c.purpose == purpose,
-                e.c.event.in_(tuple(_CHANGES)),
-            )
-        )
-        if known_at is not None:
-            query = query.where(c.c.created_at <= as_utc(known_at))
-            events = events.where(e.c.recorded_at <= as_utc(known_at))
-        if subject_ref is not None:
-            query = query.where(c.c.subject_ref == subject_ref)
-            events = events.where(c.c.subject_ref == subject_ref)
-        if at is not None:
-            when = as_utc(at)
-            query = query.where(
-                c.c.valid_from <= when, sa.or_(c.c.valid_until.is_(None), c.c.valid_until > when)
-            )
-        rows = conn.execute(query.order_by(c.c.subject_ref, c.c.created_at, c.c.consent_id)).all()
-        revoked_at: dict[str, datetime] = {}
-        windows: list[tuple[str, datetime, datetime | None]] = []
-        open_pause: dict[str, datetime] = {}
-        for cid, event, when_at in conn.execute(events.order_by(e.c.event_id)):
-            if event == PAUSED_EVENT:
-                open_pause.setdefault(cid, when_at)
-            elif event == RESUMED and cid in open_pause:
-                windows.append((cid, open_pause.pop(cid), when_at))
-            elif event == REVOKED_EVENT:
-                revoked_at.setdefault(cid, when_at)
-        windows.extend((cid, start, None) for cid, start in open_pause.items())
-        return ConsentTimeline.from_columns(
-            list(zip(*rows, strict=True)) if rows else None, wanted, revoked_at, windows
+        return load_timeline(
+            conn,
+            recipient=recipient,
+            dataset=dataset,
+            purpose=purpose,
+            fields=fields,
+            known_at=known_at,
+            subject_ref=subject_ref,
+            at=at,
         )
 
     def active(
@@ -423,7 +366,7 @@ class ConsentRegister:
         row = conn.execute(
             sa.select(consents).where(consents.c.consent_id == consent_id_checked(consent_id))
         ).first()
-        return None if row is None else _record(row)
+        return None if row is None else consent_record(row)
 
     def list_for_subject(self, conn: sa.Connection, subject_id: str) -> list[ConsentRecord]:
         """Every consent of one subject, oldest first (for a citizen's own view)."""
@@ -436,7 +379,7 @@ class ConsentRegister:
             .where(consents.c.subject_ref == subject_ref)
             .order_by(consents.c.created_at, consents.c.consent_id)
         ).all()
-        return [_record(row) for row in rows]
+        return [consent_record(row) for row in rows]
 
     def events(self, conn: sa.Connection, consent_id: str) -> list[tuple[str, datetime]]:
         """The consent's history as (event, effective at), in the order it was recorded."""
@@ -444,9 +387,4 @@ class ConsentRegister:
 
     def history(self, conn: sa.Connection, consent_id: str) -> list[ConsentEvent]:
         """The consent's events with effective and recorded instants and versions."""
-        rows = conn.execute(
-            sa.select(consent_events)
-            .where(consent_events.c.consent_id == consent_id)
-            .order_by(consent_events.c.event_id)
-        ).all()
-        return [ConsentEvent(row.event, row.at, row.recorded_at, row.version) for row in rows]
+        return consent_history(conn, consent_id)
