@@ -57,6 +57,7 @@ test: lint browser
 
 bench: install
 	$(BIN)/python bench/exchange_bench.py
+	$(BIN)/python bench/initial_load_bench.py
 	$(BIN)/python bench/contracts_bench.py
 	$(BIN)/python bench/consent_bench.py
 	$(BIN)/python bench/fixed_width_bench.py

@@ -30,11 +30,15 @@ from audit.bundles import BundleReport, export_bundle, verify_bundle
 from audit.entries import (
     CatalogChange,
     CatalogChangedEntry,
+    CursorResetEntry,
     DeliveryEntry,
     EntryPayload,
     QuarantineDiscardEntry,
     QuarantineReplayEntry,
     QuarantineViewEntry,
+    SubscriptionDecisionEntry,
+    SubscriptionLifecycleEntry,
+    SubscriptionRequestEntry,
 )
 from audit.ledger.chain import ChainCheck
 from audit.ledger.checkpoints import (
@@ -88,6 +92,7 @@ __all__ = [
     "CatalogChangedEntry",
     "ChainCheck",
     "Checkpoint",
+    "CursorResetEntry",
     "DeliveryEntry",
     "EntryPayload",
     "KeySource",
@@ -100,6 +105,9 @@ __all__ = [
     "QuarantineViewEntry",
     "SigningKey",
     "StoredTree",
+    "SubscriptionDecisionEntry",
+    "SubscriptionLifecycleEntry",
+    "SubscriptionRequestEntry",
     "Verification",
     "VerifyReport",
     "canonical_json",

@@ -104,6 +104,11 @@ if step == "stage":
     report = bus.stage(arg)
 elif step == "deliver":
     report = bus.deliver("tax.income", arg)
+elif step == "reset":
+    from exchange.run.cursor_reset import reset_cursor
+    from exchange.run.reports import CommitReport
+    reset_cursor(bus, arg, by="bench", reason="read again for a new subscriber")
+    report = CommitReport(arg)
 else:
     report = bus.commit(arg)
 profiler.disable()

@@ -10,7 +10,9 @@ what changed between two contracts and whom it breaks; `gx_suite` exports the GX
 a run's volume and freshness. `StageValidation` validates the batches of one stage
 (uniqueness across them, references through a `KeyLookup`, run totals) and
 `validation_result` writes a run's totals as GX's ExpectationSuiteValidationResult;
-`check_references` lints referential expectations. Imports only `schemas`.
+`check_references` lints referential expectations. `purpose_problem` is the linter's
+rule for `purpose:` (required, and not `PURPOSE_PLACEHOLDER`, which `govbus discover`
+drafts). Imports only `schemas`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from contracts.model import (
     Problem,
     Sla,
 )
+from contracts.purpose import PURPOSE_PLACEHOLDER, purpose_problem
 from contracts.references import check_references, referenced_key_field
 from contracts.schema_check import check_against_schema, check_contract_schema, check_schema_history
 from contracts.sla import SlaResult, SlaTracker
@@ -42,6 +45,7 @@ __all__ = [
     "BREACH_ACTIONS",
     "CLASSIFICATIONS",
     "COMPATIBILITY_MODES",
+    "PURPOSE_PLACEHOLDER",
     "REPEAT_NOTE",
     "SCHEMA_PATH",
     "SUPPORTED_EXPECTATIONS",
@@ -73,6 +77,7 @@ __all__ = [
     "gx_suite_json",
     "lint_contract",
     "load_contract",
+    "purpose_problem",
     "referenced_key_field",
     "validate",
     "validation_result",

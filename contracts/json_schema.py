@@ -22,6 +22,7 @@ from contracts import expectations as ex
 from contracts.durations import DURATION_PATTERN
 from contracts.loader import FIELD_PATTERN, NAME_PATTERN, SEMVER_PATTERN
 from contracts.model import BREACH_ACTIONS, CLASSIFICATIONS, COMPATIBILITY_MODES
+from contracts.purpose import PURPOSE_HELP, PURPOSE_PATTERN
 
 SCHEMA_PATH = Path(__file__).with_name("contract.schema.json")
 SCHEMA_ID = "https://govbus.example/schemas/contract.schema.json"
@@ -112,6 +113,7 @@ def contract_json_schema() -> dict[str, Any]:
             "id",
             "version",
             "owner",
+            "purpose",
             "schema",
             "compatibility",
             "subject_field",
@@ -124,7 +126,11 @@ def contract_json_schema() -> dict[str, Any]:
             "version": {"type": "string", "pattern": SEMVER_PATTERN},
             "owner": {"type": "string", "pattern": NAME_PATTERN, "description": "The owner agency's id."},
             "description": {"type": "string"},
-            "purpose": {"type": "string"},
+            "purpose": {
+                "type": "string",
+                "pattern": PURPOSE_PATTERN,
+                "description": f"Required, not empty and not a TODO: {PURPOSE_HELP}.",
+            },
             "schema": {"type": "string", "pattern": r"^(?!/)(?!.*\.\.)[^\\]*\.avsc$"},
             "compatibility": {"enum": list(COMPATIBILITY_MODES)},
             "subject_field": {"type": "string"},

@@ -1,9 +1,11 @@
 """Reading and linting `contract.yaml`, keeping line numbers for every problem.
 
 `lint_contract(path)` returns every problem found (structure first; when the structure
-is sound, also the contract against its Avro schema); `load_contract(path)` returns the
-`Contract` or raises one `BadConfiguration` listing all problems, each as
-`file:line: field: message`. The file format is the one of
+is sound, also the contract against its Avro schema). A missing, empty or placeholder
+`purpose` is a problem too, but one that does not stop the other checks, so a fresh
+`govbus discover` draft is still checked against its schema (see `contracts.purpose`).
+`load_contract(path)` returns the `Contract` or raises one `BadConfiguration` listing
+all problems, each as `file:line: field: message`. The file format is the one of
 `catalog/datasets/tax.income/contract.yaml`.
 """
 
@@ -13,6 +15,8 @@ import difflib
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+import yaml
 
 from contracts.durations import parse_duration
 from contracts.expectations import SUPPORTED_EXPECTATIONS
@@ -27,6 +31,7 @@ from contracts.model import (
     Problem,
     Sla,
 )
+from contracts.purpose import purpose_problem
 from contracts.references import check_references
 from contracts.schema_check import check_contract_schema
 from contracts.yaml_checks import Entry, YamlChecks
@@ -37,21 +42,22 @@ SEMVER_PATTERN = r"^\d+\.\d+\.\d+$"
 _NAME = re.compile(NAME_PATTERN)
 _FIELD = re.compile(FIELD_PATTERN)
 _SEMVER = re.compile(SEMVER_PATTERN)
+_NULL = "tag:yaml.org,2002:null"
 REQUIRED = (
-    "id", "version", "owner", "schema", "compatibility",
+    "id", "version", "owner", "purpose", "schema", "compatibility",
     "subject_field", "key_fields", "source", "fields",
 )  # fmt: skip
-OPTIONAL = ("description", "purpose", "cursor_field", "expectations", "sla")
+OPTIONAL = ("description", "cursor_field", "expectations", "sla")
 _EXPECTATION_KEYS = ("type", "kwargs", "meta", "notes", "description")
 
 
 def lint_contract(path: str | Path) -> list[Problem]:
     """Every problem of the contract file at `path`, by line (empty: the contract is sound)."""
-    contract, problems = _read(Path(path))
+    contract, problems, asked = _read(Path(path))
     if contract is not None and not problems:
         problems.extend(check_contract_schema(contract))
         problems.extend(check_references(contract))
-    return sorted(problems, key=lambda problem: problem.line or 0)
+    return sorted(problems + asked, key=lambda problem: problem.line or 0)
 
 
 def load_contract(path: str | Path) -> Contract:
@@ -64,23 +70,25 @@ def load_contract(path: str | Path) -> Contract:
             where=str(path),
             hint="fix each listed line; `govbus check` lints the whole catalog",
         )
-    contract, _ = _read(Path(path))
+    contract, _, _ = _read(Path(path))
     if contract is None:  # cannot happen: lint found no problem in the same file
         raise BadConfiguration("the contract changed while it was read", where=str(path))
     return contract
 
 
-def _read(path: Path) -> tuple[Contract | None, list[Problem]]:
+def _read(path: Path) -> tuple[Contract | None, list[Problem], list[Problem]]:
+    """The contract (None unless its structure is sound), the structural problems, and
+    the purpose problems (which leave the contract built, see the module doc)."""
     reader = YamlChecks(path)
     root = reader.document()
     if root is None:
-        return None, reader.problems
+        return None, reader.problems, []
     entries = reader.mapping(root, "")
     if entries is None:
-        return None, reader.problems
+        return None, reader.problems, []
     lint = _ContractLint(reader, path)
     contract = lint.run({entry.key: entry for entry in entries}, root.start_mark.line + 1)
-    return contract, reader.problems
+    return contract, reader.problems, lint.asked
 
 
 class _ContractLint:
@@ -91,6 +99,7 @@ class _ContractLint:
         self.path = path
         self.lines: dict[str, int] = {}
         self.declared: set[str] = set()  # field names, even those with a bad spec
+        self.asked: list[Problem] = []  # what the owner must still write (the purpose)
 
     def run(self, entries: dict[str, Entry], first_line: int) -> Contract | None:
         for key, entry in entries.items():
@@ -100,7 +109,7 @@ class _ContractLint:
                 tip = f" (did you mean {close[0]!r}?)" if close else ""
                 self.r.problem(entry.line, key, f"unknown key{tip}")
         for key in REQUIRED:
-            if key not in entries:
+            if key not in entries and key != "purpose":  # purpose(): says what to write
                 self.r.problem(first_line, key, "required key is missing")
         get = entries.get
         text = self.r.string
@@ -109,7 +118,7 @@ class _ContractLint:
             "version": text(get("version"), "version", _SEMVER, "must be MAJOR.MINOR.PATCH"),
             "owner": text(get("owner"), "owner", _NAME, "must be an agency id"),
             "description": text(get("description"), "description") or "",
-            "purpose": text(get("purpose"), "purpose") or "",
+            "purpose": self.purpose(get("purpose"), self.lines.get("id", first_line)),
             "schema_ref": self.schema_ref(get("schema")),
             "compatibility": self.choice(get("compatibility"), "compatibility", COMPATIBILITY_MODES),
             "source": self.source(get("source")),
@@ -125,6 +134,21 @@ class _ContractLint:
         if self.r.problems or any(values[k] is None for k in ("id", "version", "schema_ref")):
             return None
         return Contract(**values, path=self.path, lines=self.lines)
+
+    def purpose(self, entry: Entry | None, id_line: int) -> str:
+        """The purpose text; missing, empty (`purpose:` included) or the placeholder is
+        recorded in `asked`, at the purpose's line or else the `id`'s."""
+        if entry is not None and isinstance(entry.node, yaml.ScalarNode) and entry.node.tag == _NULL:
+            value: str | None = ""  # `purpose:` with nothing after it: empty, not "not a string"
+        else:
+            value = self.r.string(entry, "purpose")
+            if entry is not None and value is None:
+                return ""  # not a string: already a structural problem
+        message = purpose_problem(value)
+        if message is not None:
+            line = entry.line if entry is not None else id_line
+            self.asked.append(Problem(self.r.file, line, "purpose", message))
+        return value or ""
 
     def choice(self, entry: Entry | None, field: str, allowed: tuple[str, ...]) -> str | None:
         value = self.r.string(entry, field)

@@ -1,10 +1,18 @@
 """One Airflow DAG per GovBus dataset, built from the catalog.
 
-    stage ──► deliver (mapped: one task instance per subscription) ──► commit
-          └─► freshness (datasets whose contract has an SLA freshness)
+    apply_params ──► stage ──► deliver (mapped: one instance per catalog subscription) ──► commit
+                         ├──► requested ──► deliver_requested (mapped at run time) ──┘
+                         └──► freshness (datasets whose contract has an SLA freshness)
 
+* apply_params does what an operator asked for when triggering the run (DAG params:
+  `backfill_subscription`, `backfill_since`, `reset_cursor`, `reason`); a scheduled run
+  sets none and it does nothing;
 * stage runs in its source agency's pool (`govbus_<agency>`, as many slots as the
   agency's `max_concurrent_reads`), so a legacy system never serves more reads at once;
+* deliver is mapped over the catalog files' subscriptions; requested reads, at run time,
+  the subscriptions approved in the state database, and deliver_requested is mapped over
+  those (none: no instance, and commit still runs). Each subscription's first delivery
+  is its initial load;
 * each deliver instance emits, through the dataset's AssetAlias, an event of the Asset
   `govbus://<dataset>/<recipient>` when data landed, so an agency's own DAG can be
   scheduled on exactly its deliveries;
@@ -16,9 +24,10 @@
 Every task retries with exponential backoff (GOVBUS_TASK_RETRIES, ..._RETRY_DELAY,
 ..._MAX_RETRY_DELAY) and describes its inputs and outputs to Airflow's OpenLineage
 provider. Parsing stays cheap: this file reads the catalog's YAML and Avro files and
-touches no database or network. If the catalog is broken, the folder still imports and
-shows a single `govbus_catalog_broken` DAG whose task fails with the `govbus check`
-message, instead of the datasets' DAGs silently disappearing.
+touches no database or network (which is why requested subscriptions are listed by a
+task). If the catalog is broken, the folder still imports and shows a single
+`govbus_catalog_broken` DAG whose task fails with the `govbus check` message, instead
+of the datasets' DAGs silently disappearing.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Asset, AssetAlias, BaseOperator, task
+from airflow.sdk import DAG, Asset, AssetAlias, BaseOperator, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
@@ -40,7 +49,7 @@ os.environ.setdefault("GOVBUS_HOME", str(_REPO / ".govbus"))
 os.environ.setdefault("GOVBUS_CATALOG", str(_REPO / "catalog"))
 
 from exchange.orchestration import tasks as orchestration  # noqa: E402
-from govbus.errors import GovBusError  # noqa: E402
+from govbus.errors import BadInput, GovBusError  # noqa: E402
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 
@@ -142,6 +151,76 @@ class FreshnessOperator(GovBusStepOperator):
         return orchestration.freshness_task(self.dataset_id)
 
 
+class ApplyParamsOperator(BaseOperator):
+    """Before the stage: applies the run's params (a backfill, a cursor reset); else nothing.
+
+    A wrong param or a change the bus refuses fails the run at once (no retry could fix
+    it), with the message naming the param, before anything is read or delivered.
+    """
+
+    ui_color = "#f3eefb"
+
+    def __init__(self, *, dataset_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dataset_id = dataset_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        try:
+            return orchestration.run_actions_task(self.dataset_id, context["params"], by=_who(context))
+        except BadInput as exc:  # a busy database (TransientError) is retried like any task
+            raise AirflowFailException(str(exc)) from exc
+
+
+class RequestedOperator(BaseOperator):
+    """Lists the dataset's approved requested subscriptions; deliver_requested maps over them."""
+
+    ui_color = "#e8f1fb"
+
+    def __init__(self, *, dataset_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dataset_id = dataset_id
+
+    def execute(self, context: Any) -> list[dict[str, str]]:
+        return orchestration.requested_task(self.dataset_id)
+
+
+def _who(context: Any) -> str:
+    """Who acts, as the ledger records it: the run, and the user who triggered it if known."""
+    run = context["dag_run"]
+    user = getattr(run, "triggering_user_name", None)
+    return f"{user} (airflow:{run.run_id})" if user else f"airflow:{run.run_id}"
+
+
+def _params() -> dict[str, Param]:
+    """What an operator may ask for when triggering a run (the UI's form; `--conf` on the CLI)."""
+    return {
+        "backfill_subscription": Param(
+            None,
+            type=["null", "string"],
+            title="Backfill subscription",
+            description="Subscription id of this dataset that receives the current state again in this run.",
+        ),
+        "backfill_since": Param(
+            None,
+            type=["null", "string"],
+            title="Backfill since",
+            description="Only rows whose cursor field is at or after this date or ISO 8601 instant.",
+        ),
+        "reset_cursor": Param(
+            False,
+            type="boolean",
+            title="Reset the cursor",
+            description="Read the source again from the start: every subscriber receives those rows.",
+        ),
+        "reason": Param(
+            "",
+            type="string",
+            title="Reason",
+            description="Why (recorded in the ledger; required with reset_cursor).",
+        ),
+    }
+
+
 def _dataset_dag(spec: orchestration.DagSpec, retry: orchestration.RetryPolicy) -> DAG:
     with DAG(
         dag_id=spec.dataset,
@@ -152,7 +231,9 @@ def _dataset_dag(spec: orchestration.DagSpec, retry: orchestration.RetryPolicy) 
         max_active_runs=1,
         default_args={"owner": "govbus", **retry.task_args()},
         tags=["govbus", f"owner:{spec.owner}"],
+        params=_params(),
     ) as dag:
+        apply_params = ApplyParamsOperator(task_id="apply_params", dataset_id=spec.dataset)
         stage = StageOperator(task_id="stage", dataset_id=spec.dataset, pool=spec.pool)
         commit = CommitOperator(
             task_id="commit",
@@ -160,16 +241,23 @@ def _dataset_dag(spec: orchestration.DagSpec, retry: orchestration.RetryPolicy) 
             trigger_rule="all_done",
             outlets=[AssetAlias(orchestration.commits_alias(spec.dataset))],
         )
+        deliveries = {
+            "dataset_id": spec.dataset,
+            "outlets": [AssetAlias(orchestration.deliveries_alias(spec.dataset))],
+            "map_index_template": "{{ task.subscription_id }}",
+        }
+        apply_params >> stage
         if spec.subscriptions:
-            deliver = DeliverOperator.partial(
-                task_id="deliver",
-                dataset_id=spec.dataset,
-                outlets=[AssetAlias(orchestration.deliveries_alias(spec.dataset))],
-                map_index_template="{{ task.subscription_id }}",
-            ).expand_kwargs([{"subscription_id": s.id, "recipient": s.recipient} for s in spec.subscriptions])
+            deliver = DeliverOperator.partial(task_id="deliver", **deliveries).expand_kwargs(
+                [{"subscription_id": s.id, "recipient": s.recipient} for s in spec.subscriptions]
+            )
             stage >> deliver >> commit
-        else:
-            stage >> commit
+        # Approved at run time, so listed at run time: the state database is not read at parse.
+        requested = RequestedOperator(task_id="requested", dataset_id=spec.dataset)
+        deliver_requested = DeliverOperator.partial(task_id="deliver_requested", **deliveries).expand_kwargs(
+            requested.output
+        )
+        stage >> requested >> deliver_requested >> commit
         if spec.freshness:
             # Its own branch: it judges whatever the stage left (also when the stage failed),
             # fails visibly on a breach, and no delivery or commit waits for it.

@@ -43,6 +43,7 @@ from exchange.run import (
     stage_dataset,
 )
 from exchange.state import Settings
+from exchange.subscriptions.merge import with_requested
 
 log = logging.getLogger("govbus.exchange")
 
@@ -69,6 +70,8 @@ class Bus:
         catalog = catalog or load_catalog(settings.catalog_dir)
         engine = state.make_engine(settings.state_url)
         state.init_state(engine)
+        with engine.connect() as conn:  # approved requests are subscriptions too
+            with_requested(catalog, conn)
         keys = consent.KeyStore(settings.keys_dir)
         signing_key, key_id = keys.signing_key()
         ledger = audit.Ledger(signing_key, key_id, keys.public_keys())

@@ -29,13 +29,23 @@ from audit.entries.catalog import CatalogChange, CatalogChangedEntry
 from audit.entries.delivery import DeliveryEntry
 from audit.entries.quarantine import QuarantineDiscardEntry, QuarantineReplayEntry, QuarantineViewEntry
 from audit.entries.reading import EntryPayload
+from audit.entries.subscriptions import (
+    CursorResetEntry,
+    SubscriptionDecisionEntry,
+    SubscriptionLifecycleEntry,
+    SubscriptionRequestEntry,
+)
 
 __all__ = [
     "CatalogChange",
     "CatalogChangedEntry",
+    "CursorResetEntry",
     "DeliveryEntry",
     "EntryPayload",
     "QuarantineDiscardEntry",
     "QuarantineReplayEntry",
     "QuarantineViewEntry",
+    "SubscriptionDecisionEntry",
+    "SubscriptionLifecycleEntry",
+    "SubscriptionRequestEntry",
 ]

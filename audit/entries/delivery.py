@@ -25,7 +25,8 @@ class DeliveryEntry:
     (name, sha256) of the delivered files (the `.enc` ones when encrypted), empty for
     database sinks; `merkle_root` is over the records as they left the bus (reversible
     fields as ciphertext). `reversible_fields` and `encrypted_files` are written only
-    when the subscription uses them, so plain deliveries keep their older exact form.
+    when the subscription uses them, so plain deliveries keep their older exact form;
+    `load` (`initial`) marks a batch of a subscriber's initial load or backfill.
     """
 
     KIND: ClassVar[str] = "delivery"
@@ -50,6 +51,7 @@ class DeliveryEntry:
     manifest_sha256: str | None
     reversible_fields: tuple[str, ...] = ()
     encrypted_files: bool = False
+    load: str | None = None  # `initial`: part of a subscriber's initial load (or backfill)
 
     def to_payload(self) -> dict[str, Any]:
         """The payload to append: exactly the keys and JSON types deliveries have always had."""
@@ -78,6 +80,8 @@ class DeliveryEntry:
             payload["reversible_fields"] = list(self.reversible_fields)
         if self.encrypted_files:
             payload["encrypted_files"] = True
+        if self.load is not None:
+            payload["load"] = self.load
         return payload
 
     @classmethod
@@ -108,4 +112,5 @@ class DeliveryEntry:
             manifest_sha256=read.optional_text("manifest_sha256"),
             reversible_fields=read.texts_if_present("reversible_fields"),
             encrypted_files=read.true_if_present("encrypted_files"),
+            load=read.optional_text("load") if read.has("load") else None,
         )

@@ -9,7 +9,7 @@ imports the parts (contracts, schemas, consent, connectors), never another room.
 from __future__ import annotations
 
 from exchange.catalog import protection
-from exchange.catalog.loader import Problem, check_catalog, expand_settings, load_catalog
+from exchange.catalog.loader import Problem, check_catalog, check_subscription, expand_settings, load_catalog
 from exchange.catalog.model import Agency, Catalog, Dataset, Subscription
 from exchange.catalog.schedules import frequency, parse_schedule
 
@@ -20,6 +20,7 @@ __all__ = [
     "Problem",
     "Subscription",
     "check_catalog",
+    "check_subscription",
     "expand_settings",
     "frequency",
     "load_catalog",

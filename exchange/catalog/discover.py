@@ -12,13 +12,19 @@ Avro types and their notes) and drafts the contract around it:
   email, phone, national_id, income …), with a note to review;
 * expectations: not null for NOT NULL columns, value lengths up to a declared
   VARCHAR/CHAR/VARBINARY length, the labels of an enum kept as a string, and unique
-  (compound unique) on the key.
+  (compound unique) on the key;
+* purpose: the `--purpose` text, else `contracts.PURPOSE_PLACEHOLDER` under a comment
+  saying what to write: only the owner knows why the dataset is shared, and lint refuses
+  the placeholder, so a draft cannot enter the catalog without a purpose;
+* description: the `--description` text, else "Rows of the table …", marked for review.
 
 The draft names its database the way it was given: a URL (its password, if any, left
 out and replaced by `password_env`), `url_env` or `conn_id` — never a secret. Every draft
 is linted before it is returned (`contracts.lint_contract`, which parses the schema with
-fastavro); one that does not lint is a GovBus bug (FatalError). `write_draft` writes the
-two files and refuses to replace existing ones unless asked to.
+fastavro); one that does not lint, the placeholder purpose aside, is a GovBus bug
+(FatalError). Texts are written as YAML flow scalars (`_flow`), quoted where YAML needs
+it, so a purpose holding `: ` or `#` reads back as given. `write_draft` writes the two
+files and refuses to replace existing ones unless asked to.
 """
 
 from __future__ import annotations
@@ -58,37 +64,59 @@ _PERSONAL = frozenset(
 _PERSONAL_PARTS = ("birth", "email", "phone", "address", "surname", "passport")
 _CURSOR = re.compile(r"updated|modified|changed|last_?(?:change|update|modif)|mtime|modif", re.IGNORECASE)
 _TIMESTAMPS = ("timestamp-micros", "local-timestamp-micros")
+_PURPOSE_TODO = "say why the dataset is shared and which decisions it supports"
 
 
 @dataclass(frozen=True)
 class Draft:
-    """A drafted dataset: the two files' texts and what a person must review (one line each)."""
+    """A drafted dataset: the two files' texts and what a person must review (one line each).
+
+    `purpose_todo`: the contract holds the placeholder purpose, the one lint problem a
+    draft may have (the owner must write it)."""
 
     dataset_id: str
     contract: str
     schema: str
     notes: tuple[str, ...]
+    purpose_todo: bool = False
 
 
 def draft_from_table(
-    settings: Mapping[str, Any], table: str, *, dataset_id: str | None = None, owner: str | None = None
+    settings: Mapping[str, Any],
+    table: str,
+    *,
+    dataset_id: str | None = None,
+    owner: str | None = None,
+    purpose: str | None = None,
+    description: str | None = None,
 ) -> Draft:
     """Draft the dataset of `table` in the database `settings` name (`url`, `url_env` or
-    `conn_id`, as a sql connector's settings)."""
+    `conn_id`, as a sql connector's settings). A `purpose` lint would refuse is refused
+    here, before the database is opened."""
     for value, option in ((dataset_id, "--dataset"), (owner, "--owner")):
         if value is not None and not _NAME.fullmatch(value):
             raise BadInput("must be lowercase letters and digits, separated by '.', '_' or '-'", where=option)
+    wrong = contracts.purpose_problem(purpose) if purpose is not None else None
+    if wrong is not None:
+        raise BadInput(wrong, where="--purpose")
     found = connectors.discover_table(connectors.sql_url(settings), table)
     table_name = table.rsplit(".", 1)[-1]
     plain = re.sub(r"[^a-z0-9]+", "_", table_name.lower()).strip("_") or "table"
     dataset_id = dataset_id or (f"{owner}.{plain}" if owner else plain)
-    draft = draft_dataset(found, _contract_source(settings, table, dataset_id), dataset_id, owner)
+    source = _contract_source(settings, table, dataset_id)
+    draft = draft_dataset(found, source, dataset_id, owner, purpose=purpose, description=description)
     check_draft(draft)
     return draft
 
 
 def draft_dataset(
-    found: connectors.TableDraft, source: tuple[dict[str, Any], list[str]], dataset_id: str, owner: str | None
+    found: connectors.TableDraft,
+    source: tuple[dict[str, Any], list[str]],
+    dataset_id: str,
+    owner: str | None,
+    *,
+    purpose: str | None = None,
+    description: str | None = None,
 ) -> Draft:
     """The contract and schema texts of a reflected table (see the module doc)."""
     columns = found["columns"]
@@ -105,10 +133,23 @@ def draft_dataset(
     notes += [f"{name}: the name looks personal: classified personal" for name in sorted(personal)]
     if owner is None:
         notes.append("owner: set the publishing agency's id (--owner)")
+    if purpose is None:
+        notes.append(f"purpose: {_PURPOSE_TODO} (--purpose); lint refuses the TODO until then")
     contract = _contract_text(
-        found, dataset_id, owner or "unknown", subject, keys, cursor, personal, source_settings, general
+        found,
+        dataset_id,
+        owner or "unknown",
+        subject,
+        keys,
+        cursor,
+        personal,
+        source_settings,
+        general,
+        purpose=purpose,
+        description=description,
     )
-    return Draft(dataset_id, contract, _schema_text(found, dataset_id), tuple(notes))
+    schema = _schema_text(found, dataset_id)
+    return Draft(dataset_id, contract, schema, tuple(notes), purpose_todo=purpose is None)
 
 
 def check_draft(draft: Draft) -> None:
@@ -116,6 +157,8 @@ def check_draft(draft: Draft) -> None:
     with tempfile.TemporaryDirectory(prefix="govbus-discover-") as folder:
         written = write_draft(draft, Path(folder) / draft.dataset_id, force=False)
         problems = contracts.lint_contract(written[0])
+    if draft.purpose_todo:  # the owner's to write; lint says so until it is written
+        problems = [p for p in problems if p.field != "purpose"]
     if problems:
         raise FatalError(
             f"the drafted contract does not lint: {problems[0].field}: {problems[0].message}",
@@ -250,9 +293,11 @@ def _contract_text(
     personal: set[str],
     source: dict[str, Any],
     general: list[str],
+    *,
+    purpose: str | None,
+    description: str | None,
 ) -> str:
     review = "  # REVIEW:"
-    description = f"Rows of the table {found['table']}."
     lines = [
         f"# Drafted by `govbus discover` from the {found['dialect']} table {found['table']}.",
         "# Review every line marked REVIEW, then run `govbus contract lint` on this folder and",
@@ -260,8 +305,7 @@ def _contract_text(
         *(f"# REVIEW: {note}" for note in general),
         f"id: {_flow(dataset_id)}",
         "version: 1.0.0",
-        f"owner: {_flow(owner)}" + (f"{review} the publishing agency's id" if owner == "unknown" else ""),
-        f"description: {_flow(description)}{review} say what one row is",
+        *_about(found["table"], owner, purpose, description),
         "schema: schema/v1.avsc",
         "compatibility: BACKWARD",
         f"subject_field: {_flow(subject)}{review} the column naming the person a row is about",
@@ -283,6 +327,29 @@ def _contract_text(
     for kind, kwargs in _expectations(found, keys):
         lines += [f"  - type: {kind}", f"    kwargs: {_flow(kwargs)}"]
     return "\n".join(lines) + "\n"
+
+
+def _about(table: str, owner: str, purpose: str | None, description: str | None) -> list[str]:
+    """The owner, description and purpose lines. What only people know is marked REVIEW;
+    the purpose, which lint requires, gets the placeholder lint refuses and a comment
+    saying what to write."""
+    review = "  # REVIEW:"
+    lines = [
+        f"owner: {_flow(owner)}" + (f"{review} the publishing agency's id" if owner == "unknown" else "")
+    ]
+    if description is None:
+        lines.append(f"description: {_flow(f'Rows of the table {table}.')}{review} say what one row is")
+    else:
+        lines.append(f"description: {_flow(description)}")
+    if purpose is None:
+        lines += [
+            f"# REVIEW: purpose: {_PURPOSE_TODO}",
+            "# (who uses it, for what); `govbus contract lint` refuses the TODO until it is replaced.",
+            f"purpose: {_flow(contracts.PURPOSE_PLACEHOLDER)}",
+        ]
+    else:
+        lines.append(f"purpose: {_flow(purpose)}")
+    return lines
 
 
 def _schema_text(found: connectors.TableDraft, dataset_id: str) -> str:

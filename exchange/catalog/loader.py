@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [  # the model lives in exchange.catalog.model; it is imported from he
     "Dataset",
     "Subscription",
     "check_catalog",
+    "check_subscription",
     "expand_settings",
     "load_catalog",
 ]
@@ -46,6 +48,7 @@ _SUBSCRIPTION_KEYS = {
     "pseudonymize_subject",
     "sink",
     "schedule",
+    "ends_on",
     protection.ENCRYPT_FILES,
 }
 
@@ -258,6 +261,30 @@ def _read_subscriptions(path: Path, catalog: Catalog, problems: list[Problem], s
         catalog.subscriptions[sub.id] = sub
 
 
+def check_subscription(
+    item: Mapping[str, Any], agency: str, catalog: Catalog, *, where: str
+) -> tuple[Subscription | None, list[Problem]]:
+    """Check a subscription given as a mapping (a request) by the rules of the catalog's files.
+
+    The same rules as a subscription written in `catalog/subscriptions/`: the dataset,
+    purpose and fields exist, the basis covers them (a statute naming this dataset,
+    recipient and purpose and every field; no sensitive field on consent), the sink and
+    schedule are well formed. Returns the subscription (None when refused) and every
+    problem, each naming the key (`Problem.field`) and what to change; `where` names the
+    request in them.
+    """
+    problems: list[Problem] = []
+    if agency not in catalog.agencies:
+        known = ", ".join(sorted(catalog.agencies))
+        problems.append(Problem(where, None, "agency", f"unknown recipient {agency!r}; members: {known}"))
+        return None, problems
+    marked = MarkedDict(item)
+    marked.line = 0
+    marked.lines = {}
+    sub = _subscription(marked, agency, where, catalog, problems)
+    return sub, [Problem(p.file, None, p.field, p.message) for p in problems]
+
+
 def _subscription(
     item: MarkedDict, agency: str, file: str, catalog: Catalog, problems: list[Problem]
 ) -> Subscription | None:
@@ -275,11 +302,18 @@ def _subscription(
     sub_id = item["id"]
     if not isinstance(sub_id, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", sub_id):
         bad("id", "must be letters, digits, '.', '_' or '-'")
+    for key in ("dataset", "purpose"):
+        if not isinstance(item[key], str):
+            bad(key, f"must be one {key} id (text), not a {type(item[key]).__name__}")
+    if len(problems) > before:
+        return None
     dataset = catalog.datasets.get(item["dataset"])
     if dataset is None:
-        bad("dataset", f"unknown dataset {item['dataset']!r}")
+        known = ", ".join(sorted(catalog.datasets)) or "none"
+        bad("dataset", f"unknown dataset {item['dataset']!r}; known: {known} (`govbus catalog list`)")
     if item["purpose"] not in catalog.purposes:
-        bad("purpose", f"unknown purpose {item['purpose']!r}")
+        known = ", ".join(sorted(catalog.purposes)) or "none"
+        bad("purpose", f"unknown purpose {item['purpose']!r}; purposes.yaml has: {known}")
     fields = item["fields"]
     if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):
         bad("fields", "must be a non-empty list of field names")
@@ -316,6 +350,7 @@ def _subscription(
     schedule, after = parse_schedule(item.get("schedule"), catalog.datasets, bad)
     if item.get("dataset") in after:
         bad("schedule", "after: a dataset cannot wait for itself")
+    ends_on = _ends_on(item.get("ends_on"), bad)
     if len(problems) > before:
         return None
     return Subscription(
@@ -333,7 +368,25 @@ def _subscription(
         line=item.line,
         encrypt_files=encrypt,
         reversible_fields=reversible,
+        ends_on=ends_on,
     )
+
+
+def _ends_on(value: Any, bad: Any) -> date | None:
+    """`ends_on:` — the last day the subscription delivers (a date, YYYY-MM-DD)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            pass
+    if not isinstance(value, date):
+        bad("ends_on", "must be a date, YYYY-MM-DD (the last day it delivers)")
+        return None
+    return value
 
 
 def _basis(item: MarkedDict, agency: str, fields: list[str], catalog: Catalog, bad: Any) -> str | None:
@@ -349,7 +402,20 @@ def _basis(item: MarkedDict, agency: str, fields: list[str], catalog: Catalog, b
         bad("basis", f"unknown statute {basis['statute']!r}")
         return None
     if (statute.dataset, statute.recipient, statute.purpose) != (item["dataset"], agency, item["purpose"]):
-        bad("basis", f"statute {statute.id} does not cover this dataset, recipient and purpose")
+        differs = [
+            f"{what} (it names {named!r}, not {asked!r})"
+            for what, named, asked in (
+                ("dataset", statute.dataset, item["dataset"]),
+                ("recipient", statute.recipient, agency),
+                ("purpose", statute.purpose, item["purpose"]),
+            )
+            if named != asked
+        ]
+        bad(
+            "basis",
+            f"statute {statute.id} does not cover this dataset, recipient and purpose: "
+            f"{'; '.join(differs)}; ask under a statute that names all three, or under consent",
+        )
     for name in fields:
         if name not in statute.fields:
             bad("fields", f"{name!r} is not among the fields statute {statute.id} allows")

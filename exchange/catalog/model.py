@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,11 @@ class Subscription:
     encrypt_files: bool = False
     reversible_fields: tuple[str, ...] = ()
     after: tuple[str, ...] = ()  # run when these datasets commit new data
+    ends_on: date | None = None  # the last day it delivers; then it ends
+    # `catalog` (declared in git) or `request` (asked for and approved at run time; then
+    # `approval_seq` is the ledger seq of the decision that completed its approval)
+    origin: str = "catalog"
+    approval_seq: int | None = None
 
     @property
     def basis(self) -> str:

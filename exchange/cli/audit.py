@@ -80,14 +80,22 @@ def audit_verify(
         ),
     ] = None,
 ) -> None:
-    """Check the whole ledger: hash chain, order, every signature and every signed checkpoint."""
+    """Check the whole ledger: hash chain, order, every signature and every signed checkpoint.
+
+    Also every access request and its signed decisions: signatures, the request's fingerprint,
+    and that each equals its ledger entry.
+    """
     import audit
     from audit import verify_bundle
 
     if bundle is None:
+        from exchange.subscriptions import decisions
+
         with bus_from_env() as bus, bus.engine.connect() as conn:
             report = bus.ledger.verify(conn)
-        _print_report(report, [], "ledger")
+            # Requests and their signed decisions, held against the ledger's copies.
+            problems = decisions.verify(conn, bus.keys.public_keys())
+        _print_report(report, problems, "ledger")
         return
     keys = audit.load_trusted_keys(trusted_keys) if trusted_keys else None
     result = verify_bundle(bundle, keys)

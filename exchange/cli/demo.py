@@ -58,8 +58,12 @@ def demo(
     settings = settings_from_env()
     if reset:
         views.reset_home(settings, console)
+    from exchange.demo import requests as sample_requests
+
+    first = False
     with bus_from_env(settings) as bus:
         if not sample.is_seeded(bus):
+            first = True
             seeded = sample.seed(bus, rows=rows)
             console.print(
                 f"Seeded the Tax Authority with {seeded.returns:,} returns "
@@ -79,6 +83,20 @@ def demo(
             console.print(f"The Tax Authority corrected {changed} returns and received {new} new ones.")
         with sample.agency_systems(bus):
             results = views.run_with_progress(bus, None, console)
+            asked = sample_requests.make_requests(bus) if first else None
+            if asked is not None and asked.approved:
+                console.print(
+                    f"The Statistics Office asked for regional incomes ({asked.approved}); "
+                    "the Tax Authority approved. Housing asked under the Benefits Agency's statute "
+                    f"and was refused: {'; '.join(asked.refused)}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                # The new subscriber's first run: the history first (its initial load).
+                (again,) = views.run_with_progress(bus, ["tax.income"], console)
+                tax = next(r for r in results if r.dataset == "tax.income")
+                tax.deliveries.update((k, v) for k, v in again.deliveries.items() if k not in tax.deliveries)
+                tax.failures.update(again.failures)
         views.print_summary(results, console)
     if any(not r.ok for r in results):
         raise typer.Exit(1)

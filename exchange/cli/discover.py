@@ -6,8 +6,10 @@ URL on the command line shows in the shell's history and `ps`, so the other two 
 ones to use with a password. The URL is never printed (the password is redacted).
 Writes `DIR/contract.yaml` and `DIR/schema/v1.avsc` (DIR: `--out`, else the catalog's
 `datasets/<dataset id>`), or prints both with `--stdout`; what needs a person's review
-goes to stderr, one `review:` line each. The catalog room's discovery (SQLAlchemy, the
-connectors) is imported when the command runs, not by `govbus --help`.
+goes to stderr, one `review:` line each. Without `--purpose` the contract's `purpose:` is
+a TODO that `govbus contract lint` refuses: only the owner can say why the dataset is
+shared. The catalog room's discovery (SQLAlchemy, the connectors) is imported when the
+command runs, not by `govbus --help`.
 """
 
 from __future__ import annotations
@@ -43,8 +45,23 @@ def discover(
         str | None, typer.Option("--dataset", help="Dataset id [OWNER.TABLE, or TABLE without --owner].")
     ] = None,
     owner: Annotated[str | None, typer.Option("--owner", help="The publishing agency's id.")] = None,
+    purpose: Annotated[
+        str | None,
+        typer.Option(
+            "--purpose",
+            help="Why the dataset is shared and which decisions it supports. Without it the "
+            "draft holds a TODO that `govbus contract lint` refuses until it is replaced.",
+        ),
+    ] = None,
+    description: Annotated[
+        str | None,
+        typer.Option(
+            "--description", help='What one row is (default: "Rows of the table TABLE.", marked REVIEW).'
+        ),
+    ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Folder to write to [the catalog's datasets/<dataset id>].")
+        Path | None,
+        typer.Option("--out", help="Folder to write to (default: the catalog's datasets/<dataset id>)."),
     ] = None,
     stdout: Annotated[
         bool, typer.Option("--stdout", help="Print both files instead of writing them.")
@@ -55,7 +72,9 @@ def discover(
     from exchange.catalog.discover import CONTRACT_FILE, SCHEMA_FILE, draft_from_table, write_draft
 
     settings, table = _database(targets, url_env, conn_id)
-    draft = draft_from_table(settings, table, dataset_id=dataset, owner=owner)
+    draft = draft_from_table(
+        settings, table, dataset_id=dataset, owner=owner, purpose=purpose, description=description
+    )
     if stdout:
         typer.echo(
             f"==> {CONTRACT_FILE} <==\n{draft.contract}\n==> {SCHEMA_FILE} <==\n{draft.schema}", nl=False
@@ -71,8 +90,9 @@ def discover(
     for note in draft.notes:
         err_console.print(f"[yellow]review:[/] {note}", highlight=False, soft_wrap=True)
     if not stdout:
+        first = "write the purpose and review" if draft.purpose_todo else "review"
         console.print(
-            f"Next: review the lines marked REVIEW, then `govbus contract lint {directory}`.",
+            f"Next: {first} the lines marked REVIEW, then `govbus contract lint {directory}`.",
             highlight=False,
             soft_wrap=True,
         )

@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.logging import RichHandler
@@ -25,6 +26,7 @@ from exchange.cli import demo as demo_cli
 from exchange.cli import views
 from exchange.cli.airflow import airflow_app
 from exchange.cli.audit import audit_app
+from exchange.cli.catalog import catalog_app
 from exchange.cli.common import bus_from_env, console, err_console, settings_from_env
 from exchange.cli.consent import consent_app
 from exchange.cli.contract import contract_app
@@ -36,7 +38,13 @@ from exchange.cli.portal import register as register_portal
 from exchange.cli.quarantine import quarantine_app
 from exchange.cli.report import report_app
 from exchange.cli.subject import subject
+from exchange.cli.subscription import backfill, cursor_app, subscription_app
 from govbus.errors import GovBusError
+
+if TYPE_CHECKING:
+    from exchange.bus import Bus
+    from exchange.run import DatasetRun
+    from exchange.state import Settings
 
 __all__ = ["app", "console", "err_console", "main"]
 
@@ -48,6 +56,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # The order of registration is the order `govbus --help` lists them in.
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(subscription_app, name="subscription")
+app.add_typer(cursor_app, name="cursor")
+app.command("backfill")(backfill)
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
@@ -100,6 +112,42 @@ def check() -> None:
         err_console.print(f"[red]{len(problems)} problem(s)[/] in {settings.catalog_dir}")
         raise typer.Exit(1)
     console.print(f"[green]✓[/] catalog {settings.catalog_dir} is consistent")
+    _check_requested(settings)
+
+
+def _check_requested(settings: Settings) -> None:
+    """Subscriptions approved at run time, checked against the catalog as it is now.
+
+    Reads the state database only when it exists and is migrated: `govbus check` runs in
+    CI on the catalog alone and must create nothing.
+    """
+    from exchange import state
+    from exchange.catalog.loader import load_catalog
+    from exchange.subscriptions.merge import requested_subscriptions
+    from exchange.subscriptions.requests import APPROVED, list_requests
+
+    url = settings.state_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return
+    engine = state.make_engine(url)
+    try:
+        if state.migrate.current(engine) != state.migrate.head():
+            return
+        catalog = load_catalog(settings.catalog_dir)
+        with engine.connect() as conn:
+            subs, problems = requested_subscriptions(catalog, list_requests(conn, status=APPROVED))
+    except GovBusError:
+        return  # the state database is not reachable: the catalog alone was checked
+    finally:
+        engine.dispose()
+    if subs:
+        console.print(
+            f"[green]✓[/] {len(subs)} subscription(s) approved at run time: {', '.join(s.id for s in subs)}"
+        )
+    for problem in problems:
+        err_console.print(f"[red]✗[/] {problem} (left out of every run)", highlight=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -110,8 +158,34 @@ def run(
     with bus_from_env() as bus, demo_cli.sample_systems(bus):
         results = views.run_with_progress(bus, [dataset] if dataset else None, console)
         views.print_summary(results, console)
+        _purge_lapsed(bus, results)
     if any(not r.ok for r in results):
         raise typer.Exit(1)
+
+
+def _purge_lapsed(bus: Bus, results: list[DatasetRun]) -> None:
+    """A subscription ended by its lapsed statute in this run: purge what it received.
+
+    Idempotent (`purge_ended_statutes` issues nothing twice), so it runs after every run
+    that ended such a subscription; under Airflow, schedule `govbus consent purge-statute`.
+    """
+    ended = {
+        bus.catalog.subscriptions[sub_id].statute
+        for r in results
+        for sub_id, report in r.deliveries.items()
+        if report.skipped == "ended" and sub_id in bus.catalog.subscriptions
+    }
+    from exchange.erasure import purges
+
+    lapsed = sorted(s for s in ended if s and s in purges.ended_statutes(bus))
+    for statute in lapsed:
+        run = purges.purge_ended_statutes(bus, statute)[statute]
+        console.print(
+            f"statute {statute} has lapsed: {len(run.outcomes)} purge(s) issued to its recipients "
+            f"({len(run.failed)} not delivered yet; `govbus consent purges` lists them)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()

@@ -10,7 +10,7 @@ are imported inside the functions that query them, when a command runs.
 from __future__ import annotations
 
 import shutil
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -68,8 +68,13 @@ def print_summary(results: list[DatasetRun], console: Console) -> None:
         )
         for sub_id, rep in r.deliveries.items():
             because = "; ".join(f"{why} {n:,}" for why, n in sorted(rep.denials.items()))
+            status = "[green]ok[/]"
+            if rep.skipped:
+                status = f"[yellow]{rep.skipped}[/]: not delivered"
+            elif rep.load_rows:
+                status = f"[green]ok[/], initial load {rep.load_rows:,} rows"
             subs.add_row(
-                sub_id, r.dataset, f"{rep.rows_delivered:,}", f"{rep.rows_denied:,}", because, "[green]ok[/]"
+                sub_id, r.dataset, f"{rep.rows_delivered:,}", f"{rep.rows_denied:,}", because, status
             )
         for sub_id, message in r.failures.items():
             if sub_id != "stage":
@@ -94,9 +99,21 @@ def print_status(bus: Bus, console: Console) -> None:
     for column in ("dataset", "committed up to", "stages waiting", "last run", "last status"):
         table.add_column(column)
     subs = Table(title="Subscriptions", title_justify="left")
-    for column in ("subscription", "basis", "batches", "rows delivered", "rows denied", "last delivery"):
+    for column in (
+        "subscription",
+        "basis",
+        "origin",
+        "state",
+        "batches",
+        "rows delivered",
+        "rows denied",
+        "last delivery",
+    ):
         subs.add_column(column)
+    from exchange.subscriptions import lifecycle
+
     with bus.engine.connect() as conn:
+        lives = lifecycle.lifecycles(conn)
         for dataset_id in sorted(bus.catalog.datasets):
             committed = conn.execute(sa.select(cur.c.updated_at).where(cur.c.dataset == dataset_id)).scalar()
             waiting = conn.execute(
@@ -125,7 +142,14 @@ def print_status(bus: Bus, console: Console) -> None:
                     ).where(dv.c.subscription_id == sub.id)
                 ).one()
                 subs.add_row(
-                    sub.id, sub.basis, str(row[0]), f"{row[1] or 0:,}", f"{row[2] or 0:,}", _when(row[3])
+                    sub.id,
+                    sub.basis,
+                    "approved request" if sub.origin == "request" else "catalog",
+                    _life_state(lives.get(sub.id)),
+                    str(row[0]),
+                    f"{row[1] or 0:,}",
+                    f"{row[2] or 0:,}",
+                    _when(row[3]),
                 )
     console.print(table)
     console.print(subs)
@@ -221,6 +245,15 @@ def reset_home(settings: Settings, console: Console) -> None:
     if home.exists() and ((home / "state.db").exists() or (home / "agencies").exists()):
         shutil.rmtree(home)
         console.print(f"Removed {home}")
+
+
+def _life_state(life: Any) -> str:
+    """A subscription's state in a word or three: not yet active, loading, active, suspended, ended."""
+    if life is None:
+        return "new (loads at its next run)"
+    if life.status == "active" and (life.load_pending or life.needs_pin):
+        return "active, initial load due"
+    return str(life.status)
 
 
 def _when(value: object) -> str:

@@ -11,6 +11,7 @@ from exchange.orchestration.tasks import (
     DeliveriesPending,
     PoolSpec,
     RetryPolicy,
+    RunParams,
     SubscriptionSpec,
     agency_pools,
     commit_task,
@@ -23,6 +24,8 @@ from exchange.orchestration.tasks import (
     freshness_task,
     newest_cursor_value,
     pool_name,
+    requested_task,
+    run_actions_task,
     stage_task,
 )
 
@@ -32,6 +35,7 @@ __all__ = [
     "DeliveriesPending",
     "PoolSpec",
     "RetryPolicy",
+    "RunParams",
     "SubscriptionSpec",
     "agency_pools",
     "commit_task",
@@ -45,6 +49,8 @@ __all__ = [
     "lineage",
     "newest_cursor_value",
     "pool_name",
+    "requested_task",
+    "run_actions_task",
     "stage_task",
     "step_lineage",
     "tasks",

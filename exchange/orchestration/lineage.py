@@ -34,9 +34,11 @@ from openlineage.client.facet_v2 import (
     tags_dataset,
 )
 
+from exchange import state
 from exchange.catalog.loader import Catalog, Dataset, Subscription, load_catalog
 from exchange.run.deliver import delivered_schema
 from exchange.state.settings import Settings
+from exchange.subscriptions.merge import with_requested
 
 NAMESPACE = "govbus"
 STEPS = ("stage", "deliver", "commit", "freshness")
@@ -101,11 +103,18 @@ def step_lineage(
 ) -> StepLineage:
     """What `step` of `dataset_id`'s exchange reads and writes; `counts` as the step returned them.
 
-    Reads the catalog's files (from the environment unless given): no database access.
+    Reads the catalog's files (from the environment unless given). Without a given
+    catalog, a commit, and a deliver of a subscription the files do not declare, also
+    read the requests approved in the state database: requested subscriptions are
+    delivered and committed too. The operators call this around `execute`, at run time,
+    never while Airflow parses the DAG file.
     """
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r}; known: {', '.join(STEPS)}")
-    catalog = catalog or load_catalog(Settings.from_env().catalog_dir)
+    if catalog is None:
+        catalog = load_catalog(Settings.from_env().catalog_dir)
+        if step == "commit" or (subscription_id and subscription_id not in catalog.subscriptions):
+            catalog = _with_requests(catalog)
     dataset = catalog.dataset(dataset_id)
     counts = counts or {}
     sub = catalog.subscriptions[subscription_id] if subscription_id else None
@@ -113,7 +122,11 @@ def step_lineage(
     if step == "deliver" and sub is not None:
         outputs = [_delivery_dataset(dataset, sub, counts)]
     elif step == "commit":
-        outputs = [_delivery_dataset(dataset, s, None) for s in catalog.subscriptions_for(dataset_id)]
+        # One output per recipient: an agency may hold a catalog and a requested subscription.
+        by_recipient: dict[str, Subscription] = {}
+        for s in catalog.subscriptions_for(dataset_id):
+            by_recipient.setdefault(s.agency, s)
+        outputs = [_delivery_dataset(dataset, s, None) for s in by_recipient.values()]
     else:
         outputs = []
     facet = GovBusRunFacet(
@@ -127,6 +140,16 @@ def step_lineage(
         counts={k: counts[k] for k in _SAFE_COUNTS if k in counts},
     )
     return StepLineage(inputs=[source], outputs=outputs, run_facets={"govbus": facet})
+
+
+def _with_requests(catalog: Catalog) -> Catalog:
+    """The catalog with the approved requests among its subscriptions (as `Bus.open` has it)."""
+    engine = state.make_engine(Settings.from_env().state_url)
+    try:
+        with engine.connect() as conn:
+            return with_requested(catalog, conn)
+    finally:
+        engine.dispose()
 
 
 def _source_dataset(dataset: Dataset, counts: Mapping[str, Any] | None) -> InputDataset:

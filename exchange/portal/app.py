@@ -4,9 +4,10 @@ Run it with `govbus portal`, with any ASGI server (`uvicorn --factory
 exchange.portal:create_app`), or mounted in Airflow 3's API server (`airflow_plugin.py`).
 
 Errors map to HTTP the same way on pages and API: 401 no/invalid credentials (pages
-redirect to the login form instead), 403 `NotAllowed`, 404 `NotVisible`, 400 other
-`BadInput`, 503 `BadConfiguration` / `TransientError`, 500 `FatalError`. Validation
-errors never echo what was sent (a typed national id must not come back in a 422).
+redirect to the login form instead), 403 `NotAllowed`, 404 `NotVisible`, 409 `NotOpen`
+(a decision on a decided request), 400 other `BadInput`, 503 `BadConfiguration` /
+`TransientError`, 500 `FatalError`. Validation errors never echo what was sent (a typed
+national id must not come back in a 422).
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from exchange.bus import Bus
-from exchange.portal import api, pages
+from exchange.portal import api, pages, request_pages
+from exchange.portal.access_requests import NotOpen
 from exchange.portal.auth import parse_tokens, tokens_from_env
 from exchange.portal.runtime import LoginRequired, Portal
 from exchange.views.roles import NotAllowed, NotVisible, Principal
@@ -74,6 +77,7 @@ def create_app(
     app.state.portal = portal
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(request_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_handlers(app)
 
@@ -99,6 +103,16 @@ def _local_path(request: Request) -> str:
     return path[len(prefix) :] if prefix and path.startswith(prefix) else path
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path (one path may have a route per method)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE and isinstance(route, BaseRoute):
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def _is_api(request: Request) -> bool:
     return _local_path(request).startswith(("/api/", "/openapi.json"))
 
@@ -108,6 +122,8 @@ def _status_of(exc: GovBusError) -> int:
         return 403
     if isinstance(exc, NotVisible):
         return 404
+    if isinstance(exc, NotOpen):
+        return 409
     if isinstance(exc, BadInput):
         return 400
     if isinstance(exc, BadConfiguration | TransientError):
@@ -137,7 +153,10 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return _error(request, exc.status_code, str(exc.detail), exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first route of the path
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return _error(request, exc.status_code, str(exc.detail), headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

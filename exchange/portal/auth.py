@@ -1,15 +1,22 @@
 """Who is calling: bearer tokens, the login form's signed session cookie.
 
 Tokens come from the environment variable `GOVBUS_PORTAL_TOKENS`, never from the
-catalog (which is in git): `TOKEN=admin,TOKEN=agency:tax,TOKEN=auditor`, entries
-separated by commas. A token is at least 16 characters (`openssl rand -hex 16`). No
-message ever repeats a token: errors name the entry's position.
+catalog (which is in git): `TOKEN=admin,TOKEN=agency:tax,TOKEN=auditor,TOKEN=dpo`,
+entries separated by commas (`dpo`: the data-protection officer). A token is at least
+16 characters (`openssl rand -hex 16`). No message ever repeats a token: errors name the
+entry's position.
 
 A browser logs in once with its token; the portal then keeps a session cookie signed
 with a key derived from the bus's key store (so sessions survive a restart and no extra
 secret needs configuring). The cookie holds an HMAC of the token, not the token, and is
 re-checked against the configured tokens on every request: removing a token from the
 environment and restarting ends its sessions.
+
+Forms that change something (an access request, a decision) carry a CSRF token: an HMAC
+of the session cookie under the session key (`csrf_token`), so it is per session, needs
+no server-side store, and a page of another site cannot know it. The cookie's
+`SameSite=Strict` already keeps it off cross-site posts; the token does not rely on the
+browser honouring that. Bearer-token callers carry no ambient credential and need none.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
 from collections.abc import Mapping
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -29,6 +37,8 @@ TOKENS_ENV = "GOVBUS_PORTAL_TOKENS"
 MIN_TOKEN_LENGTH = 16
 SESSION_COOKIE = "govbus_session"
 SESSION_MAX_AGE = 8 * 3600  # a working day; then the login form again
+CSRF_FIELD = "csrf_token"  # the hidden input of every form that changes something
+CSRF_HEADER = "X-CSRF-Token"  # the same token, for an API write made with a session cookie
 
 
 def parse_tokens(spec: str, *, where: str = f"environment variable {TOKENS_ENV}") -> dict[str, Principal]:
@@ -39,7 +49,8 @@ def parse_tokens(spec: str, *, where: str = f"environment variable {TOKENS_ENV}"
         raise BadConfiguration(
             "no portal tokens are configured",
             where=where,
-            hint="set it to TOKEN=admin,TOKEN=agency:ID,TOKEN=auditor (tokens from `openssl rand -hex 16`)",
+            hint="set it to TOKEN=admin,TOKEN=agency:ID,TOKEN=auditor,TOKEN=dpo "
+            "(tokens from `openssl rand -hex 16`)",
         )
     for number, entry in enumerate(entries, start=1):
         token, _, grant = entry.partition("=")
@@ -58,7 +69,7 @@ def parse_tokens(spec: str, *, where: str = f"environment variable {TOKENS_ENV}"
             raise BadConfiguration(
                 "only the agency role names an agency, and it must",
                 where=here,
-                hint="write agency:ID, or admin / auditor alone",
+                hint="write agency:ID, or admin / auditor / dpo alone",
             )
         if token in tokens:
             raise BadConfiguration("the same token is listed twice", where=here)
@@ -112,7 +123,8 @@ class Authenticator:
         """The cookie value for a valid token, or None when the token is not configured."""
         if self.by_token(token) is None:
             return None
-        return self._cookies.dumps({"tid": self._token_id(token)})
+        # `sid`: a random id, so two logins with one token are two sessions with two CSRF tokens.
+        return self._cookies.dumps({"tid": self._token_id(token), "sid": secrets.token_hex(16)})
 
     def by_session(self, cookie: str) -> Principal | None:
         """The caller of a session cookie; None if its signature is wrong, it is older than `SESSION_MAX_AGE`,
@@ -124,3 +136,11 @@ class Authenticator:
         if not isinstance(data, dict) or not isinstance(data.get("tid"), str):
             return None
         return self._by_token_id.get(data["tid"])
+
+    def csrf_token(self, cookie: str) -> str:
+        """The CSRF token of the session whose cookie this is (a new login, a new token)."""
+        return hmac.new(self._key, b"csrf\0" + cookie.encode(), hashlib.sha256).hexdigest()
+
+    def csrf_ok(self, cookie: str, offered: str | None) -> bool:
+        """Whether `offered` is this session's CSRF token (constant-time)."""
+        return bool(offered) and hmac.compare_digest(self.csrf_token(cookie), str(offered))

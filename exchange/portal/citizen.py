@@ -165,7 +165,7 @@ def _delivery(
     basis = _basis(catalog, entry, at, consents)
     sentence = (
         f"On {day_text(at)}, {owner} gave {recipient} data about you from “{about}”, "
-        f"for this purpose: {_lower_first(purpose_text)}. {basis}"
+        f"for this purpose: {_lower_first(purpose_text)}. {basis} {_approval(catalog, entry, owner)}"
     )
     proof = proofs.get(seq)
     return CitizenDelivery(
@@ -182,6 +182,20 @@ def _delivery(
         pseudonymized=PSEUDONYM_FIELD in fields,
         proof=proof_json(proof) if proof is not None else None,
     )
+
+
+def _approval(catalog: Catalog, entry: audit.DeliveryEntry, owner: str) -> str:
+    """Who let the recipient receive this dataset: the owner's signed decision, or the catalog."""
+    sub = catalog.subscriptions.get(entry.subscription)
+    first = (
+        " It was part of the data that existed when the agency started receiving it." if entry.load else ""
+    )
+    if sub is not None and sub.origin == "request" and sub.approval_seq is not None:
+        return (
+            f"{owner[:1].upper()}{owner[1:]} approved the agency's request for it "
+            f"(signed decision, ledger entry {sub.approval_seq}).{first}"
+        )
+    return f"The exchange's published catalog declares this subscription ({entry.subscription}).{first}"
 
 
 def _agency(catalog: Catalog, agency_id: str) -> str:

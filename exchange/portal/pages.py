@@ -24,8 +24,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from exchange.bus import Bus
 from exchange.portal import citizen, queries, subjects
 from exchange.portal.auth import SESSION_COOKIE, SESSION_MAX_AGE
-from exchange.portal.runtime import get_bus, page_principal, portal_of
+from exchange.portal.runtime import csrf_for, get_bus, page_principal, portal_of
 from exchange.views.audit_report import audit_report, parse_period
+from exchange.views.catalog_entries import CatalogQuery, filter_values
 from exchange.views.roles import Principal
 from govbus.errors import BadInput
 
@@ -37,9 +38,12 @@ _LOCAL_PATH = re.compile(r"/[A-Za-z0-9/_.~%?=&+-]*")
 Caller = Annotated[Principal, Depends(page_principal)]
 TheBus = Annotated[Bus, Depends(get_bus)]
 DatasetFilter = Annotated[str | None, Query(max_length=128)]
+CatalogFilter = Annotated[str | None, Query(max_length=128)]
 
 
-def _when(value: datetime | None) -> str:
+def _when(value: datetime | str | None) -> str:
+    if isinstance(value, str):  # ISO 8601 text, as the catalog entries hold times
+        value = datetime.fromisoformat(value)
     return "never" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -66,8 +70,12 @@ router = APIRouter(include_in_schema=False)
 def render(
     request: Request, name: str, who: Principal | None, status_code: int = 200, **context: Any
 ) -> Response:
-    """Render template `name` with the caller (`who`; None when logged out) for the page header."""
-    return templates.TemplateResponse(request, name, {"who": who, **context}, status_code=status_code)
+    """Render template `name` with the caller (`who`; None when logged out) for the page header, and
+    `csrf`: the session's CSRF token, which every form that changes something must carry."""
+    csrf = csrf_for(request) if who is not None else ""
+    return templates.TemplateResponse(
+        request, name, {"who": who, "csrf": csrf, **context}, status_code=status_code
+    )
 
 
 def safe_next(request: Request, target: str | None) -> str:
@@ -128,17 +136,40 @@ def logout(request: Request) -> Response:
 
 
 @router.get("/catalog", name="catalog_page")
-def catalog_page(request: Request, who: Caller, bus: TheBus) -> Response:
-    """The datasets the caller may see, with freshness and delivery totals."""
-    return render(request, "catalog.html", who, datasets=queries.datasets(bus, who))
+def catalog_page(
+    request: Request,
+    who: Caller,
+    bus: TheBus,
+    owner: CatalogFilter = None,
+    tag: CatalogFilter = None,
+    purpose: CatalogFilter = None,
+    q: CatalogFilter = None,
+) -> Response:
+    """Every dataset (every role), filtered by owner, tag, purpose and text; rows delivered only
+    for the datasets whose exchanges the caller may see. A filter value the catalog does not
+    know is said so, with an empty list."""
+    query = CatalogQuery(owner=owner or None, tag=tag or None, purpose=purpose or None, search=q or None)
+    return render(
+        request,
+        "catalog.html",
+        who,
+        entries=queries.catalog(bus, who, query),
+        summaries={s.id: s for s in queries.datasets(bus, who)},
+        form={"owner": owner or "", "tag": tag or "", "purpose": purpose or "", "q": q or ""},
+        choices=filter_values(bus.catalog),
+        unknown=query.unknown(bus.catalog),
+    )
 
 
 @router.get("/datasets/{dataset_id}", name="dataset_page")
 def dataset_page(request: Request, who: Caller, bus: TheBus, dataset_id: str) -> Response:
-    """One dataset (404 if the caller may not see it); the link to its quarantine only for those who may."""
-    detail = queries.dataset_detail(bus, who, dataset_id)
+    """One dataset's catalog entry for every role (404 if unknown); its exchanges (subscribers,
+    stages, runs) only for those who take part in it, its quarantine link only for those who may."""
+    entry = queries.catalog_entry_of(bus, who, dataset_id)
+    takes_part = who.can_see_dataset(bus.catalog, dataset_id)
+    detail = queries.dataset_detail(bus, who, dataset_id) if takes_part else None
     can_quarantine = who.can_see_quarantine(bus.catalog, dataset_id)
-    return render(request, "dataset.html", who, d=detail, can_quarantine=can_quarantine)
+    return render(request, "dataset.html", who, e=entry, d=detail, can_quarantine=can_quarantine)
 
 
 @router.get("/runs", name="runs_page")

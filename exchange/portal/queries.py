@@ -1,9 +1,13 @@
 """What the portal shows, computed once for both the HTML pages and the JSON API.
 
 Every function takes the bus and the calling `Principal` and applies `roles.py`'s
-rules itself, so no route can forget them. They read the catalog and the state
+rules itself, so no route can forget them. The catalog's metadata (`catalog`,
+`catalog_entry_of`) is `exchange.views.catalog_entries`, open to every role; the rest is
+operations, shown by the roles' rules. They read the catalog and the state
 database (the exchange's `stages`, `deliveries`, `runs`, `quarantine`; the consent
-part's `ledger`) and never write. The per-subject lookup lives in `subjects.py`.
+part's `ledger`) and never write. Requests approved since the portal's bus opened (here
+or with `govbus subscription approve`) are merged into its catalog first
+(`access_requests.refresh_subscriptions`). The per-subject lookup lives in `subjects.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,11 @@ from exchange import state
 from exchange.bus import Bus
 from exchange.catalog.loader import Dataset
 from exchange.portal import models
+from exchange.portal.access_requests import refresh_subscriptions
+from exchange.subscriptions import lifecycle
+from exchange.views.catalog_entries import CatalogEntry, CatalogQuery, catalog_entries, catalog_entry
 from exchange.views.roles import NotAllowed, NotVisible, Principal
+from exchange.views.subscriptions import life_state
 from govbus.errors import FatalError
 from govbus.instants import utc_now
 
@@ -37,16 +45,34 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 def datasets(bus: Bus, who: Principal) -> list[models.DatasetSummary]:
     """The catalog as the caller may see it, with freshness and delivery totals."""
+    refresh_subscriptions(bus)  # requests approved since the bus opened are subscribers too
     with bus.engine.connect() as conn:
         return [_summary(bus, who, conn, d) for d in who.visible_dataset_ids(bus.catalog)]
 
 
-def dataset_detail(bus: Bus, who: Principal, dataset_id: str) -> models.DatasetDetail:
-    """One dataset as the caller may see it, with its fields, stage counts and 20 latest visible runs.
+def catalog(bus: Bus, who: Principal, query: CatalogQuery) -> list[CatalogEntry]:
+    """Every dataset's catalog entry the filters match: metadata, which every signed-in role reads.
 
-    NotVisible if the caller may not see it, the same as for an unknown id.
+    A filter value the catalog does not know matches nothing (no error: a search API).
+    """
+    refresh_subscriptions(bus)
+    return catalog_entries(bus.catalog, engine=bus.engine, query=query)
+
+
+def catalog_entry_of(bus: Bus, who: Principal, dataset_id: str) -> CatalogEntry:
+    """One dataset's catalog entry, for every signed-in role; NotVisible (404) for an unknown id."""
+    who.require_catalog_entry(bus.catalog, dataset_id)
+    return catalog_entry(bus.catalog, dataset_id, engine=bus.engine)
+
+
+def dataset_detail(bus: Bus, who: Principal, dataset_id: str) -> models.DatasetDetail:
+    """One dataset's operations as the caller may see them: fields, stage counts, 20 latest visible runs.
+
+    NotVisible (404) for an unknown id, NotAllowed (403) for a dataset the caller takes no
+    part in (`Principal.require_dataset`); its catalog entry is `catalog_entry_of`.
     """
     who.require_dataset(bus.catalog, dataset_id)
+    refresh_subscriptions(bus)
     dataset = bus.catalog.datasets[dataset_id]
     contract = dataset.contract
     st = state.stages
@@ -122,6 +148,7 @@ def _subscribers(bus: Bus, who: Principal, conn: sa.Connection, dataset_id: str)
             .group_by(dv.c.subscription_id)
         )
     }
+    lives = lifecycle.lifecycles(conn, dataset_id)
     out = []
     for sub in bus.catalog.subscriptions_for(dataset_id):
         if not who.can_see_subscription(bus.catalog, sub):
@@ -139,6 +166,8 @@ def _subscribers(bus: Bus, who: Principal, conn: sa.Connection, dataset_id: str)
                 rows_delivered=int(total.delivered or 0) if total else 0,
                 rows_denied=int(total.denied or 0) if total else 0,
                 last_delivered_at=as_utc(total.last) if total else None,
+                origin="request" if sub.origin == "request" else "catalog",
+                state=life_state(lives.get(sub.id)),
             )
         )
     return out
@@ -165,6 +194,7 @@ def _freshness(conn: sa.Connection, dataset: Dataset) -> models.Freshness:
 
 def runs(bus: Bus, who: Principal, *, dataset: str | None = None, limit: int = 100) -> list[models.Run]:
     """Newest first; an agency gets its own datasets' steps and the deliveries to it."""
+    refresh_subscriptions(bus)
     r = state.runs
     query = sa.select(r).order_by(r.c.run_id.desc()).limit(max(1, min(limit, RUN_LIMIT_MAX)))
     if dataset is not None:
@@ -180,6 +210,7 @@ def runs(bus: Bus, who: Principal, *, dataset: str | None = None, limit: int = 1
 
 def run(bus: Bus, who: Principal, run_id: int) -> models.Run:
     """One run; a run the caller may not see is answered exactly like a missing one."""
+    refresh_subscriptions(bus)
     with bus.engine.connect() as conn:
         row = conn.execute(sa.select(state.runs).where(state.runs.c.run_id == run_id)).first()
     if row is None or not who.can_see_run(bus.catalog, row.dataset, row.subscription_id):
@@ -208,7 +239,7 @@ def _run(row: Any) -> models.Run:
 def quarantine(bus: Bus, who: Principal, *, dataset: str | None = None) -> list[models.QuarantineSummary]:
     """Quarantined rows per dataset and reason. Only counts: the rows stay in the state DB."""
     if dataset is not None:
-        who.require_dataset(bus.catalog, dataset)
+        who.require_catalog_entry(bus.catalog, dataset)
         if not who.can_see_quarantine(bus.catalog, dataset):
             raise NotAllowed(
                 "only the dataset's owner, admins and auditors see its quarantine", where="quarantine"

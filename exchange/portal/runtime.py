@@ -8,20 +8,23 @@ configuration stops the command instead of failing the first page.
 
 FastAPI dependencies here turn a request into a `Principal`: a bearer token first
 (`Authorization: Bearer ...`; an invalid one is refused, not ignored), else the
-session cookie of the login form.
+session cookie of the login form. A request that changes something and came with the
+session cookie must also carry the session's CSRF token (`form_principal`: the hidden
+form field; `api_writer`: the `X-CSRF-Token` header), else it is refused with 403.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Form, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from exchange.bus import Bus
-from exchange.portal.auth import SESSION_COOKIE, Authenticator, check_agencies
-from exchange.views.roles import Principal
+from exchange.portal.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Authenticator, check_agencies
+from exchange.views.roles import NotAllowed, Principal
 
 bearer = HTTPBearer(auto_error=False, description="A token from GOVBUS_PORTAL_TOKENS")
 
@@ -101,11 +104,29 @@ def caller(request: Request, credentials: HTTPAuthorizationCredentials | None) -
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
         request.state.principal = principal
+        request.state.session = None
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     principal = auth.by_session(cookie) if cookie else None
     request.state.principal = principal  # lets error pages keep the caller's menu
+    request.state.session = cookie if principal is not None else None  # its CSRF token is checked
     return principal
+
+
+def csrf_for(request: Request) -> str:
+    """The CSRF token forms of this page must carry: empty when the caller did not come by session."""
+    cookie = getattr(request.state, "session", None)
+    return portal_of(request).auth().csrf_token(cookie) if cookie else ""
+
+
+def _require_csrf(request: Request, offered: str | None) -> None:
+    cookie = getattr(request.state, "session", None)
+    if cookie is not None and not portal_of(request).auth().csrf_ok(cookie, offered):
+        raise NotAllowed(
+            "the form does not carry this session's CSRF token",
+            where="form",
+            hint="open the page again from the portal and send the form from there",
+        )
 
 
 def api_principal(
@@ -130,3 +151,20 @@ def page_principal(
     if principal is None:
         raise LoginRequired()
     return principal
+
+
+def form_principal(
+    request: Request,
+    who: Principal = Depends(page_principal),  # noqa: B008
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=128)] = "",
+) -> Principal:
+    """For HTML forms that change something: `page_principal`, and with a session, its CSRF token."""
+    _require_csrf(request, csrf_token)
+    return who
+
+
+def api_writer(request: Request, who: Principal = Depends(api_principal)) -> Principal:  # noqa: B008
+    """For /api calls that change something: `api_principal`, and with a session cookie instead of a
+    bearer token, the session's CSRF token in the `X-CSRF-Token` header."""
+    _require_csrf(request, request.headers.get(CSRF_HEADER))
+    return who

@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 CATALOG_CHANGED = audit.CatalogChangedEntry.KIND
 FORMAT = "govbus-catalog/1"
 # Where an item is declared is not what it says (file, line) and the contract's own path.
-_NOT_CONTENT = {"file", "line", "lines", "path"}
+_NOT_CONTENT = {"file", "line", "lines", "path", "origin", "approval_seq"}
+# Declared only when set: left out when None, so older catalogs keep their fingerprints.
+_ONLY_WHEN_SET = {"ends_on"}
 
 
 def _plain(value: Any) -> Any:
@@ -50,7 +52,9 @@ def _plain(value: Any) -> Any:
         return {
             f.name: _plain(getattr(value, f.name))
             for f in dataclasses.fields(value)
-            if f.compare and f.name not in _NOT_CONTENT
+            if f.compare
+            and f.name not in _NOT_CONTENT
+            and not (f.name in _ONLY_WHEN_SET and getattr(value, f.name) is None)
         }
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}

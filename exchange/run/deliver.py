@@ -1,6 +1,9 @@
 """Step 2, deliver: decide, minimize, protect, write, log — per subscription.
 
-For every staged segment this subscription has not yet received, in stage order:
+First (`exchange.run.initial_load`): activate a subscription met for the first time and
+pin its initial load, the dataset's current state; skip a suspended or ended one. Then,
+for every load part and staged segment it has not yet received, load parts first, then
+stages in order:
 the policy decides per row (statute, or the subject's active consent at this moment),
 allowed rows are cut to the subscription's fields, the subject id is replaced by a
 pseudonym for this recipient when the subscription asks for it, the sink writes the
@@ -29,8 +32,11 @@ import connectors
 import consent
 import schemas
 from exchange import state
+from exchange.run import initial_load
 from exchange.run.columns import PSEUDONYM_COLUMN, SUBJECT_REF_COLUMN
+from exchange.run.initial_load import Piece
 from exchange.run.reports import DeliverReport
+from exchange.subscriptions import lifecycle
 from govbus.instants import utc_now
 
 if TYPE_CHECKING:
@@ -77,8 +83,15 @@ def deliver_subscription(ctx: StepContext, sub: Subscription) -> DeliverReport:
     """
     dataset = ctx.catalog.dataset(sub.dataset)
     report = DeliverReport(sub.id)
-    todo = _pending_segments(ctx, sub)
+    life = initial_load.prepare(ctx, sub)
+    if life is None:
+        with ctx.engine.connect() as conn:
+            now = lifecycle.read(conn, sub.id)
+        report.skipped = now.status if now is not None else "not active"
+        return report
+    todo = initial_load.pieces(ctx, sub, life)
     if not todo:
+        initial_load.finish(ctx, sub, life)
         return report
     statute = ctx.catalog.statutes[sub.statute] if sub.statute else None
     timeline = None
@@ -107,9 +120,9 @@ def deliver_subscription(ctx: StepContext, sub: Subscription) -> DeliverReport:
     waiting: _Sent | None = None
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="govbus-audit") as audit:
-            for stage_id, segment, fingerprint in todo:
+            for piece in todo:
                 try:
-                    sent = _send(ctx, plan, sink, audit, stage_id, segment, fingerprint)
+                    sent = _send(ctx, plan, sink, audit, piece)
                 except BaseException:
                     if waiting is not None:  # written before the failure: log it
                         _record(ctx, plan, waiting, report)
@@ -121,6 +134,7 @@ def deliver_subscription(ctx: StepContext, sub: Subscription) -> DeliverReport:
                 _record(ctx, plan, waiting, report)
     finally:
         sink.close()
+    initial_load.finish(ctx, sub, life)
     log.info(
         "delivered %s to %s batches=%d rows=%d denied=%d",
         sub.dataset,
@@ -138,25 +152,6 @@ def _field_keys(ctx: StepContext, sub: Subscription) -> dict[str, tuple[str, byt
         key_id = ctx.keys.field_key_id(sub.agency, name)
         keys[name] = (key_id, ctx.keys.field_key(sub.agency, name, key_id))
     return keys
-
-
-def _pending_segments(ctx: StepContext, sub: Subscription) -> list[tuple[str, int, str]]:
-    st, dv = state.stages, state.deliveries
-    with ctx.engine.connect() as conn:
-        staged = conn.execute(
-            sa.select(st.c.stage_id, st.c.segments, st.c.schema_fingerprint)
-            .where(st.c.dataset == sub.dataset, st.c.status == "staged")
-            .order_by(st.c.seq)
-        ).all()
-        done = set(
-            conn.execute(sa.select(dv.c.stage_id, dv.c.segment).where(dv.c.subscription_id == sub.id)).all()
-        )
-    return [
-        (row.stage_id, segment, row.schema_fingerprint)
-        for row in staged
-        for segment in range(row.segments)
-        if (row.stage_id, segment) not in done
-    ]
 
 
 def _decide(
@@ -192,8 +187,7 @@ _Audit = tuple[str, list[tuple[int, bytes]]]  # (Merkle root, access-index group
 class _Sent:
     """A batch the sink has written, waiting for its audit work to be logged."""
 
-    stage_id: str
-    segment: int
+    piece: Piece
     batch_id: str
     rows_read: int
     out: pa.Table
@@ -217,16 +211,14 @@ def _send(
     plan: _Plan,
     sink: connectors.Sink,
     audit: ThreadPoolExecutor,
-    stage_id: str,
-    segment: int,
-    fingerprint: str,
+    piece: Piece,
 ) -> _Sent:
-    """Decide, minimize and protect one staged segment, start its audit work, write it."""
+    """Decide, minimize and protect one staged segment or load part, start its audit work, write it."""
     sub, dataset = plan.sub, plan.dataset
     subject_field = dataset.contract.subject_field
-    table = ctx.staging.read_segment(stage_id, segment)
+    table = initial_load.read_piece(ctx, piece, dataset.contract.cursor_field)
     # Staged under an older schema version? Read it as the current one (Avro resolution).
-    table = schemas.resolve_staged(table, fingerprint, dataset.versions, dataset.schema)
+    table = schemas.resolve_staged(table, piece.fingerprint, dataset.versions, dataset.schema)
     decision, denials = _decide(ctx, plan, table, utc_now())
     # Copy only what may leave: the subscription's fields (and the subject, to pseudonymize).
     keep = [
@@ -244,14 +236,12 @@ def _send(
         pseudonyms = consent.pseudonymize(allowed[subject_field], key)
         out = out.append_column(pa.field(PSEUDONYM_COLUMN, pa.string(), nullable=False), pseudonyms)
     out = _encrypt_reversible(plan, out)
-    batch_id = f"{stage_id}-{segment:05d}-{sub.id}"
+    batch_id = f"{piece.stage_id}-{piece.segment:05d}-{sub.id}"
     # The root is over what leaves the bus: reversible fields as their ciphertext.
     refs = subject_refs(ctx, dataset, allowed) if out.num_rows else None
     future = audit.submit(_audit_work, out, refs)
     receipt = sink.write(batch_id, out) if out.num_rows else None
-    return _Sent(
-        stage_id, segment, batch_id, table.num_rows, out, decision, denials, receipt, pseudonym_key_id, future
-    )
+    return _Sent(piece, batch_id, table.num_rows, out, decision, denials, receipt, pseudonym_key_id, future)
 
 
 def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -> None:
@@ -290,6 +280,7 @@ def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -
         # Named in the payload only when used: plain deliveries keep their exact form.
         reversible_fields=tuple(sub.reversible_fields),
         encrypted_files=bool(sub.encrypt_files),
+        load="initial" if sent.piece.is_load else None,
     )
     # The ledger is one chain for all subscriptions: appends are serialized across workers.
     with ctx.locked("ledger"), ctx.engine.begin() as conn:
@@ -297,8 +288,8 @@ def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -
         conn.execute(
             sa.insert(state.deliveries).values(
                 subscription_id=sub.id,
-                stage_id=sent.stage_id,
-                segment=sent.segment,
+                stage_id=sent.piece.stage_id,
+                segment=sent.piece.segment,
                 dataset=sub.dataset,
                 batch_id=sent.batch_id,
                 rows_delivered=out.num_rows,
@@ -312,6 +303,8 @@ def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -
     report.rows_delivered += out.num_rows
     report.rows_denied += decision.denied_count
     report.denials.update(sent.denials)
+    if sent.piece.is_load:
+        report.load_rows += out.num_rows
     ctx.progress(f"deliver:{sub.id}", sent.rows_read)
 
 

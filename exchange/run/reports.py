@@ -38,22 +38,33 @@ class StageReport:
 
 @dataclass
 class DeliverReport:
-    """What one subscription's delivery did: batches and rows delivered, rows denied by reason."""
+    """What one subscription's delivery did: batches and rows delivered, rows denied by reason.
+
+    `load_rows`: of the rows delivered, those of its initial load (or backfill);
+    `skipped`: why nothing was delivered (`suspended`, `ended`), None when it was delivered.
+    """
 
     subscription: str
     batches: int = 0
     rows_delivered: int = 0
     rows_denied: int = 0
     denials: Counter[str] = field(default_factory=Counter)
+    load_rows: int = 0
+    skipped: str | None = None
 
     def counts(self) -> dict[str, Any]:
         """The report as the JSON stored in the step's `runs` row."""
-        return {
+        counts: dict[str, Any] = {
             "batches": self.batches,
             "rows_delivered": self.rows_delivered,
             "rows_denied": self.rows_denied,
             "denials": dict(self.denials),
         }
+        if self.load_rows:
+            counts["load_rows"] = self.load_rows
+        if self.skipped:
+            counts["skipped"] = self.skipped
+        return counts
 
 
 @dataclass

@@ -36,6 +36,7 @@ from exchange.quarantine import store as quarantine
 from exchange.quarantine.rows import jsonable_rows
 from exchange.run import key_index
 from exchange.run.columns import SUBJECT_REF_COLUMN
+from exchange.run.cursor_reset import reset_marker
 from exchange.run.reports import StageReport
 from govbus.errors import BadInput, TransientError
 from govbus.instants import utc_now
@@ -183,11 +184,15 @@ def open_stage(ctx: StepContext, dataset_id: str, fingerprint: str) -> tuple[str
             .order_by(st.c.seq.desc())
             .limit(1)
         ).first()
+        committed = conn.execute(
+            sa.select(state.cursors.c.cursor, state.cursors.c.stage_id).where(
+                state.cursors.c.dataset == dataset_id
+            )
+        ).first()
         if last is None:
-            row = conn.execute(
-                sa.select(state.cursors.c.cursor).where(state.cursors.c.dataset == dataset_id)
-            ).first()
-            from_cursor, seq = (row.cursor if row else None), 1
+            from_cursor, seq = (committed.cursor if committed else None), 1
+        elif committed is not None and committed.stage_id == reset_marker(last.seq):
+            from_cursor, seq = committed.cursor, last.seq + 1  # reset since the last stage
         else:
             from_cursor, seq = last.to_cursor, last.seq + 1
         stage_id = f"{dataset_id}.{seq:06d}.{secrets.token_hex(3)}"

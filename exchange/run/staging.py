@@ -66,28 +66,103 @@ class StagingArea:
 
     def write_segment(self, stage_id: str, segment: int, table: pa.Table) -> None:
         """Write one segment; durable when this returns (a stage is marked staged after)."""
-        path = self.segment_path(stage_id, segment)
-        if self._local:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, path)
-            return
-        try:
-            self._fs.makedirs(f"{self._root}/{stage_id}", exist_ok=True)
-            with self._fs.open(path, "wb") as handle:
-                pq.write_table(table, handle)
-        except OSError as exc:
-            raise self._unreachable("write a staged segment to", exc) from None
+        self.write_table(f"{stage_id}/seg-{segment:05d}.parquet", table)
 
     def read_segment(self, stage_id: str, segment: int) -> pa.Table:
         """Read one segment back (whole: a segment is one bounded batch)."""
-        path = self.segment_path(stage_id, segment)
+        return self.read_table(f"{stage_id}/seg-{segment:05d}.parquet")
+
+    def write_table(self, name: str, table: pa.Table) -> None:
+        """Write a Parquet file at `name` (a relative path such as `stage/seg-00000.parquet`)."""
+        path = f"{self._root}/{name}"
+        folder = path.rsplit("/", 1)[0]
         if self._local:
-            return pq.read_table(path)
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, path)
+            return
+        try:
+            self._fs.makedirs(folder, exist_ok=True)
+            with self._fs.open(path, "wb") as handle:
+                pq.write_table(table, handle)
+        except OSError as exc:
+            raise self._unreachable("write a staged file to", exc) from None
+
+    def read_table(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        """Read the Parquet file at `name` (only `columns`, when given)."""
+        path = f"{self._root}/{name}"
+        if self._local:
+            return pq.read_table(path, columns=columns)
         try:
             with self._fs.open(path, "rb") as handle:
-                return pq.read_table(handle)
+                return pq.read_table(handle, columns=columns)
         except OSError as exc:
-            raise self._unreachable("read a staged segment from", exc) from None
+            raise self._unreachable("read a staged file from", exc) from None
+
+    def num_rows(self, name: str) -> int:
+        """Rows in the Parquet file at `name`, from its footer (nothing else is read)."""
+        path = f"{self._root}/{name}"
+        if self._local:
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        try:
+            with self._fs.open(path, "rb") as handle:
+                return int(pq.ParquetFile(handle).metadata.num_rows)
+        except OSError as exc:
+            raise self._unreachable("read a staged file from", exc) from None
+
+    def keep_copy(self, name: str, copy: str) -> None:
+        """Make `copy` hold the file at `name` too: a hard link on a local disk, else a copy.
+
+        The original stays where it is, so a step that fails after this is retried as if
+        it had not run (the copy is then an orphan its next run removes).
+        """
+        source, target = f"{self._root}/{name}", f"{self._root}/{copy}"
+        if self._local:
+            import os
+            import shutil
+
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            Path(target).unlink(missing_ok=True)
+            try:
+                os.link(source, target)
+            except OSError:  # another device, or a file system without hard links
+                shutil.copyfile(source, target)
+            return
+        try:
+            self._fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+            try:
+                self._fs.copy(source, target)
+            except NotImplementedError:  # a file system without server-side copy (SFTP)
+                with self._fs.open(source, "rb") as src, self._fs.open(target, "wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+        except OSError as exc:
+            raise self._unreachable("copy a staged file within", exc) from None
+
+    def names_in(self, folder: str) -> list[str]:
+        """The file names directly in `folder` (relative); empty when it does not exist."""
+        path = f"{self._root}/{folder}"
+        if self._local:
+            where = Path(path)
+            return sorted(p.name for p in where.iterdir() if p.is_file()) if where.is_dir() else []
+        try:
+            return sorted(str(p).rsplit("/", 1)[-1] for p in self._fs.ls(path, detail=False))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise self._unreachable("list", exc) from None
+
+    def remove(self, name: str) -> None:
+        """Delete the file at `name`; absent is fine."""
+        path = f"{self._root}/{name}"
+        if self._local:
+            Path(path).unlink(missing_ok=True)
+            return
+        try:
+            self._fs.rm(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise self._unreachable("delete a file from", exc) from None
 
     def discard(self, stage_id: str) -> None:
         """Delete a stage's segments (committed, or a crashed attempt); absent is fine."""

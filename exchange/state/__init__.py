@@ -16,13 +16,25 @@ from exchange.state import migrate
 from exchange.state.engine import init_state, make_engine
 from exchange.state.locks import exclusive
 from exchange.state.settings import Settings
-from exchange.state.tables import METADATA, cursors, dataset_keys, deliveries, quarantine, runs, stages
+from exchange.state.tables import (
+    METADATA,
+    cursors,
+    dataset_keys,
+    dataset_snapshots,
+    deliveries,
+    quarantine,
+    runs,
+    stages,
+    subscription_lifecycle,
+    subscription_requests,
+)
 
 __all__ = [
     "METADATA",
     "Settings",
     "cursors",
     "dataset_keys",
+    "dataset_snapshots",
     "deliveries",
     "exclusive",
     "init_state",
@@ -31,4 +43,6 @@ __all__ = [
     "quarantine",
     "runs",
     "stages",
+    "subscription_lifecycle",
+    "subscription_requests",
 ]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from govbus.errors import BadConfiguration
 
-_PACKAGED_CATALOG = Path(__file__).resolve().parent.parent / "catalog"
+_PACKAGED_CATALOG = Path(__file__).resolve().parents[2] / "catalog"  # the repository's catalog/
 
 
 @dataclass(frozen=True)

@@ -116,3 +116,71 @@ dataset_keys = sa.Table(
     sa.Column("stage_id", sa.String(128), nullable=False, index=True),
     sqlite_with_rowid=False,
 )
+
+# Subscriptions asked for at run time (CLI, portal, API) rather than written in the
+# catalog: the request as made, its status and the signed decisions on it. A request's id
+# is the subscription id it becomes. Approved ones join the catalog's subscriptions when the
+# bus opens (`exchange.subscriptions.merge`). The decisions themselves are ledger entries;
+# `decisions` keeps their signed documents so that `govbus audit verify` can hold the two
+# against each other.
+subscription_requests = sa.Table(
+    "subscription_requests",
+    METADATA,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("agency", sa.String(128), nullable=False, index=True),
+    sa.Column("dataset", sa.String(128), nullable=False, index=True),
+    sa.Column("purpose", sa.String(128), nullable=False),
+    sa.Column("statute", sa.String(128), nullable=True),  # None: each subject's consent
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("pseudonymize_subject", sa.Boolean, nullable=False, default=False),
+    sa.Column("sink", sa.JSON, nullable=False),
+    sa.Column("schedule", sa.String(128), nullable=True),
+    sa.Column("ends_on", sa.Date, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    # requested -> approved (every approver role has approved) | rejected | withdrawn
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("requested_by", sa.String(128), nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("request_sha256", sa.String(64), nullable=False),
+    sa.Column("ledger_seq", sa.Integer, nullable=True),  # the `subscription.requested` entry
+    sa.Column("decisions", sa.JSON, nullable=False),  # signed decision documents, in order
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+# The lifecycle of every subscription, catalog and requested alike, once the bus has seen
+# it: active (receiving), suspended (paused, holds nothing back), ended (for good). The
+# initial load: `load_id` names it (the `stage_id` of its rows in `deliveries`), `load_parts`
+# lists the snapshot parts it delivers, `since_seq` is the last stage it holds (it receives
+# the stages after it), `loaded_at` is set once every part is delivered.
+subscription_lifecycle = sa.Table(
+    "subscription_lifecycle",
+    METADATA,
+    sa.Column("subscription_id", sa.String(128), primary_key=True),
+    sa.Column("dataset", sa.String(128), nullable=False, index=True),
+    sa.Column("origin", sa.String(16), nullable=False),  # catalog | request
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("activated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("since_seq", sa.Integer, nullable=False),
+    sa.Column("load_id", sa.String(160), nullable=True),
+    sa.Column("load_parts", sa.JSON, nullable=True),
+    sa.Column("load_since", sa.String(64), nullable=True),  # a backfill's --since, ISO text
+    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.String(256), nullable=True),
+)
+
+# Each dataset's compacted snapshot: its current state (the newest version of every key,
+# every row for a dataset without keys) as of its last committed stage `seq`, kept as
+# Parquet parts in the staging area so that a subscriber activated later receives the
+# history (ADR 0006). `parts`: [{"name", "rows", "fingerprint"}]. `complete` is false when
+# stages were committed before snapshots existed: their rows are not in it.
+dataset_snapshots = sa.Table(
+    "dataset_snapshots",
+    METADATA,
+    sa.Column("dataset", sa.String(128), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("parts", sa.JSON, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("complete", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
-from contracts import SUPPORTED_EXPECTATIONS, lint_contract
+from contracts import PURPOSE_PLACEHOLDER, SUPPORTED_EXPECTATIONS, lint_contract
 from contracts.json_schema import SCHEMA_PATH, contract_json_schema
 
 SAMPLE = Path(__file__).parents[2] / "catalog/datasets/tax.income"
@@ -49,6 +49,9 @@ def _expectation(doc: dict[str, Any], kind: str) -> dict[str, Any]:
 MUTATIONS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "unknown top-level key": lambda d: d.update(owners="tax"),
     "missing required key": lambda d: d.pop("key_fields"),
+    "missing purpose": lambda d: d.pop("purpose"),
+    "empty purpose": lambda d: d.update(purpose=" "),
+    "placeholder purpose": lambda d: d.update(purpose=PURPOSE_PLACEHOLDER),
     "bad classification": lambda d: d["fields"]["tax_year"].update(classification="secret"),
     "unknown field attribute": lambda d: d["fields"]["tax_year"].update(pii=True),
     "bad compatibility": lambda d: d.update(compatibility="SIDEWAYS"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts import Problem, check_against_schema, lint_contract, load_contract
+from contracts import PURPOSE_PLACEHOLDER, Problem, check_against_schema, lint_contract, load_contract
 from govbus.errors import BadConfiguration
 from schemas import load_schema, parse_schema
 
@@ -92,6 +92,7 @@ def test_lint_reports_every_problem_with_file_line_and_field(tmp_path: Path) -> 
     found = {(p.line, p.field) for p in problems}
     assert found == {
         (1, "id"),
+        (1, "purpose"),  # missing: reported at the id's line, with what to write
         (2, "version"),
         (4, "schema"),
         (5, "compatibility"),
@@ -129,7 +130,7 @@ def test_load_contract_raises_once_listing_all_problems(tmp_path: Path) -> None:
     with pytest.raises(BadConfiguration) as err:
         load_contract(path)
     assert err.value.where == str(path)
-    assert "16 problem(s)" in err.value.message
+    assert "17 problem(s)" in err.value.message
     assert f"{path}:29: sla.volume: min_rows is greater than max_rows" in err.value.message
 
 
@@ -151,6 +152,7 @@ def test_missing_keys_bad_types_and_duplicates(tmp_path: Path) -> None:
     assert found[(2, "id")].startswith("duplicate key")
     for key in ("owner", "schema", "compatibility", "subject_field", "source"):
         assert found[(1, key)] == "required key is missing"
+    assert found[(1, "purpose")].startswith("required key is missing: say in a sentence why")
     assert found[(4, "key_fields")] == "must be a list"
     assert found[(5, "fields")] == "must be a mapping"
     assert found[(7, "expectations[0].type")] == "required key is missing"
@@ -226,3 +228,56 @@ def test_check_against_schema_names_each_disagreement() -> None:
     assert problems[0].message == "'postal_code' is not a field of gov.tax.income.IncomeReturn"
     assert problems[1].message == "schema field 'email' has no classification"
     assert "cannot run on these column types" in problems[2].message
+
+
+PURPOSE = "purpose: Lets agencies entitled by statute or consent check a person's assessed income.\n"
+
+
+@pytest.mark.parametrize(
+    ("purpose", "says"),
+    [
+        ("", "required key is missing"),
+        ("purpose: ''\n", "is empty"),
+        ("purpose:\n", "is empty"),
+        ("purpose: '   '\n", "is empty"),
+        (f"purpose: '{PURPOSE_PLACEHOLDER}'\n", "still holds the TODO placeholder"),
+        ("purpose: 'TODO write it'\n", "still holds the TODO placeholder"),
+    ],
+    ids=["missing", "empty", "null", "blank", "placeholder", "any-todo"],
+)
+def test_lint_asks_for_a_purpose_saying_what_to_write(tmp_path: Path, purpose: str, says: str) -> None:
+    text = (TAX / "contract.yaml").read_text().replace(PURPOSE, purpose)
+    path = _write(tmp_path, text)
+    [problem] = lint_contract(path)
+    line = 8 if purpose else 4  # the purpose's line; when missing, the id's
+    assert (problem.file, problem.line, problem.field) == (str(path), line, "purpose")
+    assert problem.message.startswith(says)
+    assert "why the dataset is shared and which decisions it supports" in problem.message
+    with pytest.raises(BadConfiguration, match="purpose"):
+        load_contract(path)
+
+
+def test_a_written_purpose_passes_even_with_colons_and_hashes(tmp_path: Path) -> None:
+    said = "Lets agencies check income: for benefits #42 (TODO-free)."
+    text = (TAX / "contract.yaml").read_text().replace(PURPOSE, f"purpose: '{said}'\n")
+    path = _write(tmp_path, text)
+    assert lint_contract(path) == []
+    assert load_contract(path).purpose == said
+
+
+def test_a_purpose_problem_does_not_hide_the_schema_check(tmp_path: Path) -> None:
+    text = (
+        (TAX / "contract.yaml")
+        .read_text()
+        .replace(PURPOSE, f"purpose: '{PURPOSE_PLACEHOLDER}'\n")
+        .replace("  postal_code: {classification: personal, tags: [quasi-identifier]}\n", "")
+    )
+    problems = lint_contract(_write(tmp_path, text))
+    assert [(p.line, p.field) for p in problems] == [(8, "purpose"), (18, "fields")]
+
+
+def test_a_purpose_that_is_not_text_is_one_problem(tmp_path: Path) -> None:
+    text = (TAX / "contract.yaml").read_text().replace(PURPOSE, "purpose: [a, b]\n")
+    assert [(p.line, p.field, p.message) for p in lint_contract(_write(tmp_path, text))] == [
+        (8, "purpose", "must be a string")
+    ]

@@ -112,11 +112,18 @@ def about(task):
         "trigger_rule": str(task.trigger_rule.value),
         "upstream": sorted(task.upstream_task_ids),
         "outlets": outlets(task),
-        "expand": [dict(k) for k in task.expand_input.value] if task.is_mapped else None,
+        "expand": expansion(task) if task.is_mapped else None,
     }
+
+def expansion(task):
+    value = task.expand_input.value
+    if isinstance(value, list):  # mapped over a list known at parse time
+        return [dict(k) for k in value]
+    return "xcom:" + value.operator.task_id  # mapped over an upstream task's output
 
 print(json.dumps({
     "errors": {k: str(v) for k, v in bag.import_errors.items()},
+    "params": {d.dag_id: {k: d.params.get_param(k).dump() for k in d.params} for d in bag.dags.values()},
     "dags": {d.dag_id: {t.task_id: about(t) for t in d.tasks} for d in bag.dags.values()},
     "schedules": {d.dag_id: str(d.schedule) for d in bag.dags.values()},
     "timetables": {d.dag_id: type(d.timetable).__name__ for d in bag.dags.values()},

@@ -15,9 +15,22 @@ def test_dag_folder_imports_with_one_dag_per_dataset(sample_bag):
     assert set(load_catalog(CATALOG).datasets) <= set(bag["dags"])  # more datasets may come
     assert list(bag["dags"]["benefits.recompute_entitlements"]) == ["count_income_rows"]
     tax = bag["dags"]["tax.income"]
-    assert sorted(tax) == ["commit", "deliver", "freshness", "stage"]
+    assert sorted(tax) == [
+        "apply_params",
+        "commit",
+        "deliver",
+        "deliver_requested",
+        "freshness",
+        "requested",
+        "stage",
+    ]
+    assert tax["apply_params"]["upstream"] == []
+    assert tax["stage"]["upstream"] == ["apply_params"]
     assert tax["deliver"]["upstream"] == ["stage"]
-    assert tax["commit"]["upstream"] == ["deliver"]  # the freshness branch holds back nothing
+    assert tax["requested"]["upstream"] == ["stage"]
+    assert tax["deliver_requested"]["upstream"] == ["requested"]
+    # Both kinds of subscription are delivered before the commit; freshness holds back nothing.
+    assert tax["commit"]["upstream"] == ["deliver", "deliver_requested"]
     assert tax["commit"]["trigger_rule"] == "all_done"
     assert bag["schedules"]["tax.income"] == "@daily"
 
@@ -34,6 +47,35 @@ def test_deliver_is_mapped_over_subscriptions_with_one_asset_per_recipient(sampl
         {"subscription_id": "statistics.tax-income", "recipient": "statistics"},
     ]
     assert bag["dags"]["tax.income"]["stage"]["outlets"] == []
+
+
+def test_requested_subscriptions_are_mapped_at_run_time_from_the_requested_task(sample_bag):
+    # The DAG file cannot know them (no database at parse): the mapping is over a task's output.
+    for dataset_id, tasks in sample_bag["dags"].items():
+        if dataset_id.startswith("benefits."):
+            continue  # the subscriber's own sample DAG
+        requested = tasks["deliver_requested"]
+        assert requested["type"] == "MappedOperator" and requested["mapped"] is True
+        assert requested["expand"] == "xcom:requested"
+        assert requested["outlets"] == [f"alias:govbus-deliveries:{dataset_id}"]
+        assert "deliver_requested" in tasks["commit"]["upstream"]
+
+
+def test_every_dataset_dag_takes_operator_params_that_default_to_nothing(sample_bag):
+    params = sample_bag["params"]["tax.income"]
+    assert sorted(params) == ["backfill_since", "backfill_subscription", "reason", "reset_cursor"]
+    defaults = {name: p["value"] for name, p in params.items()}
+    # A scheduled run sets none of them, so it does nothing but the exchange.
+    assert defaults == {
+        "backfill_subscription": None,
+        "backfill_since": None,
+        "reset_cursor": False,
+        "reason": "",
+    }
+    assert params["backfill_subscription"]["schema"]["type"] == ["null", "string"]
+    assert params["reset_cursor"]["schema"]["type"] == "boolean"
+    assert all(p["description"] for p in params.values())  # the UI's trigger form explains each
+    assert sample_bag["params"]["benefits.recompute_entitlements"] == {}
 
 
 def test_stage_tasks_run_in_their_source_agency_pool(sample_bag):

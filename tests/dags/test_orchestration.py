@@ -127,3 +127,135 @@ def test_newest_cursor_value_only_from_cursors_ordered_by_the_field():
     assert o.newest_cursor_value({**cursor, "after": [when, "R1"]}, "filed_at") is None
     assert o.newest_cursor_value({"files": ["residents-1.dat"]}, "updated_at") is None
     assert o.newest_cursor_value({**cursor, "after": ["not a time", "R1"]}, "updated_at") is None
+
+
+# -- run time: requested subscriptions and a triggered run's params ----------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "named", "says"),
+    [
+        ({"backfill_since": "2025-01-31"}, "backfill_since", "backfill_subscription is not"),
+        ({"backfill_subscription": "x", "backfill_since": "last week"}, "backfill_since", "is not a date"),
+        ({"reset_cursor": True}, "reason", "a cursor reset needs a reason"),
+        ({"reset_cursor": True, "reason": "  "}, "reason", "a cursor reset needs a reason"),
+        ({"reset_cursor": "yes", "reason": "r"}, "reset_cursor", "true or false"),
+        ({"backfill_subscription": 7}, "backfill_subscription", "a string or null"),
+    ],
+)
+def test_a_wrong_run_param_is_refused_naming_it(params, named, says):
+    with pytest.raises(BadInput) as caught:
+        o.RunParams.from_params(params)
+    assert f"DAG param {named}" in str(caught.value)
+    assert says in str(caught.value)
+
+
+def test_run_params_of_a_scheduled_run_ask_for_nothing():
+    defaults = {"backfill_subscription": None, "backfill_since": None, "reset_cursor": False, "reason": ""}
+    assert o.RunParams.from_params(defaults).asks_anything is False
+    assert o.RunParams.from_params({}).asks_anything is False
+    asked = o.RunParams.from_params({"backfill_subscription": " s.x ", "backfill_since": "2025-01-31"})
+    assert asked.backfill_subscription == "s.x"
+    assert asked.backfill_since == dt.datetime(2025, 1, 31, tzinfo=dt.UTC)
+
+
+def test_a_scheduled_run_opens_no_bus(govbus_home):
+    assert o.run_actions_task("tax.income", {"reset_cursor": False}, by="airflow:r") == {}
+    assert not (govbus_home / "state.db").exists()
+
+
+def _ledger_payloads(bus, kind):
+    import json
+
+    import sqlalchemy as sa
+
+    with bus.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT payload FROM ledger WHERE kind = :k ORDER BY seq"), {"k": kind})
+        return [json.loads(p) for (p,) in rows]
+
+
+def test_run_actions_reset_the_cursor_and_ask_for_a_backfill_naming_who(bus):
+    from exchange.demo import deployment as demo
+
+    demo.seed(bus, rows=200)
+    bus.run(["tax.income"])
+    params = {
+        "backfill_subscription": "statistics.tax-income",
+        "backfill_since": "2020-01-01",
+        "reset_cursor": True,
+        "reason": "source corrected in place",
+    }
+    done = o.run_actions_task("tax.income", params, by="airflow:manual__1")
+    assert done["backfill"] == "statistics.tax-income"
+    assert done["backfill_since"] == "2020-01-01T00:00:00+00:00"
+    (reset,) = _ledger_payloads(bus, "dataset.cursor-reset")
+    assert (reset["by"], reset["reason"], reset["to"]) == (
+        "airflow:manual__1",
+        "source corrected in place",
+        "start",
+    )
+    assert done["cursor_reset_seq"] > 0
+    backfills = [
+        e for e in _ledger_payloads(bus, "subscription.lifecycle") if e["reason"].startswith("backfill")
+    ]
+    assert [(e["subscription"], e["by"]) for e in backfills] == [
+        ("statistics.tax-income", "airflow:manual__1")
+    ]
+
+
+def test_a_backfill_param_must_name_an_active_subscription_of_the_dataset(bus):
+    with pytest.raises(BadInput, match=r"'benefits\.residents' is not a subscription to tax\.income"):
+        o.run_actions_task("tax.income", {"backfill_subscription": "benefits.residents"}, by="airflow:r")
+    with pytest.raises(BadInput, match=r"'nobody\.tax-income' is not a subscription to tax\.income"):
+        o.run_actions_task("tax.income", {"backfill_subscription": "nobody.tax-income"}, by="airflow:r")
+    # Known, but never delivered: its first delivery sends the current state anyway.
+    with pytest.raises(BadInput, match=r"statistics\.tax-income is not yet delivered") as caught:
+        o.run_actions_task("tax.income", {"backfill_subscription": "statistics.tax-income"}, by="airflow:r")
+    assert "DAG param backfill_subscription" in str(caught.value)
+
+
+def test_a_refused_cursor_reset_leaves_no_backfill_behind(bus):
+    from exchange.demo import deployment as demo
+
+    demo.seed(bus, rows=100)
+    bus.run(["tax.income"])
+    demo.change_some(bus)  # changed and new returns: the next stage waits uncommitted
+    bus.stage("tax.income")
+    params = {"backfill_subscription": "statistics.tax-income", "reset_cursor": True, "reason": "r"}
+    with pytest.raises(BadInput, match="has a stage not yet committed"):
+        o.run_actions_task("tax.income", params, by="airflow:r")
+    assert [e for e in _ledger_payloads(bus, "subscription.lifecycle") if e["reason"] == "backfill"] == []
+
+
+def test_requested_task_lists_only_the_approved_requests_of_the_dataset(bus):
+    from exchange.subscriptions import decisions, requests
+    from exchange.subscriptions.requests import RequestSpec
+
+    assert o.requested_task("tax.income") == []
+    spec = RequestSpec(
+        agency="statistics",
+        dataset="tax.income",
+        purpose="OFFICIAL_STATISTICS",
+        statute="STAT-7",
+        fields=("tax_year", "gross_income"),
+        sink={"connector": "parquet", "directory": "${GOVBUS_HOME}/agencies/statistics/inbox/asked"},
+        id="statistics.asked",
+        requested_by="a.analyst",
+    )
+    requests.submit(bus, spec)
+    assert o.requested_task("tax.income") == []  # asked, not yet approved
+    decisions.decide(
+        bus, "statistics.asked", decision="approve", role="owner", agency="tax", by="head", reason="STAT-7"
+    )
+    assert o.requested_task("tax.income") == [
+        {"subscription_id": "statistics.asked", "recipient": "statistics"}
+    ]
+    assert o.requested_task("registry.residents") == []
+    # The OpenLineage events of its deliver and of the commit know it too (read at run time).
+    from exchange.orchestration.lineage import step_lineage
+
+    (output,) = step_lineage("deliver", "tax.income", "statistics.asked").outputs
+    assert output.name == "tax.income/statistics"
+    assert [f.name for f in output.facets["schema"].fields] == ["tax_year", "gross_income"]
+    committed = [d.name for d in step_lineage("commit", "tax.income").outputs]
+    assert committed == ["tax.income/benefits", "tax.income/housing", "tax.income/statistics"]

@@ -29,9 +29,12 @@ TOKENS = {
     "statistics": "statistics-token-0123456789",
     "housing": "housing-token-0123456789",
     "registry": "registry-token-0123456789",
+    "health": "health-agency-token-0123456789",
+    "dpo": "dpo-token-0123456789",
 }
 TOKEN_SPEC = ",".join(
-    f"{token}={name if name in ('admin', 'auditor') else 'agency:' + name}" for name, token in TOKENS.items()
+    f"{token}={name if name in ('admin', 'auditor', 'dpo') else 'agency:' + name}"
+    for name, token in TOKENS.items()
 )
 
 

@@ -1,4 +1,5 @@
-"""Roles: an agency sees only its own corner; nobody unauthenticated sees anything."""
+"""Roles: every agency reads the catalog, an agency sees only its own corner of the exchanges;
+nobody unauthenticated sees anything."""
 
 from __future__ import annotations
 
@@ -83,13 +84,20 @@ def test_subscriber_sees_the_dataset_but_only_its_own_subscription(client):
     assert "statistics.tax-income" not in page and "by reason" not in page
 
 
-def test_unrelated_agency_learns_nothing_about_the_dataset(client):
+def test_unrelated_agency_reads_the_catalog_entry_but_nothing_of_its_exchanges(client):
     assert client.get("/api/datasets", headers=bearer("registry")).json() == []
     assert client.get("/api/runs", headers=bearer("registry")).json() == []
-    for path in ("/api/datasets/tax.income", "/api/runs?dataset=tax.income"):
-        assert client.get(path, headers=bearer("registry")).status_code == 404
-    assert client.get("/api/quarantine?dataset=tax.income", headers=bearer("registry")).status_code == 404
-    assert client.get("/datasets/tax.income", headers=bearer("registry")).status_code == 404
+    for path in ("/api/datasets/", "/api/runs?dataset=", "/api/quarantine?dataset="):
+        # the dataset is public in the catalog, what happens to it is not: 403; unknown: 404
+        assert client.get(path + "tax.income", headers=bearer("registry")).status_code == 403
+        assert client.get(path + "no.such", headers=bearer("registry")).status_code == 404
+    page = client.get("/datasets/tax.income", headers=bearer("registry"))
+    assert page.status_code == 200
+    assert "gross_income is between 0 and 100000000" in page.text and "SBA-12" in page.text
+    for operational in ("benefits.tax-income", "housing.tax-income", "statistics.tax-income"):
+        assert operational not in page.text
+    assert "Recent runs" not in page.text and "Rows staged" not in page.text and "by reason" not in page.text
+    assert client.get("/datasets/no.such", headers=bearer("registry")).status_code == 404
 
 
 @pytest.mark.parametrize("who", ["tax", "statistics"])
@@ -108,7 +116,7 @@ def test_pages_render_the_real_numbers(client):
     quarantine = client.get("/quarantine", headers=bearer("admin")).text
     assert "6 row(s) quarantined" in quarantine
     ledger = client.get("/ledger", headers=bearer("auditor")).text
-    assert "The ledger is intact: 81 entries" in ledger  # consents, 6 deliveries, the catalog
+    assert "The ledger is intact: 84 entries" in ledger  # consents, 6 deliveries, 3 activations, the catalog
 
 
 def test_security_headers_and_no_caching(client):

@@ -1,5 +1,9 @@
 """End to end in headless Chromium, with JavaScript switched off: the portal as people use it.
 
+Two walks: an auditor's (and an agency refused), and an agency's whole journey — it finds
+`tax.income`, asks for three fields under a statute, the owner approves, a run delivers,
+and the delivered Parquet rows are exactly what the statute allows of the current source.
+
 The portal runs as the real command (`python -m exchange.cli.portal`, what `govbus
 portal` mounts) in a subprocess on a free loopback port, with uvicorn's access log on.
 
@@ -12,19 +16,26 @@ CI installs it, so a skip would hide a broken set-up.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import REPO
-from tests.portal.conftest import CATALOG, TOKEN_SPEC, TOKENS
+from tests.e2e.helpers import source_rows, statistics_table
+from tests.portal.conftest import CATALOG, TOKEN_SPEC, TOKENS, Seeded
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -51,19 +62,19 @@ class Served:
     process: subprocess.Popen[str]
 
 
-@pytest.fixture
-def served(seeded_sqlite, tmp_path) -> Iterator[Served]:  # type: ignore[no-untyped-def]
+@contextmanager
+def _serve(home: Path, log_path: Path) -> Iterator[Served]:
     """`python -m exchange.cli.portal` (the `govbus portal` command) on a free loopback port."""
     port = _free_port()
     env = {
         **os.environ,
-        "GOVBUS_HOME": str(seeded_sqlite.settings.home),
+        "GOVBUS_HOME": str(home),
         "GOVBUS_CATALOG": str(CATALOG),
         "GOVBUS_PORTAL_TOKENS": TOKEN_SPEC,
         "PYTHONPATH": str(REPO),
     }
     env.pop("GOVBUS_STATE_URL", None)
-    log = (tmp_path / "portal.log").open("w+")
+    log = log_path.open("w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "exchange.cli.portal", "--port", str(port)],
         env=env,
@@ -76,7 +87,7 @@ def served(seeded_sqlite, tmp_path) -> Iterator[Served]:  # type: ignore[no-unty
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert process.poll() is None, f"the portal exited: {(tmp_path / 'portal.log').read_text()}"
+            assert process.poll() is None, f"the portal exited: {log_path.read_text()}"
             assert time.monotonic() < deadline, "the portal did not start within 60 s"
             try:
                 with urllib.request.urlopen(f"{url}/login", timeout=2) as answer:
@@ -93,6 +104,13 @@ def served(seeded_sqlite, tmp_path) -> Iterator[Served]:  # type: ignore[no-unty
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture
+def served(seeded_sqlite, tmp_path) -> Iterator[Served]:  # type: ignore[no-untyped-def]
+    """The portal over the shared seeded deployment (this test only reads)."""
+    with _serve(seeded_sqlite.settings.home, tmp_path / "portal.log") as served:
+        yield served
 
 
 @pytest.fixture
@@ -146,7 +164,7 @@ def test_auditor_walks_the_portal_and_an_agency_is_refused(served, browser, tmp_
     page.screenshot(path=str(tmp_path / "3-runs.png"), full_page=True)
 
     page.click("nav >> text=Ledger")
-    assert "The ledger is intact: 81 entries" in page.inner_text("main")
+    assert "The ledger is intact: 84 entries" in page.inner_text("main")
     page.screenshot(path=str(tmp_path / "4-ledger.png"), full_page=True)
 
     page.click("nav >> text=Subject search")
@@ -176,3 +194,109 @@ def test_auditor_walks_the_portal_and_an_agency_is_refused(served, browser, tmp_
     assert '"POST /subject HTTP/1.1" 200' in log, "uvicorn's access log ran"
     assert PERSON not in log, "the typed national id must not reach any log"
     assert not any(token in log for token in TOKENS.values())
+
+
+JOURNEY_FIELDS = ["tax_year", "municipality_code", "gross_income"]
+JOURNEY_INBOX = "agencies/statistics/inbox/journey"
+FILING_STATUSES = {"SINGLE", "JOINT", "SEPARATE", "HEAD_OF_HOUSEHOLD"}
+
+
+@pytest.fixture
+def journey_home(seeded_sqlite, tmp_path) -> Seeded:  # type: ignore[no-untyped-def]
+    """A copy of the seeded deployment: the journey's request, decision and run stay in it."""
+    return seeded_sqlite.copy(tmp_path / "home")
+
+
+def _good_source_rows(home: Path) -> list[dict]:
+    """The source rows that pass tax.income's contract, its rules restated independently."""
+    good = []
+    for r in source_rows(home):
+        gross = r["gross_income"] or ""
+        if (
+            r["national_id"] is not None
+            and re.fullmatch(r"[0-9]{11}", r["national_id"])
+            and re.fullmatch(r"[0-9]+\.[0-9]{2}", gross)
+            and float(gross) <= 100_000_000
+            and 2000 <= int(r["tax_year"]) <= 2030
+            and r["filing_status"] in FILING_STATUSES
+            and re.fullmatch(r"[0-9]{4}", r["municipality_code"] or "")
+        ):
+            good.append(r)
+    return good
+
+
+def _projected(rows: list[dict]) -> Counter[tuple[int, str, Decimal]]:
+    """The rows as a multiset of the three requested fields, in comparable types."""
+    return Counter(
+        (int(r["tax_year"]), str(r["municipality_code"]), Decimal(str(r["gross_income"]))) for r in rows
+    )
+
+
+def test_an_agency_asks_the_owner_approves_and_the_run_delivers_what_the_statute_allows(
+    journey_home, browser, tmp_path
+):
+    home = journey_home.settings.home
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    with _serve(home, tmp_path / "portal.log") as served:
+        base = served.url
+        # The Statistics Office finds tax.income and asks for three fields under STAT-7.
+        page.goto(f"{base}/catalog")
+        _sign_in(page, base, TOKENS["statistics"])
+        page.click("main >> text=tax.income")
+        assert page.url == f"{base}/datasets/tax.income"
+        page.click("main >> text=Ask for this dataset")
+        assert page.url == f"{base}/datasets/tax.income/request"
+        page.select_option("#purpose", "OFFICIAL_STATISTICS")
+        for name in JOURNEY_FIELDS:
+            page.check(f"#field-{name}")
+        page.select_option("#basis", "statute:STAT-7")
+        page.select_option("#sink_connector", "parquet")
+        page.fill("#sink_directory", "${GOVBUS_HOME}/" + JOURNEY_INBOX)
+        page.fill("#note", "Regional income statistics, 2024")
+        page.screenshot(path=str(tmp_path / "1-request-form.png"), full_page=True)
+        page.click("form.request button[type=submit]")
+        assert page.url == f"{base}/requests/statistics.tax.income"
+        text = page.inner_text("main")
+        assert "requested" in text and "waits for: owner" in text and "agency statistics" in text
+        page.screenshot(path=str(tmp_path / "2-requested.png"), full_page=True)
+        page.click("header button:has-text('Sign out')")
+
+        # The Tax Authority, the owner, finds it among the requests to decide and approves.
+        _sign_in(page, base, TOKENS["tax"])
+        page.click("nav >> text=Requests")
+        assert "To decide" in page.inner_text("main")
+        page.click("main >> text=statistics.tax.income")
+        page.fill("#reason", "Covered by the Official Statistics Act, section 7")
+        page.click("button[value=approve]")
+        assert page.url == f"{base}/requests/statistics.tax.income"
+        text = page.inner_text("main")
+        assert "approved" in text and "subscription: new" in text and "agency tax" in text
+        page.screenshot(path=str(tmp_path / "3-approved.png"), full_page=True)
+
+        # The exchange runs (the same GOVBUS_HOME as the portal's), with no restart of anything.
+        bus = journey_home.open()
+        try:
+            (result,) = bus.run(["tax.income"])
+        finally:
+            bus.close()
+        assert result.ok, result.failures
+        page.click("nav >> text=Requests")
+        row = page.locator("main table tr", has_text="statistics.tax.income").last
+        assert "request" in row.inner_text() and "active" in row.inner_text()
+        page.screenshot(path=str(tmp_path / "4-active.png"), full_page=True)
+    context.close()
+
+    files = sorted((home / JOURNEY_INBOX).glob("*.parquet"))
+    assert files, "the approved subscription received its initial load"
+    delivered = pa.concat_tables([pq.read_table(f) for f in files])
+    assert set(JOURNEY_FIELDS) <= set(delivered.column_names)
+    assert "national_id" not in delivered.column_names and "return_id" not in delivered.column_names
+    got = _projected(delivered.select(JOURNEY_FIELDS).to_pylist())
+    # Under a statute every row that passed the contract is delivered: the current source's good rows...
+    good = _good_source_rows(home)
+    assert 0 < len(good) < len(source_rows(home)), "the sample has rows the contract quarantines"
+    assert got == _projected(good)
+    # ...which is what the catalog's subscriber under the same statute received, in those fields.
+    assert got == _projected(statistics_table(home).select(JOURNEY_FIELDS).to_pylist())

@@ -1,5 +1,6 @@
 """`govbus discover`, run as a user runs it: the sample Tax Authority's income_returns table
-drafted into a contract that lints and a schema that reads the table through SqlSource."""
+drafted into a contract that lints (once its owner writes the purpose) and a schema that
+reads the table through SqlSource."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 import yaml
 
 from connectors import SqlSource
-from contracts import load_contract, validate
+from contracts import PURPOSE_PLACEHOLDER, lint_contract, load_contract, validate
 from exchange.cli.main import main
 from exchange.demo import deployment as demo
 from schemas import conform, load_schema
@@ -28,6 +29,7 @@ from tests.conftest import REPO, postgres_url
 GOVBUS = [sys.executable, "-m", "exchange.cli"]
 RETURNS = 300
 SECRET = "S3cret-Pw!"
+PURPOSE = "Lets agencies entitled by statute check a person's assessed income."
 
 
 def govbus(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -115,7 +117,20 @@ def test_the_sample_tax_table_drafts_a_contract_that_lints_and_reads_the_table(
     assert f"drafted {out / 'contract.yaml'}" in done.stdout
     assert "review: national_id: the name looks personal" in done.stderr
     assert "review: updated_at: the cursor column is nullable" in done.stderr
+    assert "review: purpose: say why the dataset is shared and which decisions it supports" in done.stderr
+    assert "Next: write the purpose" in done.stdout
 
+    contract_file = out / "contract.yaml"
+    text = contract_file.read_text(encoding="utf-8")
+    assert yaml.safe_load(text)["purpose"] == PURPOSE_PLACEHOLDER
+    line = text.splitlines().index(f"purpose: '{PURPOSE_PLACEHOLDER}'") + 1
+    assert "why the dataset is shared" in text.splitlines()[line - 3]  # the comment above says what to write
+    refused = govbus("contract", "lint", str(out), env=env)
+    assert refused.returncode == 1
+    assert f"{contract_file}:{line}: purpose: still holds the TODO placeholder" in refused.stderr
+    assert "1 problem(s)" in refused.stderr  # the purpose only: the rest of the draft lints
+
+    contract_file.write_text(text.replace(f"'{PURPOSE_PLACEHOLDER}'", PURPOSE), encoding="utf-8")
     lint = govbus("contract", "lint", str(out), env=env)
     assert lint.returncode == 0, lint.stderr
     assert "1 contract(s) clean" in lint.stdout
@@ -123,6 +138,7 @@ def test_the_sample_tax_table_drafts_a_contract_that_lints_and_reads_the_table(
     fastavro.parse_schema(json.loads((out / "schema/v1.avsc").read_text(encoding="utf-8")))
     contract = load_contract(out / "contract.yaml")
     assert (contract.id, contract.owner, contract.key_fields) == ("tax.income", "tax", ("return_id",))
+    assert contract.purpose == PURPOSE
     assert (contract.subject_field, contract.cursor_field) == ("national_id", "updated_at")
     assert contract.fields["national_id"].classification == "personal"
     assert contract.fields["tax_year"].classification == "internal"
@@ -150,6 +166,32 @@ def test_the_sample_tax_table_drafts_a_contract_that_lints_and_reads_the_table(
     finally:
         source.close()
     assert read == RETURNS
+
+
+@pytest.mark.parametrize(
+    ("purpose", "description"),
+    [
+        (PURPOSE, None),
+        ("Benefits: checks a claimant's income # per year, 'as assessed'", 'One return: as filed # "final"'),
+        ("- yes: null #", "%TAG ~"),
+    ],
+    ids=["plain", "colons-and-hashes", "yaml-lookalikes"],
+)
+def test_the_purpose_and_description_given_are_written_as_given_and_lint(
+    tax_db: str, run: Callable[..., Done], tmp_path: Path, purpose: str, description: str | None
+) -> None:
+    out = tmp_path / "tax.income"
+    args = ["--owner", "tax", "--out", str(out), "--purpose", purpose]
+    done = run(tax_db, "income_returns", *args, *(["--description", description] if description else []))
+    assert done.returncode == 0, done.stderr
+    assert "review: purpose" not in done.stderr and "Next: review" in done.stdout
+    text = (out / "contract.yaml").read_text(encoding="utf-8")
+    assert "TODO" not in text
+    document = yaml.safe_load(text)
+    assert document["purpose"] == purpose
+    assert document["description"] == (description or "Rows of the table income_returns.")
+    assert lint_contract(out / "contract.yaml") == []
+    assert load_contract(out / "contract.yaml").purpose == purpose
 
 
 def test_existing_files_are_kept_unless_forced_and_stdout_writes_nothing(
@@ -236,6 +278,8 @@ def test_an_airflow_connection_names_the_database(
         (["only-a-table"], 65, "expects URL TABLE"),
         (["--url-env", "X", "--conn-id", "y", "t"], 65, "not both"),
         (["sqlite://", "t", "--dataset", "Bad Id"], 65, "--dataset: must be lowercase"),
+        (["sqlite://", "t", "--purpose", "TODO: later"], 65, "--purpose: still holds the TODO placeholder"),
+        (["sqlite://", "t", "--purpose", " "], 65, "--purpose: is empty: say in a sentence why"),
     ],
 )
 def test_bad_arguments_get_one_clear_line(

@@ -47,7 +47,7 @@ EMPTY_EXCHANGE = (
     "import types; m = types.ModuleType('exchange'); m.__path__ = ['exchange']; sys.modules['exchange'] = m"
 )
 
-GROUPS = ("quarantine", "report", "audit", "airflow", "contract", "db", "consent", "keys")
+GROUPS = ("catalog", "quarantine", "report", "audit", "airflow", "contract", "db", "consent", "keys")
 COMMANDS = ("verify-delivery", "portal", "discover", "check", "run", "status", "demo")
 
 

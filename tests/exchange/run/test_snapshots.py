@@ -1,0 +1,69 @@
+"""The compacted snapshot: the newest version of each key, parts kept or rewritten, garbage collected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from exchange.run import snapshots
+from exchange.run.snapshots import Snapshot, StageToFold
+from exchange.run.staging import StagingArea
+
+
+def _stage(area: StagingArea, stage_id: str, *segments: dict) -> StageToFold:
+    for index, columns in enumerate(segments):
+        area.write_segment(stage_id, index, pa.table(columns))
+    seq = int(stage_id.rsplit(".", 1)[-1])
+    return StageToFold(stage_id, seq, len(segments), "fp")
+
+
+def _rows(area: StagingArea, snap: Snapshot) -> list[dict]:
+    rows = [r for p in snap.parts for r in area.read_table(snap.path(p)).to_pylist()]
+    return sorted(rows, key=lambda r: tuple(str(v) for v in r.values()))
+
+
+@pytest.fixture
+def area(tmp_path: Path) -> StagingArea:
+    return StagingArea("", tmp_path / "staging")
+
+
+def test_a_key_staged_again_replaces_its_older_version(area: StagingArea) -> None:
+    empty = Snapshot("d", 0, (), True)
+    one = snapshots.fold(
+        area, empty, [_stage(area, "d.1", {"k": [1, 2], "v": ["a", "b"]}, {"k": [3], "v": ["c"]})], ["k"]
+    )
+    assert one.seq == 1 and one.rows == 3
+    two = snapshots.fold(area, one, [_stage(area, "d.2", {"k": [2, 4], "v": ["B", "d"]})], ["k"])
+    assert _rows(area, two) == [
+        {"k": 1, "v": "a"},
+        {"k": 2, "v": "B"},
+        {"k": 3, "v": "c"},
+        {"k": 4, "v": "d"},
+    ]
+    # The part holding key 3 only was kept as it was: same file.
+    assert {p.name for p in one.parts if p.rows == 1} <= {p.name for p in two.parts}
+
+
+def test_composite_keys_and_a_key_twice_in_one_stage(area: StagingArea) -> None:
+    empty = Snapshot("d", 0, (), True)
+    first = _stage(area, "d.1", {"a": ["x", "x"], "b": [1, 2], "v": [1, 2]}, {"a": ["x"], "b": [1], "v": [3]})
+    snap = snapshots.fold(area, empty, [first], ["a", "b"])
+    assert _rows(area, snap) == [{"a": "x", "b": 1, "v": 3}, {"a": "x", "b": 2, "v": 2}]
+
+
+def test_without_key_fields_every_row_is_kept(area: StagingArea) -> None:
+    snap = snapshots.fold(area, Snapshot("d", 0, (), True), [_stage(area, "d.1", {"v": [1, 1]})], [])
+    snap = snapshots.fold(area, snap, [_stage(area, "d.2", {"v": [1]})], [])
+    assert snap.rows == 3
+
+
+def test_garbage_collection_keeps_named_and_pinned_parts_only(area: StagingArea) -> None:
+    one = snapshots.fold(area, Snapshot("d", 0, (), True), [_stage(area, "d.1", {"k": [1], "v": [1]})], ["k"])
+    two = snapshots.fold(area, one, [_stage(area, "d.2", {"k": [1], "v": [2]})], ["k"])
+    area.write_table(snapshots.part_path("d", "orphan-of-a-crash.parquet"), pa.table({"k": [9]}))
+    pinned = [p.name for p in one.parts]
+    assert snapshots.collect_garbage(area, two, pinned) == 1  # the orphan only
+    assert snapshots.collect_garbage(area, two) == 1  # then the old part, no longer pinned
+    assert sorted(area.names_in("_snapshots/d")) == sorted(p.name for p in two.parts)
