@@ -162,7 +162,16 @@ def _read_agencies(path: Path, catalog: Catalog, problems: list[Problem], shown:
         key = protection.read_delivery_key(item, catalog.root, shown(path), problems)
         key_id = consent.x25519_key_id(key) if key is not None else None
         name = str(item.get("name", item["id"]))
-        catalog.agencies[item["id"]] = Agency(item["id"], name, reads, key_id, key)
+        targets = item.get("delivery_targets", [])
+        if not isinstance(targets, list) or not all(isinstance(t, str) and t.strip() for t in targets):
+            message = (
+                "must be a list of path or URL prefixes (and env:NAME / conn:ID) its requests may deliver to"
+            )
+            problems.append(
+                Problem(shown(path), item.line_of("delivery_targets"), "delivery_targets", message)
+            )
+            targets = []
+        catalog.agencies[item["id"]] = Agency(item["id"], name, reads, key_id, key, tuple(targets))
 
 
 def _read_dataset(path: Path, catalog: Catalog, problems: list[Problem], shown: Any) -> None:

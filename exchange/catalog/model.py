@@ -23,6 +23,8 @@ from govbus.errors import BadConfiguration
 class Agency:
     """A member. `max_concurrent_reads`: how many reads of its systems may run at once
     (Airflow gives each source agency a pool of that many slots; 1 unless declared).
+    `delivery_targets`: path or URL prefixes (and `env:NAME`, `conn:ID` for secrets) that
+    the sinks of subscriptions it requests at run time may name (never needed in git).
     `delivery_key`: its X25519 public key (from `delivery_public_key`, a PEM file in the
     catalog), to which encrypted deliveries and reversible-field keys are sealed; its id
     (`delivery_key_id`) is what the catalog audit compares."""
@@ -32,6 +34,9 @@ class Agency:
     max_concurrent_reads: int = 1
     delivery_key_id: str | None = None
     delivery_key: X25519PublicKey | None = field(default=None, compare=False, repr=False)
+    # Where subscriptions it *requests* may deliver (exchange.subscriptions.targets); empty:
+    # its own folder and SQLite files under $GOVBUS_HOME/agencies/<id>/ only.
+    delivery_targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

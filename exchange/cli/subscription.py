@@ -335,6 +335,7 @@ def backfill(
     since: Annotated[
         str | None, typer.Option(help="Only rows whose cursor field is at or after this date/instant.")
     ] = None,
+    reason: Annotated[str, typer.Option(help="Why (recorded in the ledger).")] = "",
     as_name: Annotated[str | None, typer.Option("--as", help=AS_HELP)] = None,
 ) -> None:
     """Send a subscription the dataset's current state again at its next run (all, or since a date)."""
@@ -350,7 +351,7 @@ def backfill(
                 where="--subscription",
                 hint="`govbus subscription list --dataset DATASET`",
             )
-        lifecycle.request_backfill(bus, subscription, by=_who(as_name), since=bound)
+        lifecycle.request_backfill(bus, subscription, by=_who(as_name), since=bound, reason=reason)
     console.print(
         f"[green]✓[/] {subscription} receives {dataset}'s current state at its next run", highlight=False
     )

@@ -32,12 +32,11 @@ from exchange import state
 from exchange.bus import Bus
 from exchange.catalog.loader import Catalog, load_catalog
 from exchange.catalog.schedules import frequency
-from exchange.run.cursor_reset import reset_cursor
+from exchange.orchestration.run_params import RunParams, run_actions_task
 from exchange.run.runner import checkpoint_ledger
 from exchange.state.settings import Settings
-from exchange.subscriptions import lifecycle
 from govbus.errors import BadConfiguration, BadInput, GovBusError, TransientError
-from govbus.instants import parse_instant, utc_now
+from govbus.instants import utc_now
 
 
 @dataclass(frozen=True)
@@ -332,114 +331,6 @@ def newest_cursor_value(cursor: Any, field: str | None) -> dt.datetime | None:
 def _age(age: dt.timedelta) -> str:
     hours, rest = divmod(max(int(age.total_seconds()), 0), 3600)
     return f"{hours // 24}d{hours % 24}h{rest // 60}m"
-
-
-# -- what an operator asks for when triggering a run ------------------------------------
-
-
-@dataclass(frozen=True)
-class RunParams:
-    """A triggered run's params (Airflow's `dag_run.conf` over the DAG's defaults), checked.
-
-    All unset (a scheduled run) asks for nothing. `backfill_subscription`: that
-    subscription receives the dataset's current state again in this run's delivery (rows
-    changed at or after `backfill_since` when given); `reset_cursor`: this run's stage
-    reads the source again from the start, for every subscriber, and needs a `reason`.
-    """
-
-    backfill_subscription: str | None = None
-    backfill_since: dt.datetime | None = None
-    reset_cursor: bool = False
-    reason: str = ""
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> RunParams:
-        """Read and check the params; BadInput naming the param that is wrong."""
-        subscription = _text_param(params, "backfill_subscription")
-        since_text = _text_param(params, "backfill_since")
-        reason = _text_param(params, "reason") or ""
-        reset = params.get("reset_cursor") or False
-        if not isinstance(reset, bool):
-            raise BadInput(
-                "must be true or false", where="DAG param reset_cursor", hint='e.g. {"reset_cursor": true}'
-            )
-        since = parse_instant(since_text, where="DAG param backfill_since") if since_text else None
-        if since is not None and subscription is None:
-            raise BadInput(
-                "is set but backfill_subscription is not",
-                where="DAG param backfill_since",
-                hint="name the subscription to backfill in backfill_subscription",
-            )
-        if reset and not reason:
-            raise BadInput(
-                "a cursor reset needs a reason (it is recorded in the ledger)",
-                where="DAG param reason",
-                hint='e.g. {"reset_cursor": true, "reason": "source corrected in place"}',
-            )
-        return cls(subscription, since, reset, reason)
-
-    @property
-    def asks_anything(self) -> bool:
-        """Whether the run must do more than a scheduled one."""
-        return self.backfill_subscription is not None or self.reset_cursor
-
-
-def _text_param(params: Mapping[str, Any], name: str) -> str | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadInput("must be a string or null", where=f"DAG param {name}", hint=f'e.g. {{"{name}": null}}')
-    return value.strip() or None
-
-
-def run_actions_task(dataset_id: str, params: Mapping[str, Any], *, by: str) -> dict[str, Any]:
-    """Apply a triggered run's params before its stage; a scheduled run opens no bus.
-
-    Everything is checked before anything changes: the subscription must be an active
-    subscription of this dataset, so a typo fails the run instead of backfilling nothing.
-    The cursor reset goes first because the state may refuse it (a stage not yet
-    committed), and a refused reset should leave no backfill behind. Each change is a
-    ledger entry naming `by`. BadInput on a param or a refused change.
-    """
-    asked = RunParams.from_params(params)
-    if not asked.asks_anything:
-        return {}
-    bus = Bus.open()
-    try:
-        subscription = asked.backfill_subscription
-        if subscription is not None:
-            _check_backfill(bus, dataset_id, subscription)
-        done: dict[str, Any] = {}
-        if asked.reset_cursor:
-            done["cursor_reset_seq"] = reset_cursor(bus, dataset_id, by=by, reason=asked.reason)
-        if subscription is not None:
-            lifecycle.request_backfill(bus, subscription, by=by, since=asked.backfill_since)
-            done["backfill"] = subscription
-            done["backfill_since"] = asked.backfill_since.isoformat() if asked.backfill_since else None
-    finally:
-        bus.close()
-    return done
-
-
-def _check_backfill(bus: Bus, dataset_id: str, subscription: str) -> None:
-    where = "DAG param backfill_subscription"
-    sub = bus.catalog.subscriptions.get(subscription)
-    if sub is None or sub.dataset != dataset_id:
-        raise BadInput(
-            f"{subscription!r} is not a subscription to {dataset_id}",
-            where=where,
-            hint=f"`govbus subscription list --dataset {dataset_id}` lists them, requested ones too",
-        )
-    with bus.engine.connect() as conn:
-        life = lifecycle.read(conn, subscription)
-    if life is None or life.status != lifecycle.ACTIVE:
-        status = life.status if life is not None else "not yet delivered"
-        raise BadInput(
-            f"subscription {subscription} is {status}",
-            where=where,
-            hint="only an active one can be backfilled; a first delivery sends the current state anyway",
-        )
 
 
 __all__ = [

@@ -42,8 +42,8 @@ CATALOG_CHANGED = audit.CatalogChangedEntry.KIND
 FORMAT = "govbus-catalog/1"
 # Where an item is declared is not what it says (file, line) and the contract's own path.
 _NOT_CONTENT = {"file", "line", "lines", "path", "origin", "approval_seq"}
-# Declared only when set: left out when None, so older catalogs keep their fingerprints.
-_ONLY_WHEN_SET = {"ends_on"}
+# Declared only when set: left out when None or empty, so older catalogs keep their fingerprints.
+_ONLY_WHEN_SET = {"ends_on", "delivery_targets"}
 
 
 def _plain(value: Any) -> Any:
@@ -54,7 +54,7 @@ def _plain(value: Any) -> Any:
             for f in dataclasses.fields(value)
             if f.compare
             and f.name not in _NOT_CONTENT
-            and not (f.name in _ONLY_WHEN_SET and getattr(value, f.name) is None)
+            and not (f.name in _ONLY_WHEN_SET and getattr(value, f.name) in (None, ()))
         }
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}

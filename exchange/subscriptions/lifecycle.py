@@ -165,17 +165,26 @@ def end(ctx: SubscriptionContext, subscription_id: str, *, by: str, reason: str)
 
 
 def request_backfill(
-    ctx: SubscriptionContext, subscription_id: str, *, by: str, since: datetime | None = None
+    ctx: SubscriptionContext,
+    subscription_id: str,
+    *,
+    by: str,
+    since: datetime | None = None,
+    reason: str = "",
 ) -> Lifecycle:
-    """Send the dataset's current state again (rows changed at or after `since`, when given)."""
+    """Send the dataset's current state again (rows changed at or after `since`, when given).
+
+    The ledger entry's reason starts with `backfill` (and `since …`); `reason` follows it.
+    """
     text = since.isoformat() if since is not None else None
+    why = f"backfill since {text}" if text else "backfill"
     return _change(
         ctx,
         subscription_id,
         (ACTIVE,),
         ACTIVE,
         by=by,
-        reason=f"backfill since {text}" if text else "backfill",
+        reason=f"{why}: {reason.strip()}" if reason.strip() else why,
         reload=True,
         since=text,
     )

@@ -4,7 +4,8 @@ A request names the dataset, the purpose (from purposes.yaml), the fields, the l
 basis (a statute, or each subject's consent), where to deliver, how often and until when.
 `check` applies the rules a subscription written in the catalog must meet (the same
 code, `exchange.catalog.check_subscription`) plus those only a request has: its id is
-free, its end date is not past, its statute is in force. A refused request is never
+free, its end date is not past, its statute is in force, and its sink names only the
+agency's own places (`exchange.subscriptions.targets`). A refused request is never
 stored; `RequestRefused` lists every reason, each naming the key to change.
 
 `submit` stores an accepted request as `requested` with a `subscription.request` ledger
@@ -26,6 +27,7 @@ import audit
 from exchange import state
 from exchange.catalog import Catalog, Problem, check_subscription
 from exchange.subscriptions.context import SubscriptionContext
+from exchange.subscriptions.targets import target_problems
 from govbus.errors import BadInput
 from govbus.instants import as_utc, utc_now
 
@@ -171,6 +173,10 @@ def check(catalog: Catalog, spec: RequestSpec, *, taken: set[str] | None = None)
                 where, None, "basis", f"statute {statute.id} is not in force today; ask under one that is"
             )
         )
+    agency = catalog.agencies.get(spec.agency)
+    if agency is not None:
+        for key, message in target_problems(agency, spec.sink):
+            problems.append(Problem(where, None, f"sink: {key}", message))
     if not spec.requested_by.strip():
         problems.append(Problem(where, None, "requested_by", "say who asks (a person or role at the agency)"))
     return problems

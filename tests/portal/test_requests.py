@@ -72,7 +72,12 @@ def test_an_agency_asks_and_sees_its_own_requests_and_those_for_the_datasets_it_
     assert body["requested_by"] == "agency statistics" and body["basis"] == "statute:STAT-7"
     assert body["needs"] == ["owner"] and body["awaiting"] == ["owner"] and body["owner"] == "tax"
     # the registry asks for tax.income too, under consent: a dataset the statistics office does not own
-    other = stat_request(purpose="BENEFIT_ELIGIBILITY", statute=None, id="registry.income")
+    other = stat_request(
+        purpose="BENEFIT_ELIGIBILITY",
+        statute=None,
+        id="registry.income",
+        sink={"connector": "parquet", "directory": "${GOVBUS_HOME}/agencies/registry/inbox"},
+    )
     assert client.post("/api/requests", json=other, headers=bearer("registry")).status_code == 201
 
     assert ids(client.get("/api/requests", headers=bearer("statistics"))) == ["statistics.tax.income"]
@@ -188,7 +193,10 @@ def test_a_refused_request_names_every_reason_and_the_key_to_change_in_json(clie
     assert "past" in by_field["ends_on"]
     # a statute that names another recipient: the reason says so
     wrong = client.post("/api/requests", json=stat_request(), headers=bearer("housing")).json()["refused"]
-    assert [r["field"] for r in wrong] == ["basis"] and "recipient" in wrong[0]["message"]
+    by_key = {r["field"]: r["message"] for r in wrong}
+    assert "recipient" in by_key["basis"]
+    # ... and statistics' folder is not Housing's to deliver to
+    assert "outside housing's delivery targets" in by_key["sink: directory"]
     unknown = stat_request(purpose="SPYING", fields=["no_such_field"], sink={"connector": "parquet"})
     reasons = client.post("/api/requests", json=unknown, headers=bearer("statistics")).json()["refused"]
     assert {r["field"] for r in reasons} == {"purpose", "fields", "sink", "basis"}
@@ -301,7 +309,11 @@ HEALTH = {
     "dataset": "health.disability",
     "purpose": "HOUSING_ALLOWANCE",
     "fields": ["assessment_id", "national_id", "disability_degree"],
-    "sink": {"connector": "sql", "url": "sqlite:///${GOVBUS_HOME}/housing.db", "table": "disability"},
+    "sink": {
+        "connector": "sql",
+        "url": "sqlite:///${GOVBUS_HOME}/agencies/housing/housing.db",
+        "table": "disability",
+    },
 }
 
 

@@ -70,7 +70,7 @@ def test_a_sensitive_field_on_consent_is_refused(plain_bus: Bus) -> None:
         purpose="BENEFIT_ELIGIBILITY",
         statute=None,
         fields=("assessment_id", "diagnosis_group"),
-        sink={"connector": "parquet", "directory": "/tmp/x"},
+        sink={"connector": "parquet", "directory": "${GOVBUS_HOME}/agencies/benefits/inbox/x"},
     )
     assert "'diagnosis_group' is sensitive: only a statute naming it may release it" in _refusal(
         plain_bus, spec
@@ -142,7 +142,7 @@ def test_the_cli_refuses_with_exit_65_and_names_the_rule(plain_bus: Bus) -> None
             "--sink",
             "connector=parquet",
             "--sink",
-            "directory=/tmp/x",
+            "directory=${GOVBUS_HOME}/agencies/statistics/x",
         ],
     )
     assert isinstance(result.exception, RequestRefused)
@@ -153,3 +153,44 @@ def test_the_cli_refuses_with_exit_65_and_names_the_rule(plain_bus: Bus) -> None
             conn.execute(sa.select(sa.func.count()).select_from(sa.table("subscription_requests"))).scalar()
             == 0
         )
+
+
+@pytest.mark.parametrize(
+    ("sink", "refusal"),
+    [
+        (
+            {"connector": "parquet", "directory": "${GOVBUS_HOME}/agencies/tax/inbox"},
+            "outside statistics's delivery targets",
+        ),
+        ({"connector": "parquet", "directory": "/etc/govbus"}, "outside statistics's delivery targets"),
+        (
+            {"connector": "parquet", "directory": "${GOVBUS_HOME}/agencies/statistics/../tax"},
+            "may not climb out",
+        ),
+        ({"connector": "parquet", "directory": "${TAX_DB_DIR}/x"}, "may name no variable but ${GOVBUS_HOME}"),
+        ({"connector": "sql", "url_env": "TAX_DB_URL", "table": "t"}, "names a secret (env:TAX_DB_URL)"),
+        (
+            {"connector": "sql", "url": "postgresql://tax-db/tax", "table": "t"},
+            "outside statistics's delivery targets",
+        ),
+    ],
+)
+def test_a_request_delivers_only_to_its_agencys_own_places(plain_bus: Bus, sink: dict, refusal: str) -> None:
+    message = _refusal(plain_bus, replace(GOOD, sink=sink))
+    assert refusal in message
+
+
+def test_declared_delivery_targets_widen_the_places(plain_bus: Bus) -> None:
+    from dataclasses import replace as change
+
+    agency = plain_bus.catalog.agencies["statistics"]
+    plain_bus.catalog.agencies["statistics"] = change(
+        agency, delivery_targets=("postgresql://stats-db.example/", "env:STATS_DB_URL")
+    )
+    spec = replace(
+        GOOD, sink={"connector": "sql", "url_env": "STATS_DB_URL", "table": "t"}, fields=GOOD.fields
+    )
+    problems = requests.check(plain_bus.catalog, spec)
+    assert not [p for p in problems if p.field.startswith("sink")], problems
+    url = replace(GOOD, sink={"connector": "sql", "url": "postgresql://stats-db.example/stats", "table": "t"})
+    assert not [p for p in requests.check(plain_bus.catalog, url) if p.field.startswith("sink")]
