@@ -13,7 +13,7 @@ export GOVBUS_HOME    ?= $(CURDIR)/.govbus
 export GOVBUS_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export GOVBUS_TEST_MARIADB_URL  ?= mysql+pymysql://root@127.0.0.1:3306/test
 
-.PHONY: install browser demo airflow test lint bench lock clean
+.PHONY: install browser demo airflow airflow-celery test lint bench lock clean
 
 install: $(VENV)/.installed
 
@@ -32,12 +32,31 @@ $(VENV)/.installed: requirements.lock setup.cfg setup.py pyproject.toml govbus/_
 demo: install
 	$(BIN)/govbus demo
 
-# Airflow's metadata DB (.govbus/airflow.db) and one pool per source agency; then
-# `.venv/bin/airflow standalone` runs the DAGs (docs/airflow.md).
+# Airflow's metadata DB (.govbus/airflow.db), one pool per source agency, and the DAG
+# files parsed once (so `airflow dags list` shows them before a DAG processor runs); then
+# `airflow standalone` with the venv on PATH runs them (docs/airflow.md). Quiet: Airflow
+# logs warnings only, and its graphviz notice (the CLI's graph rendering) is left out.
+AIRFLOW_QUIET := AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING PYTHONWARNINGS="ignore:Could not import graphviz"
 airflow: install
-	mkdir -p .govbus
-	$(BIN)/airflow db migrate
-	$(BIN)/govbus airflow pools
+	@mkdir -p .govbus
+	@echo "airflow db migrate: metadata in .govbus/airflow.db"
+	@$(AIRFLOW_QUIET) $(BIN)/airflow db migrate
+	@$(BIN)/govbus airflow pools
+	@echo "airflow dags reserialize: the DAG files parsed into the metadata DB"
+	@$(AIRFLOW_QUIET) $(BIN)/airflow dags reserialize
+	@echo "Next (docs/airflow.md): PATH=$(CURDIR)/$(BIN):\$$PATH AIRFLOW__API__HOST=127.0.0.1 airflow standalone"
+
+# Airflow with the CeleryExecutor on this machine (docs/deployment.md): PostgreSQL holds
+# Airflow's metadata (database govbus_airflow, created if missing) and the GovBus state (its
+# schema govbus); Redis is the broker (AIRFLOW_CELERY_BROKER=amqp://guest:guest@127.0.0.1:5672//
+# for RabbitMQ). Starts the API server, DAG processor, scheduler and two Celery workers in the
+# foreground; Ctrl+C stops them all.
+AIRFLOW_CELERY_DB     ?= postgresql+psycopg://postgres@127.0.0.1:5432/govbus_airflow
+AIRFLOW_CELERY_BROKER ?= redis://127.0.0.1:6379/0
+airflow-celery: install
+	@mkdir -p .govbus
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m exchange.orchestration.celery_stack \
+	  --metadata-url '$(AIRFLOW_CELERY_DB)' --broker '$(AIRFLOW_CELERY_BROKER)' --workers 2
 
 lint: install
 	$(BIN)/ruff check .
@@ -60,6 +79,7 @@ bench: install
 	$(BIN)/python bench/initial_load_bench.py
 	$(BIN)/python bench/contracts_bench.py
 	$(BIN)/python bench/consent_bench.py
+	$(BIN)/python bench/disclosure_bench.py
 	$(BIN)/python bench/fixed_width_bench.py
 	$(BIN)/python bench/file_connectors_bench.py
 	$(BIN)/python bench/sql_sink_bench.py

@@ -62,7 +62,13 @@ from audit.merkle import (
     record_merkle_root,
     verify_inclusion,
 )
-from audit.proofs import check_entry_proof, entry_proof, entry_proofs
+from audit.proofs import (
+    check_consistency_document,
+    check_entry_proof,
+    consistency_document,
+    entry_proof,
+    entry_proofs,
+)
 from audit.proofs import dumps as proof_json
 from audit.signatures import (
     KeySource,
@@ -113,8 +119,10 @@ __all__ = [
     "canonical_json",
     "canonical_records",
     "check_checkpoints",
+    "check_consistency_document",
     "check_entry_proof",
     "checkpoint_message",
+    "consistency_document",
     "deliveries_of_subject",
     "entry_leaf_hash",
     "entry_proof",

@@ -7,11 +7,19 @@ Layout (format `govbus-audit-bundle/1`):
 * `checkpoints.jsonl` — one signed checkpoint per line, each with the RFC 6962
   consistency proof from the checkpoint before it (`consistency`: from, proof);
 * `keys/<key_id>.pem` — the bus's Ed25519 public keys (SubjectPublicKeyInfo PEM);
-* `manifest.json` — format, counts, tree head, key ids and the SHA-256 of every file.
+* `manifest.json` — format, counts, tree head, key ids and the SHA-256 of every file;
+* `manifest.sig` — raw Ed25519 signature over the exact bytes of `manifest.json` by the
+  key `signed_by` names, so a verifier holding the bus's keys knows the bus wrote this
+  file list and head (a replaced key, file or count shows). It does not stop a rollback:
+  an older export is signed too; only a pinned checkpoint does (below).
 
 `verify_bundle` needs no database. A key shipped inside the bundle proves nothing alone:
 pass the keys you trust (`trusted_keys`, e.g. from `govbus keys list --pem`) to pin
-them; without them the bundle's own keys are used and the report says so.
+them; without them the bundle's own keys are used and the report says so (the CLI then
+refuses a plain "intact"). A bundle cut back to an older checkpoint, with entries,
+checkpoints and manifest rewritten, is consistent in itself: only a checkpoint the
+auditor already holds (`pin`) exposes it, so pass the last one you verified.
+The layout is specified for other implementations in docs/spec/README.md §4.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +36,19 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.ledger.chain import ChainCheck, VerifyReport
-from audit.ledger.checkpoints import Checkpoint, read_checkpoints
+from audit.ledger.checkpoints import Checkpoint, checkpoint_signature_problem, read_checkpoints
 from audit.ledger.ledger import stored_rows
 from audit.ledger.tree import LedgerTree, read_leaves, verify_consistency
 from audit.proofs import LEAF_RULE, entry_from_json, entry_json
-from audit.signatures import load_trusted_keys, public_key_pem
+from audit.signatures import SigningKey, check_signature, load_trusted_keys, public_key_pem
 from govbus.errors import BadInput, GovBusError
 from govbus.instants import iso_utc, utc_now
 
 BUNDLE_FORMAT = "govbus-audit-bundle/1"
+# What a checkpoint's signature covers (audit.ledger.checkpoints); version 1 lacks the last line.
+CHECKPOINT_MESSAGE = "govbus-ledger\\n<tree_size>\\n<root>\\n<at>\\ncheckpoint <number>\\n (Ed25519)"
 ENTRIES, CHECKPOINTS, MANIFEST, KEYS = "entries.jsonl", "checkpoints.jsonl", "manifest.json", "keys"
+MANIFEST_SIG = "manifest.sig"
 
 
 @dataclass
@@ -66,11 +78,16 @@ def _line(document: Mapping[str, Any]) -> str:
 
 
 def export_bundle(
-    conn: sa.Connection, path: Path, public_keys: Mapping[str, Ed25519PublicKey]
+    conn: sa.Connection,
+    path: Path,
+    public_keys: Mapping[str, Ed25519PublicKey],
+    signing_key: SigningKey | None = None,
 ) -> dict[str, Any]:
     """Write the ledger, its checkpoints and `public_keys` to the new folder `path`.
 
     Exports what is stored, tampered or not (verify separately). Returns the manifest.
+    With `signing_key` (the CLI always passes the bus's), `manifest.sig` signs the
+    manifest; a bundle without it fails verification.
     """
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -105,10 +122,15 @@ def export_bundle(
         "root": tree.root(),
         "key_ids": sorted(public_keys),
         "leaf_rule": LEAF_RULE,
-        "checkpoint_message": "govbus-ledger\\n<tree_size>\\n<root>\\n<at>\\n (Ed25519)",
+        "checkpoint_message": CHECKPOINT_MESSAGE,
         "files": {p.relative_to(path).as_posix(): _sha256(p) for p in files},
     }
-    (path / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if signing_key is not None:
+        manifest["signed_by"] = signing_key.key_id
+    text = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    (path / MANIFEST).write_bytes(text)
+    if signing_key is not None:
+        (path / MANIFEST_SIG).write_bytes(signing_key.key.sign(text))
     return manifest
 
 
@@ -149,8 +171,13 @@ def _read_manifest(path: Path, problems: list[str]) -> dict[str, Any]:
 def verify_bundle(
     path: Path,
     trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
+    pin: Checkpoint | None = None,
 ) -> BundleReport:
-    """Check a bundle offline: files, chain, entry signatures, checkpoints and the tree."""
+    """Check a bundle offline: files, chain, entry signatures, checkpoints and the tree.
+
+    With `pin` (the newest checkpoint the auditor held before), the bundle must also
+    extend it: not older, the same checkpoint under that number, the same root at its size.
+    """
     path = Path(path)
     if not path.is_dir():
         raise BadInput(
@@ -167,6 +194,8 @@ def verify_bundle(
         except GovBusError as exc:
             file_problems.append(f"{KEYS}: {exc.message}")
             trusted_keys = {}
+    if manifest:
+        file_problems.extend(_manifest_signature_problems(path, manifest, trusted_keys))
     chain = ChainCheck(trusted_keys)
     for number, data in _json_lines(path / ENTRIES, file_problems):
         try:
@@ -183,12 +212,38 @@ def verify_bundle(
             continue
         checkpoints.append(checkpoint)
         shipped.append((checkpoint, data.get("consistency")))
-    report = chain.finish(checkpoints)
+    # Uncovered deliveries are judged as of the export: the bundle is a snapshot.
+    report = chain.finish(checkpoints, now=_exported_at(manifest))
     report.checkpoint_problems.extend(_shipped_consistency(shipped))
+    if pin is not None:
+        report.checkpoint_problems.extend(
+            pin_problems(pin, checkpoints, LedgerTree(chain.leaves), trusted_keys)
+        )
     report.ok = report.ok and not report.checkpoint_problems
     if manifest and (manifest.get("entries") != report.entries or manifest.get("root") != report.tree_root):
         file_problems.append(f"{MANIFEST}: entry count or root differs from the entries")
     return BundleReport(report, file_problems, keys_source)
+
+
+def _manifest_signature_problems(
+    path: Path, manifest: Mapping[str, Any], public_keys: Mapping[str, Ed25519PublicKey]
+) -> list[str]:
+    """Why `manifest.sig` does not prove the bus wrote `manifest.json`, if it does not."""
+    try:
+        signature, text = (path / MANIFEST_SIG).read_bytes(), (path / MANIFEST).read_bytes()
+    except OSError:
+        return [f"{MANIFEST_SIG}: missing: the manifest is not signed (removed, or an old export)"]
+    check = check_signature(public_keys, manifest.get("signed_by"), signature, text)
+    return [f"{MANIFEST_SIG}: {problem}" for problem in check.problems]
+
+
+def _exported_at(manifest: Mapping[str, Any]) -> datetime | None:
+    """The manifest's export time, or None (then: now) when it has none readable."""
+    try:
+        at = datetime.fromisoformat(str(manifest["exported_at"]))
+    except (KeyError, ValueError):
+        return None
+    return at if at.tzinfo is not None else None
 
 
 def _shipped_consistency(shipped: list[tuple[Checkpoint, Any]]) -> list[tuple[int, str]]:
@@ -211,3 +266,27 @@ def _shipped_consistency(shipped: list[tuple[Checkpoint, Any]]) -> list[tuple[in
                 (checkpoint.number, f"consistency proof from checkpoint {previous.number} does not verify")
             )
     return problems
+
+
+def pin_problems(
+    pin: Checkpoint,
+    checkpoints: list[Checkpoint],
+    tree: LedgerTree,
+    public_keys: Mapping[str, Ed25519PublicKey],
+) -> list[tuple[int, str]]:
+    """Why the bundle does not extend the pinned checkpoint (rolled back or forked), if it does not."""
+    bad = checkpoint_signature_problem(pin, public_keys)
+    if bad:
+        return [(pin.number, f"the pinned checkpoint: {bad}")]
+    newest = checkpoints[-1] if checkpoints else None
+    if newest is None or newest.number < pin.number or newest.tree_size < pin.tree_size:
+        held = f"#{newest.number}" if newest else "none"
+        return [
+            (pin.number, f"bundle is older than the pinned checkpoint (its newest is {held}): rolled back?")
+        ]
+    same = [c for c in checkpoints if c.number == pin.number]
+    if same and (same[0].tree_size, same[0].root) != (pin.tree_size, pin.root):
+        return [(pin.number, "differs from the pinned checkpoint with this number (history rewritten)")]
+    if pin.tree_size > tree.size or tree.root(pin.tree_size) != pin.root:
+        return [(pin.number, "the entries are not consistent with the pinned checkpoint (history rewritten)")]
+    return []

@@ -1,10 +1,13 @@
-"""Inclusion proof of one ledger entry against the latest signed checkpoint, as a JSON document.
+"""Inclusion proofs of ledger entries and consistency proofs between checkpoints, as JSON documents.
 
 The document holds the entry as stored (payload as its exact canonical JSON text), its
 leaf index and hash, the RFC 6962 audit path and the checkpoint (size, root, time, key
 id, signature). `check_entry_proof` verifies it with nothing but the bus's public keys:
 entry hash recomputed from the content, the entry's signature, the path up to the root,
-and the checkpoint's signature over that root.
+and the checkpoint's signature over that root. An inclusion proof may name an older
+checkpoint (`checkpoint=N`): an auditor who holds checkpoint N checks against the root
+it already trusts. `consistency_document` proves (RFC 6962 §2.1.2) that checkpoint M's
+tree extends checkpoint N's, so an auditor can move its pin forward without the entries.
 
 The bus builds the path from the ledger's stored tiles (`audit.ledger.tiles`): a few
 hundred hashes per level, however long the ledger. The checker trusts no tile: a path
@@ -23,15 +26,21 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.ledger.chain import compute_entry_hash, signature_problem
-from audit.ledger.checkpoints import Checkpoint, checkpoint_signature_problem, latest_checkpoint
+from audit.ledger.checkpoints import (
+    Checkpoint,
+    checkpoint_numbered,
+    checkpoint_signature_problem,
+    latest_checkpoint,
+)
 from audit.ledger.tiles import StoredTree, ledger_size
-from audit.ledger.tree import MerkleHashes, entry_leaf_hash
+from audit.ledger.tree import MerkleHashes, entry_leaf_hash, verify_consistency
 from audit.merkle import verify_inclusion
 from audit.tables import ledger as ledger_table
 from govbus.errors import BadInput
 from govbus.instants import iso_utc
 
 PROOF_FORMAT = "govbus-ledger-inclusion/1"
+CONSISTENCY_FORMAT = "govbus-ledger-consistency/1"
 LEAF_RULE = "leaf = SHA-256(0x00 || entry_hash bytes); node = SHA-256(0x01 || left || right)"
 
 
@@ -72,28 +81,81 @@ def entry_json(row: Any) -> dict[str, Any]:
     }
 
 
-def entry_proof(conn: sa.Connection, seq: int) -> dict[str, Any]:
-    """The inclusion proof document of entry `seq` against the latest checkpoint."""
-    checkpoint = latest_checkpoint(conn)
+def _checkpoint(conn: sa.Connection, number: int | None) -> Checkpoint:
+    """Checkpoint `number` (None: the latest); BadInput when there is no such checkpoint."""
+    checkpoint = latest_checkpoint(conn) if number is None else checkpoint_numbered(conn, number)
     if checkpoint is None:
         raise BadInput(
-            "the ledger has no checkpoint yet",
-            where="ledger_checkpoints",
+            "the ledger has no checkpoint yet"
+            if number is None
+            else "the ledger has no checkpoint with this number",
+            where="ledger_checkpoints" if number is None else f"checkpoint {number}",
             hint="take one with `govbus audit checkpoint` (every run ends with one)",
         )
+    return checkpoint
+
+
+def entry_proof(conn: sa.Connection, seq: int, *, checkpoint: int | None = None) -> dict[str, Any]:
+    """The inclusion proof document of entry `seq` against checkpoint `checkpoint` (default: latest)."""
+    number = checkpoint
+    checkpoint_row = _checkpoint(conn, number)
     row = conn.execute(sa.select(ledger_table).where(ledger_table.c.seq == seq)).first()
     if row is None:
         raise BadInput(
             "no ledger entry has this seq", where="seq", hint="list entries with `govbus audit verify`"
         )
     index = row.seq - 1
-    if index >= checkpoint.tree_size:
+    if index >= checkpoint_row.tree_size:
         raise BadInput(
-            "the entry is newer than the latest checkpoint",
+            "the entry is newer than the latest checkpoint"
+            if number is None
+            else f"the entry is newer than checkpoint {number}",
             where="seq",
-            hint="take a checkpoint with `govbus audit checkpoint`, then ask again",
+            hint="take a checkpoint with `govbus audit checkpoint` or name a newer one, then ask again",
         )
-    return _document(row, index, _checkpoint_tree(conn, checkpoint), checkpoint)
+    return _document(row, index, _checkpoint_tree(conn, checkpoint_row), checkpoint_row)
+
+
+def consistency_document(conn: sa.Connection, old: int, new: int) -> dict[str, Any]:
+    """RFC 6962 consistency proof that checkpoint `new`'s tree extends checkpoint `old`'s."""
+    if not 1 <= old <= new:
+        raise BadInput(
+            "the first checkpoint must not be newer than the second", where=f"--from {old} --to {new}"
+        )
+    first, second = _checkpoint(conn, old), _checkpoint(conn, new)
+    if first.tree_size < 1 or first.tree_size > second.tree_size:
+        raise BadInput(
+            "no consistency proof exists between these checkpoints",
+            where=f"checkpoints {old} and {new}",
+            hint="run `govbus audit verify`: a later checkpoint covers fewer entries",
+        )
+    tree = _checkpoint_tree(conn, second)
+    return {
+        "format": CONSISTENCY_FORMAT,
+        "leaf_rule": LEAF_RULE,
+        "old": first.to_json(),
+        "new": second.to_json(),
+        "proof": [node.hex() for node in tree.consistency_proof(first.tree_size, second.tree_size)],
+    }
+
+
+def check_consistency_document(
+    document: Mapping[str, Any], public_keys: Mapping[str, Ed25519PublicKey]
+) -> list[str]:
+    """What is wrong with a consistency document (empty list: `new` extends `old`)."""
+    try:
+        first, second = Checkpoint.from_json(document["old"]), Checkpoint.from_json(document["new"])
+        proof = [bytes.fromhex(h) for h in document["proof"]]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return ["not a ledger consistency proof document"]
+    problems = [
+        f"checkpoint {c.number}: {bad}"
+        for c in (first, second)
+        if (bad := checkpoint_signature_problem(c, public_keys))
+    ]
+    if not verify_consistency(first.tree_size, second.tree_size, first.root, second.root, proof):
+        problems.append(f"checkpoint {second.number} does not extend checkpoint {first.number}")
+    return problems
 
 
 def entry_proofs(conn: sa.Connection, seqs: Iterable[int]) -> dict[int, dict[str, Any]]:

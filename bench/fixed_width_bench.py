@@ -12,8 +12,11 @@ Prints, in the same run:
   matrix;
 * source read — `FixedWidthSource` reading the file in batches of 50,000 (hash of the
   file, chunked reads, decode), in a child process so that its peak RSS is its own;
-* RDW framing — `frame_rdw` walking variable-length records' descriptor words, for
-  records of equal lengths (runs checked with numpy) and of random lengths (the loop).
+* framing — how fast the records of each variable-length format are found (no decode):
+  `frame_rdw` for records of equal lengths (runs checked with numpy) and of random
+  lengths (the loop), `frame_vb` (27,998-byte blocks of random-length RDW records),
+  `frame_text` (lines) and OCCURS DEPENDING ON records back to back (short records: counts
+  decoded at every position of a window with numpy; long ones: record by record).
 
 Usage: python bench/fixed_width_bench.py [--records N] [--batch N]
 """
@@ -34,8 +37,8 @@ import pyarrow as pa
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from connectors import FixedWidthSource, RecordLayout, decode_records, parse_copybook  # noqa: E402
-from connectors.mainframe.record_framing import frame_rdw  # noqa: E402
+from connectors import FixedWidthFormat, FixedWidthSource, RecordLayout, decode_records, parse_copybook  # noqa: E402
+from connectors.mainframe.record_framing import frame_rdw, frame_text, frame_vb  # noqa: E402
 
 COPYBOOK = """
        01  RESIDENT.
@@ -171,14 +174,59 @@ def measure_source(records: np.ndarray) -> None:
 
 
 def measure_rdw_framing(n: int) -> None:
-    """frame_rdw alone (the sequential part of variable-length reading), two length mixes."""
+    """The sequential part of variable-length reading, per format."""
     rng = np.random.default_rng(3)
     for label, lengths in (("equal lengths", np.full(n, 87)), ("random lengths", rng.integers(40, 120, n))):
-        chunk = np.zeros(int(lengths.sum()), dtype=np.uint8)
-        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        chunk[starts], chunk[starts + 1] = lengths >> 8, lengths & 0xFF
+        chunk = _rdw_chunk(lengths)
         seconds = best_of(2, lambda chunk=chunk: frame_rdw(chunk, n, at_eof=True))
         print(f"  RDW framing, {label:15s}{n / seconds / 1e6:6.2f} M records/s  ({seconds:.3f} s)")
+    lengths = rng.integers(40, 120, n)
+    blocks, block, size = [], [], 4
+    for length in lengths:
+        if size + length > 27_998:
+            blocks.append(_bdw(block, size))
+            block, size = [], 4
+        block.append(int(length))
+        size += int(length)
+    blocks.append(_bdw(block, size))
+    chunk = np.concatenate(blocks)
+    seconds = best_of(2, lambda: frame_vb(chunk, n, at_eof=True))
+    print(f"  VB framing (BDW + RDW)    {n / seconds / 1e6:6.2f} M records/s  ({seconds:.3f} s)")
+    text = np.full(int(lengths.sum()), ord("x"), dtype=np.uint8)
+    text[np.cumsum(lengths) - 1] = ord("\n")
+    seconds = best_of(2, lambda: frame_text(text, n, True, ord("\n"), ord("\r")))
+    print(f"  text lines framing        {n / seconds / 1e6:6.2f} M records/s  ({seconds:.3f} s)")
+    measure_odo_framing(min(n, 200_000))
+
+
+def measure_odo_framing(n: int) -> None:
+    """Records of 0-9 items behind a 1-digit count, back to back, framed by their counts:
+    short records (counts decoded at every position of a window) and long ones (counts
+    decoded record by record), as `FixedWidthFormat` chooses."""
+    for head, label in ((6, "43-byte"), (500, "537-byte")):
+        layout = parse_copybook(
+            f"01 R.\n 05 ID PIC X({head}).\n 05 N PIC 9.\n 05 ITEM OCCURS 0 TO 9 DEPENDING ON N PIC X(8)."
+        )
+        counts = np.random.default_rng(5).integers(0, 10, n)
+        sizes = head + 1 + 8 * counts
+        chunk = np.full(int(sizes.sum()), 0xC1, dtype=np.uint8)
+        chunk[np.concatenate(([0], np.cumsum(sizes)[:-1])) + head] = 0xF0 + counts
+        file_format = FixedWidthFormat(layout, record_format="odo")
+        seconds = best_of(2, lambda f=file_format, c=chunk: f._frame_chunk(c, n, True, {}, 0))
+        print(f"  ODO framing, {label:15s}{n / seconds / 1e6:6.2f} M records/s  ({seconds:.3f} s, mean size)")
+
+
+def _rdw_chunk(lengths: np.ndarray) -> np.ndarray:
+    chunk = np.zeros(int(lengths.sum()), dtype=np.uint8)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    chunk[starts], chunk[starts + 1] = lengths >> 8, lengths & 0xFF
+    return chunk
+
+
+def _bdw(lengths: list[int], size: int) -> np.ndarray:
+    return np.concatenate(
+        [np.array([size >> 8, size & 0xFF, 0, 0], dtype=np.uint8), _rdw_chunk(np.array(lengths))]
+    )
 
 
 def main() -> None:

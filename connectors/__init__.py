@@ -38,9 +38,12 @@ This part imports no other part of GovBus, only the kernel's errors.
 
 from __future__ import annotations
 
+from connectors.atomic_files import sweep_sink, sweep_temporaries
 from connectors.base import Cursor, Sink, SinkReceipt, Source, SourceBatch
 from connectors.credentials import ConnectionInfo, airflow_connection, sql_url
 from connectors.files.avro_files import AvroFormat
+from connectors.files.bounds import Limits
+from connectors.files.confinement import ALLOWED_ROOTS_ENV, PathRules, allowed_roots
 from connectors.files.csv_files import CsvFormat, CsvOptions
 from connectors.files.drop_folder import DropFolderSource, FileFormat, FileStore, FolderSource
 from connectors.files.jsonl_files import JsonLinesFormat
@@ -52,7 +55,15 @@ from connectors.mainframe.fixed_width import FixedWidthSource
 from connectors.mainframe.fixed_width_format import FixedWidthFormat
 from connectors.mainframe.record_decode import decode_records
 from connectors.mainframe.record_layout import LayoutField, RecordLayout
-from connectors.registry import ENTRY_POINT_GROUP, make_sink, make_source
+from connectors.registry import (
+    ENTRY_POINT_GROUP,
+    check_settings,
+    confine_settings,
+    local_paths,
+    make_sink,
+    make_source,
+    secret_references,
+)
 from connectors.rest.sink import RestSink
 from connectors.rest.source import RestSource
 from connectors.sftp.folder import SftpDropFolderSource
@@ -64,6 +75,7 @@ from connectors.sql.sink import SqlSink
 from connectors.sql.source import SqlSource
 
 __all__ = [
+    "ALLOWED_ROOTS_ENV",
     "ENTRY_POINT_GROUP",
     "SOURCE_ERROR",
     "SOURCE_POSITION",
@@ -85,9 +97,11 @@ __all__ = [
     "JsonLinesFormat",
     "JsonLinesSink",
     "LayoutField",
+    "Limits",
     "ParquetFormat",
     "ParquetSink",
     "ParquetSource",
+    "PathRules",
     "RecordLayout",
     "RestSink",
     "RestSource",
@@ -102,11 +116,18 @@ __all__ = [
     "SqlSource",
     "TableDraft",
     "airflow_connection",
+    "allowed_roots",
+    "check_settings",
+    "confine_settings",
     "decode_records",
     "discover_table",
     "load_copybook",
+    "local_paths",
     "make_sink",
     "make_source",
     "parse_copybook",
+    "secret_references",
     "sql_url",
+    "sweep_sink",
+    "sweep_temporaries",
 ]

@@ -1,10 +1,18 @@
 """Writing one file per batch id atomically: a reader sees the whole file or none.
 
 `write_atomically` writes through a temporary dot-file in the target directory
-(`.<name>.tmp-<random>`, which every drop-folder reader ignores), fsyncs it, renames it
-over the target with `os.replace` and fsyncs the directory. A failure at any point
-removes the temporary and leaves a previous file of the same name untouched, so a retry
-of the same batch id never leaves a half file or a second copy.
+(`govbus.temp_files`: `.<name>.tmp-<writer>-<random>`, which every drop-folder reader
+ignores), fsyncs it, renames it over the target with `os.replace` and fsyncs the
+directory. A failure at any point removes the temporary and leaves a previous file of
+the same name untouched, so a retry of the same batch id never leaves a half file or a
+second copy.
+
+A process killed before the rename cannot remove its temporary, so the first write to
+a folder in a process (and again every `SWEEP_EVERY` seconds) first sweeps the folder:
+temporaries whose writer is gone, or older than an hour, are removed
+(`sweep_temporaries`; the deliver step also calls `sweep_sink` before a delivery's first
+batch, which covers a delivery that writes nothing). A concurrent writer's live
+temporary is never removed: its name carries the writer's host, boot, PID and start time.
 """
 
 from __future__ import annotations
@@ -12,14 +20,42 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from govbus.errors import BadInput
+from govbus.temp_files import SWEEP_EVERY, sweep, temporary_name
 
 BATCH_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
+
+
+def sweep_temporaries(directory: str | os.PathLike[str], *, force: bool = True) -> list[str]:
+    """Remove the stale temporaries of interrupted writes in `directory`; their names.
+
+    Without `force`, only if this process has not swept the folder in the last
+    `SWEEP_EVERY` seconds (what `write_atomically` does before each write).
+    """
+    return sweep(directory, every=None if force else SWEEP_EVERY)
+
+
+def sink_directory(sink: Any) -> Path | None:
+    """The local folder a file sink writes into, or None for any other sink.
+
+    A sink says so with a `local_directory` attribute; the sinks of `connectors.files`
+    (CSV, JSON Lines, Avro, Parquet) keep it as `_directory`. SQL, REST and SFTP sinks
+    (the SFTP folder is remote) have none.
+    """
+    folder = getattr(sink, "local_directory", None)
+    if folder is None and type(sink).__module__.startswith("connectors.files."):
+        folder = getattr(sink, "_directory", None)
+    return Path(folder) if isinstance(folder, str | os.PathLike) else None
+
+
+def sweep_sink(sink: Any) -> list[str]:
+    """Sweep the folder of a file sink before a delivery (see module doc); [] for other sinks."""
+    folder = sink_directory(sink)
+    return sweep_temporaries(folder) if folder is not None else []
 
 
 def check_batch_id(batch_id: object) -> str:
@@ -75,7 +111,8 @@ def write_atomically(directory: Path, name: str, write: Callable[[BinaryIO], Non
     target = directory / name
     if target.parent != directory:
         raise BadInput("the batch file would leave the directory", where="batch_id")
-    temporary = directory / f".{name}.tmp-{secrets.token_hex(8)}"
+    sweep_temporaries(directory, force=False)
+    temporary = directory / temporary_name(name)
     try:
         with open(temporary, "xb") as handle:
             hashing = _HashingFile(handle)

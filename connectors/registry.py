@@ -20,7 +20,16 @@ settings, already expanded by the caller (no `${ENV}` expansion happens here):
                 known_hosts | host_key_fingerprint, ... (see connectors.sftp.kinds)
 
 A missing or unknown setting is refused with a BadConfiguration naming it and listing
-the known ones.
+the known ones. The sql and parquet sources also take `max_field_bytes` (see
+`connectors.files.bounds`).
+
+Before a run (`govbus check`), without contacting anything: `local_paths` lists the
+settings naming a local file or folder (a SQLite URL's database file included),
+`confine_settings` resolves them under `PathRules` (connectors.files.confinement) and
+refuses any outside, `secret_references` lists the environment variables and Airflow
+connections the settings name, and `check_settings` validates a connector's settings as
+`make_source` / `make_sink` would (SQL identifiers included) and builds nothing that
+connects.
 
 Plug-ins: a distribution registers a factory under the entry-point group
 `govbus.connectors`; the entry point's name is the `connector` value it serves. The
@@ -39,12 +48,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import sqlalchemy as sa
 
 from connectors.base import Sink, Source
 from connectors.credentials import sql_settings
+from connectors.files.bounds import DEFAULT_FIELD_BYTES, Limits
+from connectors.files.confinement import PathRules
 from connectors.files.kinds import FILE_CONNECTORS, is_drop_folder, make_file_sink, make_file_source
 from connectors.files.parquet import ParquetSink, ParquetSource
 from connectors.mainframe.fixed_width import SETTINGS as FIXED_WIDTH_SETTINGS
@@ -52,7 +65,8 @@ from connectors.mainframe.fixed_width import fixed_width_source
 from connectors.rest.sink import RestSink
 from connectors.rest.source import RestSource
 from connectors.sftp.kinds import SFTP_SINKS, SFTP_SOURCES, make_sftp_sink, make_sftp_source
-from connectors.sql.sink import SqlSink
+from connectors.sql.engine import check_identifier, check_identifiers, split_table_name
+from connectors.sql.sink import SqlSink, check_sink_target
 from connectors.sql.source import SqlSource
 from govbus.errors import BadConfiguration
 
@@ -60,7 +74,15 @@ ENTRY_POINT_GROUP = "govbus.connectors"
 
 _SOURCE_SETTINGS = {"sql": ("url", "table"), "parquet": ("path",), "fixed_width": FIXED_WIDTH_SETTINGS}
 _SINK_SETTINGS = {"sql": ("url", "table"), "parquet": ("directory",)}
+_OPTIONAL_SOURCE_SETTINGS = {"sql": ("max_field_bytes",), "parquet": ("max_field_bytes",)}
 _OPTIONAL_SINK_SETTINGS = {"sql": ("mode",)}  # mode: upsert (default) | append
+# Settings naming a local file or folder, by connector; `archive_directory` is relative
+# to `directory`. sftp_* folders are on the server: only a local copybook is local.
+_PATHS = {
+    **{kind: ("directory", "archive_directory", "path") for kind in (*FILE_CONNECTORS, "parquet")},
+    "fixed_width": ("path", "directory", "archive_directory", "copybook"),
+    "sftp_fixed_width": ("copybook",),
+}
 _OWN_SETTINGS = {"rest"}  # built-ins that validate their own settings (connectors.rest.settings)
 _PRINTABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -82,11 +104,19 @@ def make_source(
     if connector == "sql":  # the secret is read now: url_env, password_env or conn_id → url
         settings = sql_settings(settings)
     if connector in _SOURCE_SETTINGS:
-        values = _settings(settings, connector, _SOURCE_SETTINGS[connector])
+        optional = _OPTIONAL_SOURCE_SETTINGS.get(connector, ())
+        values = _settings(settings, connector, _SOURCE_SETTINGS[connector], optional)
         cursor_fields = None if cursor_field is None else (cursor_field,)
+        limits = _limits(values)
         if connector == "sql":
-            return SqlSource(values["url"], values["table"], key_fields=keys, cursor_fields=cursor_fields)
-        return ParquetSource(values["path"], cursor_fields=cursor_fields, key_fields=keys)
+            return SqlSource(
+                values["url"],
+                values["table"],
+                key_fields=keys,
+                cursor_fields=cursor_fields,
+                max_field_bytes=limits.max_field_bytes,
+            )
+        return ParquetSource(values["path"], cursor_fields=cursor_fields, key_fields=keys, limits=limits)
     factory = _plugin(connector, _SOURCE_SETTINGS)
     source = factory(settings, role="source", key_fields=keys, cursor_field=cursor_field)
     return _checked(source, Source, connector)
@@ -114,6 +144,123 @@ def make_sink(settings: Mapping[str, Any], *, key_fields: Sequence[str], schema:
     factory = _plugin(connector, _SINK_SETTINGS)
     sink = factory(settings, role="sink", key_fields=keys, schema=schema)
     return _checked(sink, Sink, connector)
+
+
+def _limits(values: Mapping[str, Any]) -> Limits:
+    """The `max_field_bytes` of a sql or parquet source (the default when not given)."""
+    value = values.get("max_field_bytes", DEFAULT_FIELD_BYTES)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadConfiguration("must be a positive whole number of bytes", where="max_field_bytes")
+    return Limits(max_field_bytes=value)
+
+
+def local_paths(settings: Mapping[str, Any]) -> list[str]:
+    """The settings of `settings` that name a local file or folder, as given (in order)."""
+    connector = settings.get("connector") if isinstance(settings, Mapping) else None
+    names = [name for name in _PATHS.get(str(connector), ()) if settings.get(name) is not None]
+    if connector == "sql" and _sqlite_file(settings.get("url")) is not None:
+        names.append("url")
+    return names
+
+
+def confine_settings(settings: Mapping[str, Any], rules: PathRules) -> dict[str, Any]:
+    """`settings` with every local path resolved (see `PathRules.place`); refused with a
+    `BadConfiguration` naming the setting when one lies outside the allowed roots.
+
+    Relative paths resolve against `rules.base` (the catalog folder) and
+    `archive_directory` against `directory`; the values become absolute, so a connector
+    never resolves a path against the process's current folder.
+    """
+    confined = dict(settings)
+    for name in local_paths(settings):
+        if name == "url":
+            confined["url"] = _confined_sqlite(settings["url"], rules)
+        elif name == "archive_directory" and "directory" in confined:
+            folder = Path(str(confined["directory"]))
+            confined[name] = str(rules.place(settings[name], name, relative_to=folder))
+        else:
+            confined[name] = str(rules.place(settings[name], name))
+    return confined
+
+
+def _sqlite_file(url: object) -> sa.URL | None:
+    """The parsed URL when `url` is a SQLite URL naming a database file, else None."""
+    if not isinstance(url, str) or not url.startswith("sqlite"):
+        return None
+    try:
+        parsed = sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError, TypeError):
+        return None  # the connector names the problem
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed
+
+
+def _confined_sqlite(url: str, rules: PathRules) -> str:
+    parsed = _sqlite_file(url)
+    assert parsed is not None and parsed.database is not None
+    if parsed.query.get("uri") in ("true", "1") or parsed.database.startswith("file:"):
+        raise BadConfiguration(
+            "a SQLite URI file name cannot be checked against the allowed folders",
+            where="url",
+            hint="write sqlite:///path/to/file.db",
+        )
+    placed = rules.place(parsed.database, "url")
+    return parsed.set(database=str(placed)).render_as_string(hide_password=False)
+
+
+def secret_references(settings: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(setting, "env" or "conn", name) for each environment variable (`*_env`) and Airflow
+    connection (`conn_id`) the settings name: what a run will read."""
+    found = []
+    for name, value in settings.items():
+        if not isinstance(name, str) or not isinstance(value, str) or not value:
+            continue
+        if name == "conn_id":
+            found.append((name, "conn", value))
+        elif name.endswith("_env"):
+            found.append((name, "env", value))
+    return found
+
+
+def check_settings(
+    settings: Mapping[str, Any],
+    *,
+    role: str,
+    key_fields: Sequence[str] = (),
+    cursor_field: str | None = None,
+    schema: pa.Schema | None = None,
+) -> None:
+    """Validate a source's (`role="source"`) or sink's settings as a run would build the
+    connector, contacting nothing; `BadConfiguration` (or another `GovBusError`) otherwise.
+
+    The secrets the settings name are read (they must be there); SQL table and column
+    names (the key and cursor fields, and the sink's `schema`) must be plain identifiers,
+    and a SQL sink's database one it writes into. Others are built and closed: none of
+    them connects before its first read or write.
+    """
+    connector = _connector(settings)
+    keys = tuple(key_fields)
+    if connector == "sql":
+        resolved = sql_settings(settings)
+        known = _SOURCE_SETTINGS["sql"] if role == "source" else _SINK_SETTINGS["sql"]
+        optional = (_OPTIONAL_SOURCE_SETTINGS if role == "source" else _OPTIONAL_SINK_SETTINGS)["sql"]
+        values = _settings(resolved, "sql", known, optional)
+        split_table_name(values["table"])
+        check_identifiers(keys, "key_fields")
+        if cursor_field is not None:
+            check_identifier(cursor_field, "cursor_field")
+        if role == "source":
+            _limits(values)
+        else:
+            check_sink_target(values["url"], values.get("mode", "upsert"), schema, keys)
+        return
+    made: Any = (
+        make_source(settings, key_fields=keys, cursor_field=cursor_field)
+        if role == "source"
+        else make_sink(settings, key_fields=keys, schema=schema if schema is not None else pa.schema([]))
+    )
+    made.close()
 
 
 def _connector(settings: Mapping[str, Any]) -> str:

@@ -12,7 +12,11 @@ a run's volume and freshness. `StageValidation` validates the batches of one sta
 `validation_result` writes a run's totals as GX's ExpectationSuiteValidationResult;
 `check_references` lints referential expectations. `purpose_problem` is the linter's
 rule for `purpose:` (required, and not `PURPOSE_PLACEHOLDER`, which `govbus discover`
-drafts). Imports only `schemas`.
+drafts). `tag_warnings` lists fields whose classification contradicts their tags; a field
+tagged with a special category (`SPECIAL_CATEGORY_TAGS`, `FieldSpec.special_category`) is
+one whatever its classification, and `quasi-identifier` marks what disclosure policies
+generalize; `parse_data_life` reads a contract's retention (`data_life`). Imports only
+`schemas`.
 """
 
 from __future__ import annotations
@@ -27,12 +31,17 @@ from contracts.model import (
     BREACH_ACTIONS,
     CLASSIFICATIONS,
     COMPATIBILITY_MODES,
+    DIRECT_IDENTIFIER,
+    QUASI_IDENTIFIER,
+    SPECIAL_CATEGORY_TAGS,
     Contract,
     Expectation,
     FieldSpec,
     Problem,
     Sla,
+    special_categories,
 )
+from contracts.privacy import DATA_LIFE_PATTERN, parse_data_life, tag_warnings
 from contracts.purpose import PURPOSE_PLACEHOLDER, purpose_problem
 from contracts.references import check_references, referenced_key_field
 from contracts.schema_check import check_against_schema, check_contract_schema, check_schema_history
@@ -45,9 +54,13 @@ __all__ = [
     "BREACH_ACTIONS",
     "CLASSIFICATIONS",
     "COMPATIBILITY_MODES",
+    "DATA_LIFE_PATTERN",
+    "DIRECT_IDENTIFIER",
     "PURPOSE_PLACEHOLDER",
+    "QUASI_IDENTIFIER",
     "REPEAT_NOTE",
     "SCHEMA_PATH",
+    "SPECIAL_CATEGORY_TAGS",
     "SUPPORTED_EXPECTATIONS",
     "Change",
     "Contract",
@@ -77,8 +90,11 @@ __all__ = [
     "gx_suite_json",
     "lint_contract",
     "load_contract",
+    "parse_data_life",
     "purpose_problem",
     "referenced_key_field",
+    "special_categories",
+    "tag_warnings",
     "validate",
     "validation_result",
 ]

@@ -22,6 +22,7 @@ from contracts import expectations as ex
 from contracts.durations import DURATION_PATTERN
 from contracts.loader import FIELD_PATTERN, NAME_PATTERN, SEMVER_PATTERN
 from contracts.model import BREACH_ACTIONS, CLASSIFICATIONS, COMPATIBILITY_MODES
+from contracts.privacy import DATA_LIFE_PATTERN
 from contracts.purpose import PURPOSE_HELP, PURPOSE_PATTERN
 
 SCHEMA_PATH = Path(__file__).with_name("contract.schema.json")
@@ -136,6 +137,11 @@ def contract_json_schema() -> dict[str, Any]:
             "subject_field": {"type": "string"},
             "key_fields": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True},
             "cursor_field": {"type": "string"},
+            "data_life": {
+                "type": "string",
+                "pattern": DATA_LIFE_PATTERN,
+                "description": "How long the bus keeps a row (staged, snapshot, quarantine): P7Y, P90D.",
+            },
             "source": {
                 "type": "object",
                 "required": ["connector"],

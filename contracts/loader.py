@@ -31,6 +31,7 @@ from contracts.model import (
     Problem,
     Sla,
 )
+from contracts.privacy import parse_data_life
 from contracts.purpose import purpose_problem
 from contracts.references import check_references
 from contracts.schema_check import check_contract_schema
@@ -47,7 +48,7 @@ REQUIRED = (
     "id", "version", "owner", "purpose", "schema", "compatibility",
     "subject_field", "key_fields", "source", "fields",
 )  # fmt: skip
-OPTIONAL = ("description", "cursor_field", "expectations", "sla")
+OPTIONAL = ("description", "cursor_field", "expectations", "sla", "data_life")
 _EXPECTATION_KEYS = ("type", "kwargs", "meta", "notes", "description")
 
 
@@ -125,6 +126,7 @@ class _ContractLint:
             "fields": self.fields(get("fields")),
             "expectations": self.expectations(get("expectations")),
             "sla": self.sla(get("sla")),
+            "data_life": self.data_life(get("data_life")),
         }
         fields = self.declared
         values["subject_field"] = self.field_ref(get("subject_field"), "subject_field", fields)
@@ -154,6 +156,18 @@ class _ContractLint:
         value = self.r.string(entry, field)
         if value is not None and value not in allowed:
             self.r.problem(entry, field, f"must be one of {', '.join(allowed)}")
+            return None
+        return value
+
+    def data_life(self, entry: Entry | None) -> str | None:
+        """How long the bus may keep a row (`P7Y`); see `contracts.privacy.parse_data_life`."""
+        value = self.r.string(entry, "data_life")
+        if value is None:
+            return None
+        try:
+            parse_data_life(value)
+        except ValueError as exc:
+            self.r.problem(entry, "data_life", str(exc))
             return None
         return value
 

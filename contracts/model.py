@@ -8,7 +8,7 @@ later checks (`check_against_schema`, `validate`) can still point into the file.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,41 @@ NAME_PATTERN = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"
 
 CLASSIFICATIONS = ("public", "internal", "personal", "sensitive")
 """Field classifications, least to most protected."""
+
+QUASI_IDENTIFIER = "quasi-identifier"
+"""The tag of a field that, combined with others, can single a person out in another copy."""
+DIRECT_IDENTIFIER = "direct-identifier"
+
+# The GDPR's special categories (art. 9(1)) and criminal data (art. 10), by their tag; the
+# second group are shorter names people write, each counting as its category. One
+# definition for the whole bus (receipts, the catalog, who approves a request).
+_CATEGORIES: dict[str, str] = {
+    "health": "health",
+    "genetic": "genetic",
+    "biometric": "biometric",
+    "ethnic-origin": "ethnic-origin",
+    "political-opinions": "political-opinions",
+    "religious-beliefs": "religious-beliefs",
+    "philosophical-beliefs": "philosophical-beliefs",
+    "trade-union-membership": "trade-union-membership",
+    "sex-life": "sex-life",
+    "sexual-orientation": "sexual-orientation",
+    "criminal-offences": "criminal-offences",
+    "racial-origin": "ethnic-origin",
+    "ethnicity": "ethnic-origin",
+    "religion": "religious-beliefs",
+    "political-opinion": "political-opinions",
+    "trade-union": "trade-union-membership",
+    "criminal-records": "criminal-offences",
+}
+SPECIAL_CATEGORY_TAGS = frozenset(_CATEGORIES)
+"""Every tag that makes a field special category (canonical names and their short forms)."""
+
+
+def special_categories(tags: Iterable[str]) -> tuple[str, ...]:
+    """The special categories `tags` name (canonical names, sorted, each once)."""
+    return tuple(sorted({_CATEGORIES[t] for t in tags if t in _CATEGORIES}))
+
 
 BREACH_ACTIONS = ("warn", "fail")
 """What a breached SLA (volume, freshness) does to the run: report only, or fail it."""
@@ -52,6 +87,16 @@ class FieldSpec:
     description: str = ""
     line: int | None = field(default=None, compare=False)
     reversible_by: tuple[str, ...] = ()
+
+    @property
+    def special_category(self) -> bool:
+        """Special category of personal data (a GDPR art. 9/10 tag), whatever the classification."""
+        return bool(SPECIAL_CATEGORY_TAGS.intersection(self.tags))
+
+    @property
+    def quasi_identifier(self) -> bool:
+        """Tagged `quasi-identifier`: disclosure policies generalize it and count classes over it."""
+        return QUASI_IDENTIFIER in self.tags
 
 
 @dataclass(frozen=True)
@@ -98,6 +143,9 @@ class Contract:
     sla: Sla = field(default_factory=Sla)
     path: Path | None = None
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # How long the bus may keep a row (staged, in the snapshot, in quarantine), counted
+    # from the row's cursor field or its arrival: an ISO 8601 period such as P7Y; None: no limit.
+    data_life: str | None = None
 
     @property
     def schema_path(self) -> Path:
@@ -108,6 +156,15 @@ class Contract:
     def fields_classified(self, *classifications: str) -> tuple[str, ...]:
         """Field names with any of the given classifications, in declaration order."""
         return tuple(n for n, spec in self.fields.items() if spec.classification in classifications)
+
+    def special_category_fields(self) -> tuple[str, ...]:
+        """Fields that are special category (by tag) or classified sensitive, in declaration order."""
+        fields = self.fields.items()
+        return tuple(n for n, spec in fields if spec.special_category or spec.classification == "sensitive")
+
+    def quasi_identifiers(self) -> tuple[str, ...]:
+        """Fields tagged `quasi-identifier`, in declaration order."""
+        return tuple(n for n, spec in self.fields.items() if spec.quasi_identifier)
 
     def line_of(self, key: str) -> int | None:
         """The line of a key path in the contract file, when known."""

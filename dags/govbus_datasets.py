@@ -22,12 +22,13 @@
   is a branch of its own and holds back no delivery.
 
 Every task retries with exponential backoff (GOVBUS_TASK_RETRIES, ..._RETRY_DELAY,
-..._MAX_RETRY_DELAY) and describes its inputs and outputs to Airflow's OpenLineage
-provider. Parsing stays cheap: this file reads the catalog's YAML and Avro files and
-touches no database or network (which is why requested subscriptions are listed by a
-task). If the catalog is broken, the folder still imports and shows a single
-`govbus_catalog_broken` DAG whose task fails with the `govbus check` message, instead
-of the datasets' DAGs silently disappearing.
+..._MAX_RETRY_DELAY), alerts the operators (GOVBUS_ALERT_*) when it fails for good, and
+describes its inputs and outputs to Airflow's OpenLineage provider. Parsing stays
+cheap: this file reads the catalog's YAML and Avro files and touches no database or
+network (which is why requested subscriptions are listed by a task). If the catalog is
+broken, the folder still imports and shows a single `govbus_catalog_broken` DAG whose
+task fails with the `govbus check` message, instead of the datasets' DAGs silently
+disappearing.
 """
 
 from __future__ import annotations
@@ -184,6 +185,19 @@ class RequestedOperator(BaseOperator):
         return orchestration.requested_task(self.dataset_id)
 
 
+def _alert_failed(context: Any) -> None:
+    """Failure callback: a task failed for good (retries used); alert the operators.
+
+    The freshness task alerts its SLA breach itself, so its failure is not sent twice.
+    """
+    task = context["task"]
+    if task.task_id == "freshness":
+        return
+    dataset_id = getattr(task, "dataset_id", None) or context["dag"].dag_id
+    subscription_id = getattr(task, "subscription_id", None)
+    orchestration.task_failed_alert(dataset_id, task.task_id, subscription_id, context.get("exception"))
+
+
 def _who(context: Any) -> str:
     """Who acts, as the ledger records it: the run, and the user who triggered it if known."""
     run = context["dag_run"]
@@ -229,7 +243,7 @@ def _dataset_dag(spec: orchestration.DagSpec, retry: orchestration.RetryPolicy) 
         start_date=START,
         catchup=False,
         max_active_runs=1,
-        default_args={"owner": "govbus", **retry.task_args()},
+        default_args={"owner": "govbus", "on_failure_callback": _alert_failed, **retry.task_args()},
         tags=["govbus", f"owner:{spec.owner}"],
         params=_params(),
     ) as dag:

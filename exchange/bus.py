@@ -42,6 +42,7 @@ from exchange.run import (
     run_datasets,
     stage_dataset,
 )
+from exchange.run.disclosure import assess as assess_disclosure
 from exchange.state import Settings
 from exchange.subscriptions.merge import with_requested
 
@@ -161,6 +162,12 @@ class Bus:
     ) -> AbstractContextManager[dict[str, Any]]:
         """Record a step in `runs` (see `exchange.run.history`)."""
         return recorded(self.engine, dataset_id, step, subscription_id)
+
+    def disclosure_refusal(self, sub: Subscription) -> tuple[str, ...]:
+        """Why `sub`'s would-be delivery breaks its disclosure policy (see `exchange.run.disclosure`)."""
+        if sub.disclosure is None:
+            return ()
+        return assess_disclosure(self, sub).problems
 
     def progress(self, event: str, rows: int) -> None:
         """Pass progress (rows read, staged, delivered) to the hook, if one listens."""

@@ -9,6 +9,11 @@ last one silently, which hides a typo in a reviewed file). `compose_marked(path)
 the node tree that `load_marked` builds from, for a linter that reports every problem
 of a file at its line instead of stopping at the first (`contracts`' contract linter).
 Both read the file the same way and raise the same `YamlFileError` at `file:line`.
+
+Nesting is bounded (`MAX_DEPTH` levels of mappings and lists): PyYAML composes and
+constructs recursively, so a file nested 5,000 deep would overflow the stack. The
+tokens are counted first (the scanner does not recurse) and a file nested deeper is
+refused at the line where it goes too deep.
 """
 
 from __future__ import annotations
@@ -19,6 +24,12 @@ from typing import Any
 import yaml
 
 from govbus.errors import BadConfiguration
+
+MAX_DEPTH = 100
+"""How deeply mappings and lists may nest in a declaration file (catalog files nest < 10)."""
+_OPENING = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken, yaml.FlowMappingStartToken,
+            yaml.FlowSequenceStartToken)  # fmt: skip
+_CLOSING = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
 
 
 class MarkedDict(dict[str, Any]):
@@ -54,7 +65,18 @@ def _construct_mapping(loader: _MarkedLoader, node: yaml.MappingNode) -> MarkedD
     return result
 
 
+def _construct_timestamp(loader: _MarkedLoader, node: yaml.ScalarNode) -> Any:
+    """A YAML date or time; one that does not exist (2024-13-45) is an error at its line."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except (ValueError, OverflowError) as exc:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"not a valid date or time ({exc})", node.start_mark
+        ) from None
+
+
 _MarkedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_MarkedLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 class YamlFileError(BadConfiguration):
@@ -106,9 +128,37 @@ def compose_marked(path: Path, *, shown_as: str | None = None) -> yaml.Node | No
             "file cannot be read as UTF-8 text", shown=shown, reason=type(exc).__name__, unreadable=True
         ) from exc
     try:
+        _check_depth(text, shown)
         return yaml.compose(text, Loader=_MarkedLoader)
     except yaml.YAMLError as exc:
         raise _syntax_error(exc, shown) from exc
+    except RecursionError:  # a shape the depth count did not foresee (deep aliases)
+        raise YamlFileError(
+            "the file nests too deeply to be read", shown=shown, reason="RecursionError"
+        ) from None
+
+
+def _check_depth(text: str, shown: str) -> None:
+    """Refuse `text` if its mappings and lists nest deeper than `MAX_DEPTH` (module doc).
+
+    A block sequence written as a mapping's value without indentation ("key:\n- a") has
+    no start token of its own: counting only start and end tokens keeps the count right.
+    """
+    depth = 0
+    for token in yaml.scan(text, Loader=_MarkedLoader):
+        if isinstance(token, _OPENING):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = token.start_mark.line + 1
+                raise YamlFileError(
+                    f"nests deeper than {MAX_DEPTH} levels",
+                    shown=shown,
+                    line=line,
+                    reason="too deep",
+                    hint="a declaration file needs a few levels; check the indentation and brackets",
+                )
+        elif isinstance(token, _CLOSING):
+            depth -= 1
 
 
 def load_marked(path: Path, *, shown_as: str | None = None) -> Any:
@@ -121,6 +171,10 @@ def load_marked(path: Path, *, shown_as: str | None = None) -> Any:
         return _MarkedLoader("").construct_document(node)
     except yaml.YAMLError as exc:  # a duplicate or non-string key
         raise _syntax_error(exc, shown) from exc
+    except RecursionError:  # aliases nesting a shape deeper than the text shows
+        raise YamlFileError(
+            "the file nests too deeply to be read", shown=shown, reason="RecursionError"
+        ) from None
 
 
 def _syntax_error(exc: yaml.YAMLError, shown: str) -> YamlFileError:

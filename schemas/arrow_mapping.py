@@ -13,6 +13,7 @@
 | enum | dictionary(int32, string) |
 | array / map / record | list / map(string, T) / struct |
 | ["null", T] (either order) | T in a nullable field; any other type gives a non-nullable field |
+| null (alone or as `["null"]`) | null, in a nullable field (Arrow's null type admits nothing else) |
 
 A logical type on the wrong base type is ignored, as the Avro specification says. A
 union of two or more non-null types has no faithful Arrow counterpart yet and raises
@@ -133,7 +134,9 @@ class _Walker:
                     hint='use ["null", T] or split the field into one field per type',
                 )
             avro_type = branches[0] if branches else "null"
-            nullable = nullable or avro_type == "null"
+        # A field of type null holds nothing but null: Arrow's null type is nullable by
+        # definition (it refuses a non-nullable field of it), whether or not in a union.
+        nullable = nullable or avro_type == "null"
         arrow_type, metadata = self.type_of(avro_type, path)
         return pa.field(name, arrow_type, nullable=nullable, metadata=metadata)
 

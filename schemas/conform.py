@@ -15,14 +15,16 @@ What a caller must know:
   unusable, so the source connector or the schema must change).
 * Nested types (array, map, record) are conformed element-wise; a bad element is
   reported on its top-level row with a path such as `addresses[].postal_code`.
+* A map field also takes records: a JSON object read as a struct becomes a map of the
+  fields each row holds (a null field is an absent key; see `_conform_object_map`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.types as pt
@@ -30,6 +32,7 @@ import pyarrow.types as pt
 from govbus.errors import BadConfiguration, BadInput
 from schemas.arrow_mapping import TYPE_KEY
 from schemas.avro import AvroSchema
+from schemas.avro_defaults import json_default
 from schemas.value_casts import cast_values
 
 ISSUE_SCHEMA = pa.schema(
@@ -100,6 +103,8 @@ def _conform(arr: pa.Array, field: pa.Field, path: str) -> tuple[pa.Array, Issue
         values, issues = _conform_list(arr, target, path)
     elif pt.is_map(target) and pt.is_map(arr.type):
         values, issues = _conform_map(arr, target, path)
+    elif pt.is_map(target) and pt.is_struct(arr.type):
+        values, issues = _conform_object_map(arr, target, path)
     elif pt.is_struct(target) and pt.is_struct(arr.type):
         values, issues = _conform_struct(arr, target, path)
     elif pt.is_nested(target) and not pt.is_dictionary(target):
@@ -150,6 +155,38 @@ def _conform_map(arr: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Arra
     return values, _lift(key_issues + item_issues, parents, len(arr))
 
 
+def _conform_object_map(arr: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, Issues]:
+    """JSON objects read as records (a struct with one field per key seen in the batch)
+    → a map: each row's entries are the fields it holds, in the struct's field order.
+
+    A field that is null in a row was absent from that object (a reader of JSON cannot
+    tell `{"k": null}` from `{}`), so it is no entry; a null object stays a null map.
+    Values are conformed to the map's value type with their issues on the row."""
+    rows, names = len(arr), [f.name for f in arr.type]
+    if not names:  # every object in the batch was empty
+        offsets = pa.array(np.zeros(rows + 1, np.int32))
+        keys, items = pa.array([], pa.string()), pa.array([], target.item_type)
+        return pa.MapArray.from_arrays(offsets, keys, items, type=target, mask=pc.is_null(arr)), []
+    present = pc.is_valid(arr)
+    children, masks, issues = [], [], []
+    for child in arr.flatten():
+        values, found = _conform(child, target.item_field, f"{path}{{}}")
+        children.append(values)
+        entry = pc.and_(present, pc.is_valid(child))  # an absent key is no entry, no issue
+        masks.append(entry)
+        issues.extend((pc.and_(mask, entry), reason) for mask, reason in found)
+    # Entries row by row: row i's candidates are field j's value at j * rows + i.
+    order = (np.arange(len(names))[None, :] * rows + np.arange(rows)[:, None]).ravel()
+    keep = np.column_stack([m.to_numpy(zero_copy_only=False) for m in masks]).ravel()
+    chosen = pa.array(order[keep], pa.int64())
+    keys = pa.array(np.repeat(np.array(names, dtype=object), rows)[order[keep]], pa.string())
+    items = pa.concat_arrays(children).take(chosen)
+    counts = keep.reshape(rows, len(names)).sum(axis=1)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+    values = pa.MapArray.from_arrays(offsets, keys, items, type=target, mask=pc.is_null(arr))
+    return values, issues
+
+
 def _conform_struct(arr: pa.Array, target: pa.DataType, path: str) -> tuple[pa.Array, Issues]:
     flat = dict(zip([f.name for f in arr.type], arr.flatten(), strict=True))
     present = pc.is_valid(arr)
@@ -194,11 +231,7 @@ def _missing_column(schema: AvroSchema, field: pa.Field, rows: int) -> pa.Array:
 
 
 def _avro_default(schema: AvroSchema, name: str, default: Any) -> Any:
-    """An Avro JSON default → a Python value Arrow converts (bytes decimals decoded)."""
-    avro_type = schema.field_type(name)
-    if isinstance(avro_type, list):
-        avro_type = next(branch for branch in avro_type if branch != "null")
-    if isinstance(avro_type, dict) and avro_type.get("logicalType") == "decimal":
-        unscaled = int.from_bytes(default.encode("latin-1"), "big", signed=True)
-        return str(Decimal(unscaled).scaleb(-int(avro_type.get("scale", 0))))
-    return default
+    """An Avro JSON default → a Python value Arrow converts, as the Avro specification
+    decodes it (bytes and fixed from their ISO-8859-1 text, decimals from their unscaled
+    bytes, dates and instants from their counts): `schemas.avro_defaults`."""
+    return json_default(schema.field_type(name), default, schema.parsed.get("__named_schemas", {}))

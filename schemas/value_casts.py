@@ -13,7 +13,12 @@ other value is converted without loss. There is no silent rounding or truncation
   UTC), timestamps of any unit and zone (a zone-less one is taken as UTC), dates, and
   integers (read as a count of the target unit, like Avro's own encoding); a finer unit
   whose extra digits are not zero is refused;
-* date targets refuse timestamps that are not at midnight (of their own zone).
+* date targets refuse timestamps that are not at midnight (of their own zone);
+* binary and fixed targets take binary values as they are and text as hexadecimal, the
+  form GovBus's CSV and JSON Lines sinks write (`00ff`, either case, an even number of
+  digits): text is never taken as its own UTF-8 bytes, which would change every value
+  written as hex; a fixed target also refuses a value of another length;
+* a null target (Avro `null`) takes nulls only.
 
 Strategy: try `pc.cast(safe=True)` on the whole column; only if that raises, compute a
 validity mask with vectorized kernels and cast the valid values. A source type with no
@@ -34,7 +39,7 @@ from govbus.errors import BadInput
 from schemas.arrow_mapping import SYMBOLS_KEY, TYPE_KEY
 from schemas.cast_core import NoConversion, keep_valid, try_cast
 from schemas.temporal_casts import to_date, to_time, to_timestamp
-from schemas.text_parsing import bool_text_valid, decimal_text, float_text_valid
+from schemas.text_parsing import bool_text_valid, decimal_text, float_text_valid, hex_bytes
 
 _UUID = r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
 
@@ -42,7 +47,8 @@ _UUID = r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
 def cast_values(arr: pa.Array, field: pa.Field, where: str) -> pa.Array:
     """Convert `arr` to `field.type`; unconvertible values become null (see module doc)."""
     arr = _plain(arr)
-    if pt.is_null(arr.type):
+    if pt.is_null(arr.type) or pt.is_null(field.type):
+        # Avro's null type holds only null: any other value fails (the caller reports it).
         return pa.nulls(len(arr), field.type)
     try:
         return _convert(arr, field)
@@ -210,7 +216,7 @@ def _decodes(value: bytes) -> bool:
 def _to_binary(arr: pa.Array, target: pa.DataType) -> pa.Array:
     if not (pt.is_string(arr.type) or pt.is_binary(arr.type) or pt.is_fixed_size_binary(arr.type)):
         raise NoConversion
-    raw = pc.cast(arr, pa.binary())
+    raw = hex_bytes(arr) if pt.is_string(arr.type) else pc.cast(arr, pa.binary())
     if pt.is_fixed_size_binary(target):
         return keep_valid(raw, pc.equal(pc.binary_length(raw), target.byte_width), target)
     return raw

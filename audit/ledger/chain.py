@@ -4,7 +4,9 @@ entry_hash = SHA-256 over (seq, at, kind, payload, prev_hash), each length-prefi
 the domain tag `govbus-ledger-v1`; the signature is Ed25519 over the 32 hash bytes.
 Entry 1's prev_hash is 64 zeros. `ChainCheck` needs no database: feed it rows in seq order
 (from `ledger` or from an exported bundle) and it names every problem by seq, collects
-the RFC 6962 leaves and checks the checkpoints against them.
+the RFC 6962 leaves and checks the checkpoints against them, and that the checkpoints
+cover the delivery entries as every run guarantees (`audit.ledger.coverage`: a
+rollback of entries together with their checkpoints).
 """
 
 from __future__ import annotations
@@ -12,17 +14,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.ledger.checkpoints import Checkpoint, check_checkpoints
+from audit.ledger.coverage import UNCOVERED_LIMIT, DeliveryTimes, coverage_problems
 from audit.ledger.tiles import tile_problems
 from audit.ledger.tree import LedgerTree, entry_leaf_hash
 from govbus.errors import FatalError
-from govbus.instants import iso_utc
+from govbus.instants import iso_utc, utc_now
 
 GENESIS_HASH = "0" * 64
 
@@ -100,6 +103,7 @@ class ChainCheck:
         self.leaves: list[bytes] = []
         self.prev_seq, self.prev_hash, self.prev_at = 0, GENESIS_HASH, None
         self.seen_head: str | None = None
+        self.deliveries = DeliveryTimes()
 
     def feed(self, row: Any) -> None:
         """Check one entry against its own content and the entry before it."""
@@ -128,16 +132,24 @@ class ChainCheck:
         if self.expected_head is not None and row.seq == self.expected_head[0]:
             self.seen_head = row.entry_hash
         self.leaves.append(entry_leaf_hash(row.entry_hash))
+        self.deliveries.add(row.seq, row.kind, row.at)
         self.prev_seq, self.prev_hash, self.prev_at = row.seq, row.entry_hash, row.at
 
     def finish(
-        self, checkpoints: Sequence[Checkpoint], tiles: Iterable[tuple[int, int, str]] = ()
+        self,
+        checkpoints: Sequence[Checkpoint],
+        tiles: Iterable[tuple[int, int, str]] = (),
+        *,
+        now: datetime | None = None,
+        uncovered_limit: timedelta = UNCOVERED_LIMIT,
     ) -> VerifyReport:
         """The report: chain problems, then every checkpoint against the tree of entries.
 
         `tiles` (height, index, root) are the database's stored tiles
         (`audit.ledger.tiles.read_tiles`); each one that disagrees with the rebuilt tree
-        becomes a problem named by the first seq it covers.
+        becomes a problem named by the first seq it covers. Delivery entries no
+        checkpoint covers are judged as of `now` (default: this instant; a bundle passes
+        its export time), see `audit.ledger.coverage`.
         """
         if self.expected_head is not None:
             head_seq, head_hash = self.expected_head
@@ -147,6 +159,9 @@ class ChainCheck:
                 self.problems.append((head_seq, "entry differs from the known head hash"))
         tree = LedgerTree(self.leaves)
         self.problems.extend(tile_problems(tiles, tree))
+        self.problems.extend(
+            coverage_problems(self.deliveries, checkpoints, now or utc_now(), uncovered_limit)
+        )
         checkpoint_problems = check_checkpoints(checkpoints, tree, self.public_keys)
         count = len(self.leaves)
         return VerifyReport(

@@ -1,10 +1,17 @@
-"""Signed checkpoints of the ledger: (tree size, RFC 6962 root, time), signed with Ed25519.
+"""Signed checkpoints of the ledger: (number, tree size, RFC 6962 root, time), signed with Ed25519.
 
 What a caller must know:
 
-* The signed message is the UTF-8 text `govbus-ledger\\n<size>\\n<root hex>\\n<time>\\n`
-  (time as fixed-width ISO 8601 UTC with microseconds, `govbus.instants.iso_utc`), so
-  anyone can check a checkpoint with OpenSSL and the bus's public key.
+* The signed message is the UTF-8 text
+  `govbus-ledger\\n<size>\\n<root hex>\\n<time>\\ncheckpoint <number>\\n` (time as
+  fixed-width ISO 8601 UTC with microseconds, `govbus.instants.iso_utc`), so anyone can
+  check a checkpoint with OpenSSL and the bus's public key. The last line is version 2
+  (a signed-note extension line, as C2SP checkpoints carry them): before it, the
+  number was not signed, so a copy of checkpoint 1 stored as checkpoint 2 verified.
+  Version 1 checkpoints (no number line) still verify; the row does not say which
+  version it is, the signature does (`signed_version` tries 2, then 1). A version 1
+  checkpoint after a version 2 one, or two checkpoints with the same signed head, are
+  problems: the bus signs only version 2 now, and never the same head twice.
 * A checkpoint fixes the first `size` entries: deleting entries from the end of the
   ledger (which leaves a valid shorter chain), editing, removing or reordering any entry
   it covers, all change the recomputed root. `check_checkpoints` names the checkpoint
@@ -33,11 +40,20 @@ from govbus.errors import TransientError
 from govbus.instants import iso_utc, utc_now
 
 ORIGIN = "govbus-ledger"
+CHECKPOINT_VERSION = 2  # the message version the bus signs (the number line)
+NUMBER_LINE = "checkpoint"
 
 
-def checkpoint_message(tree_size: int, root: str, at: datetime) -> bytes:
-    """The exact bytes a checkpoint signature covers (see module doc)."""
-    return f"{ORIGIN}\n{tree_size}\n{root}\n{iso_utc(at)}\n".encode()
+def checkpoint_message(tree_size: int, root: str, at: datetime, number: int | None = None) -> bytes:
+    """The exact bytes a checkpoint signature covers (see module doc).
+
+    With `number`, version 2 (the number is signed); without, version 1, which only
+    checkpoints taken before version 2 existed carry.
+    """
+    text = f"{ORIGIN}\n{tree_size}\n{root}\n{iso_utc(at)}\n"
+    if number is not None:
+        text += f"{NUMBER_LINE} {number}\n"
+    return text.encode()
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,12 @@ def latest_checkpoint(conn: sa.Connection) -> Checkpoint | None:
     return None if row is None else _from_row(row)
 
 
+def checkpoint_numbered(conn: sa.Connection, number: int) -> Checkpoint | None:
+    """Checkpoint `number`, or None if there is none (not verified): proofs against older heads."""
+    row = conn.execute(sa.select(ledger_checkpoints).where(ledger_checkpoints.c.number == number)).first()
+    return None if row is None else _from_row(row)
+
+
 def write_checkpoint(conn: sa.Connection, signing_key: Ed25519PrivateKey, key_id: str) -> Checkpoint:
     """Sign and store the current tree head. The caller holds the ledger's append lock.
 
@@ -117,7 +139,7 @@ def write_checkpoint(conn: sa.Connection, signing_key: Ed25519PrivateKey, key_id
         at = previous.at  # a clock that stepped back must not reorder checkpoints
     number = previous.number + 1 if previous is not None else 1
     root = tree.root()
-    signature = signing_key.sign(checkpoint_message(tree.size, root, at)).hex()
+    signature = signing_key.sign(checkpoint_message(tree.size, root, at, number)).hex()
     try:
         conn.execute(
             ledger_checkpoints.insert().values(
@@ -133,21 +155,36 @@ def write_checkpoint(conn: sa.Connection, signing_key: Ed25519PrivateKey, key_id
     return Checkpoint(number, tree.size, root, at, key_id, signature)
 
 
+def signed_version(
+    checkpoint: Checkpoint, public_keys: Mapping[str, Ed25519PublicKey]
+) -> tuple[int | None, str | None]:
+    """(2 or 1, None): the message version the signature holds for; (None, why) if it holds for none.
+
+    Version 2 is tried first (every checkpoint the bus signs now); version 1 only
+    proves size, root and time, not the number.
+    """
+    public = public_keys.get(checkpoint.key_id)
+    if public is None:
+        return None, "signed by an unknown key id (not among the trusted keys)"
+    try:
+        signature = bytes.fromhex(checkpoint.signature)
+    except ValueError:
+        return None, "signature is not valid for its tree head (forged, edited or re-signed)"
+    size, root, at = checkpoint.tree_size, checkpoint.root, checkpoint.at
+    for version, number in ((CHECKPOINT_VERSION, checkpoint.number), (1, None)):
+        try:
+            public.verify(signature, checkpoint_message(size, root, at, number))
+        except InvalidSignature:
+            continue
+        return version, None
+    return None, "signature is not valid for its tree head (forged, edited or re-signed)"
+
+
 def checkpoint_signature_problem(
     checkpoint: Checkpoint, public_keys: Mapping[str, Ed25519PublicKey]
 ) -> str | None:
-    """Why the checkpoint's signature does not hold, or None if it does."""
-    public = public_keys.get(checkpoint.key_id)
-    if public is None:
-        return "signed by an unknown key id (not among the trusted keys)"
-    try:
-        public.verify(
-            bytes.fromhex(checkpoint.signature),
-            checkpoint_message(checkpoint.tree_size, checkpoint.root, checkpoint.at),
-        )
-    except (InvalidSignature, ValueError):
-        return "signature is not valid for its tree head (forged, edited or re-signed)"
-    return None
+    """Why the checkpoint's signature does not hold (in either version), or None if it does."""
+    return signed_version(checkpoint, public_keys)[1]
 
 
 def check_checkpoints(
@@ -155,12 +192,16 @@ def check_checkpoints(
 ) -> list[tuple[int, str]]:
     """Problems of each checkpoint against the ledger's tree, named by checkpoint number.
 
-    Checks: numbering has no gap, signature by a trusted key, size within the ledger and
-    root equal to the recomputed root at that size, and, between consecutive checkpoints,
-    growing size and time and a consistency proof between their recorded roots.
+    Checks: numbering has no gap, signature by a trusted key (over the number too, from
+    version 2 on), no signed head repeated, no version 1 checkpoint after a version 2
+    one, size within the ledger and root equal to the recomputed root at that size, and,
+    between consecutive checkpoints, growing size and time and a consistency proof
+    between their recorded roots.
     """
     problems: list[tuple[int, str]] = []
     previous: Checkpoint | None = None
+    heads: dict[str, int] = {}  # signature -> the first checkpoint that carried it
+    newest_v2: int | None = None
     for checkpoint in checkpoints:
         number = checkpoint.number
         found: list[str] = []
@@ -172,9 +213,19 @@ def check_checkpoints(
                 else f"checkpoints {expected} to {number - 1} are missing"
             )
             problems.append((expected, missing + " (deleted?)"))
-        bad_signature = checkpoint_signature_problem(checkpoint, public_keys)
+        version, bad_signature = signed_version(checkpoint, public_keys)
         if bad_signature:
             found.append(bad_signature)
+        first = heads.setdefault(checkpoint.signature, number)
+        if first != number:
+            found.append(f"repeats the signed head of checkpoint {first} (an older one copied over it?)")
+        if version == CHECKPOINT_VERSION:
+            newest_v2 = number
+        elif version == 1 and newest_v2 is not None:
+            found.append(
+                f"is signed without its number (version 1) though checkpoint {newest_v2} already "
+                "signed its number: the bus no longer signs version 1 (an old checkpoint copied?)"
+            )
         if checkpoint.tree_size > tree.size:
             found.append(
                 f"covers {checkpoint.tree_size} entries but the ledger holds only "

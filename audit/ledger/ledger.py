@@ -252,7 +252,13 @@ class Ledger:
         self._lock_and_read_head(conn)
         return write_checkpoint(conn, self._signing, self._key_id)
 
-    def verify(self, conn: sa.Connection, *, expected_head: tuple[int, str] | None = None) -> VerifyReport:
+    def verify(
+        self,
+        conn: sa.Connection,
+        *,
+        expected_head: tuple[int, str] | None = None,
+        now: datetime | None = None,
+    ) -> VerifyReport:
         """Check the whole chain (hashes, links, order, signatures, key ids) and checkpoints.
 
         Detects an edited kind/time/payload (hash mismatch), a deleted entry (seq gap),
@@ -261,9 +267,10 @@ class Ledger:
         entries removed from the end); with `expected_head`, truncation or rewriting up
         to that known head. The tree is rebuilt from the entries, never read from the
         stored tiles; a tile that disagrees with it is a problem too (proofs built from it
-        would fail).
+        would fail). Delivery entries no checkpoint covers, where every run signs one, are
+        problems too (`audit.ledger.coverage`), judged as of `now` (default: this instant).
         """
         chain = ChainCheck(self._public, expected_head)
         for row in stored_rows(conn):
             chain.feed(row)
-        return chain.finish(read_checkpoints(conn), read_tiles(conn))
+        return chain.finish(read_checkpoints(conn), read_tiles(conn), now=now)

@@ -7,10 +7,13 @@ stay exact and memory stays bounded. Resuming skips whole blocks without decodin
 fastavro decodes record by record in Cython (there is no columnar Avro decoder); the
 step to Arrow is one conversion per table.
 
-A file that is not Avro, is truncated or corrupt, or whose schema has no Arrow
-counterpart fails the read with `BadInput` naming the file (nothing of a failed read is
-committed or archived). Avro files carry no "bad record" case: a record either decodes
-or the file is broken.
+A file that is not Avro, is truncated or corrupt, whose schema has no Arrow counterpart
+or nests deeper than `max_depth`, or that holds text that is not UTF-8 or a decimal
+with more digits than its type declares (fastavro cannot decode past either) fails the
+read with `BadInput` naming the file (nothing of a failed read is committed or
+archived). A record holding a value longer than `max_field_bytes` becomes an error row
+("events.avro record 17: note: longer than max_field_bytes (1048576 bytes)", position
+"events.avro#17"), as in Parquet files (`connectors.files.parquet_files.checked_table`).
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ import fastavro
 import pyarrow as pa
 
 from connectors.files.avro_types import Unsupported, reading_plan
+from connectors.files.bounds import BINARY_LIMIT_SETTINGS, Limits, check_type_depth
+from connectors.files.parquet_files import checked_table
 from connectors.files.text_columns import uuid_text
-from connectors.source_errors import with_error_columns
 from govbus.errors import BadInput, GovBusError, TransientError
 
 RECORDS_PER_TABLE = 16_384
 MAGIC = b"Obj\x01"
-SETTINGS = ("directory", "pattern", "archive_directory", "settle_seconds")
+SETTINGS = ("directory", "pattern", "archive_directory", "settle_seconds", *BINARY_LIMIT_SETTINGS)
 
 
 class AvroFormat:
@@ -38,11 +42,15 @@ class AvroFormat:
     kind = "avro"
     default_pattern = "*.avro"
 
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+
     def records(self, path: Path, name: str, skip: int) -> Iterator[pa.Table]:
-        """The file's records after the first `skip`, plus the (all-null) error columns."""
+        """The file's records after the first `skip`, plus the error columns."""
+        self.limits.check_file(path, name)
         try:
             with open(path, "rb") as handle:
-                yield from _tables(handle, name, skip)
+                yield from _tables(handle, name, skip, self.limits)
         except GovBusError:
             raise
         except OSError as exc:
@@ -51,7 +59,7 @@ class AvroFormat:
             raise BadInput(_problem(exc), where=name, hint="ask the sender to send the file again") from None
 
 
-def _tables(handle: Any, name: str, skip: int) -> Iterator[pa.Table]:
+def _tables(handle: Any, name: str, skip: int, limits: Limits) -> Iterator[pa.Table]:
     if handle.read(4) != MAGIC:
         raise BadInput("not an Avro container file", where=name, hint="check the file and the pattern")
     handle.seek(0)
@@ -64,23 +72,28 @@ def _tables(handle: Any, name: str, skip: int) -> Iterator[pa.Table]:
             where=name,
             hint="unions of several non-null types are not supported",
         ) from None
+    check_type_depth(final, limits, name)
     handle.seek(0)
     pending: list[dict[str, Any]] = []
+    record = 1  # the 1-based number of the first pending record
     for block in fastavro.block_reader(handle):
         if skip >= block.num_records:
             skip -= block.num_records
+            record += block.num_records
             continue
         records = iter(block)
         for _ in range(skip):
             next(records)
+        record += skip
         skip = 0
-        for record in records:
-            pending.append(record)
+        for item in records:
+            pending.append(item)
             if len(pending) >= RECORDS_PER_TABLE:
-                yield _table(pending, raw, final)
+                yield checked_table(_table(pending, raw, final), name, record, limits)
+                record += len(pending)
                 pending = []
     if pending:
-        yield _table(pending, raw, final)
+        yield checked_table(_table(pending, raw, final), name, record, limits)
 
 
 def _table(records: list[dict[str, Any]], raw: pa.Schema, final: pa.Schema) -> pa.Table:
@@ -90,11 +103,17 @@ def _table(records: list[dict[str, Any]], raw: pa.Schema, final: pa.Schema) -> p
             if isinstance(field.type, pa.BaseExtensionType):  # uuid → its text, vectorized
                 table = table.set_column(i, final.field(i), uuid_text(table.column(i).combine_chunks()))
         table = table.cast(final)
-    return with_error_columns(table)
+    return table
 
 
 def _problem(exc: Exception) -> str:
     text = str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return "a text value or a name in the file is not valid UTF-8"
+    if isinstance(exc, RecursionError):
+        return "the file's schema nests too deeply to be read"
+    if isinstance(exc, pa.ArrowInvalid) and "precision" in text:
+        return "a decimal has more digits than its type declares"
     if "codec" in text:
         return "the file is compressed with a codec this installation cannot read"
     if "header" in text:

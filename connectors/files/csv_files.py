@@ -13,10 +13,16 @@ A record that cannot be read does not fail the file: it becomes an error row
   swallows the lines up to the next quote): "… line 9: a quoted value runs over 3 lines";
 * bytes that are not valid in `encoding`: "… line 4: bytes not valid in utf-8 at byte 812".
 
-Lines without any value (blank, or only delimiters) are skipped. UTF-8 files are parsed
-straight from disk; if one turns out to hold bad bytes, or the encoding is another, the
-file is decoded through `connectors.files.text_decoding` (slower, same rows). The raw column
-holds the offending line(s) as text; bytes that do not decode are backslash escapes.
+* a value longer than `max_field_bytes`: "… line 5: postal_code: longer than
+  max_field_bytes (1048576 bytes)" (its raw text is cut at 64 KiB).
+
+Lines without any value (blank, or only delimiters) are skipped. Each file is first
+scanned once (`connectors.files.text_scan`): a line longer than `max_line_bytes` fails
+the file with `BadInput` naming file:line (pyarrow cannot read past it), and a UTF-8
+file that holds bad bytes, or a file in another encoding, is decoded through
+`connectors.files.text_decoding` (slower, same rows); a valid UTF-8 file is parsed
+straight from disk. The raw column holds the offending line(s) as text; bytes that do not
+decode are backslash escapes. The limits are `connectors.files.bounds.Limits`.
 """
 
 from __future__ import annotations
@@ -31,14 +37,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from connectors.files.bounds import RAW_LIMIT, TEXT_LIMIT_SETTINGS, Limits, value_problems
 from connectors.files.csv_lines import Invalid, LineCounter, extra_lines
 from connectors.files.settings import SettingsReader
 from connectors.files.text_decoding import MARK, MARK_START, TranscodedFile, check_encoding, line_at, unmark
+from connectors.files.text_scan import scan_text
 from connectors.rebatch import skip_records
 from connectors.source_errors import data_schema, error_rows, with_error_columns
 from govbus.errors import BadConfiguration, BadInput
 
 BLOCK_SIZE = 1 << 20
+_MAX_BLOCK = 1 << 30  # pyarrow's blocks are addressed with 32-bit offsets
 SETTINGS = (
     "directory",
     "pattern",
@@ -52,6 +61,7 @@ SETTINGS = (
     "columns",
     "null_values",
     "newlines_in_values",
+    *TEXT_LIMIT_SETTINGS,
 )
 
 
@@ -108,29 +118,40 @@ class CsvFormat:
     kind = "csv"
     default_pattern = "*.csv"
 
-    def __init__(self, options: CsvOptions | None = None) -> None:
+    def __init__(self, options: CsvOptions | None = None, limits: Limits | None = None) -> None:
         self.options = options or CsvOptions()
+        self.limits = limits or Limits()
 
     def records(self, path: Path, name: str, skip: int) -> Iterator[pa.Table]:
         """The file's records after the first `skip`, as text columns plus error columns."""
+        self.limits.check_file(path, name)
+        utf8 = self.options.encoding in ("utf-8", "utf-8-sig")  # pyarrow reads UTF-8 (and skips a BOM)
+        scan = scan_text(path, name, max_line_bytes=self.limits.max_line_bytes, check_utf8=utf8)
+        # a block must hold the longest line; transcoding may triple a line's bytes
+        longest = scan.longest_line * (1 if utf8 else 3)
+        block = min(_MAX_BLOCK, max(BLOCK_SIZE, 1 << (2 * longest + 1).bit_length()))
         emitted = 0
-        if self.options.encoding in ("utf-8", "utf-8-sig"):  # pyarrow reads UTF-8 (and skips a BOM)
+        if utf8 and scan.utf8:
             try:
-                for table in skip_records(_FileParser(self.options, path, name, decode=False).tables(), skip):
+                parser = _FileParser(self.options, self.limits, path, name, decode=False, block=block)
+                for table in skip_records(parser.tables(), skip):
                     emitted += table.num_rows
                     yield table
                 return
             except _Undecodable:
                 pass
-        parser = _FileParser(self.options, path, name, decode=True)
+        parser = _FileParser(self.options, self.limits, path, name, decode=True, block=block)
         yield from skip_records(parser.tables(), skip + emitted)
 
 
 class _FileParser:
     """One pass over one file; keeps the record numbering and the pending bad records."""
 
-    def __init__(self, options: CsvOptions, path: Path, name: str, *, decode: bool) -> None:
+    def __init__(
+        self, options: CsvOptions, limits: Limits, path: Path, name: str, *, decode: bool, block: int
+    ) -> None:
         self._options, self._path, self._name, self._decode = options, path, name, decode
+        self._limits, self._block = limits, block
         self._invalid: list[Invalid] = []
         self._lines = LineCounter(first_record=2 if options.header else 1)
         self._stream: TranscodedFile | None = None
@@ -166,7 +187,7 @@ class _FileParser:
                 self._stream or str(self._path),
                 read_options=pcsv.ReadOptions(
                     use_threads=False,
-                    block_size=BLOCK_SIZE,
+                    block_size=self._block,
                     column_names=names,
                     skip_rows=1 if self._options.header else 0,
                 ),
@@ -188,7 +209,8 @@ class _FileParser:
             raise BadInput(
                 "cannot be read as CSV with the configured settings",
                 where=self._name,
-                hint="check encoding, delimiter, quote_char and newlines_in_values",
+                hint="check encoding, delimiter, quote_char and newlines_in_values (a quoted value "
+                "with line breaks may run longer than pyarrow's block: is a quote left open?)",
             ) from None
         finally:
             if self._stream is not None:
@@ -199,7 +221,7 @@ class _FileParser:
         try:
             reader = pcsv.open_csv(
                 source,
-                read_options=pcsv.ReadOptions(use_threads=False, block_size=BLOCK_SIZE),
+                read_options=pcsv.ReadOptions(use_threads=False, block_size=self._block),
                 parse_options=self._parse_options(),
             )
         except pa.ArrowInvalid as exc:
@@ -211,6 +233,12 @@ class _FileParser:
                 source.close()
         self._invalid.clear()  # the header pass's complaints are found again by the real pass
         names = reader.schema.names
+        if len(set(names)) != len(names):
+            raise BadInput(
+                "the header names a column twice",
+                where=self._name,
+                hint="give every column its own name, or set header: false and list columns",
+            )
         if self._decode and any(MARK_START in column for column in names):
             raise BadInput(
                 "the header holds bytes that are not valid in the encoding",
@@ -232,6 +260,8 @@ class _FileParser:
             flagged |= extras > 0
         if marks is not None:
             flagged |= marks >= 0
+        oversize = value_problems(table, self._limits)
+        flagged |= oversize.codes >= 0
         empty = _empty_rows(table)
         if not invalid and not flagged.any() and empty is None:
             return with_error_columns(table)
@@ -248,12 +278,15 @@ class _FileParser:
                 )
                 raws.append(line_at(self._path, error.offset, self._options.encoding))
                 line = error.line
-            else:
+            elif extras[row] > 0 and not self._options.newlines_in_values:
                 reasons.append(
                     f"{self._name} line {line}: a quoted value runs over "
                     f"{int(extras[row]) + 1} lines (unclosed quote?)"
                 )
                 raws.append(_joined(table, int(row), self._options.delimiter))
+            else:
+                reasons.append(f"{self._name} line {line}: {oversize.reasons[oversize.codes[row]]}")
+                raws.append(_joined(table, int(row), self._options.delimiter)[:RAW_LIMIT])
             positions.append(f"{self._name}:{line}")
             order.append(line)
         for expected, found, text, line in invalid:

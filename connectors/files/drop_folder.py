@@ -14,6 +14,12 @@ What a user (and the exchange) can rely on:
   run reads it again). Writers should write under a temporary name and rename.
 * **Inside the root.** The pattern, every file (symlinks resolved) and the archive
   folder must resolve inside `directory`: anything else is refused (`BadConfiguration`).
+* **Files that cannot be read safely become one error row each, and are not read:** a
+  hard link (a file with more than one name may be a link to a file outside the folder,
+  which no path check can see; `allow_hard_links: true` accepts them) and a file whose
+  name is not valid UTF-8 (it could not be named in a cursor, a message or the ledger).
+  The error row names the file (bytes that are not UTF-8 as backslash escapes); the
+  file counts as consumed, so it is reported once, and a renamed or copied file is read.
 * **Archive after commit.** `after_commit(cursor)` moves the files the committed cursor
   lists as consumed into `archive_directory` (same relative name; a different file
   already archived under that name makes it `<stem>.<sha256 prefix><suffix>`). It is
@@ -48,7 +54,7 @@ import pyarrow as pa
 from connectors.base import Cursor, SourceBatch
 from connectors.files.folder_scan import FileLook, LocalCopy, LocalFolder, check_pattern
 from connectors.rebatch import rebatch
-from connectors.source_errors import ERROR_FIELDS
+from connectors.source_errors import ERROR_FIELDS, error_rows
 from govbus.errors import BadConfiguration, BadInput, TransientError
 
 CURSOR_VERSION = 1
@@ -130,9 +136,13 @@ class FolderSource:
         *,
         pattern: str | None = None,
         settle_seconds: float = 1.0,
+        allow_hard_links: bool = False,
     ) -> None:
         self._format = file_format
         self._store = store
+        if not isinstance(allow_hard_links, bool):
+            raise BadConfiguration("must be true or false", where="allow_hard_links")
+        self._hard_links = allow_hard_links
         self._pattern = check_pattern(pattern or file_format.default_pattern)
         if isinstance(settle_seconds, bool) or not isinstance(settle_seconds, int | float):
             raise BadConfiguration("must be a number of seconds", where="settle_seconds")
@@ -172,7 +182,7 @@ class FolderSource:
         current: dict[str, Any] | None,
         batch_size: int,
     ) -> Iterator[SourceBatch]:
-        present = self._store.files(self._pattern)
+        present = {cursor_name(name): seen for name, seen in self._store.files(self._pattern).items()}
         kept: dict[str, dict[str, Any]] = {}
         for name, entry in consumed.items():
             seen = present.get(name)
@@ -206,6 +216,14 @@ class FolderSource:
         now = self._store.look_again(seen)
         if now is None or not now.same_as(seen):
             return  # changed between the listing and now: still being written
+        refusal = self._refusal(seen)
+        if refusal is not None:
+            name = cursor_name(seen.name)
+            kept[name] = {"name": name, "size": seen.size, "mtime_ns": seen.mtime_ns, "sha256": ""}
+            state["unannounced"] = False
+            error = error_rows(pa.schema([]), [f"{name}: {refusal}"], [name], [None])
+            yield SourceBatch(error, self._cursor(kept, None))
+            return
         delivered = skip
         with self._store.fetch(seen) as copy:
             held: pa.Table | None = None
@@ -236,6 +254,17 @@ class FolderSource:
         else:
             state["unannounced"] = False
             yield SourceBatch(held, self._cursor(kept, None))
+
+    def _refusal(self, seen: FileLook) -> str | None:
+        """Why the file is not read (see the module doc), or None to read it."""
+        if cursor_name(seen.name) != seen.name:
+            return "the file name is not valid UTF-8: the file was not read (rename it)"
+        if seen.links > 1 and not self._hard_links:
+            return (
+                "the file is a hard link (it has other names, maybe outside the drop folder): "
+                "not read (copy it in instead, or set allow_hard_links: true)"
+            )
+        return None
 
     def _matches(self, seen: FileLook, entry: Mapping[str, Any]) -> bool:
         """Is the file there the consumed one? Size first, then mtime, then the content."""
@@ -283,13 +312,30 @@ class DropFolderSource(FolderSource):
         pattern: str | None = None,
         archive_directory: str | os.PathLike[str] | None = None,
         settle_seconds: float = 1.0,
+        allow_hard_links: bool = False,
     ) -> None:
         super().__init__(
             file_format,
             LocalFolder(directory, archive_directory),
             pattern=pattern,
             settle_seconds=settle_seconds,
+            allow_hard_links=allow_hard_links,
         )
+
+
+def cursor_name(name: str) -> str:
+    """`name` as a cursor, a message and the ledger can hold it: a name read from a file
+    system that is not valid UTF-8 (Python keeps such bytes as surrogates) gets them as
+    backslash escapes."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        try:
+            raw = name.encode("utf-8", errors="surrogateescape")
+        except UnicodeEncodeError:  # surrogates that stand for no byte
+            return name.encode("utf-8", errors="backslashreplace").decode("utf-8")
+        return raw.decode("utf-8", errors="backslashreplace")
 
 
 def _entry(item: object, extra: str) -> bool:

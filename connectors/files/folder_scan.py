@@ -5,6 +5,9 @@ Rules a caller relies on (and `DropFolderSource` documents to users):
 * Every path is resolved (symlinks followed) and must stay inside the resolved root; a
   pattern that is absolute or climbs (`..`), a symlink pointing outside, or an archive
   folder outside the root is refused with `BadConfiguration`.
+* A file with more than one name (a hard link, `st_nlink > 1`) may be a link to a file
+  outside the root, which no path check can see: `FolderSource` refuses it unless
+  `allow_hard_links` (see `connectors.files.drop_folder`).
 * Temporaries are never candidates: a name (or any folder on its path) starting with a
   dot, or ending in one of `TEMPORARY_SUFFIXES`. Neither are empty (0-byte) files, which
   are almost always a writer that has not started, nor anything but regular files.
@@ -47,6 +50,8 @@ class FileLook:
     size: int
     mtime_ns: int
     inode: tuple[int, int]
+    links: int = 1
+    """How many names the file has (st_nlink); 1 where the store cannot tell."""
 
     def same_as(self, other: FileLook) -> bool:
         """Same size, modification time and inode: nothing was written in between."""
@@ -114,7 +119,7 @@ def look(path: Path, name: str) -> FileLook | None:
         return None
     if not stat.S_ISREG(info.st_mode):
         return None
-    return FileLook(name, path, info.st_size, info.st_mtime_ns, (info.st_dev, info.st_ino))
+    return FileLook(name, path, info.st_size, info.st_mtime_ns, (info.st_dev, info.st_ino), info.st_nlink)
 
 
 def list_files(root: Path, pattern: str, skip_folder: Path | None) -> dict[str, FileLook]:

@@ -11,6 +11,10 @@
     parquet    (as jsonl; `path` instead reads one file by     directory (ParquetSink)
                cursor field, see connectors.files.parquet)
 
+Every source also takes the limits of `connectors.files.bounds` (`max_field_bytes`,
+`max_depth`, `max_file_bytes`, and `max_line_bytes` for csv and jsonl); a local drop
+folder takes `allow_hard_links` (false: a hard-linked file is reported, not read).
+
 Only `directory` is required. Defaults: `pattern` `*.<csv|jsonl|avro|parquet>`, no
 archive (consumed files stay, listed in the cursor), `settle_seconds` 1, CSV as
 `connectors.files.csv_files.CsvOptions` says. Errors name the setting and list the known ones.
@@ -26,6 +30,7 @@ from typing import Any
 from connectors.base import Sink
 from connectors.files import avro_files, csv_files, jsonl_files, parquet_files
 from connectors.files.avro_files import AvroFormat
+from connectors.files.bounds import BINARY_LIMIT_SETTINGS, Limits
 from connectors.files.csv_files import CsvFormat, CsvOptions
 from connectors.files.drop_folder import DropFolderSource, FileFormat
 from connectors.files.jsonl_files import JsonLinesFormat
@@ -58,21 +63,22 @@ def file_format_for(kind: str, reader: SettingsReader) -> FileFormat:
     `sftp_` prefix), so a format's options mean the same wherever its files lie.
     """
     if kind == "csv":
-        return CsvFormat(CsvOptions.from_settings(reader))
+        return CsvFormat(CsvOptions.from_settings(reader), Limits.from_settings(reader))
     if kind == "jsonl":
-        return JsonLinesFormat()
+        return JsonLinesFormat(Limits.from_settings(reader))
     if kind == "avro":
-        return AvroFormat()
-    return ParquetFormat()
+        return AvroFormat(Limits.from_settings(reader, BINARY_LIMIT_SETTINGS))
+    return ParquetFormat(Limits.from_settings(reader, BINARY_LIMIT_SETTINGS))
 
 
 def make_file_source(settings: Mapping[str, Any]) -> DropFolderSource:
     """A `DropFolderSource` for csv / jsonl / avro / parquet settings (see the module doc)."""
     connector = str(settings.get("connector"))
-    reader = SettingsReader(settings, connector, _SOURCE_SETTINGS[connector])
+    reader = SettingsReader(settings, connector, (*_SOURCE_SETTINGS[connector], "allow_hard_links"))
     return DropFolderSource(
         file_format_for(connector, reader),
         reader.text("directory"),
+        allow_hard_links=reader.flag("allow_hard_links", False),
         **folder_options(reader),
     )
 

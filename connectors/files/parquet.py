@@ -8,7 +8,10 @@ interrupted write: readers must ignore them.
 ParquetSource reads one file with the same compound-cursor semantics as SqlSource. It
 reads the whole file into memory on each `read` (acceptable for drop files up to a few
 million rows; a row-group-pruning reader is the way beyond that), then filters,
-sorts and slices vectorized.
+sorts and slices vectorized. The file is checked as drop files are
+(`connectors.files.bounds`): text that is not UTF-8, a decimal beyond its precision or a
+value over `max_field_bytes` refuses the read naming the record (this source has no
+error rows: its cursor orders every row); a hard-linked file is refused.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -31,6 +35,7 @@ from connectors.cursors import (
     make_cursor,
     parse_cursor,
 )
+from connectors.files.bounds import Limits, check_type_depth, value_problems
 from govbus.errors import BadConfiguration, BadInput, TransientError
 
 
@@ -91,7 +96,9 @@ class ParquetSource:
         cursor_fields: Sequence[str] | None,
         key_fields: Sequence[str] = (),
         columns: Sequence[str] | None = None,
+        limits: Limits | None = None,
     ) -> None:
+        self._limits = limits or Limits()
         if not isinstance(path, str | os.PathLike) or not str(path):
             raise BadConfiguration("must be a file path", where="path")
         keys = _names(key_fields, "key_fields")
@@ -138,13 +145,22 @@ class ParquetSource:
     def _load(self) -> pa.Table:
         where = self._path.name
         try:
+            if self._path.stat().st_nlink > 1:
+                raise BadConfiguration(
+                    "the file is a hard link (it has other names, maybe outside the allowed folders)",
+                    where="path",
+                    hint="point path at a copy of the file, not a link to it",
+                )
             table = pq.read_table(self._path, columns=list(self._columns) if self._columns else None)
         except FileNotFoundError:
             raise BadConfiguration("the file does not exist", where="path") from None
+        except UnicodeDecodeError:
+            raise BadInput("a column name or the file's metadata is not valid UTF-8", where=where) from None
         except OSError as exc:
             raise TransientError(f"cannot read the file ({type(exc).__name__})", where=where) from None
         except pa.ArrowException:
             raise BadInput("not a readable Parquet file", where=where) from None
+        self._check_values(table, where)
         for setting, names in self._settings.items():
             for i, name in enumerate(names):
                 if name not in table.column_names:
@@ -158,6 +174,19 @@ class ParquetSource:
                     hint="cursor and key fields must not be null",
                 )
         return table
+
+    def _check_values(self, table: pa.Table, where: str) -> None:
+        """Refuse text that is not UTF-8, decimals beyond their precision and values over
+        max_field_bytes (pyarrow passes them on as the file holds them)."""
+        check_type_depth(table.schema, self._limits, where)
+        problems = value_problems(table, self._limits, utf8=True, decimals=True)
+        if problems.any:
+            row = int(np.flatnonzero(problems.codes >= 0)[0])
+            raise BadInput(
+                f"record {row + 1}: {problems.reasons[problems.codes[row]]}",
+                where=where,
+                hint="ask the sender to fix the file (a drop folder instead quarantines such records)",
+            )
 
     def _check_strict(self, table: pa.Table) -> None:
         """Refuse rows equal on every ordering field: a cursor could not tell them apart."""

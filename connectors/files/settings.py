@@ -93,3 +93,9 @@ class SettingsReader:
         if value not in choices:
             raise self._refuse(name, f"one of {', '.join(choices)}")
         return value
+
+    def optional_number(self, name: str, *, minimum: float, maximum: float) -> float | None:
+        """A number between `minimum` and `maximum`, or None when absent or null."""
+        if self._settings.get(name) is None:
+            return None
+        return self.number(name, minimum, minimum=minimum, maximum=maximum)

@@ -4,15 +4,19 @@ Every supported code page is single-byte. Text bytes are translated through a 25
 table into UTF-8 (one to three bytes each); zoned-decimal bytes through digit and sign
 tables. The tables are built once, at import.
 
-    cp037, cp273, cp500   EBCDIC, as Python's codecs define them
-    cp1047                EBCDIC Latin-1/Open Systems: cp037 with [ ] ^ ¬ Ý ¨ moved
-                          (Python has no codec; checked against glibc's IBM1047)
-    ascii                 bytes 0x00-0x7F; a text byte >= 0x80 is a decode error
+    cp037, cp273, cp277, cp278,   IBM's EBCDIC pages exactly as IBM (and glibc's iconv)
+    cp280, cp284, cp285, cp297,   define them, byte for byte
+    cp500, cp871, cp1047,         (`connectors.mainframe.code_page_tables`; Python's own
+    cp1140 … cp1149               cp273 codec differs from IBM's on byte 0xBC)
+    ascii                         bytes 0x00-0x7F; a text byte >= 0x80 is a decode error
+    latin1                        ISO 8859-1: every byte is the character of that number
 
-Zoned decimal. EBCDIC: every byte but the last is F0-F9; the last byte's zone is the
-sign: C or F positive, D negative (A, B, E are refused as bad signs). ASCII: digits
-30-39; the last byte may be overpunched as an EBCDIC file converted to ASCII would be
-({ A-I positive, } J-R negative) or as Micro Focus does (p-y negative).
+Zoned decimal. EBCDIC: every digit byte is F0-F9; the byte that carries the sign (the
+last, or the first under SIGN IS LEADING) has the zone C or F positive, D negative
+(A, B, E are refused as bad signs). ASCII and Latin-1: digits 30-39; the sign byte may be
+overpunched as an EBCDIC file converted to ASCII would be ({ A-I positive, } J-R
+negative) or as Micro Focus does (p-y negative). A separate sign (SIGN … SEPARATE) is the
+code page's '+' or '-' character.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ENCODINGS = ("cp037", "cp273", "cp500", "cp1047", "ascii")
+from connectors.mainframe.code_page_tables import DIFFERENCES_FROM_CP037, ebcdic_characters
+
+EBCDIC_PAGES = ("cp037", *DIFFERENCES_FROM_CP037)
+ENCODINGS = (*EBCDIC_PAGES, "ascii", "latin1")
 NOT_A_DIGIT = 255
-_CP1047_FROM_CP037 = {0x5F: "^", 0xAD: "[", 0xB0: "¬", 0xBA: "Ý", 0xBB: "¨", 0xBD: "]"}
 
 
 @dataclass(frozen=True)
@@ -31,21 +37,32 @@ class CodePage:
     """The lookup tables of one code page (numpy arrays indexed by byte value)."""
 
     name: str
+    ebcdic: bool
     utf8: np.ndarray  # uint8 (256, 4): the UTF-8 bytes of each byte's character, left-aligned
     utf8_length: np.ndarray  # uint8 (256,): how many of them (1 to 3)
     escaped: np.ndarray  # uint8 (256, 4): like utf8, but \xNN for a byte that is not printable
     escaped_length: np.ndarray  # uint8 (256,)
     translate: bytes  # 256 bytes for bytes.translate: the character when it is ASCII, else 0
+    ascii: np.ndarray  # uint8 (256,): the same as an array (the ASCII code, or 0)
     valid: np.ndarray  # bool (256,): the byte is a character of the code page
-    space: int  # the byte of ' ' (an all-space number is null)
-    zero: int  # the byte of '0': a zoned byte that is not the last is zero..zero+9
-    last_digit: np.ndarray  # uint8 (256,): digit of the last (sign-carrying) zoned byte, else 255
-    last_sign: np.ndarray  # int8 (256,): +1 / -1 sign carried by the last zoned byte, 0 if none
+    space: int  # the byte of ' ' (an all-space number is blank)
+    zero: int  # the byte of '0': a zoned byte that is not the sign byte is zero..zero+9
+    plus: int  # the byte of '+'
+    minus: int  # the byte of '-'
+    sign_digit: np.ndarray  # uint8 (256,): digit of the (sign-carrying) zoned byte, else 255
+    sign_of: np.ndarray  # int8 (256,): +1 / -1 sign carried by the sign byte, 0 if none
 
 
 def code_page(name: str) -> CodePage:
     """The tables of `name` (one of ENCODINGS); KeyError for another name."""
     return _PAGES[name]
+
+
+def characters(name: str) -> list[str]:
+    """The 256 characters of code page `name` (ascii: bytes >= 0x80 as Latin-1, invalid)."""
+    if name in ("ascii", "latin1"):
+        return [chr(b) for b in range(256)]
+    return ebcdic_characters(name)
 
 
 def expand(raw: np.ndarray, table: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -66,21 +83,10 @@ def expand(raw: np.ndarray, table: np.ndarray, lengths: np.ndarray) -> tuple[np.
     return out, ends
 
 
-def _characters(name: str) -> list[str]:
-    if name == "ascii":
-        return [chr(b) for b in range(256)]
-    if name == "cp1047":
-        chars = list(bytes(range(256)).decode("cp037"))
-        for byte, char in _CP1047_FROM_CP037.items():
-            chars[byte] = char
-        return chars
-    return list(bytes(range(256)).decode(name))
-
-
 def _build(name: str) -> CodePage:
-    chars = _characters(name)
-    ascii_page = name == "ascii"
-    valid = np.arange(256) < 0x80 if ascii_page else np.ones(256, dtype=bool)
+    chars = characters(name)
+    ebcdic = name in EBCDIC_PAGES
+    valid = np.arange(256) < 0x80 if name == "ascii" else np.ones(256, dtype=bool)
     utf8, length = _table([char.encode("utf-8") for char in chars])
     escaped, escaped_length = _table(
         [
@@ -89,31 +95,35 @@ def _build(name: str) -> CodePage:
         ]
     )
     translate = bytes(utf8[b, 0] if length[b] == 1 else 0 for b in range(256))
-    last_digit = np.full(256, NOT_A_DIGIT, dtype=np.uint8)
-    last_sign = np.zeros(256, dtype=np.int8)
-    if ascii_page:
+    sign_digit = np.full(256, NOT_A_DIGIT, dtype=np.uint8)
+    sign_of = np.zeros(256, dtype=np.int8)
+    if not ebcdic:
         zones = {0x30: 1, 0x70: -1}
         for char, d, sign in [("{", 0, 1), ("}", 0, -1)] + [
             (chr(ord(start) + d - 1), d, sign) for start, sign in (("A", 1), ("J", -1)) for d in range(1, 10)
         ]:
-            last_digit[ord(char)], last_sign[ord(char)] = d, sign
+            sign_digit[ord(char)], sign_of[ord(char)] = d, sign
     else:
         zones = {0xF0: 1, 0xC0: 1, 0xD0: -1}
     for zone, sign in zones.items():
-        last_digit[zone : zone + 10] = np.arange(10)
-        last_sign[zone : zone + 10] = sign
+        sign_digit[zone : zone + 10] = np.arange(10)
+        sign_of[zone : zone + 10] = sign
     return CodePage(
         name=name,
+        ebcdic=ebcdic,
         utf8=utf8,
         utf8_length=length,
         escaped=escaped,
         escaped_length=escaped_length,
         translate=translate,
+        ascii=np.frombuffer(translate, dtype=np.uint8).copy(),
         valid=valid,
         space=chars.index(" "),
         zero=chars.index("0"),
-        last_digit=last_digit,
-        last_sign=last_sign,
+        plus=chars.index("+"),
+        minus=chars.index("-"),
+        sign_digit=sign_digit,
+        sign_of=sign_of,
     )
 
 

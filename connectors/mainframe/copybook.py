@@ -2,61 +2,61 @@
 
 What a caller must know:
 
-* Fixed or free source format, comments: see `connectors.mainframe.copybook_text`.
+* Source format, comments, continuation lines: `connectors.mainframe.copybook_text`;
+  COPY … REPLACING: `connectors.mainframe.copybook_copy` (members are looked for next to
+  the copybook, then in `library`); clauses: `connectors.mainframe.copybook_items`;
+  PICTURE, USAGE and SIGN: `connectors.mainframe.copybook_picture`.
 * Names: each elementary item is named after itself in snake_case (BIRTH-DATE →
   birth_date). With `naming="leaf"` (the default) a name shared by several items is
-  qualified with their enclosing groups, innermost first, until unique (the
-  COBOL "YEAR OF BIRTH-DATE" rule: birth_date_year); `naming="path"` always prefixes
-  every enclosing group, the 01 level included (resident_birth_date_year).
+  qualified with their enclosing groups, innermost first, until unique (the COBOL
+  "YEAR OF BIRTH-DATE" rule: birth_date_year); `naming="path"` always prefixes every
+  enclosing group, the 01 level included (resident_birth_date_year).
 * FILLER (or an unnamed item) takes its bytes but yields no field.
 * OCCURS n [TIMES] repeats an item or group n times; its fields get suffixes _1.._n
-  (nested: _2_3, outer first). OCCURS ... DEPENDING ON is refused.
+  (nested: _2_3, outer first). OCCURS [m TO] n DEPENDING ON counter declares a table of
+  variable length: its n occurrences are columns, those past the counter's value are
+  null, and what follows it moves up (`RecordLayout.tables`). Such a table may not sit
+  inside another OCCURS or a REDEFINES, and its counter must be an elementary item
+  before it, outside any table.
 * REDEFINES X overlays X's storage; its fields are alternative views (same offsets),
-  tagged with `area`/`view` in the layout; the record grows only if the redefining
-  item is longer. Several 01 records in one copybook are alternative views of one
-  record. Levels 66 (RENAMES) and 88 (conditions) hold no storage and are skipped.
-* USAGE on a group applies to its items; PICTURE and USAGE rules: `copybook_picture`.
-* Any problem raises BadConfiguration with `where="<copybook>:<line>"`.
+  tagged with `area`/`view` and listed in `RecordLayout.overlays`; the record grows only
+  if the redefining item is longer. Several 01 records in one copybook are alternative
+  views of one record.
+* Level 88 condition names are kept in `RecordLayout.conditions` (item, values); level 66
+  RENAMES in `RecordLayout.renames`. Neither adds a column.
+* USAGE and SIGN on a group apply to its items.
+* Any problem raises BadConfiguration naming the item, with `where="<file>:<line>"`.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors.mainframe.copybook_picture import UNSUPPORTED_USAGES, USAGES, PictureError, storage
-from connectors.mainframe.copybook_text import entries
-from connectors.mainframe.record_layout import LayoutField, RecordLayout
+from connectors.mainframe.copybook_copy import expand_copies
+from connectors.mainframe.copybook_items import Item, parse_entry
+from connectors.mainframe.copybook_names import field_names, snake
+from connectors.mainframe.copybook_picture import PictureError, storage
+from connectors.mainframe.copybook_text import FORMS, code_lines, entries
+from connectors.mainframe.record_layout import (
+    Condition,
+    LayoutField,
+    OccursTable,
+    Overlay,
+    RecordLayout,
+    Renames,
+)
 from govbus.errors import BadConfiguration
 
 NAMINGS = ("leaf", "path")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-_CLAUSES = {
-    "PIC", "PICTURE", "USAGE", "REDEFINES", "OCCURS", "VALUE", "VALUES", "SIGN", "LEADING",
-    "TRAILING", "SYNC", "SYNCHRONIZED", "JUST", "JUSTIFIED", "BLANK", "GLOBAL", "EXTERNAL",
-    "INDEXED", "ASCENDING", "DESCENDING", *USAGES, *UNSUPPORTED_USAGES,
-}  # fmt: skip
 
 
-@dataclass(eq=False)
-class _Item:
-    level: int
-    name: str | None
-    line: int
-    picture: str | None = None
-    usage: str | None = None
-    occurs: int | None = None
-    redefines: str | None = None
-    children: list[_Item] = field(default_factory=list)
-    target: _Item | None = None  # the item whose storage this one redefines
-    redefined: bool = False
-    size: int = 0  # bytes of one occurrence
-    rel: int = 0  # offset of the first occurrence within the parent's occurrence
-
-
-def load_copybook(path: str | Path, *, naming: str = "leaf") -> RecordLayout:
-    """Parse the copybook file at `path` (UTF-8 or ASCII text)."""
+def load_copybook(
+    path: str | Path, *, naming: str = "leaf", library: Sequence[str | Path] = (), form: str = "auto"
+) -> RecordLayout:
+    """Parse the copybook file at `path` (UTF-8 or ASCII text); COPY members are looked for
+    next to it, then in the `library` folders (relative ones from the copybook's folder)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -64,146 +64,106 @@ def load_copybook(path: str | Path, *, naming: str = "leaf") -> RecordLayout:
         raise BadConfiguration("the copybook does not exist", where=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BadConfiguration(f"cannot read the copybook ({type(exc).__name__})", where=str(path)) from None
-    return parse_copybook(text, name=path.name, naming=naming)
+    folders = [path.parent / p for p in library]
+    return parse_copybook(
+        text, name=path.name, naming=naming, library=folders, directory=path.parent, form=form
+    )
 
 
-def parse_copybook(text: str, *, name: str = "copybook", naming: str = "leaf") -> RecordLayout:
-    """Parse copybook `text`; `name` (the file name) is used in error locations."""
+def parse_copybook(
+    text: str,
+    *,
+    name: str = "copybook",
+    naming: str = "leaf",
+    library: Sequence[str | Path] = (),
+    directory: Path | None = None,
+    form: str = "auto",
+) -> RecordLayout:
+    """Parse copybook `text`; `name` (the file name) is used in error locations, `directory`
+    and `library` to find COPY members, `form` is auto, fixed or free."""
     if naming not in NAMINGS:
         raise BadConfiguration(f"naming must be one of {', '.join(NAMINGS)}", where="naming")
-    root = _Item(level=0, name=None, line=0)
+    if form not in FORMS:
+        raise BadConfiguration(f"must be one of {', '.join(FORMS)}", where="copybook_format")
+    found = entries(code_lines(text, name, form), name)
+    found = expand_copies(found, directory=directory, library=[Path(p) for p in library])
+    root = Item(level=0, name=None, line=0, source=name)
+    renames: list[Item] = []
     stack = [root]
-    for line, tokens in entries(text, name):
-        item = _entry(tokens, line, name)
-        if item is None:
+    for entry in found:
+        item = parse_entry(entry)
+        if item.level == 88:
+            if stack[-1] is root:
+                raise item.error("a condition (level 88) must follow the item it belongs to")
+            stack[-1].conditions.append(item)
+            continue
+        if item.level == 66:
+            renames.append(item)
             continue
         while stack[-1].level >= item.level:
             stack.pop()
         parent = stack[-1]
         if parent.picture is not None:
-            raise _error(name, line, f"level {item.level} is under an elementary item (one with a PIC)")
+            raise item.error(f"level {item.level} is under an elementary item (one with a PIC)")
         parent.children.append(item)
         stack.append(item)
     if not root.children:
         raise BadConfiguration("the copybook describes no item", where=name)
-    _resolve_redefines(root, name)
-    _measure(root, None, name)
-    leaves: list[tuple[_Item, int, tuple[_Item, ...], str, tuple[str, str] | None]] = []
-    _flatten(root, 0, (), "", None, leaves)
-    names = _field_names([(item, ancestors) for item, _, ancestors, _, _ in leaves], naming, name)
-    fields = []
-    for item, offset, _, suffix, overlay in leaves:
-        kept = storage(item.picture or "", item.usage)
-        fields.append(
-            LayoutField(
-                name=names[item] + suffix,
-                offset=offset,
-                length=kept.length,
-                kind=kept.kind,
-                digits=kept.digits,
-                scale=kept.scale,
-                signed=kept.signed,
-                area=overlay[0] if overlay else None,
-                view=overlay[1] if overlay else None,
-                line=item.line,
-            )
-        )
+    _resolve_redefines(root)
+    _measure(root, None, None)
+    flat = _Flat()
+    _flatten(root, 0, (), "", None, flat)
+    names = field_names([(item, ancestors) for item, _, ancestors, _, _, _ in flat.leaves], naming)
+    fields = [
+        _field(item, offset, names[item] + suffix, overlay, table)
+        for item, offset, _, suffix, overlay, table in flat.leaves
+    ]
     if not fields:
         raise BadConfiguration("the copybook has no named elementary item", where=name)
-    return RecordLayout(tuple(fields), record_length=root.size, source=name)
+    return RecordLayout(
+        tuple(fields),
+        record_length=root.size,
+        source=name,
+        overlays=tuple(Overlay(area, tuple(views), parent) for area, (views, parent) in flat.areas.items()),
+        tables=_tables(flat, names),
+        conditions=_conditions(root, flat, names),
+        renames=tuple(_renamed(item, flat, fields) for item in renames),
+    )
 
 
-def _error(source: str, line: int, message: str, hint: str | None = None) -> BadConfiguration:
-    return BadConfiguration(message, where=f"{source}:{line}", hint=hint)
+@dataclass
+class _Flat:
+    """What flattening collects: leaves, areas, variable tables and where items start."""
+
+    leaves: list[tuple[Item, int, tuple[Item, ...], str, tuple[str, str] | None, tuple[str, int] | None]] = (
+        field(default_factory=list)
+    )
+    areas: dict[str, tuple[list[str], tuple[str, str] | None]] = field(default_factory=dict)
+    tables: list[tuple[Item, int, str]] = field(default_factory=list)  # (item, start, table name)
+    starts: dict[Item, int] = field(default_factory=dict)  # the first occurrence's offset
 
 
-def _entry(tokens: list[str], line: int, source: str) -> _Item | None:
-    """One entry's item, or None for levels 66 and 88 (no storage)."""
-    if not tokens[0].isdigit() or int(tokens[0]) not in (*range(1, 50), 66, 77, 88):
-        raise _error(source, line, "expected a level number (01-49, 66, 77, 88)")
-    level = int(tokens[0])
-    if level in (66, 88):
-        return None
-    rest = tokens[1:]
-    name = None
-    if rest and rest[0].upper() not in _CLAUSES:
-        word = rest.pop(0)
-        if not _NAME.fullmatch(word) or not any(c.isalpha() for c in word):
-            raise _error(source, line, "expected a data name after the level number")
-        name = None if word.upper() == "FILLER" else word.upper()
-    item = _Item(level=1 if level == 77 else level, name=name, line=line)
-    _clauses(item, rest, source)
-    return item
+def _field(
+    item: Item, offset: int, name: str, overlay: tuple[str, str] | None, table: tuple[str, int] | None
+) -> LayoutField:
+    kept = storage(item.picture, item.usage, item.sign)
+    return LayoutField(
+        name=name, offset=offset, length=kept.length, kind=kept.kind, digits=kept.digits, scale=kept.scale,
+        signed=kept.signed, area=overlay[0] if overlay else None, view=overlay[1] if overlay else None,
+        line=item.line, sign=kept.sign, scaling=kept.scaling, native=kept.native,
+        little_endian=kept.little_endian, picture=kept.picture, table=table[0] if table else None,
+        occurrence=table[1] if table else 0, source=item.source, blank_when_zero=item.blank_when_zero,
+    )  # fmt: skip
 
 
-def _clauses(item: _Item, tokens: list[str], source: str) -> None:
-    words = [t.upper() for t in tokens]
-    i = 0
-
-    def take(what: str) -> str:
-        nonlocal i
-        if i >= len(words):
-            raise _error(source, item.line, f"expected {what} at the end of the entry")
-        i += 1
-        return tokens[i - 1]
-
-    def skip(*optional: str) -> None:
-        nonlocal i
-        while i < len(words) and words[i] in optional:
-            i += 1
-
-    while i < len(words):
-        word = words[i]
-        i += 1
-        if word in ("PIC", "PICTURE"):
-            skip("IS")
-            item.picture = take("a picture string")
-        elif word in ("USAGE", *USAGES, *UNSUPPORTED_USAGES):
-            if word == "USAGE":
-                skip("IS")
-                word = take("a usage").upper()
-            if word in UNSUPPORTED_USAGES:
-                raise _error(source, item.line, f"USAGE {word} ({UNSUPPORTED_USAGES[word]}) is not supported")
-            if word not in USAGES:
-                raise _error(source, item.line, "unknown USAGE")
-            item.usage = USAGES[word]
-        elif word == "REDEFINES":
-            item.redefines = take("the name of the redefined item").upper()
-        elif word == "OCCURS":
-            count = take("a count")
-            if not count.isdigit() or not 1 <= int(count) <= 100_000:
-                raise _error(source, item.line, "OCCURS needs a count from 1 to 100000")
-            item.occurs = int(count)
-            if i < len(words) and words[i] in ("TO", "DEPENDING"):
-                raise _error(
-                    source, item.line, "OCCURS ... DEPENDING ON is not supported",
-                    hint="declare the maximum count; the unused occurrences read as values or nulls",
-                )  # fmt: skip
-            skip("TIMES")
-        elif word in ("VALUE", "VALUES", "INDEXED", "ASCENDING", "DESCENDING", "JUST", "JUSTIFIED", "BLANK"):
-            while i < len(words) and words[i] not in _CLAUSES:
-                i += 1  # the literal(s), index names, keys, RIGHT, WHEN ZERO: nothing to keep
-        elif word in ("SIGN", "LEADING", "TRAILING"):
-            skip("IS")
-            position = word if word != "SIGN" else take("LEADING or TRAILING").upper()
-            if position == "LEADING" or (i < len(words) and words[i] == "SEPARATE"):
-                raise _error(source, item.line, "only the default sign (TRAILING, overpunched) is supported")
-        elif word in ("SYNC", "SYNCHRONIZED"):
-            raise _error(source, item.line, "SYNCHRONIZED (slack bytes) is not supported")
-        elif word not in ("GLOBAL", "EXTERNAL"):
-            raise _error(
-                source, item.line, "unknown clause", hint="a period may be missing at the end of an entry"
-            )
-
-
-def _resolve_redefines(group: _Item, source: str) -> None:
+def _resolve_redefines(group: Item) -> None:
     """Link each REDEFINES to its preceding sibling; later 01 records redefine the first."""
     first_record = next((c for c in group.children if group.level == 0 and c.level == 1), None)
     for index, child in enumerate(group.children):
         if child.redefines:
             earlier = [s for s in group.children[:index] if s.name == child.redefines]
             if not earlier:
-                raise _error(source, child.line, "REDEFINES names no preceding item at the same level")
+                raise child.error("REDEFINES names no preceding item at the same level")
             target = earlier[-1]
             child.target = target.target or target
         elif first_record is not None and child.level == 1 and child is not first_record:
@@ -211,25 +171,26 @@ def _resolve_redefines(group: _Item, source: str) -> None:
         if child.target is not None:
             child.target.redefined = True
             if child.target.occurs is not None:
-                raise _error(source, child.line, "redefining an item with OCCURS is not supported")
-        _resolve_redefines(child, source)
+                raise child.error("redefining an item with OCCURS is not supported")
+        _resolve_redefines(child)
 
 
-def _measure(item: _Item, usage: str | None, source: str) -> None:
+def _measure(item: Item, usage: str | None, sign: str | None) -> None:
     """Set `size` of one occurrence and each child's `rel` (REDEFINES share the target's)."""
     usage = item.usage or usage
+    inherited, sign = sign, item.sign or sign
     if not item.children:
-        if item.picture is None:
-            raise _error(source, item.line, "an elementary item needs a PIC clause")
+        signed = (item.picture or "").upper().startswith("S")
+        applied = item.sign or (inherited if signed else None)  # a group's SIGN: its S items only
         try:
-            item.size = storage(item.picture, usage).length
+            kept = storage(item.picture, usage, applied)
         except PictureError as exc:
-            raise _error(source, item.line, str(exc)) from None
-        item.usage = usage
+            raise item.error(str(exc)) from None
+        item.usage, item.sign, item.size = usage, applied, kept.length
         return
     position = end = 0
     for child in item.children:
-        _measure(child, usage, source)
+        _measure(child, usage, sign)
         child.rel = child.target.rel if child.target is not None else position
         child_end = child.rel + child.size * (child.occurs or 1)
         position = end = max(end, child_end)
@@ -237,58 +198,92 @@ def _measure(item: _Item, usage: str | None, source: str) -> None:
 
 
 def _flatten(
-    item: _Item,
+    item: Item,
     base: int,
-    ancestors: tuple[_Item, ...],
+    ancestors: tuple[Item, ...],
     suffix: str,
     overlay: tuple[str, str] | None,
-    out: list[tuple[_Item, int, tuple[_Item, ...], str, tuple[str, str] | None]],
+    flat: _Flat,
+    table: tuple[str, int] | None = None,
 ) -> None:
-    """Append (item, offset, named ancestors, OCCURS suffix, overlay) for each named leaf."""
+    """Collect (item, offset, named ancestors, OCCURS suffix, overlay, table) per named leaf."""
+    flat.starts.setdefault(item, base)
+    if item.depending is not None:
+        if suffix or table is not None:
+            raise item.error("an OCCURS … DEPENDING ON inside another OCCURS is not supported")
+        if overlay is not None:
+            raise item.error("an OCCURS … DEPENDING ON inside a REDEFINES is not supported")
+        flat.tables.append((item, base, snake(item.name or "filler")))
     for k in range(item.occurs or 1):
         start = base + k * item.size
         here = suffix + (f"_{k + 1}" if item.occurs is not None else "")
+        inner_table = (flat.tables[-1][2], k + 1) if item.depending is not None else table
         if not item.children:
             if item.name is not None:
-                out.append((item, start, ancestors, here, overlay))
+                flat.leaves.append((item, start, ancestors, here, overlay, inner_table))
             continue
         inner = ancestors + ((item,) if item.name is not None else ())
         for child in item.children:
             child_overlay = overlay
             if child.target is not None or child.redefined:
                 area = child.target or child
-                area_key = f"{_snake(area.name or 'filler')}{here}@{start + area.rel}"
-                child_overlay = (area_key, _snake(child.name or "filler") + here)
-            _flatten(child, start + child.rel, inner, here, child_overlay, out)
+                area_key = f"{snake(area.name or 'filler')}{here}@{start + area.rel}"
+                views, _ = flat.areas.setdefault(area_key, ([], overlay))
+                view = snake(child.name or "filler") + here
+                view = view if view not in views else f"{view}_{len(views) + 1}"
+                views.append(view)
+                child_overlay = (area_key, view)
+            _flatten(child, start + child.rel, inner, here, child_overlay, flat, inner_table)
 
 
-def _field_names(leaves: list[tuple[_Item, tuple[_Item, ...]]], naming: str, source: str) -> dict[_Item, str]:
-    """A unique snake_case base name per item (before OCCURS suffixes)."""
-    ancestry = {item: ancestors for item, ancestors in leaves}
-    depth = {item: len(ancestors) if naming == "path" else 0 for item, ancestors in ancestry.items()}
-
-    def named(item: _Item) -> str:
-        parts = [a.name or "" for a in ancestry[item][len(ancestry[item]) - depth[item] :]]
-        text = "_".join(_snake(p) for p in [*parts, item.name or ""])
-        return f"f_{text}" if text[0].isdigit() else text
-
-    while True:
-        by_name: dict[str, list[_Item]] = {}
-        for item in ancestry:
-            by_name.setdefault(named(item), []).append(item)
-        clashes = [items for items in by_name.values() if len(items) > 1]
-        if not clashes:
-            return {item: named(item) for item in ancestry}
-        for items in clashes:
-            deeper = [item for item in items if depth[item] < len(ancestry[item])]
-            if not deeper:
-                raise _error(
-                    source, items[-1].line, f"two fields would be named {named(items[-1])}",
-                    hint="give the items different names or enclosing groups",
-                )  # fmt: skip
-            for item in deeper:
-                depth[item] += 1
+def _tables(flat: _Flat, names: dict[Item, str]) -> tuple[OccursTable, ...]:
+    """The OCCURS … DEPENDING ON tables, each with its counter field."""
+    found = []
+    for item, start, name in flat.tables:
+        counters = [(leaf, offset, suffix, table) for leaf, offset, _, suffix, _, table in flat.leaves
+                    if leaf.name == item.depending]  # fmt: skip
+        if not counters:
+            raise item.error("the DEPENDING ON counter is not a named elementary item of the copybook")
+        leaf, offset, suffix, table = counters[-1]
+        if suffix or table is not None or offset + leaf.size > start:
+            raise item.error("the DEPENDING ON counter must come before its table, outside any OCCURS")
+        found.append(
+            OccursTable(
+                name, names[leaf], start, item.size, item.occurs_min or 0, item.occurs or 1, item.line
+            )
+        )
+    return tuple(found)
 
 
-def _snake(name: str) -> str:
-    return name.lower().replace("-", "_")
+def _conditions(root: Item, flat: _Flat, names: dict[Item, str]) -> tuple[Condition, ...]:
+    found = []
+    pending = [root]
+    while pending:
+        item = pending.pop(0)
+        pending = item.children + pending
+        for condition in item.conditions:
+            columns = tuple(names[leaf] + suffix for leaf, _, _, suffix, _, _ in flat.leaves if leaf is item)
+            found.append(
+                Condition(
+                    snake(condition.name or ""),
+                    item.name or "FILLER",
+                    columns,
+                    condition.values,
+                    condition.line,
+                )
+            )
+    return tuple(found)
+
+
+def _renamed(item: Item, flat: _Flat, fields: list[LayoutField]) -> Renames:
+    assert item.renames is not None
+    first, last = item.renames
+    by_name = {i.name: i for i in flat.starts if i.name is not None}
+    if first not in by_name or last not in by_name:
+        raise item.error("RENAMES names an item the copybook does not have")
+    final = by_name[last]
+    start, end = flat.starts[by_name[first]], flat.starts[final] + final.size * (final.occurs or 1)
+    if end <= start:
+        raise item.error("RENAMES … THRU must name a later item")
+    covered = tuple(f.name for f in fields if start <= f.offset and f.offset + f.length <= end)
+    return Renames(snake(item.name or ""), first, last, covered, item.line)

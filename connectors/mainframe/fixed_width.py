@@ -7,16 +7,18 @@ one file, for a system that rewrites the same export in place.
 Batches hold at most `batch_size` records in file order, decoded as described in
 `connectors.mainframe.fixed_width_format`, with the error columns of `connectors.source_errors`:
 a record that does not decode is a row whose `_govbus_source_error` says why (file,
-byte offset, record number, field), `_govbus_source_position` is "<file>@<byte>" and
-`_govbus_source_raw` its bytes; its data columns are null. The exchange quarantines
-those rows and drops the three columns from the others. Reading never fails on a bad
-record.
+byte offset, record number, field and copybook line), `_govbus_source_position` is
+"<file>@<byte>" and `_govbus_source_raw` its bytes; its data columns are null. The
+exchange quarantines those rows and drops the three columns from the others. Reading
+never fails on a bad record.
 
 Cursor: `{"file": <name>, "sha256": <hex of the whole file>, "records_done": n,
-"offset": <byte offset after those records>}`. Reading from a cursor of the same,
-unchanged file resumes after its records (at the end: nothing). A cursor of another
-file name or content starts from the beginning: a new export replaces the old one. A
-file that changes while it is read raises TransientError (retry once it is complete).
+"offset": <byte offset after those records>}`, plus `block_end` (VB: the end of the block
+the next record belongs to) and `segment_ids` (the open segment ancestors) when they
+apply. Reading from a cursor of the same, unchanged file resumes after its records (at
+the end: nothing). A cursor of another file name or content starts from the beginning: a
+new export replaces the old one. A file that changes while it is read raises
+TransientError (retry once it is complete).
 """
 
 from __future__ import annotations
@@ -33,17 +35,14 @@ import pyarrow as pa
 from connectors.base import Cursor, Source, SourceBatch
 from connectors.files.drop_folder import DropFolderSource
 from connectors.files.settings import SettingsReader
-from connectors.mainframe.code_pages import ENCODINGS
-from connectors.mainframe.copybook import NAMINGS
-from connectors.mainframe.fixed_width_format import RECORD_FORMATS, FixedWidthFormat
+from connectors.mainframe.fixed_width_format import FixedWidthFormat
+from connectors.mainframe.fixed_width_settings import FORMAT_SETTINGS, format_options
 from connectors.mainframe.record_layout import RecordLayout
 from govbus.errors import BadConfiguration, BadInput, TransientError
 
 _CURSOR_KEYS = {"file", "sha256", "records_done", "offset"}
-SETTINGS = (
-    "path", "directory", "copybook", "encoding", "record_format", "record_length", "naming",
-    "pattern", "archive_directory", "settle_seconds",
-)  # fmt: skip
+_STATE_KEYS = ("block_end", "segment_ids")
+SETTINGS = ("path", "directory", "pattern", "archive_directory", "settle_seconds", *FORMAT_SETTINGS)
 
 
 def fixed_width_source(
@@ -53,9 +52,9 @@ def fixed_width_source(
 
     `path` reads one file (`FixedWidthSource`); `directory` reads a drop folder of them
     (`DropFolderSource`, with its `pattern`, `archive_directory` and `settle_seconds`).
-    `copybook` is required; `encoding` (cp037), `record_format` (fixed),
-    `record_length` and `naming` (leaf) are optional. Records are read in file order,
-    so a `cursor_field` is refused.
+    `copybook` is required; the format settings are those of
+    `connectors.mainframe.fixed_width_settings`. Records are read in file order, so a
+    `cursor_field` is refused.
     """
     reader = SettingsReader(settings, "fixed_width", SETTINGS)
     if cursor_field is not None:
@@ -64,22 +63,14 @@ def fixed_width_source(
             where="cursor_field",
             hint="remove cursor_field from the contract",
         )
-    options = {
-        "copybook": reader.text("copybook"),
-        "encoding": reader.choice("encoding", "cp037", ENCODINGS),
-        "record_format": reader.choice("record_format", "fixed", RECORD_FORMATS),
-        "record_length": settings.get("record_length"),
-        "naming": reader.choice("naming", "leaf", NAMINGS),
-    }
+    options = format_options(reader, settings)
     path, directory = reader.optional_text("path"), reader.optional_text("directory")
     if (path is None) == (directory is None):
         raise BadConfiguration("give either path (one file) or directory (a drop folder)", where="path")
-    if path is not None:
-        return FixedWidthSource(path, key_fields=key_fields, **options)
     file_format = FixedWidthFormat(**options)
-    for i, name in enumerate(key_fields):
-        if name not in file_format.layout.names:
-            raise BadConfiguration("is not a field of the copybook", where=f"key_fields[{i}]")
+    if path is not None:
+        return FixedWidthSource(path, copybook=file_format, key_fields=key_fields)
+    check_key_fields(file_format, key_fields)
     return DropFolderSource(
         file_format,
         directory,
@@ -89,40 +80,41 @@ def fixed_width_source(
     )
 
 
-class FixedWidthSource:
-    """Decoded records of one fixed-width file, in file order, resumable by position.
+def check_key_fields(file_format: FixedWidthFormat, key_fields: Sequence[str]) -> None:
+    """Refuse key fields that are not columns of the format (BadConfiguration naming one)."""
+    if isinstance(key_fields, str) or not isinstance(key_fields, Sequence):
+        raise BadConfiguration("must be a list of field names", where="key_fields")
+    for i, name in enumerate(key_fields):
+        if name not in file_format.schema.names:
+            raise BadConfiguration("is not a field of the copybook", where=f"key_fields[{i}]")
 
-    `copybook` is a copybook path or a `RecordLayout`; `encoding` one of cp037, cp273,
-    cp500, cp1047, ascii; `record_format` "fixed" or "rdw"; `record_length` (fixed only)
-    the real record length when records carry bytes the copybook does not describe.
-    `key_fields` must be fields of the layout (checked here; records are not sorted).
+
+class FixedWidthSource:
+    """Decoded records of one mainframe export file, in file order, resumable by position.
+
+    `copybook` is a copybook path, a `RecordLayout` or a ready `FixedWidthFormat` (then the
+    other format keywords must be left out); the keywords are `FixedWidthFormat`'s
+    (`encoding`, `record_format`, `record_length`, `naming`, …). `key_fields` must be
+    columns of the format (checked here; records are not sorted).
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
-        copybook: str | os.PathLike[str] | RecordLayout,
-        encoding: str = "cp037",
-        record_format: str = "fixed",
-        record_length: int | None = None,
+        copybook: str | os.PathLike[str] | RecordLayout | FixedWidthFormat,
         key_fields: Sequence[str] = (),
-        naming: str = "leaf",
+        **format_keywords: Any,
     ) -> None:
         if not isinstance(path, str | os.PathLike) or not str(path):
             raise BadConfiguration("must be a file path", where="path")
-        self.format = FixedWidthFormat(
-            copybook,
-            encoding=encoding,
-            record_format=record_format,
-            record_length=record_length,
-            naming=naming,
-        )
-        if isinstance(key_fields, str) or not isinstance(key_fields, Sequence):
-            raise BadConfiguration("must be a list of field names", where="key_fields")
-        for i, name in enumerate(key_fields):
-            if name not in self.format.layout.names:
-                raise BadConfiguration("is not a field of the copybook", where=f"key_fields[{i}]")
+        if isinstance(copybook, FixedWidthFormat):
+            if format_keywords:
+                raise BadConfiguration("give the format's settings to the format", where=min(format_keywords))
+            self.format = copybook
+        else:
+            self.format = FixedWidthFormat(copybook, **format_keywords)
+        check_key_fields(self.format, key_fields)
         self.key_fields = tuple(key_fields)
         self._path = Path(path)
 
@@ -133,7 +125,7 @@ class FixedWidthSource:
 
     @property
     def schema(self) -> pa.Schema:
-        """The schema of every batch: the layout's fields, then the three error columns."""
+        """The schema of every batch: the layout's fields, seg_id columns, the error columns."""
         return self.format.schema
 
     def read(self, cursor: Cursor | None, *, batch_size: int = 50_000) -> Iterator[SourceBatch]:
@@ -159,29 +151,32 @@ class FixedWidthSource:
             identity = _identity(handle)
             digest = _sha256(handle)
             size = identity[0]
-            start, skipped = self._start(cursor, digest, size)
-            for table, offset, done in self.format.tables(handle, name, start, skipped, size, batch_size):
+            start, skipped, state = self._start(cursor, digest, size)
+            for table, offset, done, after in self.format.tables(
+                handle, name, start, skipped, size, batch_size, state
+            ):
                 if _identity(handle) != identity:
                     raise TransientError(
                         "the file changed while it was read", where=name, hint="retry once it is complete"
                     )
-                after = {"file": name, "sha256": digest, "records_done": done, "offset": offset}
-                yield SourceBatch(table, after)
+                position = {"file": name, "sha256": digest, "records_done": done, "offset": offset}
+                yield SourceBatch(table, position | {k: after[k] for k in _STATE_KEYS if k in after})
 
-    def _start(self, cursor: Cursor | None, digest: str, size: int) -> tuple[int, int]:
-        """(offset, records done) to resume from; (0, 0) for no cursor or another file."""
+    def _start(self, cursor: Cursor | None, digest: str, size: int) -> tuple[int, int, dict[str, Any]]:
+        """(offset, records done, resume state); the file's start for no cursor or another file."""
         if cursor is None or cursor["file"] != self._path.name or cursor["sha256"] != digest:
-            return 0, 0
+            return self.format.start(size), 0, {}
         offset, done = cursor["offset"], cursor["records_done"]
         for value in (offset, done):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise BadInput("holds a position that is not a count", where="cursor")
         if offset > size:
             raise BadInput("holds a position past the end of the file", where="cursor")
+        begin, end = self.format.start(size), self.format.end(size)
         length = self.format.record_length
-        if self.format.record_format == "fixed" and offset != min(done * length, size):
+        if self.format.record_format == "fixed" and offset != min(begin + done * length, end):
             raise BadInput("does not fit this file's record length", where="cursor")
-        return offset, done
+        return offset, done, {k: cursor[k] for k in _STATE_KEYS if k in cursor}
 
 
 def _identity(handle: io.FileIO) -> tuple[int, int, int]:

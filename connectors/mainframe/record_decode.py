@@ -1,4 +1,4 @@
-"""`decode_records`: a matrix of fixed-width records → an Arrow table, bad records flagged.
+"""`decode_records`: a matrix of records → an Arrow table, bad records flagged.
 
 Records that do not decode follow the file sources' error-row convention
 (`connectors.source_errors`): the table has one row per record, in file order, with the
@@ -6,8 +6,8 @@ layout's fields (`RecordLayout.arrow_schema`) and then three string columns:
 
 * `_govbus_source_error`: null when the record decoded; otherwise why not, naming the
   file, the byte offset in the file of the first offending byte, the 1-based record
-  number and the field, never a value:
-  "civil.dat byte 123 (record 4, field amount): bad packed digit".
+  number, the field and its copybook line, never a value:
+  "civil.dat byte 123 (record 4, field amount at civil.cpy:9): bad packed digit".
 * `_govbus_source_position`: "<file>@<byte offset of the record>" (of its RDW for
   variable-length records) on rejected records, null on the others.
 * `_govbus_source_raw`: the record's bytes as text in the code page, every byte that is
@@ -17,10 +17,9 @@ layout's fields (`RecordLayout.arrow_schema`) and then three string columns:
 On a rejected record every data column is null. The exchange quarantines rows whose
 `_govbus_source_error` is not null and drops the three columns from the rest.
 
-REDEFINES: fields of an overlaid area (see `RecordLayout`) are alternative views; a
-value that does not decode in one view is null, and the record is rejected only when
-every view of the area has a field that does not decode. Nested REDEFINES count for
-their innermost area only.
+Which failures reject a record, REDEFINES views and segments: `connectors.mainframe.record_verdict`;
+what a bad value, a blank number or a short record becomes: `connectors.mainframe.decode_options`;
+OCCURS … DEPENDING ON: `connectors.mainframe.record_odo`.
 """
 
 from __future__ import annotations
@@ -32,8 +31,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors.mainframe.code_pages import ENCODINGS, CodePage, code_page, expand
-from connectors.mainframe.ebcdic_decode import REASONS, decode_field
-from connectors.mainframe.record_layout import RecordLayout
+from connectors.mainframe.decode_options import DEFAULT_OPTIONS, DecodeOptions
+from connectors.mainframe.ebcdic_decode import decode_field
+from connectors.mainframe.field_codes import COUNT_OUT_OF_RANGE, UNKNOWN_SEGMENT
+from connectors.mainframe.record_layout import LayoutField, RecordLayout
+from connectors.mainframe.record_odo import OdoShape, field_bytes, odo_shape
+from connectors.mainframe.record_verdict import FirstFailure, messages, verdict
+from connectors.mainframe.segments import segment_index
 from connectors.source_errors import ERROR_FIELDS
 from govbus.errors import BadConfiguration, BadInput
 
@@ -53,6 +57,7 @@ def decode_records(
     header: int = 0,
     first_record: int = 0,
     problems: Mapping[int, str] | None = None,
+    options: DecodeOptions = DEFAULT_OPTIONS,
 ) -> pa.Table:
     """Decode `buffer` (uint8, records × record width) with `layout` in `encoding`.
 
@@ -61,11 +66,12 @@ def decode_records(
       buffer's width, plus `header`, numbered from `first_record`).
     * `header`: bytes between a record's position and its data (4 for an RDW).
     * `lengths`: data bytes each record really has (default: the whole width); a field
-      reaching past its record's length does not decode ("the record ends inside the
-      field"). A buffer narrower than the layout is treated as records that short.
+      reaching past its record's length is short (`options.short_record`). A buffer
+      narrower than the layout is treated as records that short.
     * `first_record`: 0-based number of the buffer's first record in its file.
     * `problems`: reasons by row for records broken as a whole (a truncated record, a
       bad RDW); they take precedence over field failures and are worded the same way.
+    * `options`: policies, trimming, float format, OCCURS storage and segments.
     """
     if not isinstance(buffer, np.ndarray) or buffer.dtype != np.uint8 or buffer.ndim != 2:
         raise BadInput("must be a 2-D numpy uint8 array (records × record length)", where="buffer")
@@ -93,32 +99,37 @@ def decode_records(
                 lengths=None if lengths is None else lengths[i : i + SLICE_RECORDS],
                 header=header, first_record=first_record + i,
                 problems={row - i: text for row, text in problems.items() if i <= row < i + SLICE_RECORDS},
+                options=options,
             )
             for i in range(0, n, SLICE_RECORDS)
         )  # fmt: skip
-    failed = _FirstFailure(n)
-    areas: dict[str, dict[str, _FirstFailure]] = {}
+    shape = odo_shape(buffer, layout, page, options) if layout.tables else None
+    active, segment_rows = _active_views(buffer, layout, page, options)
+    direct: dict[tuple[str, str] | None, FirstFailure] = {}
     columns = []
     for index, field in enumerate(layout.fields):
-        end = field.offset + field.length
-        short = None if lengths is None else lengths < end
-        result = decode_field(np.ascontiguousarray(buffer[:, field.offset : end]), field, page, short)
+        shift = None if shape is None else shape.shift_of(field)
+        start = field.offset if shift is None else field.offset + shift  # per record when tables move it
+        short = None if lengths is None else lengths < start + field.length
+        cols = field_bytes(buffer, field, shift)
+        if short is not None and short.any():  # bytes past the record's end are not its own
+            assert lengths is not None
+            past = np.reshape(start, (-1, 1)) + np.arange(field.length)[None, :] >= lengths[:, None]
+            cols = np.where(past, np.uint8(0), cols)
+        result = decode_field(cols, field, page, short, options, _absent(field, shape, active))
         columns.append(result.values)
-        if result.failure is None:
+        failure, bad_byte = _record_level(
+            field, shape, options, segment_rows, result.failure, result.bad_byte
+        )
+        if failure is None or bad_byte is None:
             continue
-        bad_byte = result.bad_byte
         if short is not None and short.any():
-            bad_byte[short] = np.maximum(lengths[short] - field.offset, 0)
-        absolute = positions + header + field.offset + bad_byte
-        if field.area is None:
-            failed.note(index, result.failure, absolute)
-        else:
-            views = areas.setdefault(field.area, {})
-            views.setdefault(field.view or "", _FirstFailure(n)).note(index, result.failure, absolute)
-    for views in areas.values():
-        every_view_fails = np.logical_and.reduce([view.field >= 0 for view in views.values()])
-        failed.take(next(iter(views.values())), every_view_fails)
-    errors, rejected = _messages(failed, layout, file, positions, first_record, problems)
+            assert lengths is not None
+            bad_byte[short] = np.maximum(lengths[short] - np.broadcast_to(start, (n,))[short], 0)
+        key = None if field.area is None else (field.area, field.view or "")
+        direct.setdefault(key, FirstFailure(n)).note(index, failure, positions + header + start + bad_byte)
+    failed = verdict(layout, direct, active, n)
+    errors, rejected = messages(failed, layout, file, positions, first_record, problems)
     if rejected.any():
         mask = pa.array(rejected)
         columns = [pc.if_else(mask, pa.scalar(None, c.type), c) for c in columns]
@@ -131,66 +142,55 @@ def decode_records(
     return pa.Table.from_arrays(columns, schema=pa.schema([*layout.arrow_schema, *ERROR_FIELDS]))
 
 
-class _FirstFailure:
-    """Per record: the first field (index into the layout) that failed, its code and byte."""
-
-    def __init__(self, n: int) -> None:
-        self.field = np.full(n, -1, dtype=np.int32)
-        self.code = np.zeros(n, dtype=np.uint8)
-        self.byte = np.zeros(n, dtype=np.int64)
-
-    def note(self, index: int, failure: np.ndarray, absolute: np.ndarray) -> None:
-        rows = (failure != 0) & (self.field < 0)
-        self.field[rows] = index
-        self.code[rows] = failure[rows]
-        self.byte[rows] = absolute[rows]
-
-    def take(self, other: _FirstFailure, rows: np.ndarray) -> None:
-        rows = rows & (self.field < 0)
-        self.field[rows] = other.field[rows]
-        self.code[rows] = other.code[rows]
-        self.byte[rows] = other.byte[rows]
+def _active_views(
+    buffer: np.ndarray, layout: RecordLayout, page: CodePage, options: DecodeOptions
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Per view of an area a segment map selects from, the records that use it; and each
+    record's index in the map's ids (-1: unknown). Empty and None without a map."""
+    segments = options.segments
+    if segments is None:
+        return {}, None
+    field = layout.field(segments.field)
+    ids = decode_field(field_bytes(buffer, field, None), field, page).values
+    return segments.active(layout, ids), segment_index(ids, segments)
 
 
-def _messages(
-    failed: _FirstFailure,
-    layout: RecordLayout,
-    file: str,
-    positions: np.ndarray,
-    first_record: int,
-    problems: Mapping[int, str],
-) -> tuple[pa.Array, np.ndarray]:
-    """The error column (null, a field failure or a record problem, worded vectorized) and
-    the rejected rows as a boolean mask."""
-    n = len(failed.field)
-    problem_rows = np.array(sorted(problems), dtype=np.int64)
-    failed.field[problem_rows] = -1
-    rows = np.flatnonzero(failed.field >= 0)
-    if not len(rows) and not len(problem_rows):
-        return pa.nulls(n, pa.string()), np.zeros(n, dtype=bool)
-    field_texts = pc.binary_join_element_wise(
-        f"{file} byte ",
-        pa.array(failed.byte[rows]).cast(pa.string()),
-        " (record ",
-        pa.array(first_record + rows + 1).cast(pa.string()),
-        ", field ",
-        pa.array(layout.names).take(pa.array(failed.field[rows])),
-        "): ",
-        pa.array(REASONS).take(pa.array(failed.code[rows])),
-        "",
-    )
-    problem_texts = pa.array(
-        [
-            f"{file} byte {positions[row]} (record {first_record + row + 1}): {problems[row]}"
-            for row in problem_rows
-        ],
-        pa.string(),
-    )
-    index = np.full(n, -1, dtype=np.int64)
-    index[rows] = np.arange(len(rows))
-    index[problem_rows] = len(rows) + np.arange(len(problem_rows))
-    texts = pa.concat_arrays([field_texts, problem_texts]).take(pa.array(index, mask=index < 0))
-    return texts, index >= 0
+def _absent(
+    field: LayoutField, shape: OdoShape | None, active: Mapping[str, np.ndarray]
+) -> np.ndarray | None:
+    """Records that do not hold `field`: past its table's count, or a view not selected."""
+    absent = None if shape is None else shape.absent(field)
+    if field.view is not None and field.view in active:
+        unused = ~active[field.view]
+        absent = unused if absent is None else absent | unused
+    return absent
+
+
+def _record_level(
+    field: LayoutField,
+    shape: OdoShape | None,
+    options: DecodeOptions,
+    segment_rows: np.ndarray | None,
+    failure: np.ndarray | None,
+    bad_byte: np.ndarray | None,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Add the failures a field carries for the whole record: a bad OCCURS count on its
+    counter, an unknown segment id on the segment field (when unknown ids reject)."""
+    extra = []
+    if shape is not None and field.name in shape.bad:
+        extra.append((shape.bad[field.name], COUNT_OUT_OF_RANGE))
+    segments = options.segments
+    if segments is not None and segment_rows is not None and field.name == segments.field:
+        if segments.unknown == "reject":
+            extra.append((segment_rows < 0, UNKNOWN_SEGMENT))
+    for rows, code in extra:
+        if not rows.any():
+            continue
+        failure = np.zeros(len(rows), dtype=np.uint8) if failure is None else failure
+        bad_byte = np.zeros(len(rows), dtype=np.int64) if bad_byte is None else bad_byte
+        fresh = rows & (failure == 0)
+        failure[fresh], bad_byte[fresh] = code, 0
+    return failure, bad_byte
 
 
 def _raw(records: np.ndarray, lengths: np.ndarray | None, page: CodePage) -> pa.Array:

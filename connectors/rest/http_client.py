@@ -16,6 +16,8 @@ Built on httpx (connection pooling with keep-alive, separate connect/read timeou
   shared by every call of the client, retries included.
 * Auth: the token is read from the environment variable the settings name (settings
   never hold a secret) and sent as `<auth_header>: <auth_scheme> <token>`.
+* Bounds: a body longer than `max_response_bytes` is refused (`BadInput`) while it is
+  read, never held whole.
 * Logs: httpx logs every request's full URL at INFO; importing this module raises the
   `httpx` logger to WARNING, since a next-page link or token may be a secret.
 """
@@ -145,8 +147,10 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
         self._timeout, self._retry, self._sleep = timeout, retry, sleep
+        self._max_bytes = max_response_bytes
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._bucket = TokenBucket(rate_limit, rate_burst, sleep=sleep)
         self._client = httpx.Client(timeout=timeout, headers=dict(headers or {}), follow_redirects=False)
@@ -191,13 +195,23 @@ class HttpClient:
         """One attempt: the response (any status) or None, and what failed."""
         try:
             # params=None, not {}: httpx replaces the URL's own query with an empty mapping.
-            response = self._client.request(
+            request = self._client.build_request(
                 method, url, params=params or None, content=content, headers=headers
             )
-            # httpx links a response and its stream in a reference cycle, which only a full
-            # garbage collection frees: every page's body would stay in memory until then.
-            # The body is read; a plain stream over it breaks the cycle.
-            response.stream = httpx.ByteStream(response.content)
+            streamed = self._client.send(request, stream=True)
+            try:
+                body = self._body(streamed, redact_url(url, params))
+            finally:
+                streamed.close()
+            # A fresh response over the read (already decoded) body: httpx links a response
+            # and its stream in a reference cycle, which only a full garbage collection
+            # frees, so every page's body would otherwise stay in memory until then.
+            headers = [
+                (key, value)
+                for key, value in streamed.headers.multi_items()
+                if key.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+            ]
+            response = httpx.Response(streamed.status_code, headers=headers, content=body, request=request)
         except httpx.TimeoutException as exc:
             return None, f"no answer within {self._timeout:g} s ({type(exc).__name__})"
         except httpx.UnsupportedProtocol:
@@ -205,6 +219,20 @@ class HttpClient:
         except httpx.TransportError as exc:
             return None, f"connection failed ({type(exc).__name__})"
         return response, f"HTTP {response.status_code}"
+
+    def _body(self, response: httpx.Response, where: str) -> bytes:
+        """The (decoded) body, refused with `BadInput` once longer than max_response_bytes."""
+        limit = self._max_bytes
+        declared = response.headers.get("Content-Length", "")
+        if limit is not None and declared.isdigit() and int(declared) > limit:
+            raise _too_long(limit, where)
+        pieces, size = [], 0
+        for piece in response.iter_bytes():
+            size += len(piece)
+            if limit is not None and size > limit:
+                raise _too_long(limit, where)
+            pieces.append(piece)
+        return b"".join(pieces)
 
     def _wait(self, response: httpx.Response | None, failures: int, failure: str, where: str) -> float:
         """Retry-After when the API sent one (refused beyond retry_after_max), else the backoff."""
@@ -236,6 +264,14 @@ def _retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> 
     except (TypeError, ValueError, IndexError):
         return None  # unreadable: fall back to the backoff
     return max(0.0, moment.timestamp() - now())
+
+
+def _too_long(limit: int, where: str) -> BadInput:
+    return BadInput(
+        f"the API's answer is longer than max_response_bytes ({limit} bytes)",
+        where=where,
+        hint="ask for smaller pages (page_size), or raise max_response_bytes",
+    )
 
 
 def _refused(status: int, where: str) -> GovBusError:

@@ -11,6 +11,10 @@ Paging (setting `paging`) and when it stops:
   configured URL's origin (the token is never sent elsewhere); it stops without one.
 A token or link seen twice is refused (an API looping would otherwise never end).
 
+Bounds: an answer nesting deeper than `max_depth` is refused before it is parsed, a
+record holding a value over `max_field_bytes` refuses its page (`BadInput` naming the
+page, record and field); the answer's length is bounded by the client.
+
 Records are parsed exactly: JSON numbers with a fraction become decimals, not floats.
 A page's records become one table (fields united over the records); a field whose values
 differ in JSON type across records (or whose types the pages of one batch cannot share,
@@ -28,8 +32,11 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+import numpy as np
 import pyarrow as pa
 
+from connectors.files.bounds import Limits, value_problems
+from connectors.files.json_depth import max_depth
 from connectors.rest.http_client import HttpClient, redact_url
 from connectors.rest.settings import RestSourceSettings
 from govbus.errors import BadInput
@@ -61,8 +68,9 @@ def fetch_pages(
         url, query = _request_of(settings, params, state)
         response = client.request("GET", url, params=query)
         where = redact_url(url, query)
-        body = _json(response, where)
+        body = _json(response, where, settings.limits)
         table = records_table(_dig(body, settings.records_path, where, "records_path"), where)
+        _check_values(table, where, settings.limits)
         yield Page(state, table, where)
         if paging == "none" or (paging in ("page", "offset") and table.num_rows == 0):
             return
@@ -167,11 +175,31 @@ def _request_of(
     return settings.http.url, query
 
 
-def _json(response: httpx.Response, where: str) -> Any:
+def _json(response: httpx.Response, where: str, limits: Limits) -> Any:
+    """The answer parsed; nesting is measured first (`json` recurses once per level)."""
+    content = response.content
+    if max_depth(content) > limits.max_depth:
+        raise BadInput(
+            f"the API's answer nests deeper than max_depth ({limits.max_depth} levels)",
+            where=where,
+            hint="raise max_depth in the source's settings if the API really nests so deep",
+        )
     try:
-        return json.loads(response.content, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError):
+        return json.loads(content, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadInput("the API's answer is not JSON", where=where, hint="check the url setting") from None
+
+
+def _check_values(table: pa.Table, where: str, limits: Limits) -> None:
+    """Refuse a page holding a value over max_field_bytes, naming the record and field."""
+    problems = value_problems(table, limits)
+    if problems.any:
+        row = int(np.flatnonzero(problems.codes >= 0)[0])
+        raise BadInput(
+            f"record {row + 1} of the page: {problems.reasons[problems.codes[row]]}",
+            where=where,
+            hint="raise max_field_bytes in the source's settings, or ask the API's owner to fix the record",
+        )
 
 
 def _dig(body: Any, path: tuple[str, ...], where: str, setting: str, *, optional: bool = False) -> Any:

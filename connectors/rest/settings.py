@@ -16,6 +16,11 @@ Source settings (defaults in brackets):
 Sink settings: url, records_key [records; null: the body is the bare list], max_records
 [10000 records per POST].
 
+Bounds (both sides): max_response_bytes [64 MiB: a longer answer is refused while it is
+read]; source only: max_depth [64 levels of JSON nesting, measured before parsing] and
+max_field_bytes [1 MiB per value] (`connectors.files.bounds`): a page breaking one is
+refused with `BadInput` naming the page (and the record and field).
+
 Both: token_env (the environment variable holding the API token) or conn_id (an Airflow
 connection whose password, else extra "token", is the token; see connectors.credentials);
 no auth if neither; the token is read when the first request is made. auth_header
@@ -32,6 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connectors.credentials import rest_token
+from connectors.files.bounds import Limits
 from connectors.files.settings import SettingsReader
 from connectors.rest.http_client import HttpClient, RetryPolicy
 from govbus.errors import BadConfiguration
@@ -39,12 +45,13 @@ from govbus.errors import BadConfiguration
 PAGINGS = ("none", "page", "offset", "cursor", "link")
 _HTTP = (
     "url", "token_env", "conn_id", "auth_header", "auth_scheme", "timeout", "max_attempts", "backoff_initial",
-    "backoff_max", "retry_after_max", "rate_limit", "rate_burst",
+    "backoff_max", "retry_after_max", "rate_limit", "rate_burst", "max_response_bytes",
 )  # fmt: skip
 SOURCE_SETTINGS = (
     *_HTTP, "records_path", "paging", "page_param", "first_page", "page_size_param", "page_size",
-    "offset_param", "next_token_path", "token_param", "since_param", "params",
+    "offset_param", "next_token_path", "token_param", "since_param", "params", "max_depth", "max_field_bytes",
 )  # fmt: skip
+DEFAULT_RESPONSE_BYTES = 64 << 20
 SINK_SETTINGS = (*_HTTP, "records_key", "max_records")
 _PAGE_SIZE_PARAMS = {"page": "per_page", "offset": "limit"}
 _RATES = {"minimum": 0.001, "maximum": 100_000.0}
@@ -63,6 +70,7 @@ class HttpSettings:
     retry: RetryPolicy
     rate_limit: float | None
     rate_burst: int
+    max_response_bytes: int = DEFAULT_RESPONSE_BYTES
 
     def client(self) -> HttpClient:
         """A client with the token read now from its environment variable or Airflow
@@ -77,6 +85,7 @@ class HttpSettings:
             rate_limit=self.rate_limit,
             rate_burst=self.rate_burst,
             headers=headers,
+            max_response_bytes=self.max_response_bytes,
         )
 
 
@@ -96,6 +105,7 @@ class RestSourceSettings:
     token_param: str
     since_param: str | None
     params: dict[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,7 @@ def source_settings(settings: Mapping[str, Any]) -> RestSourceSettings:
         token_param=reader.text("token_param", "cursor"),
         since_param=reader.optional_text("since_param"),
         params=_params(settings.get("params")),
+        limits=Limits.from_settings(reader, ("max_depth", "max_field_bytes")),
     )
 
 
@@ -175,6 +186,7 @@ def _http_settings(reader: SettingsReader, settings: Mapping[str, Any]) -> HttpS
         ),
         rate_limit=None if rate_limit is None else reader.number("rate_limit", rate_limit, **_RATES),
         rate_burst=_integer(reader, "rate_burst", 1, 1, 100_000),
+        max_response_bytes=_integer(reader, "max_response_bytes", DEFAULT_RESPONSE_BYTES, 1, 1 << 40),
     )
 
 

@@ -334,3 +334,32 @@ def _unique_column_sets(table: sa.Table) -> list[set[str]]:
     sets += [set(c.columns.keys()) for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
     sets += [set(index.columns.keys()) for index in table.indexes if index.unique]
     return sets
+
+
+def check_sink_target(
+    url: object, mode: object, schema: pa.Schema | None, key_fields: Sequence[str] = ()
+) -> None:
+    """What `SqlSink` checks when it is built, without creating an engine (for `govbus
+    check`): the mode, the URL's database kind, every column name a plain identifier of a
+    type the database takes, the keys among them."""
+    if mode not in MODES:
+        raise BadConfiguration("must be upsert or append", where="mode", hint="mode: upsert | append")
+    try:
+        dialect = sa.make_url(url).get_backend_name()  # type: ignore[arg-type]
+    except (sa_exc.ArgumentError, ValueError, TypeError, AttributeError):
+        raise BadConfiguration("is not a valid SQLAlchemy URL", where="url") from None
+    dialect = "mysql" if dialect == "mariadb" else dialect
+    if dialect not in _DIALECTS:
+        raise BadConfiguration(
+            "SqlSink writes into SQLite, PostgreSQL and MariaDB/MySQL only",
+            where="url",
+            hint="use one of those databases, or a file sink",
+        )
+    keys = check_identifiers(key_fields, "key_fields")
+    if not keys and mode == "upsert":
+        raise BadConfiguration(
+            "must name at least one column", where="key_fields", hint="or write with mode: append"
+        )
+    for i, field in enumerate(schema or ()):
+        check_identifier(field.name, f"schema[{i}]")
+        sql_type_for(field, dialect, is_key=field.name in keys)

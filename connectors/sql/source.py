@@ -18,6 +18,9 @@ What a caller must know:
   (e.g. CURRENT_TIMESTAMP's) would compare unequal to the cursor. Others are refused.
 * With `cursor_fields=None` every read is a full refresh ordered by key; the cursor of
   its last batch starts the next refresh from the top again.
+* A row holding a value (text or bytes) longer than `max_field_bytes` (1 MiB unless the
+  settings say otherwise) comes as an error row (`connectors.source_errors`), quarantined
+  by the exchange; the other rows flow.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
@@ -42,6 +46,7 @@ from connectors.cursors import (
     make_cursor,
     parse_cursor,
 )
+from connectors.files.bounds import DEFAULT_FIELD_BYTES, Limits, record_texts, split_rows, value_problems
 from connectors.sql.column_types import arrow_type_of, to_arrow_array
 from connectors.sql.engine import (
     check_identifiers,
@@ -74,8 +79,10 @@ class SqlSource:
         key_fields: Sequence[str],
         cursor_fields: Sequence[str] | None = ("updated_at",),
         columns: Sequence[str] | None = None,
+        max_field_bytes: int = DEFAULT_FIELD_BYTES,
     ) -> None:
         split_table_name(table)
+        self._limits = Limits(max_field_bytes=max_field_bytes)
         keys = check_identifiers(key_fields, "key_fields")
         if not keys:
             raise BadConfiguration("must name at least one column", where="key_fields")
@@ -115,6 +122,7 @@ class SqlSource:
         position = parse_cursor(cursor, mode=self._mode, fields=self._order, types=order_types)
         raw_checks = self._sqlite_raw_timestamps(order)
         order_index = [schema.get_field_index(name) for name in self._order]
+        read = 0  # rows read so far, to number the rows refused for their size
         while True:
             stmt = sa.select(*selected, *raw_checks).order_by(*order)
             if position is not None:
@@ -129,7 +137,8 @@ class SqlSource:
             data = self._to_table(rows, selected, schema, len(raw_checks))
             after = None if self._mode == FULL and not more else encode_last_row(data, self._order)
             next_cursor = make_cursor(self._mode, self._order, after)
-            yield SourceBatch(data, next_cursor)
+            yield SourceBatch(self._bounded(data, read), next_cursor)
+            read += data.num_rows
             if not more:
                 return
             # Continue exactly as a later read from this cursor would.
@@ -191,6 +200,24 @@ class SqlSource:
                 where=self._location,
                 hint="key_fields must identify a row (a primary or unique key)",
             )
+
+    def _bounded(self, data: pa.Table, read: int) -> pa.Table:
+        """`data` with the rows holding a value over max_field_bytes as error rows
+        (`connectors.source_errors`): "<table> row 17: note: longer than max_field_bytes
+        (1048576 bytes)", position "<table>#17" (the 1-based row of this read), the row as
+        JSON cut at 64 KiB. The batch's cursor is taken before, from the rows as read."""
+        problems = value_problems(data, self._limits)
+        if not problems.any:
+            return data
+        rows = np.flatnonzero(problems.codes >= 0)
+        numbers = (rows + read + 1).tolist()
+        return split_rows(
+            data,
+            problems,
+            [f"{self._table_name} row {n}" for n in numbers],
+            [f"{self._table_name}#{n}" for n in numbers],
+            record_texts(data, rows),
+        )
 
     def _to_table(
         self, rows: list[sa.Row[Any]], selected: list[sa.Column[Any]], schema: pa.Schema, raw: int

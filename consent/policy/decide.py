@@ -194,13 +194,21 @@ def minimize(
 
 
 def policy_version(
-    *, dataset: str, recipient: str, purpose: str, fields: Sequence[str], statute: Statute | None
+    *,
+    dataset: str,
+    recipient: str,
+    purpose: str,
+    fields: Sequence[str],
+    statute: Statute | None,
+    disclosure: str | None = None,
 ) -> str:
     """Fingerprint of the rule a delivery was made under: `sha256:<hex>`.
 
     Covers the statute (id, law, scope, allowed fields, validity, linkage domain) or, for
     consent, the scope and requested fields: a manifest or ledger entry that records it
-    shows later whether the rule changed between two deliveries.
+    shows later whether the rule changed between two deliveries. `disclosure` is the
+    fingerprint of the subscription's disclosure policy, when it has one (deliveries
+    without one keep the version they always had).
     """
     rule: dict[str, object] = {
         "dataset": dataset,
@@ -221,5 +229,7 @@ def policy_version(
             "valid_from": statute.valid_from.isoformat() if statute.valid_from else None,
             "valid_until": statute.valid_until.isoformat() if statute.valid_until else None,
         }
+    if disclosure is not None:
+        rule["disclosure"] = disclosure
     text = json.dumps(rule, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

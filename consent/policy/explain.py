@@ -34,6 +34,7 @@ class ConsentState:
     consent_id: str
     state: str
     covers: bool
+    missing: tuple[str, ...] = ()  # requested fields the consent does not cover, by name
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,15 @@ def statute_reason(
     if missing:
         return f"statute {statute.id} does not allow field(s) {', '.join(missing)}"
     return None
+
+
+def _missing(
+    register: ConsentRegister, conn: sa.Connection, consent_id: str, fields: Sequence[str]
+) -> tuple[str, ...]:
+    """The requested fields a consent does not name (field names only, never a value)."""
+    record = register.get(conn, consent_id)
+    have = set(record.fields) if record is not None else set()
+    return tuple(name for name in fields if name not in have)
 
 
 def explain(
@@ -110,7 +120,7 @@ def explain(
     )
     states = timeline.states(at)
     consents = tuple(
-        ConsentState(cid, state, covers)
+        ConsentState(cid, state, covers, () if covers else _missing(register, conn, cid, fields))
         for cid, state, covers in zip(
             states.column("consent_id").to_pylist(),
             states.column("state").to_pylist(),

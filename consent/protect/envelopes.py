@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 from audit import load_pem_public_key_of
 from consent.protect.keys import length_prefixed
 from govbus.errors import BadInput
+from govbus.temp_files import temporary_name
 
 MAGIC = b"GOVBUSENC1"
 SEGMENT = 1 << 20
@@ -97,7 +98,7 @@ def encrypt_file(source: Path, target: Path, data_key: bytes) -> None:
     """Encrypt `source` into `target` (written via a temporary file, then renamed)."""
     aead, prefix = AESGCM(data_key), os.urandom(_PREFIX)
     ad = MAGIC + prefix + source.name.encode("utf-8")
-    temporary = target.with_name(f".{target.name}.tmp-{os.urandom(4).hex()}")
+    temporary = target.with_name(temporary_name(target.name))
     try:
         with source.open("rb") as reader, temporary.open("wb") as writer:
             writer.write(MAGIC + prefix)
@@ -119,7 +120,7 @@ def encrypt_file(source: Path, target: Path, data_key: bytes) -> None:
 def decrypt_file(source: Path, target: Path, data_key: bytes, *, plain_name: str) -> None:
     """Decrypt an `encrypt_file` output; BadInput if anything was altered or cut off."""
     aead = AESGCM(data_key)
-    temporary = target.with_name(f".{target.name}.tmp-{os.urandom(4).hex()}")
+    temporary = target.with_name(temporary_name(target.name))
     try:
         with source.open("rb") as reader, temporary.open("wb") as writer:
             header = reader.read(len(MAGIC) + _PREFIX)

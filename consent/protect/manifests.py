@@ -45,6 +45,7 @@ from consent.protect.envelopes import (
 )
 from govbus.errors import BadInput
 from govbus.instants import iso_utc, utc_now
+from govbus.temp_files import SWEEP_EVERY, sweep, temporary_name
 
 MANIFEST_FORMAT = "govbus-delivery-manifest/1"
 MANIFEST_SUFFIX, SIGNATURE_SUFFIX = ".manifest.json", ".manifest.sig"
@@ -74,7 +75,14 @@ def file_sha256(path: Path) -> tuple[str, int]:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.urandom(4).hex()}")
+    """Write `data` to `path` through a temporary renamed into place.
+
+    The temporary's name says who wrote it (`govbus.temp_files`): a process killed
+    before the rename leaves it for the next writer to the folder to sweep, and this one
+    sweeps the folder first (at most every few minutes per process).
+    """
+    sweep(path.parent, every=SWEEP_EVERY)
+    temporary = path.with_name(temporary_name(path.name))
     try:
         with temporary.open("wb") as handle:
             handle.write(data)

@@ -7,7 +7,8 @@ The file has a header row. Columns (any order; unknown columns are refused):
   `|` or spaces), optional `valid_from`, `valid_until` (a bare date means the whole day),
   `data_life`, `frequency`, `collection_method`, `evidence`, `consent_id` (keeps the id
   the consent was collected under; a line whose id is already recorded is *unchanged*,
-  so re-importing a file is safe);
+  so re-importing a file is safe), `given_at` (when the citizen gave it, if not the start
+  of its validity: the grant time receipts show, apart from the recording time);
 * pause / resume / revoke: `consent_id`, optional `at` (when it takes effect).
 
 Every line is reported: what it did, or why it was rejected (with its line number); the
@@ -44,6 +45,7 @@ GRANT_COLUMNS = {
     "collection_method",
     "evidence",
     "consent_id",
+    "given_at",
 }
 COLUMNS = GRANT_COLUMNS | {"action", "at"}
 ACTIONS = ("grant", "pause", "resume", "revoke")
@@ -128,6 +130,8 @@ def _grant(
         frequency=_text(row, "frequency") or None,
         collection_method=_text(row, "collection_method"),
         consent_id=chosen,
+        given_at=parse_instant(given, where="given_at") if (given := _text(row, "given_at")) else None,
+        expressed_by="operator",  # an import records what the citizen expressed elsewhere
     )
     return "granted", consent_id
 

@@ -1,6 +1,7 @@
 """Purposes and statutes: the catalog's legal bases for sending a dataset to a recipient.
 
-`purposes.yaml`:     purposes: [{code: BENEFIT_ELIGIBILITY, description: ...}, ...]
+`purposes.yaml`:     purposes: [{code: BENEFIT_ELIGIBILITY, description: ..., notice_url?,
+                                 disclosure?}, ...]
 `legal-bases.yaml`:  statutes: [{id, law, dataset, recipient, purpose, fields: [...],
                                  valid_from?, valid_until?, linkage_domain?}, ...]
 
@@ -9,13 +10,18 @@ absent. A date without a time means the whole day: `valid_from: 2020-01-01` star
 midnight UTC of that day, `valid_until: 2025-12-31` ends at midnight UTC after it, so the
 statute still covers 31 December. `linkage_domain` names recipients that may join their
 copies (they share pseudonyms); without it a recipient's pseudonyms are its own.
+
+A purpose may name the notice a citizen is shown when asked to consent (`notice_url`,
+printed on receipts) and a disclosure policy every subscription for it gets
+(`disclosure`, kept as written here and read against each subscription's fields by the
+catalog: `consent.parse_disclosure_policy`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +34,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 PURPOSE_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
+_PURPOSE_KEYS = {"code", "description", "notice_url", "disclosure"}
 _STATUTE_KEYS = {
     "id",
     "law",
@@ -47,6 +54,8 @@ class Purpose:
 
     code: str
     description: str
+    notice_url: str = ""
+    disclosure: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -142,13 +151,21 @@ def load_purposes(path: Path) -> dict[str, Purpose]:
     for index, item in enumerate(top_list(path, load_marked(path), "purposes")):
         entry = _entry(path, item, index, "purposes")
         label = f"purposes[{index}]"
-        unknown = sorted(set(entry) - {"code", "description"})
+        unknown = sorted(set(entry) - _PURPOSE_KEYS)
         if unknown:
             raise BadConfiguration(
                 f"{label}.{unknown[0]} is not a known key",
                 where=where(path, entry, unknown[0]),
-                hint="allowed keys: code, description",
+                hint="allowed keys: " + ", ".join(sorted(_PURPOSE_KEYS)),
             )
+        disclosure = entry.get("disclosure")
+        if disclosure is not None and not isinstance(disclosure, Mapping):
+            raise BadConfiguration(
+                f"{label}.disclosure must be a mapping (generalize, k, aggregate, ...)",
+                where=where(path, entry, "disclosure"),
+                hint="see docs/privacy.md",
+            )
+        notice = _text(path, entry, "notice_url", label, None, required=False) or ""
         code = _text(path, entry, "code", label, PURPOSE_CODE)
         description = _text(path, entry, "description", label, None)
         assert code is not None and description is not None
@@ -158,7 +175,7 @@ def load_purposes(path: Path) -> dict[str, Purpose]:
                 where=where(path, entry, "code"),
                 hint="codes must be unique",
             )
-        found[code] = Purpose(code=code, description=description.strip())
+        found[code] = Purpose(code, description.strip(), notice.strip(), disclosure)
     return found
 
 

@@ -121,4 +121,4 @@ def consent_history(conn: sa.Connection, consent_id: str) -> list[ConsentEvent]:
         .where(consent_events.c.consent_id == consent_id)
         .order_by(consent_events.c.event_id)
     ).all()
-    return [ConsentEvent(row.event, row.at, row.recorded_at, row.version) for row in rows]
+    return [ConsentEvent(row.event, row.at, row.recorded_at, row.version, row.expressed_by) for row in rows]

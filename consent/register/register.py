@@ -31,21 +31,23 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from consent.protect.pseudonyms import pseudonymize
+from consent.register.expiry import expire_due
 from consent.register.legal_bases import NAME, PURPOSE_CODE
 from consent.register.reads import CHANGE_EVENTS, consent_history, consent_record, load_timeline
 from consent.register.tables import consent_events, consents
 from consent.register.terms import (
     ACTIVE,
     EXPIRED,
-    EXPIRED_EVENT,
     GIVEN,
     PAUSED,
     PAUSED_EVENT,
+    PRINCIPAL,
     RESUMED,
     REVOKED,
     REVOKED_EVENT,
     ConsentEvent,
     ConsentRecord,
+    actor_checked,
     checked,
     collection_method_checked,
     consent_id_checked,
@@ -118,11 +120,15 @@ class ConsentRegister:
         frequency: str | None = None,
         collection_method: str = "",
         consent_id: str | None = None,
+        given_at: datetime | None = None,
+        expressed_by: str = PRINCIPAL,
     ) -> str:
         """Record a given consent and return its id; valid_from defaults to now.
 
         `consent_id` lets an importer keep the id the consent was collected under (a UUID);
-        granting an id that exists is a BadInput.
+        granting an id that exists is a BadInput. `given_at` is when the citizen gave it
+        (the grant time, kept apart from the recording time): default the start of its
+        validity, or now if that lies ahead.
         """
         ref = self.subject_ref(subject_id)
         checked(recipient, "recipient", NAME)
@@ -137,6 +143,10 @@ class ConsentRegister:
         end = as_utc(valid_until) if valid_until is not None else None
         if end is not None and end <= start:
             raise BadInput("valid_until must be after valid_from", where="valid_until")
+        given = as_utc(given_at) if given_at is not None else min(start, now)
+        if given > now or (end is not None and given >= end):
+            raise BadInput("a consent is given before it is recorded and before it ends", where="given_at")
+        actor = actor_checked(expressed_by)
         if consent_id is None:
             consent_id = str(uuid.uuid4())
         else:
@@ -170,7 +180,7 @@ class ConsentRegister:
         )
         conn.execute(
             consent_events.insert().values(
-                consent_id=consent_id, event=GIVEN, at=now, recorded_at=now, version=1
+                consent_id=consent_id, event=GIVEN, at=given, recorded_at=now, version=1, expressed_by=actor
             )
         )
         self._log(
@@ -193,7 +203,9 @@ class ConsentRegister:
         )
         return consent_id
 
-    def _change(self, conn: sa.Connection, consent_id: str, event: str, at: datetime | None) -> bool:
+    def _change(
+        self, conn: sa.Connection, consent_id: str, event: str, at: datetime | None, by: str = PRINCIPAL
+    ) -> bool:
         """Apply a pause / resume / revocation; False if the consent already had that status."""
         consent_id = consent_id_checked(consent_id)
         applies_to, after, done = _CHANGES[event]
@@ -243,7 +255,12 @@ class ConsentRegister:
             )
         conn.execute(
             consent_events.insert().values(
-                consent_id=consent_id, event=event, at=when, recorded_at=now, version=row.version + 1
+                consent_id=consent_id,
+                event=event,
+                at=when,
+                recorded_at=now,
+                version=row.version + 1,
+                expressed_by=actor_checked(by),
             )
         )
         self._log(
@@ -253,54 +270,30 @@ class ConsentRegister:
         )
         return True
 
-    def pause(self, conn: sa.Connection, consent_id: str, at: datetime | None = None) -> bool:
+    def pause(
+        self, conn: sa.Connection, consent_id: str, at: datetime | None = None, *, by: str = PRINCIPAL
+    ) -> bool:
         """Pause an ACTIVE consent from `at` (default now); False if it is paused already."""
-        return self._change(conn, consent_id, PAUSED_EVENT, at)
+        return self._change(conn, consent_id, PAUSED_EVENT, at, by)
 
-    def resume(self, conn: sa.Connection, consent_id: str, at: datetime | None = None) -> bool:
+    def resume(
+        self, conn: sa.Connection, consent_id: str, at: datetime | None = None, *, by: str = PRINCIPAL
+    ) -> bool:
         """Resume a PAUSED consent from `at` (default now); False if it is active already."""
-        return self._change(conn, consent_id, RESUMED, at)
+        return self._change(conn, consent_id, RESUMED, at, by)
 
-    def revoke(self, conn: sa.Connection, consent_id: str, at: datetime | None = None) -> bool:
+    def revoke(
+        self, conn: sa.Connection, consent_id: str, at: datetime | None = None, *, by: str = PRINCIPAL
+    ) -> bool:
         """Revoke a consent from `at` (default now); False if it was already revoked.
 
         An unknown consent id is a BadInput. Revoking is idempotent so a retry is safe.
         """
-        return self._change(conn, consent_id, REVOKED_EVENT, at)
+        return self._change(conn, consent_id, REVOKED_EVENT, at, by)
 
     def expire_due(self, conn: sa.Connection, at: datetime | None = None) -> int:
-        """Mark ACTIVE or PAUSED consents whose valid_until has passed as EXPIRED.
-
-        Housekeeping only (timelines already judge by time); returns how many changed.
-        """
-        when = as_utc(at) if at is not None else utc_now()
-        due = conn.execute(
-            sa.select(consents.c.consent_id, consents.c.version).where(
-                consents.c.status.in_((ACTIVE, PAUSED)),
-                consents.c.valid_until.is_not(None),
-                consents.c.valid_until <= when,
-            )
-        ).all()
-        changed = 0
-        recorded = utc_now()
-        for row in due:
-            result = conn.execute(
-                consents.update()
-                .where(consents.c.consent_id == row.consent_id, consents.c.version == row.version)
-                .values(status=EXPIRED, version=row.version + 1, updated_at=recorded)
-            )
-            if result.rowcount == 1:
-                conn.execute(
-                    consent_events.insert().values(
-                        consent_id=row.consent_id,
-                        event=EXPIRED_EVENT,
-                        at=when,
-                        recorded_at=recorded,
-                        version=row.version + 1,
-                    )
-                )
-                changed += 1
-        return changed
+        """Mark ACTIVE or PAUSED consents whose valid_until has passed as EXPIRED (see `expiry`)."""
+        return expire_due(conn, at, log=self._log)
 
     # -- reads --------------------------------------------------------------------------
 

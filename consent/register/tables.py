@@ -59,5 +59,8 @@ consent_events = sa.Table(
     sa.Column("at", UtcDateTime, nullable=False),  # when it takes effect
     sa.Column("recorded_at", UtcDateTime, nullable=False),  # when it was written
     sa.Column("version", sa.Integer, nullable=False),  # the consent's version after it
+    # Who expressed it (ISO/IEC TS 27560's event actor): pii-principal (the citizen),
+    # operator (on the citizen's or an authority's word), bus (an expiry); null: not recorded.
+    sa.Column("expressed_by", sa.String(32), nullable=True),
     sa.Index("ix_consent_events_consent", "consent_id"),
 )

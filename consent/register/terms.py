@@ -4,7 +4,10 @@ What a caller must know:
 
 * Statuses: ACTIVE, PAUSED, REVOKED, EXPIRED (the register's current view). At an instant
   a consent may also be PENDING (its validity has not started yet): see `ConsentTimeline`.
-* Events, kept forever in `consent_events`: given, paused, resumed, revoked, expired.
+* Events, kept forever in `consent_events`: given, paused, resumed, revoked, expired —
+  each with when it takes effect, when it was recorded and who expressed it (`ACTORS`).
+  A consent's grant time (the `given` event's `at`) is when the citizen gave it, which
+  an import may date before the recording; an expiry takes effect at `valid_until`.
 * `data_life` (how long the recipient may keep the data) and `frequency` (ONCE, or the
   shortest interval between fetches) are ISO 8601 durations such as `P1Y`, `P30D`,
   `PT12H`. They are recorded and shown on receipts; GovBus does not enforce them in
@@ -70,12 +73,22 @@ class ConsentRecord:
 
 @dataclass(frozen=True)
 class ConsentEvent:
-    """One change of a consent: what, when it takes effect, when recorded, version after."""
+    """One change of a consent: what, when it takes effect, when recorded, version after, by whom.
+
+    For `given`, `at` is when the citizen gave it (the grant time), `recorded_at` when the
+    register recorded it; for `expired`, `at` is the end of its validity.
+    """
 
     event: str
     at: datetime
     recorded_at: datetime
     version: int
+    expressed_by: str | None = None
+
+
+# Who expressed an event (ISO/IEC TS 27560's actor of a consent event).
+PRINCIPAL, OPERATOR, BUS = "pii-principal", "operator", "bus"
+ACTORS = (PRINCIPAL, OPERATOR, BUS)
 
 
 def checked(value: object, name: str, pattern: re.Pattern[str]) -> str:
@@ -141,6 +154,13 @@ def evidence_checked(value: object) -> str:
             where="evidence",
             hint="store the form elsewhere and reference it",
         )
+    return value
+
+
+def actor_checked(value: str) -> str:
+    """Who expressed an event: pii-principal, operator or bus."""
+    if value not in ACTORS:
+        raise BadInput("expressed_by is not a known actor", where="expressed_by", hint=", ".join(ACTORS))
     return value
 
 

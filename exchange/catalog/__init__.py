@@ -9,6 +9,7 @@ imports the parts (contracts, schemas, consent, connectors), never another room.
 from __future__ import annotations
 
 from exchange.catalog import protection
+from exchange.catalog.connector_settings import CatalogSettings, path_rules
 from exchange.catalog.loader import Problem, check_catalog, check_subscription, expand_settings, load_catalog
 from exchange.catalog.model import Agency, Catalog, Dataset, Subscription
 from exchange.catalog.schedules import frequency, parse_schedule
@@ -16,6 +17,7 @@ from exchange.catalog.schedules import frequency, parse_schedule
 __all__ = [
     "Agency",
     "Catalog",
+    "CatalogSettings",
     "Dataset",
     "Problem",
     "Subscription",
@@ -25,5 +27,6 @@ __all__ = [
     "frequency",
     "load_catalog",
     "parse_schedule",
+    "path_rules",
     "protection",
 ]

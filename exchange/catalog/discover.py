@@ -18,6 +18,10 @@ Avro types and their notes) and drafts the contract around it:
   the placeholder, so a draft cannot enter the catalog without a purpose;
 * description: the `--description` text, else "Rows of the table …", marked for review.
 
+Files (CSV, JSON Lines, Parquet, Avro, fixed-width) are drafted by
+`exchange.catalog.discover_files` from sampled rows, through `draft_dataset` here: the
+same contract rules, with the files named as the origin and no cursor field.
+
 The draft names its database the way it was given: a URL (its password, if any, left
 out and replaced by `password_env`), `url_env` or `conn_id` — never a secret. Every draft
 is linted before it is returned (`contracts.lint_contract`, which parses the schema with
@@ -93,12 +97,7 @@ def draft_from_table(
     """Draft the dataset of `table` in the database `settings` name (`url`, `url_env` or
     `conn_id`, as a sql connector's settings). A `purpose` lint would refuse is refused
     here, before the database is opened."""
-    for value, option in ((dataset_id, "--dataset"), (owner, "--owner")):
-        if value is not None and not _NAME.fullmatch(value):
-            raise BadInput("must be lowercase letters and digits, separated by '.', '_' or '-'", where=option)
-    wrong = contracts.purpose_problem(purpose) if purpose is not None else None
-    if wrong is not None:
-        raise BadInput(wrong, where="--purpose")
+    check_options(dataset_id, owner, purpose)
     found = connectors.discover_table(connectors.sql_url(settings), table)
     table_name = table.rsplit(".", 1)[-1]
     plain = re.sub(r"[^a-z0-9]+", "_", table_name.lower()).strip("_") or "table"
@@ -109,6 +108,17 @@ def draft_from_table(
     return draft
 
 
+def check_options(dataset_id: str | None, owner: str | None, purpose: str | None) -> None:
+    """Refuse (BadInput) a dataset id or owner that is no catalog name and a purpose lint
+    would refuse, before any source is opened."""
+    for value, option in ((dataset_id, "--dataset"), (owner, "--owner")):
+        if value is not None and not _NAME.fullmatch(value):
+            raise BadInput("must be lowercase letters and digits, separated by '.', '_' or '-'", where=option)
+    wrong = contracts.purpose_problem(purpose) if purpose is not None else None
+    if wrong is not None:
+        raise BadInput(wrong, where="--purpose")
+
+
 def draft_dataset(
     found: connectors.TableDraft,
     source: tuple[dict[str, Any], list[str]],
@@ -117,13 +127,20 @@ def draft_dataset(
     *,
     purpose: str | None = None,
     description: str | None = None,
+    origin: str | None = None,
+    cursor_note: str | None = None,
 ) -> Draft:
-    """The contract and schema texts of a reflected table (see the module doc)."""
+    """The contract and schema texts of a reflected table (see the module doc).
+
+    A source that is not a table (`exchange.catalog.discover_files`) names itself in
+    `origin` ("the CSV files in …"); `cursor_note`, when given, says why the source takes
+    no cursor field, and none is drafted."""
     columns = found["columns"]
     notes = [f"{c['name']}: {note}" for c in columns for note in c["notes"]]
     keys, key_note = _keys(found)
     subject, subject_guessed = _subject(columns, keys)
-    cursor, cursor_note = _cursor(columns)
+    by_cursor = cursor_note is None
+    cursor, cursor_note = _cursor(columns) if by_cursor else (None, cursor_note)
     personal = {c["name"] for c in columns if _looks_personal(c["name"])}
     source_settings, source_notes = source
     general = [n for n in (key_note, cursor_note) if n] + source_notes
@@ -147,6 +164,8 @@ def draft_dataset(
         general,
         purpose=purpose,
         description=description,
+        origin=origin or f"the {found['dialect']} table {found['table']}",
+        by_cursor=by_cursor,
     )
     schema = _schema_text(found, dataset_id)
     return Draft(dataset_id, contract, schema, tuple(notes), purpose_todo=purpose is None)
@@ -296,16 +315,18 @@ def _contract_text(
     *,
     purpose: str | None,
     description: str | None,
+    origin: str,
+    by_cursor: bool,
 ) -> str:
     review = "  # REVIEW:"
     lines = [
-        f"# Drafted by `govbus discover` from the {found['dialect']} table {found['table']}.",
+        f"# Drafted by `govbus discover` from {origin}.",
         "# Review every line marked REVIEW, then run `govbus contract lint` on this folder and",
         "# `govbus check` once it is in the catalog. No secret may be written here.",
         *(f"# REVIEW: {note}" for note in general),
         f"id: {_flow(dataset_id)}",
         "version: 1.0.0",
-        *_about(found["table"], owner, purpose, description),
+        *_about(origin if not by_cursor else f"the table {found['table']}", owner, purpose, description),
         "schema: schema/v1.avsc",
         "compatibility: BACKWARD",
         f"subject_field: {_flow(subject)}{review} the column naming the person a row is about",
@@ -313,7 +334,7 @@ def _contract_text(
     ]
     if cursor is not None:
         lines.append(f"cursor_field: {_flow(cursor)}{review} must move forward on every change of a row")
-    else:
+    elif by_cursor:
         lines.append("# cursor_field: none found, so every run reads the whole table. REVIEW")
     lines += ["source:", *(f"  {key}: {_flow(value)}" for key, value in source.items()), "fields:"]
     for c in found["columns"]:
@@ -329,7 +350,7 @@ def _contract_text(
     return "\n".join(lines) + "\n"
 
 
-def _about(table: str, owner: str, purpose: str | None, description: str | None) -> list[str]:
+def _about(origin: str, owner: str, purpose: str | None, description: str | None) -> list[str]:
     """The owner, description and purpose lines. What only people know is marked REVIEW;
     the purpose, which lint requires, gets the placeholder lint refuses and a comment
     saying what to write."""
@@ -338,7 +359,7 @@ def _about(table: str, owner: str, purpose: str | None, description: str | None)
         f"owner: {_flow(owner)}" + (f"{review} the publishing agency's id" if owner == "unknown" else "")
     ]
     if description is None:
-        lines.append(f"description: {_flow(f'Rows of the table {table}.')}{review} say what one row is")
+        lines.append(f"description: {_flow(f'Rows of {origin}.')}{review} say what one row is")
     else:
         lines.append(f"description: {_flow(description)}")
     if purpose is None:

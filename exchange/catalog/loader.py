@@ -4,15 +4,27 @@ The catalog is declarations in git (docs/catalog.md). `load_catalog` reads it
 whole and refuses it with every problem listed, each naming the file, line and field;
 `check_catalog` returns the same problems without raising (for `govbus check`).
 Secrets never appear in it: connector settings may only reference `${ENV_VARS}`,
-expanded at run time by `expand_settings`.
+expanded (and their paths confined) at run time by `expand_settings`
+(`exchange.catalog.connector_settings`).
+
+How problems are reported:
+* a YAML error (syntax, indentation, nesting too deep) names its file and line, in every
+  catalog file;
+* one root cause, one problem: while a file cannot be read (agencies.yaml with a
+  typo, a contract that fails its lint), the rules that need its content — "unknown
+  agency", "unknown purpose", "unknown dataset", "unknown statute" — are not reported
+  for the other files (`subscription_rules.Broken`);
+* every missing key and every value of the wrong type in a file at once, each with its
+  line and the type expected (agencies.yaml, purposes.yaml and legal-bases.yaml entries
+  here, subscriptions in `exchange.catalog.subscription_rules`), never a TypeError.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
-from datetime import date, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +33,18 @@ import contracts
 import schemas
 from contracts import Problem
 from exchange.catalog import protection
+from exchange.catalog.connector_settings import CatalogSettings, expand_settings
 from exchange.catalog.model import Agency, Catalog, Dataset, Subscription
-from exchange.catalog.schedules import parse_schedule
+from exchange.catalog.subscription_rules import Broken, check_subscription, subscription_from, type_name
 from govbus.errors import BadConfiguration, GovBusError
-from govbus.yamlfile import MarkedDict, load_marked
+from govbus.yamlfile import MarkedDict, YamlFileError, load_marked
 
 __all__ = [  # the model lives in exchange.catalog.model; it is imported from here
     "Agency",
     "Catalog",
+    "CatalogSettings",
     "Dataset",
+    "Problem",
     "Subscription",
     "check_catalog",
     "check_subscription",
@@ -37,49 +52,55 @@ __all__ = [  # the model lives in exchange.catalog.model; it is imported from he
     "load_catalog",
 ]
 
-_VAR = re.compile(r"\$\{([^}]*)\}")
-_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
-_SUBSCRIPTION_KEYS = {
-    "id",
-    "dataset",
-    "purpose",
-    "basis",
-    "fields",
-    "pseudonymize_subject",
-    "sink",
-    "schedule",
-    "ends_on",
-    protection.ENCRYPT_FILES,
+_TEXT, _LIST, _DATE = (str,), (list,), (str, date)
+# The keys of each entry of purposes.yaml and legal-bases.yaml: (types, required). The
+# rules beyond types (codes, dates, unknown keys) are consent's loaders'.
+_ENTRY_KEYS: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
+    "purposes": {"code": (_TEXT, True), "description": (_TEXT, True)},
+    "statutes": {
+        "id": (_TEXT, True),
+        "law": (_TEXT, True),
+        "dataset": (_TEXT, True),
+        "recipient": (_TEXT, True),
+        "purpose": (_TEXT, True),
+        "fields": (_LIST, True),
+        "valid_from": (_DATE, False),
+        "valid_until": (_DATE, False),
+        "linkage_domain": (_TEXT, False),
+    },
 }
+_AGENCY_KEYS = {
+    "id": (_TEXT, True),
+    "name": (_TEXT, False),
+    "max_concurrent_reads": ((int,), False),
+    protection.DELIVERY_KEY: (_TEXT, False),
+    "delivery_targets": (_LIST, False),
+    "controller": ((dict,), False),  # identity and contact for consent receipts (docs/privacy.md)
+}
+_EXPECTED = {str: "a text", list: "a list", int: "a whole number", date: "a date", dict: "a mapping"}
+_LINE = re.compile(r":(\d+)$")
 
 
-def expand_settings(
-    settings: Mapping[str, Any], *, env: Mapping[str, str] | None = None, where: str = "settings"
-) -> dict[str, Any]:
-    """Replace `${NAME}` in string settings by the environment variable NAME.
+@dataclass
+class _Reading:
+    """One read of the catalog: where it is, what was read, what is wrong so far."""
 
-    A missing variable is a configuration error naming the setting, never a silent
-    empty string (which would, say, point a sink at the filesystem root).
-    """
-    env = os.environ if env is None else env
-    out: dict[str, Any] = {}
-    for key, value in settings.items():
-        if isinstance(value, str):
+    catalog: Catalog
+    shown: Callable[[Path], str]
+    problems: list[Problem] = field(default_factory=list)
+    broken: Broken = field(default_factory=Broken)
 
-            def repl(match: re.Match[str], key: str = key) -> str:
-                name = match.group(1)
-                if name not in env:
-                    raise BadConfiguration(
-                        f"environment variable {name} is not set",
-                        where=f"{where}: {key}",
-                        hint=f"export {name}=... before running",
-                    )
-                return env[name]
+    def add(self, path: Path | str, line: int | None, key: str | None, message: str) -> None:
+        """One problem of file `path` (shown relative to the catalog's parent)."""
+        self.problems.append(Problem(path if isinstance(path, str) else self.shown(path), line, key, message))
 
-            out[key] = _VAR.sub(repl, value)
-        else:
-            out[key] = value
-    return out
+    def failed(self, path: Path, exc: GovBusError) -> None:
+        """A file that could not be read at all: its line (when known) and what is wrong."""
+        line = exc.line if isinstance(exc, YamlFileError) else None
+        if line is None and exc.where and (match := _LINE.search(exc.where)):
+            line = int(match.group(1))
+        message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+        self.add(path, line, None, message)
 
 
 def load_catalog(root: Path) -> Catalog:
@@ -102,27 +123,91 @@ def check_catalog(root: Path) -> list[Problem]:
 
 def _read(root: Path) -> tuple[Catalog, list[Problem]]:
     root = root.resolve()
-    catalog = Catalog(root=root)
-    problems: list[Problem] = []
-    shown = _shower(root)
+    reading = _Reading(Catalog(root=root), _shower(root))
     if not (root / "agencies.yaml").is_file():
-        problems.append(Problem(shown(root), None, None, "not a catalog: agencies.yaml is missing"))
-        return catalog, problems
-    _read_agencies(root / "agencies.yaml", catalog, problems, shown)
-    for name, loader, attr in (
-        ("purposes.yaml", consent.load_purposes, "purposes"),
-        ("legal-bases.yaml", consent.load_statutes, "statutes"),
-    ):
-        try:
-            setattr(catalog, attr, loader(root / name))
-        except GovBusError as exc:
-            problems.append(Problem(shown(root / name), None, None, str(exc)))
+        reading.add(root, None, None, "not a catalog: agencies.yaml is missing")
+        return reading.catalog, reading.problems
+    _read_agencies(root / "agencies.yaml", reading)
+    _read_purposes_and_statutes(root, reading)
     for contract_path in sorted(root.glob("datasets/*/contract.yaml")):
-        _read_dataset(contract_path, catalog, problems, shown)
-    _check_statutes(root / "legal-bases.yaml", catalog, problems, shown)
+        _read_dataset(contract_path, reading)
+        if contract_path.parent.name not in reading.catalog.datasets:
+            reading.broken.datasets.add(contract_path.parent.name)
+    _check_statutes(root / "legal-bases.yaml", reading)
     for sub_path in sorted(root.glob("subscriptions/*.yaml")):
-        _read_subscriptions(sub_path, catalog, problems, shown)
-    return catalog, problems
+        _read_subscriptions(sub_path, reading)
+    return reading.catalog, reading.problems
+
+
+def _read_purposes_and_statutes(root: Path, reading: _Reading) -> None:
+    """purposes.yaml and legal-bases.yaml: every missing key and wrong type of their
+    entries first (all at once), then consent's loaders for the rest of their rules."""
+    for name, top, attr in (
+        ("purposes.yaml", "purposes", "purposes"),
+        ("legal-bases.yaml", "statutes", "statutes"),
+    ):
+        path = root / name
+        try:
+            document = load_marked(path, shown_as=reading.shown(path))
+        except GovBusError as exc:
+            reading.failed(path, exc)
+            setattr(reading.broken, attr, True)
+            continue
+        before = len(reading.problems)
+        _check_entries(path, document, top, _ENTRY_KEYS[top], reading)
+        if len(reading.problems) > before:
+            setattr(reading.broken, attr, True)
+            continue
+        try:
+            loaded = consent.load_purposes(path) if top == "purposes" else consent.load_statutes(path)
+        except GovBusError as exc:
+            reading.failed(path, exc)
+            setattr(reading.broken, attr, True)
+            continue
+        setattr(reading.catalog, attr, loaded)
+
+
+def _check_entries(
+    path: Path, document: Any, top: str, keys: dict[str, tuple[tuple[type, ...], bool]], reading: _Reading
+) -> None:
+    """The list under `top:`: each entry a mapping with its required keys, every value of
+    its type (a problem per key, each at its line)."""
+    if not isinstance(document, MarkedDict) or top not in document:
+        reading.add(path, None, top, f"top-level key '{top}:' is missing (start the file with '{top}:')")
+        return
+    items = document[top]
+    if items is None:
+        return
+    if not isinstance(items, list):
+        reading.add(path, document.line_of(top), top, f"must be a list of entries, not {type_name(items)}")
+        return
+    for index, item in enumerate(items):
+        _check_entry(path, item, f"{top}[{index}]", document.line_of(top), keys, reading)
+
+
+def _check_entry(
+    path: Path,
+    item: Any,
+    label: str,
+    line: int,
+    keys: dict[str, tuple[tuple[type, ...], bool]],
+    reading: _Reading,
+) -> None:
+    if not isinstance(item, MarkedDict):
+        reading.add(path, line, label, f"must be a mapping of keys to values, not {type_name(item)}")
+        return
+    missing = [key for key, (_, required) in keys.items() if required and key not in item]
+    if missing:
+        reading.add(path, item.line, label, f"missing {', '.join(missing)}")
+    for key, (types, _) in keys.items():
+        value = item.get(key)
+        if key not in item or (value is None and not keys[key][1]):
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            expected = " or ".join(_EXPECTED[t] for t in types)
+            reading.add(
+                path, item.line_of(key), f"{label}.{key}", f"must be {expected}, not {type_name(value)}"
+            )
 
 
 def _shower(root: Path):  # type: ignore[no-untyped-def]
@@ -137,81 +222,84 @@ def _shower(root: Path):  # type: ignore[no-untyped-def]
     return shown
 
 
-def _read_agencies(path: Path, catalog: Catalog, problems: list[Problem], shown: Any) -> None:
+def _read_agencies(path: Path, reading: _Reading) -> None:
+    catalog = reading.catalog
     try:
-        data = _load_mapping(path, shown_as=shown(path))
+        data = _load_mapping(path, shown_as=reading.shown(path))
     except GovBusError as exc:
-        problems.append(Problem(shown(path), None, None, exc.message))
+        reading.failed(path, exc)
+        reading.broken.agencies = True
         return
     members = data.get("members")
     if not isinstance(members, list):
-        problems.append(Problem(shown(path), data.line, "members", "must be a list of agencies"))
+        reading.add(
+            path, data.line_of("members"), "members", f"must be a list of agencies, not {type_name(members)}"
+        )
+        reading.broken.agencies = True
         return
-    for item in members:
+    for index, item in enumerate(members):
+        before = len(reading.problems)
+        _check_entry(path, item, f"members[{index}]", data.line_of("members"), _AGENCY_KEYS, reading)
         if not isinstance(item, MarkedDict) or not isinstance(item.get("id"), str):
-            problems.append(Problem(shown(path), getattr(item, "line", None), "id", "missing"))
+            reading.broken.agencies = True  # an agency we cannot name: rules naming it would mislead
             continue
         if item["id"] in catalog.agencies:
-            problems.append(Problem(shown(path), item.line_of("id"), "id", "duplicate agency id"))
+            reading.add(path, item.line_of("id"), "id", "duplicate agency id")
         reads = item.get("max_concurrent_reads", 1)
         if isinstance(reads, bool) or not isinstance(reads, int) or reads < 1:
-            key = "max_concurrent_reads"
-            message = f"must be a whole number of at least 1 (reads of {item['id']}'s systems at once)"
-            problems.append(Problem(shown(path), item.line_of(key), key, message))
+            if len(reading.problems) == before:
+                key = "max_concurrent_reads"
+                message = f"must be a whole number of at least 1 (reads of {item['id']}'s systems at once)"
+                reading.add(path, item.line_of(key), key, message)
             reads = 1
-        key = protection.read_delivery_key(item, catalog.root, shown(path), problems)
+        key = protection.read_delivery_key(item, catalog.root, reading.shown(path), reading.problems)
         key_id = consent.x25519_key_id(key) if key is not None else None
-        name = str(item.get("name", item["id"]))
+        name = item.get("name") if isinstance(item.get("name"), str) else item["id"]
         targets = item.get("delivery_targets", [])
         if not isinstance(targets, list) or not all(isinstance(t, str) and t.strip() for t in targets):
             message = (
                 "must be a list of path or URL prefixes (and env:NAME / conn:ID) its requests may deliver to"
             )
-            problems.append(
-                Problem(shown(path), item.line_of("delivery_targets"), "delivery_targets", message)
-            )
+            reading.add(path, item.line_of("delivery_targets"), "delivery_targets", message)
             targets = []
-        catalog.agencies[item["id"]] = Agency(item["id"], name, reads, key_id, key, tuple(targets))
+        controller = item.get("controller") if isinstance(item.get("controller"), dict) else {}
+        controller = {str(k): str(v) for k, v in controller.items() if v is not None}
+        catalog.agencies[item["id"]] = Agency(
+            item["id"], name, reads, key_id, key, tuple(targets), controller=controller
+        )
 
 
-def _read_dataset(path: Path, catalog: Catalog, problems: list[Problem], shown: Any) -> None:
+def _read_dataset(path: Path, reading: _Reading) -> None:
+    catalog, shown = reading.catalog, reading.shown
     found = [Problem(shown(Path(p.file)), p.line, p.field, p.message) for p in contracts.lint_contract(path)]
     if found:
-        problems.extend(found)
+        reading.problems.extend(found)
         return
     contract = contracts.load_contract(path)
     directory = path.parent
     if contract.id != directory.name:
-        problems.append(
-            Problem(
-                shown(path), contract.line_of("id"), "id", f"must equal its folder name {directory.name!r}"
-            )
-        )
-    if contract.owner not in catalog.agencies:
-        problems.append(
-            Problem(shown(path), contract.line_of("owner"), "owner", f"unknown agency {contract.owner!r}")
-        )
+        reading.add(path, contract.line_of("id"), "id", f"must equal its folder name {directory.name!r}")
+    if contract.owner not in catalog.agencies and not reading.broken.agencies:
+        reading.add(path, contract.line_of("owner"), "owner", f"unknown agency {contract.owner!r}")
     has_key = {a.id: a.delivery_key is not None for a in catalog.agencies.values()}
-    problems.extend(protection.check_reversible(contract, shown(path), has_key))
+    reading.problems.extend(protection.check_reversible(contract, shown(path), has_key))
     versions: list[schemas.AvroSchema] = []
     for avsc in sorted(directory.glob("schema/v*.avsc"), key=_version_key):
         try:
             versions.append(schemas.load_schema(avsc))
         except GovBusError as exc:
-            problems.append(Problem(shown(avsc), None, None, exc.message))
+            reading.failed(avsc, exc)
     current_path = (directory / contract.schema_ref).resolve()
     current = next((v for v in versions if Path(v.source).resolve() == current_path), None)
     if current is None:
-        problems.append(
-            Problem(shown(path), contract.line_of("schema"), "schema", f"{contract.schema_ref} not found")
-        )
+        reading.add(path, contract.line_of("schema"), "schema", f"{contract.schema_ref} not found")
         return
-    problems.extend(
+    reading.problems.extend(
         Problem(shown(path), p.line, p.field, p.message)
         for p in contracts.check_against_schema(contract, current)
     )
     # A new schema version must keep the contract's compatibility mode with the older ones.
-    problems.extend(
+    reading.problems.extend(
         Problem(shown(Path(p.file)), p.line, p.field, p.message)
         for p in contracts.check_schema_history(contract, versions)
     )
@@ -223,212 +311,58 @@ def _version_key(path: Path) -> int:
     return int(digits) if digits.isdigit() else 0
 
 
-def _check_statutes(path: Path, catalog: Catalog, problems: list[Problem], shown: Any) -> None:
+def _check_statutes(path: Path, reading: _Reading) -> None:
+    catalog, broken = reading.catalog, reading.broken
     for statute in catalog.statutes.values():
         where = f"statute {statute.id}"
-        if statute.recipient not in catalog.agencies:
-            problems.append(Problem(shown(path), None, f"{where}: recipient", "unknown agency"))
-        if statute.purpose not in catalog.purposes:
-            problems.append(Problem(shown(path), None, f"{where}: purpose", "unknown purpose"))
+        if statute.recipient not in catalog.agencies and not broken.agencies:
+            reading.add(path, None, f"{where}: recipient", "unknown agency")
+        if statute.purpose not in catalog.purposes and not broken.purposes:
+            reading.add(path, None, f"{where}: purpose", "unknown purpose")
         dataset = catalog.datasets.get(statute.dataset)
         if dataset is None:
-            problems.append(Problem(shown(path), None, f"{where}: dataset", "unknown dataset"))
+            if statute.dataset not in broken.datasets:
+                reading.add(path, None, f"{where}: dataset", "unknown dataset")
             continue
         for name in statute.fields:
             if name not in dataset.schema.field_names:
-                problems.append(
-                    Problem(shown(path), None, f"{where}: fields", f"{name!r} is not in {dataset.id}")
-                )
+                reading.add(path, None, f"{where}: fields", f"{name!r} is not in {dataset.id}")
 
 
-def _read_subscriptions(path: Path, catalog: Catalog, problems: list[Problem], shown: Any) -> None:
-    file = shown(path)
+def _read_subscriptions(path: Path, reading: _Reading) -> None:
+    catalog, file = reading.catalog, reading.shown(path)
     try:
         data = _load_mapping(path, shown_as=file)
     except GovBusError as exc:
-        problems.append(Problem(file, None, None, exc.message))
+        reading.failed(path, exc)
         return
     agency = data.get("agency")
+    if not isinstance(agency, str):
+        reading.add(
+            file, data.line_of("agency"), "agency", f"must be one agency id (a text), not {type_name(agency)}"
+        )
+        return
     if agency not in catalog.agencies:
-        problems.append(Problem(file, data.line_of("agency"), "agency", f"unknown agency {agency!r}"))
+        if not reading.broken.agencies:
+            reading.add(file, data.line_of("agency"), "agency", f"unknown agency {agency!r}")
         return
     items = data.get("subscriptions")
     if not isinstance(items, list):
-        problems.append(Problem(file, data.line, "subscriptions", "must be a list"))
+        reading.add(
+            file, data.line_of("subscriptions"), "subscriptions", f"must be a list, not {type_name(items)}"
+        )
         return
     for item in items:
         if not isinstance(item, MarkedDict):
-            problems.append(
-                Problem(file, data.line_of("subscriptions"), "subscriptions", "each entry must be a mapping")
-            )
+            message = f"each entry must be a mapping, not {type_name(item)}"
+            reading.add(file, data.line_of("subscriptions"), "subscriptions", message)
             continue
-        sub = _subscription(item, str(agency), file, catalog, problems)
+        sub = subscription_from(item, agency, file, catalog, reading.problems, reading.broken)
         if sub is None:
             continue
         if sub.id in catalog.subscriptions:
-            problems.append(Problem(file, item.line_of("id"), "id", f"duplicate subscription id {sub.id!r}"))
+            reading.add(file, item.line_of("id"), "id", f"duplicate subscription id {sub.id!r}")
         catalog.subscriptions[sub.id] = sub
-
-
-def check_subscription(
-    item: Mapping[str, Any], agency: str, catalog: Catalog, *, where: str
-) -> tuple[Subscription | None, list[Problem]]:
-    """Check a subscription given as a mapping (a request) by the rules of the catalog's files.
-
-    The same rules as a subscription written in `catalog/subscriptions/`: the dataset,
-    purpose and fields exist, the basis covers them (a statute naming this dataset,
-    recipient and purpose and every field; no sensitive field on consent), the sink and
-    schedule are well formed. Returns the subscription (None when refused) and every
-    problem, each naming the key (`Problem.field`) and what to change; `where` names the
-    request in them.
-    """
-    problems: list[Problem] = []
-    if agency not in catalog.agencies:
-        known = ", ".join(sorted(catalog.agencies))
-        problems.append(Problem(where, None, "agency", f"unknown recipient {agency!r}; members: {known}"))
-        return None, problems
-    marked = MarkedDict(item)
-    marked.line = 0
-    marked.lines = {}
-    sub = _subscription(marked, agency, where, catalog, problems)
-    return sub, [Problem(p.file, None, p.field, p.message) for p in problems]
-
-
-def _subscription(
-    item: MarkedDict, agency: str, file: str, catalog: Catalog, problems: list[Problem]
-) -> Subscription | None:
-    def bad(key: str, message: str) -> None:
-        problems.append(Problem(file, item.line_of(key), key, message))
-
-    before = len(problems)
-    for key in sorted(set(item) - _SUBSCRIPTION_KEYS):
-        bad(key, f"unknown key; known: {', '.join(sorted(_SUBSCRIPTION_KEYS))}")
-    for key in ("id", "dataset", "purpose", "basis", "fields", "sink"):
-        if key not in item:
-            bad(key, "missing")
-    if len(problems) > before:
-        return None
-    sub_id = item["id"]
-    if not isinstance(sub_id, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", sub_id):
-        bad("id", "must be letters, digits, '.', '_' or '-'")
-    for key in ("dataset", "purpose"):
-        if not isinstance(item[key], str):
-            bad(key, f"must be one {key} id (text), not a {type(item[key]).__name__}")
-    if len(problems) > before:
-        return None
-    dataset = catalog.datasets.get(item["dataset"])
-    if dataset is None:
-        known = ", ".join(sorted(catalog.datasets)) or "none"
-        bad("dataset", f"unknown dataset {item['dataset']!r}; known: {known} (`govbus catalog list`)")
-    if item["purpose"] not in catalog.purposes:
-        known = ", ".join(sorted(catalog.purposes)) or "none"
-        bad("purpose", f"unknown purpose {item['purpose']!r}; purposes.yaml has: {known}")
-    fields = item["fields"]
-    if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):
-        bad("fields", "must be a non-empty list of field names")
-        fields = []
-    if dataset is not None:
-        for name in fields:
-            if name not in dataset.schema.field_names:
-                bad("fields", f"unknown field {name!r}: not in {dataset.id}'s schema")
-    statute_id = _basis(item, agency, fields, catalog, bad)
-    sink = item["sink"]
-    if not isinstance(sink, dict) or "connector" not in sink:
-        bad("sink", "must be a mapping with at least `connector`")
-    else:
-        for key, value in sink.items():
-            if isinstance(value, str):
-                for name in _VAR.findall(value):
-                    if not _ENV_NAME.fullmatch(name):
-                        bad("sink", f"{key}: ${{{name}}} is not an environment variable name")
-    if dataset is not None and isinstance(sink, dict) and sink.get("connector") == "sql":
-        missing = [k for k in dataset.contract.key_fields if k not in fields]
-        if missing:
-            bad("fields", f"an SQL sink upserts by key: add {', '.join(missing)}")
-    if dataset is not None and statute_id is None:
-        for name in fields:
-            spec = dataset.contract.fields.get(name)
-            if spec is not None and spec.classification == "sensitive":
-                bad("fields", f"{name!r} is sensitive: only a statute naming it may release it")
-    pseudo = item.get("pseudonymize_subject", False)
-    if not isinstance(pseudo, bool):
-        bad("pseudonymize_subject", "must be true or false")
-    reversible = protection.reversible_fields(dataset.contract, agency, fields) if dataset else ()
-    has_key = catalog.agencies[agency].delivery_key is not None
-    encrypt = protection.check_subscription(item, sink, reversible, has_key, bad)
-    schedule, after = parse_schedule(item.get("schedule"), catalog.datasets, bad)
-    if item.get("dataset") in after:
-        bad("schedule", "after: a dataset cannot wait for itself")
-    ends_on = _ends_on(item.get("ends_on"), bad)
-    if len(problems) > before:
-        return None
-    return Subscription(
-        id=sub_id,
-        agency=agency,
-        dataset=item["dataset"],
-        purpose=item["purpose"],
-        statute=statute_id,
-        fields=tuple(fields),
-        pseudonymize_subject=pseudo,
-        sink=dict(sink),
-        schedule=schedule,
-        after=after,
-        file=file,
-        line=item.line,
-        encrypt_files=encrypt,
-        reversible_fields=reversible,
-        ends_on=ends_on,
-    )
-
-
-def _ends_on(value: Any, bad: Any) -> date | None:
-    """`ends_on:` — the last day the subscription delivers (a date, YYYY-MM-DD)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value)
-        except ValueError:
-            pass
-    if not isinstance(value, date):
-        bad("ends_on", "must be a date, YYYY-MM-DD (the last day it delivers)")
-        return None
-    return value
-
-
-def _basis(item: MarkedDict, agency: str, fields: list[str], catalog: Catalog, bad: Any) -> str | None:
-    """Validate `basis:` (`consent` or `{statute: ID}`); return the statute id or None."""
-    basis = item["basis"]
-    if basis == "consent":
-        return None
-    if not (isinstance(basis, dict) and isinstance(basis.get("statute"), str)):
-        bad("basis", "must be `consent` or `{statute: ID}`")
-        return None
-    statute = catalog.statutes.get(basis["statute"])
-    if statute is None:
-        bad("basis", f"unknown statute {basis['statute']!r}")
-        return None
-    if (statute.dataset, statute.recipient, statute.purpose) != (item["dataset"], agency, item["purpose"]):
-        differs = [
-            f"{what} (it names {named!r}, not {asked!r})"
-            for what, named, asked in (
-                ("dataset", statute.dataset, item["dataset"]),
-                ("recipient", statute.recipient, agency),
-                ("purpose", statute.purpose, item["purpose"]),
-            )
-            if named != asked
-        ]
-        bad(
-            "basis",
-            f"statute {statute.id} does not cover this dataset, recipient and purpose: "
-            f"{'; '.join(differs)}; ask under a statute that names all three, or under consent",
-        )
-    for name in fields:
-        if name not in statute.fields:
-            bad("fields", f"{name!r} is not among the fields statute {statute.id} allows")
-    return statute.id
 
 
 def _load_mapping(path: Path, *, shown_as: str) -> MarkedDict:

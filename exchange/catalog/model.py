@@ -14,6 +14,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
+import consent
 import contracts
 import schemas
 from govbus.errors import BadConfiguration
@@ -37,6 +38,10 @@ class Agency:
     # Where subscriptions it *requests* may deliver (exchange.subscriptions.targets); empty:
     # its own folder and SQLite files under $GOVBUS_HOME/agencies/<id>/ only.
     delivery_targets: tuple[str, ...] = ()
+    # Who it is as a controller, for consent receipts (Kantara CR v1.1 / ISO/IEC TS 27560):
+    # identifier, address, email, phone, contact, url, jurisdiction, policy_url,
+    # withdrawal, rights (agencies.yaml `controller:`); empty when not declared.
+    controller: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,8 @@ class Subscription:
 
     `reversible_fields`: its fields the contract declares reversible by this agency
     (delivered as AES-SIV ciphertext); `encrypt_files`: delivered files are sealed.
+    `sink` is a `CatalogSettings` when read from a catalog file: it remembers the catalog
+    folder its relative paths resolve against (`exchange.catalog.connector_settings`).
     """
 
     id: str
@@ -77,6 +84,9 @@ class Subscription:
     # `approval_seq` is the ledger seq of the decision that completed its approval)
     origin: str = "catalog"
     approval_seq: int | None = None
+    # What the disclosure step does to its rows (its purpose's and its own `disclosure:`;
+    # exchange.catalog.disclosure); None: rows leave as minimized.
+    disclosure: consent.DisclosurePolicy | None = field(default=None, compare=False)
 
     @property
     def basis(self) -> str:

@@ -19,6 +19,7 @@ import typer
 from rich.table import Table
 
 from exchange.cli.common import console, settings_from_env
+from exchange.cli.output import print_table
 from govbus.errors import BadConfiguration, TransientError
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def pools(
     table = Table("pool", "slots", title="Airflow pools (one per source agency)")
     for spec in specs:
         table.add_row(spec.name, str(spec.slots))
-    console.print(table)
+    print_table(table, console)
     for name in stale:
         verb = "deleted" if prune else "left in place (no dataset's owner); --prune deletes it"
         console.print(f"[yellow]![/] pool {name} {verb}", highlight=False)

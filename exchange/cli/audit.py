@@ -1,9 +1,15 @@
 """`govbus audit ...`: verify the ledger and its checkpoints, export and verify bundles, proofs.
 
-`verify` checks the state database (chain, signatures, signed checkpoints, RFC 6962 tree);
-`verify --bundle PATH` checks an exported bundle offline with no database; `export`
-writes a bundle; `proof SEQ` prints an entry's inclusion proof against the latest
-checkpoint (JSON) and `check-proof FILE` checks one offline; `checkpoint` signs the
+`verify` checks the state database (chain, signatures, signed checkpoints, RFC 6962 tree,
+and rollbacks: delivery entries that no checkpoint covers though every run ends with one,
+repeated checkpoint heads, and subscriptions' delivery records pointing past the end of
+the ledger);
+`verify --bundle PATH --trusted-keys KEYS [--pin CHECKPOINT.json]` checks an exported
+bundle offline with no database (without pinned keys only `--trust-bundled-keys` runs it,
+and an intact bundle then exits 3, never a plain 0: keys shipped in the bundle prove
+nothing); `export` writes a bundle; `proof SEQ [--checkpoint N]` prints an entry's
+inclusion proof (JSON) and `check-proof FILE` checks one offline; `consistency --from N
+--to M` prints the RFC 6962 consistency proof between two checkpoints; `checkpoint` signs the
 current tree head (every run ends with one); `report` sums deliveries, denials and
 quarantine per agency and purpose over a period (`exchange.views.audit_report`); `catalog`
 records a changed catalog in the ledger (`exchange.run.catalog_changes`; every run does it
@@ -27,6 +33,8 @@ from exchange.cli.common import bus_from_env, console, err_console
 from govbus.errors import BadInput
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+
     import audit
 
 __all__ = ["ReportFormat", "audit_app", "console", "err_console"]
@@ -66,6 +74,26 @@ def _print_report(report: audit.VerifyReport, file_problems: list[str], what: st
     raise typer.Exit(1)
 
 
+def _deliveries_past_the_ledger(conn: sa.Connection, report: audit.VerifyReport) -> list[str]:
+    """A delivery record (the `deliveries` table) naming a ledger entry the ledger no longer holds.
+
+    Each delivered batch's record and its ledger entry commit in one transaction, so a
+    record past the ledger's end means entries were removed from the end (rolled back).
+    """
+    import sqlalchemy as sa
+
+    from exchange import state
+
+    newest = conn.execute(sa.select(sa.func.max(state.deliveries.c.ledger_seq))).scalar()
+    head = report.head_seq or 0
+    if newest is None or newest <= head:
+        return []
+    return [
+        f"the state database records a delivery logged in ledger entry {newest}, but the ledger "
+        f"ends at entry {head} (entries removed from the end: rolled back?)"
+    ]
+
+
 @audit_app.command("verify")
 def audit_verify(
     bundle: Annotated[
@@ -74,9 +102,19 @@ def audit_verify(
     ] = None,
     trusted_keys: Annotated[
         list[Path] | None,
+        typer.Option("--trusted-keys", help="With --bundle: PEM public key file(s) or folder(s) to trust."),
+    ] = None,
+    trust_bundled_keys: Annotated[
+        bool,
         typer.Option(
-            "--trusted-keys",
-            help="With --bundle: PEM public key file(s) or folder(s) to trust (default: the bundle's own).",
+            "--trust-bundled-keys",
+            help="With --bundle: check against the bundle's own keys instead (exit 3 if intact).",
+        ),
+    ] = False,
+    pin: Annotated[
+        Path | None,
+        typer.Option(
+            "--pin", help="With --bundle: the last checkpoint you hold (JSON); an older bundle fails."
         ),
     ] = None,
 ) -> None:
@@ -95,17 +133,47 @@ def audit_verify(
             report = bus.ledger.verify(conn)
             # Requests and their signed decisions, held against the ledger's copies.
             problems = decisions.verify(conn, bus.keys.public_keys())
+            problems.extend(_deliveries_past_the_ledger(conn, report))
         _print_report(report, problems, "ledger")
         return
+    if not trusted_keys and not trust_bundled_keys:
+        raise BadInput(
+            "a bundle's own keys prove nothing: name the keys to trust",
+            where="--trusted-keys",
+            hint="pass the bus's published keys (`govbus keys list --pem`), or --trust-bundled-keys "
+            "to check only that the bundle is consistent in itself",
+        )
     keys = audit.load_trusted_keys(trusted_keys) if trusted_keys else None
-    result = verify_bundle(bundle, keys)
+    result = verify_bundle(bundle, keys, _read_pin(pin) if pin else None)
+    _print_report(result.ledger, result.file_problems, "bundle")
     if result.keys_source == "bundle":
         err_console.print(
-            "[yellow]![/] trusting the public keys shipped in the bundle; "
-            "pass --trusted-keys with the bus's published keys to pin them",
+            "[yellow bold]! NOT TRUSTED[/]: checked only against the public keys shipped in the "
+            "bundle, which anyone who rewrote it could replace; pass --trusted-keys (exit 3)",
             highlight=False,
         )
-    _print_report(result.ledger, result.file_problems, "bundle")
+        raise typer.Exit(3)
+    if pin is None:
+        err_console.print(
+            "[yellow]![/] no --pin: a bundle cut back to an older checkpoint is only caught "
+            "against the last checkpoint you hold",
+            highlight=False,
+        )
+
+
+def _read_pin(path: Path) -> audit.Checkpoint:
+    """The checkpoint an auditor holds: a line of `checkpoints.jsonl` or `checkpoint` of a proof."""
+    from audit import Checkpoint
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Checkpoint.from_json(data.get("checkpoint", data) if isinstance(data, dict) else data)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadInput(
+            "cannot read the pinned checkpoint",
+            where=str(path),
+            hint="save one line of a verified bundle's checkpoints.jsonl (or a proof's `checkpoint`) as JSON",
+        ) from exc
 
 
 @audit_app.command("export")
@@ -116,7 +184,7 @@ def audit_export(
     from audit import export_bundle
 
     with bus_from_env() as bus, bus.engine.connect() as conn:
-        manifest = export_bundle(conn, path, bus.keys.public_keys())
+        manifest = export_bundle(conn, path, bus.keys.public_keys(), bus.keys.signing_key())
     console.print(
         f"[green]✓[/] exported {manifest['entries']} entries and {manifest['checkpoints']} "
         f"checkpoint(s) to {path} (root {_short(manifest['root'])})",
@@ -128,12 +196,29 @@ def audit_export(
 @audit_app.command("proof")
 def audit_proof(
     seq: Annotated[int, typer.Argument(help="The entry's sequence number.")],
+    checkpoint: Annotated[
+        int | None,
+        typer.Option("--checkpoint", help="Prove against this (older) checkpoint; default the latest."),
+    ] = None,
 ) -> None:
-    """Print the inclusion proof (JSON) of an entry against the latest signed checkpoint."""
+    """Print the inclusion proof (JSON) of an entry against a signed checkpoint (default: the latest)."""
     from audit import entry_proof
 
     with bus_from_env() as bus, bus.engine.connect() as conn:
-        document = entry_proof(conn, seq)
+        document = entry_proof(conn, seq, checkpoint=checkpoint)
+    typer.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@audit_app.command("consistency")
+def audit_consistency(
+    old: Annotated[int, typer.Option("--from", help="The older checkpoint's number (the one you hold).")],
+    new: Annotated[int, typer.Option("--to", help="The newer checkpoint's number.")],
+) -> None:
+    """Print the RFC 6962 consistency proof (JSON) that checkpoint --to extends checkpoint --from."""
+    from audit import consistency_document
+
+    with bus_from_env() as bus, bus.engine.connect() as conn:
+        document = consistency_document(conn, old, new)
     typer.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
 
 

@@ -13,8 +13,9 @@ What a user must know:
   opened for freshness and for subscriptions it holds; if it cannot be reached, freshness
   is `unknown` and a warning says why.
 * `--format json` is the documented shape (`exchange/views/catalog_shapes.py`, keys in
-  a fixed order) and `--format csv` one row per dataset with a header; both are plain
-  text, never wrapped. Tables are not cut at the terminal width when the output is piped.
+  a fixed order) and `--format csv` one row per dataset (`show`: per field) with a
+  header; both are plain text, never wrapped. Tables go through `exchange.cli.output`:
+  cells wrap instead of being cut, and piped output is as wide as its content.
 * A filter naming an agency, tag or purpose the catalog does not know is refused (exit
   65) with the known values; an unknown dataset is a configuration error (exit 78)
   naming the known ids.
@@ -24,7 +25,7 @@ The views and the catalog (SQLAlchemy, the parts) are imported when a command ru
 
 from __future__ import annotations
 
-from enum import StrEnum
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -33,6 +34,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from exchange.cli.common import bus_from_env, console, err_console, settings_from_env
+from exchange.cli.output import Format, FormatOption, emit_csv, print_table, print_whole
 from govbus.errors import TransientError
 
 if TYPE_CHECKING:
@@ -46,22 +48,22 @@ catalog_app = typer.Typer(
     help="What datasets exist: owner, fields, rules, purposes, legal bases (no data).", no_args_is_help=True
 )
 
-_WIDEST = 10_000  # measuring a table's natural width: as if the page had no edge
 
-
-class ListFormat(StrEnum):
-    """`govbus catalog list --format`: a terminal table, JSON (the documented shape) or CSV."""
-
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-class ShowFormat(StrEnum):
-    """`govbus catalog show --format`: Rich panels and tables, or JSON (the documented shape)."""
-
-    table = "table"
-    json = "json"
+ListFormat = Format
+"""`govbus catalog list --format`: a terminal table, JSON (the documented shape) or CSV."""
+ShowFormat = Format
+"""`govbus catalog show --format`: panels and tables, JSON (the documented shape), or CSV of
+the fields (`FIELD_CSV_COLUMNS`: one row per field)."""
+FIELD_CSV_COLUMNS = (
+    "dataset",
+    "field",
+    "type",
+    "nullable",
+    "classification",
+    "tags",
+    "reversible_by",
+    "description",
+)
 
 
 @catalog_app.command("list")
@@ -72,7 +74,7 @@ def list_command(
     search: Annotated[
         str | None, typer.Option(help="Text in the id, the description or a field name (any case).")
     ] = None,
-    output: Annotated[ListFormat, typer.Option("--format", help="table, json or csv.")] = ListFormat.table,
+    output: FormatOption = Format.table,
 ) -> None:
     """Every dataset of the catalog, or those the filters match."""
     from exchange.views.catalog_entries import CatalogQuery, catalog_csv, catalog_json
@@ -86,23 +88,31 @@ def list_command(
     elif not entries:
         console.print("No dataset matches.")
     else:
-        _print_whole(_list_table(entries))
+        print_table(_list_table(entries))
 
 
 @catalog_app.command("show")
 def show_command(
     dataset: Annotated[str, typer.Argument(help="Dataset id (see `govbus catalog list`).")],
-    output: Annotated[ShowFormat, typer.Option("--format", help="table or json.")] = ShowFormat.table,
+    output: FormatOption = Format.table,
 ) -> None:
     """One dataset: fields with types, rules in words, SLA, purposes, legal bases, subscribers."""
     from exchange.views.catalog_entries import catalog_json
 
     [entry] = _described(dataset=dataset)
-    if output is ShowFormat.json:
+    if output is Format.json:
         typer.echo(catalog_json(entry))
         return
+    if output is Format.csv:
+        emit_csv(
+            FIELD_CSV_COLUMNS, [{"dataset": entry.id, "field": f.name, **asdict(f)} for f in entry.fields]
+        )
+        return
     for part in _show_parts(entry):
-        _print_whole(part)
+        if isinstance(part, Table):
+            print_table(part)
+        else:
+            print_whole(part)
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -149,22 +159,6 @@ def _has_state(settings: Settings) -> bool:
 
 
 # -- printing ---------------------------------------------------------------------------
-
-
-def _print_whole(renderable: Any) -> None:
-    """Print at the terminal's width; piped, at the renderable's own width, so nothing wraps or is cut."""
-    if console.is_terminal:
-        console.print(renderable)
-        return
-    from rich.measure import Measurement
-
-    natural = Measurement.get(console, console.options.update_width(_WIDEST), renderable).maximum
-    following = console.width
-    console.width = max(following, natural)
-    try:
-        console.print(renderable, highlight=False)
-    finally:
-        console.width = following  # a followed width resumes following COLUMNS
 
 
 def _list_table(entries: list[CatalogEntry]) -> Table:

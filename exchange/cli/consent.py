@@ -29,6 +29,7 @@ from exchange.cli.common import (
     format_when,
     trusted_public_keys,
 )
+from exchange.cli.output import Format, FormatOption, emit_csv, emit_json, print_table, print_whole
 from govbus import instants
 from govbus.errors import BadInput
 
@@ -95,6 +96,9 @@ def grant(
     frequency: Annotated[str | None, typer.Option(help="ONCE or the interval between fetches (P1D).")] = None,
     method: Annotated[str, typer.Option("--method", help="How it was collected (paper-form).")] = "",
     evidence: Annotated[str, typer.Option(help="Reference to the signed form or channel record.")] = "",
+    given_at: Annotated[
+        str | None, typer.Option(help="When the citizen gave it (default: its start, or now).")
+    ] = None,
 ) -> None:
     """Record a citizen's consent; prints its id (never the citizen's id)."""
     names = [name.strip() for name in fields.split(",") if name.strip()]
@@ -114,12 +118,38 @@ def grant(
                 data_life=data_life,
                 frequency=frequency,
                 collection_method=method,
+                given_at=_instant(given_at, "--given-at"),
             )
     console.print(
         f"[green]✓[/] consent [bold]{consent_id}[/] granted: {recipient} may receive "
         f"{', '.join(names)} of {dataset} for {purpose}",
         highlight=False,
     )
+    for warning in grant_warnings(bus, recipient, dataset, purpose, names, method):
+        err_console.print(f"[yellow]![/] {warning}", highlight=False, soft_wrap=True)
+
+
+def grant_warnings(
+    bus: Bus, recipient: str, dataset: str, purpose: str, fields: Sequence[str], method: str
+) -> list[str]:
+    """What makes a grant doubtful: no subscription could use it, no collection method."""
+    warnings = []
+    scope = [
+        s
+        for s in bus.catalog.subscriptions_for(dataset)
+        if s.agency == recipient and s.purpose == purpose and s.statute is None
+    ]
+    if not any(set(s.fields) <= set(fields) for s in scope):
+        asked = "; ".join(f"{s.id} asks for {', '.join(s.fields)}" for s in scope)
+        warnings.append(
+            f"no subscription can use this consent: {recipient} has no consent-based subscription to "
+            f"{dataset} for {purpose} asking only for fields it covers"
+            + (f" ({asked})" if asked else "")
+            + "; nothing will be delivered under it"
+        )
+    if not method:
+        warnings.append("no collection method given (--method): the receipt will say 'not declared'")
+    return warnings
 
 
 def _change(verb: str, consent_id: str, at: str | None) -> None:
@@ -199,7 +229,7 @@ def import_file(path: Annotated[Path, typer.Argument(help="CSV file with a heade
             f"[red]rejected[/]: {line.reason}" if line.outcome == "rejected" else f"[green]{line.outcome}[/]"
         )
         table.add_row(str(line.line), line.action, result, line.consent_id or "")
-    console.print(table)
+    print_table(table, console)
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.counts().items()))
     console.print(f"{len(report.lines)} line(s): {counts or 'none'}", highlight=False)
     if report.rejected:
@@ -210,41 +240,51 @@ def import_file(path: Annotated[Path, typer.Argument(help="CSV file with a heade
 def show(
     subject: Annotated[str, typer.Argument(help="The citizen's id.")],
     history: Annotated[bool, typer.Option("--history", help="List every change too.")] = False,
+    output: FormatOption = Format.table,
 ) -> None:
     """A citizen's consents with their status, terms and (with --history) every change."""
-    with bus_from_env() as bus, bus.engine.connect() as conn:
-        records = bus.register.list_for_subject(conn, subject)
-        histories = {r.consent_id: bus.register.history(conn, r.consent_id) for r in records}
-    if not records:
+    from exchange.views.consents import CONSENT_CSV_COLUMNS, consents_csv_rows, subject_consents
+
+    with bus_from_env() as bus:
+        # Expiry is an event: record those due (at their end) so every format shows EXPIRED.
+        with bus.locked("ledger"), bus.engine.begin() as conn:
+            bus.register.expire_due(conn)
+        consents = subject_consents(bus, subject, history=history)
+    if output is Format.json:  # the shape names no subject: a script already has the id
+        emit_json({"consents": [c.to_json() for c in consents]})
+        return
+    if output is Format.csv:
+        emit_csv(CONSENT_CSV_COLUMNS, consents_csv_rows(consents))
+        return
+    if not consents:
         console.print(f"No consent is recorded for subject {subject}.", highlight=False)
         return
-    console.print(f"[bold]Consents of subject {subject}[/]: {len(records)}", highlight=False)
-    for r in records:
+    console.print(f"[bold]Consents of subject {subject}[/]: {len(consents)}", highlight=False)
+    for c in consents:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column(overflow="fold")
         for label, value in (
-            ("recipient", r.recipient),
-            ("dataset", r.dataset),
-            ("purpose", r.purpose),
-            ("fields", ", ".join(r.fields)),
-            ("valid from", format_when(r.valid_from)),
-            ("valid until", format_when(r.valid_until)),
-            ("status", f"{r.status} (version {r.version})"),
-            ("data life", r.data_life or "not stated"),
-            ("frequency", r.frequency or "any"),
-            ("collected by", r.collection_method or "not stated"),
-            ("evidence", r.evidence or "—"),
+            ("recipient", c.recipient),
+            ("dataset", c.dataset),
+            ("purpose", c.purpose),
+            ("fields", ", ".join(c.fields)),
+            ("valid from", format_when(c.valid_from)),
+            ("valid until", format_when(c.valid_until)),
+            ("status", f"{c.status} (version {c.version})"),
+            ("data life", c.data_life or "not stated"),
+            ("frequency", c.frequency or "any"),
+            ("collected by", c.collection_method or "not stated"),
+            ("evidence", c.evidence or "—"),
         ):
             grid.add_row(label, value)
-        if history:
-            for event in histories[r.consent_id]:
-                grid.add_row(
-                    f"v{event.version} {event.event}",
-                    f"effective {format_when(event.at)}, recorded {format_when(event.recorded_at)}",
-                )
-        console.print(f"\n[bold]consent {r.consent_id}[/]", highlight=False)
-        console.print(grid, highlight=False)
+        for event in c.history or ():
+            grid.add_row(
+                f"v{event.version} {event.event}",
+                f"effective {format_when(event.at)}, recorded {format_when(event.recorded_at)}",
+            )
+        console.print(f"\n[bold]consent {c.consent_id}[/]", highlight=False)
+        print_whole(grid)
 
 
 @consent_app.command("explain")
@@ -298,7 +338,7 @@ def explain(
         for reason in answer.reasons:
             console.print(f"  • {reason}", highlight=False)
         for item in answer.consents:
-            covers = "" if item.covers else ", does not cover every field"
+            covers = "" if item.covers else f", does not cover {', '.join(item.missing) or 'every field'}"
             console.print(f"  consent {item.consent_id}: {item.state}{covers}", highlight=False)
 
 
@@ -311,7 +351,7 @@ def receipt(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Write the receipt to this file.")] = None,
 ) -> None:
-    """The signed consent receipt (JSON, Kantara / ISO 27560 fields) a citizen can keep."""
+    """The signed consent receipt (JSON, Kantara CR v1.1 / ISO/IEC TS 27560; JWS EdDSA) a citizen can keep."""
     import consent
 
     with bus_from_env() as bus:
@@ -324,21 +364,24 @@ def receipt(
                     hint="`govbus consent show SUBJECT` lists a citizen's consents",
                 )
             history = bus.register.history(conn, consent_id)
-        catalog = bus.catalog
-        dataset = catalog.datasets.get(record.dataset)
-        owner = catalog.agencies.get(dataset.contract.owner) if dataset else None
-        purpose = catalog.purposes.get(record.purpose)
-        recipient = catalog.agencies.get(record.recipient)
+        if record.status in (consent.ACTIVE, consent.PAUSED) and record.valid_until is not None:
+            # Expiry is an event: record it (at the end of the validity) before describing the consent.
+            with bus.locked("ledger"), bus.engine.begin() as conn:
+                if bus.register.expire_due(conn):
+                    record = bus.register.get(conn, consent_id) or record
+                    history = bus.register.history(conn, consent_id)
+        from exchange.catalog.receipt_terms import receipt_terms
+
+        terms = receipt_terms(
+            bus.catalog, dataset=record.dataset, purpose=record.purpose, recipient=record.recipient
+        )
         document = consent.build_receipt(
             record,
             history,
             signing_key=bus.keys.signing_key(),
             register=bus.register,
             subject_id=subject,
-            controller={"piiController": owner.name} if owner else None,
-            recipient_name=recipient.name if recipient else None,
-            purpose_description=purpose.description if purpose else None,
-            sensitive_fields=dataset.contract.fields_classified("sensitive") if dataset else (),
+            terms=terms,
         )
     text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     if out is not None:

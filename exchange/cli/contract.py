@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from exchange.cli.common import console, err_console, settings_from_env
+from exchange.cli.output import print_table
 from govbus.errors import BadConfiguration
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ def diff(
     for change in sorted(changes, key=lambda c: (not c.breaking, c.side, c.field)):
         mark = "[red]yes[/]" if change.breaking else "[green]no[/]"
         table.add_row(mark, change.side, change.kind, change.field, change.message)
-    console.print(table)
+    print_table(table, console)
     breaking = sum(1 for c in changes if c.breaking)
     if breaking:
         err_console.print(f"[red]{breaking} breaking change(s)[/]")

@@ -68,7 +68,8 @@ def demo(
             console.print(
                 f"Seeded the Tax Authority with {seeded.returns:,} returns "
                 f"({seeded.broken} broken on purpose); "
-                f"{seeded.consents:,} citizens consented to Housing, {seeded.revoked} later revoked."
+                f"{seeded.consents:,} citizens consented to Housing, {seeded.revoked} later revoked.",
+                soft_wrap=True,
             )
             if seeded.health is not None:
                 h = seeded.health
@@ -76,13 +77,16 @@ def demo(
                 console.print(
                     f"Seeded the Health Ministry with {h.assessments:,} disability assessments "
                     f"({h.broken} broken on purpose); consents to Benefits: {states}; "
-                    f"{h.without_consent:,} assessed people without one."
+                    f"{h.without_consent:,} assessed people without one.",
+                    soft_wrap=True,
                 )
         elif more:
             changed, new = sample.change_some(bus)
-            console.print(f"The Tax Authority corrected {changed} returns and received {new} new ones.")
+            console.print(
+                f"The Tax Authority corrected {changed} returns and received {new} new ones.", soft_wrap=True
+            )
         with sample.agency_systems(bus):
-            results = views.run_with_progress(bus, None, console)
+            results = views.run_with_progress(bus, None)
             asked = sample_requests.make_requests(bus) if first else None
             if asked is not None and asked.approved:
                 console.print(
@@ -93,7 +97,7 @@ def demo(
                     soft_wrap=True,
                 )
                 # The new subscriber's first run: the history first (its initial load).
-                (again,) = views.run_with_progress(bus, ["tax.income"], console)
+                (again,) = views.run_with_progress(bus, ["tax.income"])
                 tax = next(r for r in results if r.dataset == "tax.income")
                 tax.deliveries.update((k, v) for k, v in again.deliveries.items() if k not in tax.deliveries)
                 tax.failures.update(again.failures)

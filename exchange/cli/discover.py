@@ -1,4 +1,6 @@
-"""`govbus discover [URL] TABLE`: draft a dataset's contract and Avro schema from a SQL table.
+"""`govbus discover [URL] TABLE` and `govbus discover --source KIND PATH`: draft a dataset's
+contract and Avro schema from a SQL table, or from files (CSV, JSON Lines, Parquet, Avro,
+fixed-width with `--copybook`) whose rows are sampled (`exchange.catalog.discover_files`).
 
 Registered by `exchange.cli.main` with `app.command("discover")(discover)`. The database is
 named by a URL argument, `--url-env VAR` or `--conn-id ID` (an Airflow connection): a
@@ -14,13 +16,18 @@ command runs, not by `govbus --help`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from exchange.cli.common import console, err_console, settings_from_env
 from govbus.errors import BadInput
+
+if TYPE_CHECKING:
+    from exchange.catalog.discover import Draft
 
 __all__ = ["discover"]
 
@@ -29,9 +36,9 @@ def discover(
     targets: Annotated[
         list[str],
         typer.Argument(
-            metavar="[URL] TABLE",
+            metavar="[URL] TABLE | PATH",
             help="The database's SQLAlchemy URL (omit it with --url-env or --conn-id) and the "
-            "table (name or schema.name).",
+            "table (name or schema.name); with --source, the files' folder or one file.",
             show_default=False,
         ),
     ],
@@ -67,14 +74,43 @@ def discover(
         bool, typer.Option("--stdout", help="Print both files instead of writing them.")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace files that exist.")] = False,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="Draft from files instead of a table: csv, jsonl, parquet, avro or fixed_width; "
+            "the argument is then their folder (or one file of it).",
+        ),
+    ] = None,
+    copybook: Annotated[
+        Path | None, typer.Option("--copybook", help="The COBOL copybook of fixed_width records.")
+    ] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--setting",
+            help="A source setting KEY=VALUE for the files (repeat): delimiter=;, encoding=cp037, ...",
+        ),
+    ] = None,
+    sample: Annotated[int, typer.Option("--sample", min=1, help="Rows of the files to sample.")] = 1000,
 ) -> None:
-    """Draft contract.yaml and schema/v1.avsc from a SQL table: types, keys, expectations."""
+    """Draft contract.yaml and schema/v1.avsc from a SQL table or from files (sampled): types,
+    keys, expectations."""
     from exchange.catalog.discover import CONTRACT_FILE, SCHEMA_FILE, draft_from_table, write_draft
 
-    settings, table = _database(targets, url_env, conn_id)
-    draft = draft_from_table(
-        settings, table, dataset_id=dataset, owner=owner, purpose=purpose, description=description
-    )
+    if source is not None:
+        draft = _files_draft(targets, source, url_env, conn_id, copybook, setting or [], sample)(
+            dataset_id=dataset, owner=owner, purpose=purpose, description=description
+        )
+    else:
+        if copybook is not None or setting:
+            raise BadInput(
+                "--copybook and --setting describe files", where="arguments", hint="add --source KIND"
+            )
+        settings, table = _database(targets, url_env, conn_id)
+        draft = draft_from_table(
+            settings, table, dataset_id=dataset, owner=owner, purpose=purpose, description=description
+        )
     if stdout:
         typer.echo(
             f"==> {CONTRACT_FILE} <==\n{draft.contract}\n==> {SCHEMA_FILE} <==\n{draft.schema}", nl=False
@@ -96,6 +132,40 @@ def discover(
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _files_draft(
+    targets: list[str],
+    kind: str,
+    url_env: str | None,
+    conn_id: str | None,
+    copybook: Path | None,
+    pairs: list[str],
+    sample: int,
+) -> Callable[..., Draft]:
+    """The files' draft function, its arguments checked: one PATH, no database options."""
+    from exchange.catalog.discover_files import draft_from_files
+
+    if url_env or conn_id:
+        raise BadInput("--source drafts from files: no --url-env or --conn-id", where="--source")
+    if len(targets) != 1:
+        raise BadInput(f"expects PATH with --source, got {len(targets)} argument(s)", where="arguments")
+    settings: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise BadInput(f"{pair!r} is not KEY=VALUE", where="--setting", hint="e.g. --setting delimiter=;")
+        settings[key.strip()] = value
+    home = settings_from_env().home
+    return partial(
+        draft_from_files,
+        kind,
+        Path(targets[0]),
+        settings=settings,
+        copybook=copybook,
+        sample_rows=sample,
+        home=home,
+    )
 
 
 def _database(targets: list[str], url_env: str | None, conn_id: str | None) -> tuple[dict[str, Any], str]:

@@ -87,6 +87,11 @@ def erase(
 
     with bus_from_env() as bus:
         run = purges.erase_subject(bus, subject, recipient=recipient, dataset=dataset)
+    for removal in run.held:  # the bus's own copies (docs/privacy.md)
+        console.print(
+            f"  [green]✓[/] the bus's {removal.copy} of {removal.dataset}: {removal.rows} row(s) removed",
+            highlight=False,
+        )
     print_run(run, "Erasure order")
 
 

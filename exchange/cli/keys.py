@@ -22,6 +22,7 @@ from exchange.cli.common import (
     format_when,
     trusted_public_keys,
 )
+from exchange.cli.output import print_table
 from govbus.errors import BadInput
 
 __all__ = ["keys_app", "verify_delivery"]
@@ -59,7 +60,7 @@ def keys_list(
             "[green]current[/]" if key_id == current else "verifies old entries",
             format_when(created[key_id]),
         )
-    console.print(table)
+    print_table(table, console)
     console.print(f"master key: {source} (derived keys: HKDF-SHA256)", highlight=False)
     if derived:
         for scope, key_id in sorted(derived.items()):

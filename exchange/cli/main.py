@@ -34,7 +34,10 @@ from exchange.cli.db import db_app
 from exchange.cli.discover import discover
 from exchange.cli.erasure import register as register_purges
 from exchange.cli.keys import keys_app, verify_delivery
+from exchange.cli.metrics import register as register_metrics
+from exchange.cli.output import Format, FormatOption, emit_csv, emit_json
 from exchange.cli.portal import register as register_portal
+from exchange.cli.privacy import check_privacy, privacy_app
 from exchange.cli.quarantine import quarantine_app
 from exchange.cli.report import report_app
 from exchange.cli.subject import subject
@@ -42,6 +45,8 @@ from exchange.cli.subscription import backfill, cursor_app, subscription_app
 from govbus.errors import GovBusError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from exchange.bus import Bus
     from exchange.run import DatasetRun
     from exchange.state import Settings
@@ -68,8 +73,10 @@ app.add_typer(contract_app, name="contract")
 app.add_typer(db_app, name="db")
 app.add_typer(consent_app, name="consent")
 app.add_typer(keys_app, name="keys")
+app.add_typer(privacy_app, name="privacy")
 app.command("verify-delivery")(verify_delivery)
 register_portal(app)
+register_metrics(app)
 register_purges(consent_app)
 audit_app.command("subject")(subject)
 app.command("discover")(discover)
@@ -92,8 +99,24 @@ def _main(
 
 
 @app.command()
-def check() -> None:
-    """Check the catalog: schemas parse, contracts and subscriptions name real things."""
+def check(
+    connect: Annotated[
+        bool, typer.Option("--connect", help="Also read one record from each source (dropped at once).")
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Fail when something a run needs is missing here (a variable, a folder)."
+        ),
+    ] = False,
+) -> None:
+    """Check the catalog, then what a run needs: variables, connections, paths, SQL names.
+
+    Errors (a path outside the allowed folders, a SQL name that is not a plain identifier,
+    a setting the connector refuses) fail the check. Missing items (an unset variable, an
+    absent folder) are listed; they fail it only with --strict, since they may be set
+    only where runs happen. Nothing is contacted unless --connect.
+    """
     import audit
     from exchange.catalog.loader import check_catalog
 
@@ -112,7 +135,45 @@ def check() -> None:
         err_console.print(f"[red]{len(problems)} problem(s)[/] in {settings.catalog_dir}")
         raise typer.Exit(1)
     console.print(f"[green]✓[/] catalog {settings.catalog_dir} is consistent")
+    failed = _check_run_needs(settings, connect=connect, strict=strict)
     _check_requested(settings)
+    failed = check_privacy(settings) or failed  # special categories, receipts, disclosure risk
+    if failed:
+        raise typer.Exit(1)
+
+
+def _check_run_needs(settings: Settings, *, connect: bool, strict: bool) -> bool:
+    """What a run will need (exchange.catalog.preflight), printed; True when the check fails."""
+    from exchange.catalog.loader import load_catalog
+    from exchange.catalog.preflight import preflight
+    from exchange.run.deliver import delivered_schema
+
+    catalog = load_catalog(settings.catalog_dir)
+    env = {**os.environ, "GOVBUS_HOME": str(settings.home)}
+    findings = preflight(
+        catalog, env, schema_of=delivered_schema, allowed=settings.allowed_roots, connect=connect
+    )
+    errors = [f for f in findings if not f.missing]
+    missing = [f for f in findings if f.missing]
+    for finding in errors:
+        err_console.print(f"[red]✗[/] {finding}", highlight=False, soft_wrap=True)
+    for finding in missing:
+        mark = "[red]✗[/]" if strict else "[yellow]![/]"
+        err_console.print(f"{mark} {finding} (missing)", highlight=False, soft_wrap=True)
+    count = len(catalog.datasets) + len(catalog.subscriptions)
+    if errors:
+        err_console.print(f"[red]{len(errors)} problem(s)[/] in the sources and sinks a run would build")
+    elif missing:
+        verdict = "fail the check (--strict)" if strict else "may be set only where runs happen"
+        err_console.print(f"[yellow]{len(missing)} item(s) a run needs are missing here[/]: they {verdict}")
+    else:
+        contacted = ", sources answered" if connect else ""
+        console.print(
+            f"[green]✓[/] {count} source(s) and sink(s): variables, connections and paths resolve, "
+            f"paths are inside the allowed folders, SQL names are plain{contacted}",
+            soft_wrap=True,
+        )
+    return bool(errors) or (strict and bool(missing))
 
 
 def _check_requested(settings: Settings) -> None:
@@ -127,8 +188,11 @@ def _check_requested(settings: Settings) -> None:
     from exchange.subscriptions.requests import APPROVED, list_requests
 
     url = settings.state_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-        return
+    if url.startswith("sqlite"):
+        import sqlalchemy as sa
+
+        if not Path(sa.make_url(url).database or "").is_file():
+            return
     engine = state.make_engine(url)
     try:
         if state.migrate.current(engine) != state.migrate.head():
@@ -153,17 +217,26 @@ def _check_requested(settings: Settings) -> None:
 @app.command()
 def run(
     dataset: Annotated[str | None, typer.Argument(help="Dataset id; all datasets if omitted.")] = None,
+    output: FormatOption = Format.table,
 ) -> None:
-    """Stage, deliver and commit: one exchange run, locally."""
+    """Stage, deliver and commit: one exchange run, locally (progress on stderr)."""
+    from exchange.views.run_summary import RUN_CSV_COLUMNS, run_summary
+
     with bus_from_env() as bus, demo_cli.sample_systems(bus):
-        results = views.run_with_progress(bus, [dataset] if dataset else None, console)
-        views.print_summary(results, console)
-        _purge_lapsed(bus, results)
+        results = views.run_with_progress(bus, [dataset] if dataset else None)
+        if output is Format.table:
+            views.print_summary(results, console)
+        elif output is Format.json:
+            emit_json(run_summary(results).to_json())
+        else:
+            emit_csv(RUN_CSV_COLUMNS, run_summary(results).csv_rows())
+        # Said on stdout under a table; on stderr when stdout is JSON or CSV for a script.
+        _purge_lapsed(bus, results, console if output is Format.table else err_console)
     if any(not r.ok for r in results):
         raise typer.Exit(1)
 
 
-def _purge_lapsed(bus: Bus, results: list[DatasetRun]) -> None:
+def _purge_lapsed(bus: Bus, results: list[DatasetRun], said_on: Console) -> None:
     """A subscription ended by its lapsed statute in this run: purge what it received.
 
     Idempotent (`purge_ended_statutes` issues nothing twice), so it runs after every run
@@ -180,7 +253,7 @@ def _purge_lapsed(bus: Bus, results: list[DatasetRun]) -> None:
     lapsed = sorted(s for s in ended if s and s in purges.ended_statutes(bus))
     for statute in lapsed:
         run = purges.purge_ended_statutes(bus, statute)[statute]
-        console.print(
+        said_on.print(
             f"statute {statute} has lapsed: {len(run.outcomes)} purge(s) issued to its recipients "
             f"({len(run.failed)} not delivered yet; `govbus consent purges` lists them)",
             highlight=False,
@@ -189,10 +262,19 @@ def _purge_lapsed(bus: Bus, results: list[DatasetRun]) -> None:
 
 
 @app.command()
-def status() -> None:
+def status(output: FormatOption = Format.table) -> None:
     """Datasets' committed cursors, pending stages and subscriptions' deliveries."""
+    from exchange.views.status import STATUS_CSV_COLUMNS, bus_status
+
     with bus_from_env() as bus:
-        views.print_status(bus, console)
+        if output is Format.table:
+            views.print_status(bus, console)
+            return
+        shown = bus_status(bus)
+    if output is Format.json:
+        emit_json(shown.to_json())
+    else:
+        emit_csv(STATUS_CSV_COLUMNS, shown.csv_rows())
 
 
 demo_cli.register(app)
@@ -215,11 +297,9 @@ def main() -> None:
         err_console.print("aborted")
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        if _usage_error(exc):  # a wrong option or value: the usage and the message, exit 2
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if _state["debug"]:
             raise
         err_console.print(
@@ -228,6 +308,18 @@ def main() -> None:
             highlight=False,
         )
         sys.exit(70)
+
+
+def _usage_error(exc: BaseException) -> bool:
+    """A click exception, from click or from the copy of click Typer ships (`typer._click`,
+    which raises for a bad `--format` value): both have `show()` and an int `exit_code`."""
+    import click
+
+    return isinstance(exc, click.exceptions.ClickException) or (
+        type(exc).__module__.startswith("typer.")
+        and callable(getattr(exc, "show", None))
+        and isinstance(getattr(exc, "exit_code", None), int)
+    )
 
 
 if __name__ == "__main__":

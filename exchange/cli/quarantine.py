@@ -1,7 +1,8 @@
 """`govbus quarantine list | show | replay | discard`.
 
 Mounted by `exchange.cli.main` with `app.add_typer(quarantine_app, name="quarantine")`.
-`list` shows open rows' keys and reasons. `show` masks personal and
+`list` shows open rows' keys and reasons. Both `list` and `show` take `--format table |
+json | csv` (`exchange.cli.output`; shapes in `exchange.views.quarantine_rows`). `show` masks personal and
 sensitive values (and unclassified fields, and the raw text of unreadable lines) unless
 `--reveal` is given with `--reason`; a reveal is written to the ledger (who, which rows
 and fields, why) before anything is printed. `replay` re-validates open rows against
@@ -21,12 +22,12 @@ import typer
 from rich.table import Table
 
 from exchange.cli import views
-from exchange.cli.common import bus_from_env, console
+from exchange.cli.common import bus_from_env, console, err_console
+from exchange.cli.output import Format, FormatOption, emit_csv, emit_json, print_table
 from govbus.errors import BadInput
 
 if TYPE_CHECKING:
-    from exchange.bus import Bus
-    from exchange.quarantine.view import QuarantinedRow
+    from exchange.views.quarantine_rows import QuarantineDetail
 
 __all__ = ["STATUSES", "console", "quarantine_app"]
 
@@ -52,6 +53,7 @@ def show(
     ] = False,
     reason: Annotated[str | None, typer.Option(help="Why you reveal them (required with --reveal).")] = None,
     as_name: Annotated[str | None, typer.Option("--as", help=AS_HELP)] = None,
+    output: FormatOption = Format.table,
 ) -> None:
     """Quarantined rows with their reasons and values, personal and sensitive ones masked."""
     if not ids and dataset is None:
@@ -61,8 +63,12 @@ def show(
     if status != "all" and status not in STATUSES:
         raise BadInput(f"unknown status {status!r}", where="--status", hint=", ".join(STATUSES))
     from exchange.quarantine import view as quarantine_view
+    from exchange.views.quarantine_rows import SHOW_CSV_COLUMNS, row_detail, show_csv_rows
 
     why = quarantine_view.why(reason, needed_for="--reveal") if reveal else None
+    # The table's notes go with it; with JSON or CSV on stdout they go to stderr.
+    notes = console if output is Format.table else err_console
+    seq = None
     with bus_from_env() as bus:
         rows = quarantine_view.find(
             bus,
@@ -72,32 +78,35 @@ def show(
             status=None if status == "all" else status,
             limit=limit,
         )
-        if not rows:
-            console.print("No quarantined row matches.")
-            return
-        if reveal and why is not None:
+        if rows and reveal and why is not None:  # logged before any value is shown
             seq = quarantine_view.record_reveal(
                 bus, rows, viewer=quarantine_view.operator(as_name), reason=why
             )
-            console.print(f"[yellow]Revealed[/]: recorded in the ledger as entry {seq}.")
-        for row in rows:
-            _print_row(bus, row, reveal=reveal)
-    if not reveal:
-        console.print("Personal and sensitive values are masked; --reveal --reason TEXT shows them (logged).")
+            notes.print(f"[yellow]Revealed[/]: recorded in the ledger as entry {seq}.")
+        details = [row_detail(bus, row, reveal=reveal) for row in rows]
+    if output is Format.json:
+        emit_json({"revealed": reveal, "ledger_seq": seq, "rows": [d.to_json() for d in details]})
+    elif output is Format.csv:
+        emit_csv(SHOW_CSV_COLUMNS, show_csv_rows(details))
+    elif not details:
+        console.print("No quarantined row matches.")
+    else:
+        for detail in details:
+            _print_row(detail)
+    if not reveal and details:
+        notes.print("Personal and sensitive values are masked; --reveal --reason TEXT shows them (logged).")
 
 
-def _print_row(bus: Bus, row: QuarantinedRow, *, reveal: bool) -> None:
-    from exchange.quarantine import view as quarantine_view
-
+def _print_row(row: QuarantineDetail) -> None:
     title = f"#{row.id} {row.dataset} · {row.status} · stage {row.stage_id}"
     if row.position:
         title += f" · at {row.position}"
     table = Table(title=title, title_justify="left", show_edge=False)
     for column in ("field", "classification", "value"):
         table.add_column(column)
-    for name, kind, text in quarantine_view.shown_fields(bus, row, reveal=reveal):
-        table.add_row(name, kind, text)
-    console.print(table, soft_wrap=True)
+    for field in row.fields:
+        table.add_row(field.name, field.classification, field.value)
+    print_table(table, console)
     for why in row.reasons:
         console.print(f"  [red]✗[/] {why}", highlight=False, soft_wrap=True)
 
@@ -151,11 +160,21 @@ def discard_command(
 
 def quarantine_list(
     dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 50,
+    output: FormatOption = Format.table,
 ) -> None:
     """Quarantined rows with every reason (keys only: personal values stay in the state DB)."""
+    from exchange.views.quarantine_rows import LIST_CSV_COLUMNS, open_rows
+
     with bus_from_env() as bus:
-        views.print_quarantine(bus, console, dataset=dataset, limit=limit)
+        if output is Format.table:
+            views.print_quarantine(bus, console, dataset=dataset, limit=limit)
+            return
+        listing = open_rows(bus, dataset=dataset, limit=limit)
+    if output is Format.json:
+        emit_json(listing.to_json())
+    else:
+        emit_csv(LIST_CSV_COLUMNS, listing.csv_rows())
 
 
 # In this order in `govbus quarantine --help`, as before `list` moved here from main.

@@ -9,16 +9,30 @@ The quarantine room's reports are read when the command runs, not by `govbus --h
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from exchange.cli.common import console, settings_from_env
+from exchange.cli.output import print_table
 
-__all__ = ["console", "report_app"]
+__all__ = ["console", "report_app", "verdict"]
 
 report_app = typer.Typer(help="Reports of the runs (validation).", no_args_is_help=True)
+
+
+def verdict(result: dict[str, Any]) -> str:
+    """The verdict in words: "11 of 11 expectations met", or "2 of 11 expectations not met
+    (9 met)": the count before "not met" is of the unmet ones, as the HTML report says.
+
+    Counted from the results themselves (GX's `statistics` says the same), so the words
+    and the table under them cannot disagree."""
+    total = len(result["results"])
+    unmet = sum(1 for entry in result["results"] if not entry["success"])
+    if not unmet:
+        return f"[green]{total} of {total} expectations met[/]"
+    return f"[red]{unmet} of {total} expectations not met[/] ({total - unmet} met)"
 
 
 @report_app.command("validation")
@@ -34,13 +48,11 @@ def validation(
     extra = result["meta"]["govbus"]
     console.print(f"HTML: {path.with_suffix('.html')}", soft_wrap=True, highlight=False)
     console.print(f"JSON: {path}", soft_wrap=True, highlight=False)
-    stats = result["statistics"]
-    verdict = "[green]met[/]" if result["success"] else "[red]not met[/]"
     console.print(
-        f"Run {extra['run']} of {extra['dataset']} ({result['suite_name']}): "
-        f"{stats['successful_expectations']} of {stats['evaluated_expectations']} expectations {verdict}; "
+        f"Run {extra['run']} of {extra['dataset']} ({result['suite_name']}): {verdict(result)}; "
         f"{extra['rows_read']:,} row(s) read, {extra['rows_quarantined']:,} quarantined.",
         highlight=False,
+        soft_wrap=True,
     )
     table = Table(show_edge=False)
     for column in ("expectation", "verdict", "unexpected", "% of judged"):
@@ -56,4 +68,4 @@ def validation(
         table.add_row(
             entry["meta"]["govbus"]["reason"], "met" if entry["success"] else "NOT MET", counted, share
         )
-    console.print(table, soft_wrap=True)
+    print_table(table, console)

@@ -4,17 +4,19 @@ For auditors, and for answering a citizen's access request. The typed id is turn
 once into its audit pseudonym and only that is looked up (the access index never holds
 raw ids); the id is not printed back, logged or stored. Each delivery is reported as its
 signed ledger entry describes it: when, dataset, recipient, purpose, basis, fields.
+An id of no form the catalog's datasets declare for their subject field (length,
+pattern, check digit: the contracts' rules on it, `exchange.portal.subjects`) is refused
+with "this is not a valid id" and exit code 65, before any lookup: "no delivery" would be
+a false answer to a person's access request.
 `--format html` writes the citizen's access report instead (plain language, one
 self-contained page with each entry's inclusion proof, the id masked), see
-`exchange.portal.citizen`; `--out FILE` writes any format to a file. The portal's
+`exchange.portal.citizen`, in a language `catalog/languages.yaml` declares (`--lang fr`);
+`--out FILE` writes any format to a file. The portal's
 report code is imported when the command runs, not by `govbus --help`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +25,7 @@ import typer
 from rich.table import Table
 
 from exchange.cli.common import bus_from_env, console
+from exchange.cli.output import csv_text, json_text, print_table
 from govbus.errors import BadInput
 
 __all__ = ["Format", "console", "subject"]
@@ -45,34 +48,38 @@ def subject(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write to this file instead of the terminal.")
     ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="The citizen's report's language, one catalog/languages.yaml declares."),
+    ] = None,
 ) -> None:
     """Every delivery of this person's data: when, dataset, recipient, purpose, basis, fields."""
     if out is not None and output is Format.table:
         raise BadInput("a table is for the terminal", where="--out", hint="add --format html, json or csv")
+    if lang is not None and output is not Format.html:
+        raise BadInput(
+            "only the citizen's report comes in other languages", where="--lang", hint="add --format html"
+        )
     from exchange.portal.citizen import citizen_report, render_citizen_report
     from exchange.portal.subjects import subject_deliveries
     from exchange.views.roles import AUDITOR, Principal
 
     with bus_from_env() as bus:
         if output is Format.html:
-            _emit(render_citizen_report(citizen_report(bus, Principal(AUDITOR), national_id)), out)
+            from exchange.portal.citizen_text import chosen
+
+            code = chosen(bus.settings.catalog_dir, lang, where="--lang")
+            _emit(render_citizen_report(citizen_report(bus, Principal(AUDITOR), national_id, lang=code)), out)
             return
         report = subject_deliveries(bus, Principal(AUDITOR), national_id)
     rows = [d.model_dump(mode="json") for d in report.deliveries]
-    if output is Format.json:
-        text = json.dumps({"index_available": report.index_available, "deliveries": rows}, indent=2)
-        if out is None:
-            console.print_json(text)
-        else:
-            _emit(text + "\n", out)
+    if output is Format.json:  # docs/cli-output.md
+        _emit(json_text({"index_available": report.index_available, "deliveries": rows}) + "\n", out)
         return
-    if output is Format.csv:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["ledger_seq"])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "fields": " ".join(row["fields"])})
-        _emit(buffer.getvalue(), out)
+    if output is Format.csv:  # the model's columns, also with no delivery; fields joined with ;
+        from exchange.portal.models import SubjectDelivery
+
+        _emit(csv_text(tuple(SubjectDelivery.model_fields), rows), out)
         return
     if report.notice:
         console.print(f"[yellow]{report.notice}[/]")
@@ -89,7 +96,7 @@ def subject(
             ", ".join(d.fields),
             str(d.ledger_seq),
         )
-    console.print(table)
+    print_table(table, console)
 
 
 def _emit(text: str, out: Path | None) -> None:

@@ -24,6 +24,7 @@ import typer
 from rich.table import Table
 
 from exchange.cli.common import bus_from_env, console, format_when
+from exchange.cli.output import Format, FormatOption, emit_csv, emit_json, print_table
 from govbus.errors import BadInput
 
 if TYPE_CHECKING:
@@ -39,17 +40,14 @@ cursor_app = typer.Typer(
 )
 
 AS_HELP = "Who acts, as recorded in the ledger (default: the OS user)."
-FORMATS = ("table", "json")
+LIST_CSV_COLUMNS = ("id", "agency", "dataset", "purpose", "basis", "origin", "state", "since")
+"""The CSV header of `govbus subscription list --format csv` (the JSON rows' keys)."""
+SHOW_CSV_COLUMNS = ("field", "value")
+"""`subscription show --format csv`: one row per field of the JSON object (nested values as JSON)."""
 
 
 def _who(as_name: str | None) -> str:
     return as_name or getpass.getuser()
-
-
-def _format(value: str) -> str:
-    if value not in FORMATS:
-        raise BadInput(f"unknown format {value!r}", where="--format", hint=f"one of: {', '.join(FORMATS)}")
-    return value
 
 
 def _sink(pairs: list[str]) -> dict[str, Any]:
@@ -227,38 +225,42 @@ def end(
 def list_(
     agency: Annotated[str | None, typer.Option(help="Only this agency's subscriptions and requests.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Only this dataset's.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    output: FormatOption = Format.table,
 ) -> None:
     """Every subscription (catalog files and approved requests) and every open or refused request."""
     from exchange.views import subscriptions as listing
 
-    _format(fmt)
     with bus_from_env() as bus:
         rows = listing.subscription_rows(bus, agency=agency, dataset=dataset)
-    if fmt == "json":
-        console.print_json(json.dumps([r.to_json() for r in rows]))
+    if output is Format.json:
+        emit_json([r.to_json() for r in rows])
+        return
+    if output is Format.csv:
+        emit_csv(LIST_CSV_COLUMNS, [r.to_json() for r in rows])
         return
     table = Table(title="Subscriptions and requests", title_justify="left")
-    for column in ("id", "agency", "dataset", "purpose", "basis", "origin", "state", "since"):
+    for column in LIST_CSV_COLUMNS:
         table.add_column(column)
     for r in rows:
         table.add_row(r.id, r.agency, r.dataset, r.purpose, r.basis, r.origin, r.state, format_when(r.since))
-    console.print(table, soft_wrap=True)
+    print_table(table, console)
 
 
 @subscription_app.command("show")
 def show(
     sub_id: Annotated[str, typer.Argument(help="A subscription or request id.")],
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    output: FormatOption = Format.table,
 ) -> None:
     """One subscription or request: what it asks, its decisions, its state and initial load."""
     from exchange.views import subscriptions as listing
 
-    _format(fmt)
     with bus_from_env() as bus:
         detail = listing.subscription_detail(bus, sub_id)
-    if fmt == "json":
-        console.print_json(json.dumps(detail))
+    if output is Format.json:
+        emit_json(detail)
+        return
+    if output is Format.csv:
+        emit_csv(SHOW_CSV_COLUMNS, [{"field": key, "value": value} for key, value in detail.items()])
         return
     for key, value in detail.items():
         if key == "decisions":

@@ -185,6 +185,7 @@ def _seed_consents(bus: Bus, people: np.ndarray, rng: np.random.Generator) -> tu
                 fields=HOUSING_FIELDS,
                 valid_from=valid_from,
                 evidence="demo: housing allowance application form, signed",
+                collection_method="paper-form",  # receipts say how it was collected
             )
             if k % 20 == 19:
                 bus.register.revoke(conn, consent_id)

@@ -1,20 +1,26 @@
 """Erasure reaching recipients: erase a subject or a consent's data, purge what an ended
-statute allowed, deliver signed purge instructions to every sink that received it.
+statute allowed, deliver signed purge instructions to every sink that received it; and
+erasure and retention (`data_life`) of the bus's own copies (`holdings`).
 
 What a caller must know: it takes the composed `Bus`; every purge is a ledger entry.
 """
 
 from __future__ import annotations
 
-from exchange.erasure import delivery, purges
+from exchange.erasure import delivery, holdings, purges
 from exchange.erasure.delivery import PurgeOutcome
+from exchange.erasure.holdings import Removal, enforce_retention, erase_held
 from exchange.erasure.purges import PurgeRun, erase_consent, erase_subject
 
 __all__ = [
     "PurgeOutcome",
     "PurgeRun",
+    "Removal",
     "delivery",
+    "enforce_retention",
     "erase_consent",
+    "erase_held",
     "erase_subject",
+    "holdings",
     "purges",
 ]

@@ -9,7 +9,9 @@ failure or crash left undelivered):
   transaction).
 * `erase_subject(bus, subject_id, recipient=, dataset=)` — an erasure order (a court, a
   data-protection authority, a correction): every delivery of the subject, whatever its
-  basis, optionally narrowed to one recipient or dataset.
+  basis, optionally narrowed to one recipient or dataset; unless narrowed to a recipient,
+  the bus's own copies too (snapshot, staged segments, quarantine:
+  `exchange.erasure.holdings`).
 * `purge_ended_statutes(bus, statute_id)` — a statute's `valid_until` has passed:
   everything delivered under it, to each of its subscriptions, is purged.
 
@@ -54,6 +56,7 @@ from exchange.erasure.delivery import (
     sha256_hex,
     subject_values,
 )
+from exchange.erasure.holdings import Removal, erase_held
 from govbus import instants
 from govbus.errors import BadInput
 
@@ -68,6 +71,7 @@ class PurgeRun:
 
     outcomes: list[PurgeOutcome] = field(default_factory=list)
     revoked: bool = False  # erase_consent: the consent was revoked by this call
+    held: list[Removal] = field(default_factory=list)  # erase_subject: rows removed from the bus's copies
 
     @property
     def failed(self) -> list[PurgeOutcome]:
@@ -149,7 +153,12 @@ def erase_subject(
         for s in bus.catalog.subscriptions.values()
         if (recipient is None or s.agency == recipient) and (dataset is None or s.dataset == dataset)
     ]
-    return _erase(bus, subject_id, bus.register.subject_ref(subject_id), ERASURE_ORDER, in_scope, scope)
+    # The bus's own copies first (snapshot, staged segments, quarantine), so that nothing of
+    # the subject leaves after the purges are issued; an order for one recipient leaves them.
+    held = erase_held(bus, subject_id, dataset=dataset) if recipient is None else []
+    run = _erase(bus, subject_id, bus.register.subject_ref(subject_id), ERASURE_ORDER, in_scope, scope)
+    run.held = held
+    return run
 
 
 def ended_statutes(bus: Bus, at: datetime | None = None) -> list[str]:

@@ -1,5 +1,6 @@
-"""The steps as Airflow task functions, DAG and pool specs built from the catalog, and
-OpenLineage events: what `dags/` imports (and nothing else of exchange).
+"""The steps as Airflow task functions, DAG and pool specs built from the catalog, alerts
+on failed tasks, OpenLineage events, and the Celery deployment on one machine
+(`celery_stack`): what `dags/` imports (and nothing else of exchange).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from exchange.orchestration.tasks import (
     requested_task,
     run_actions_task,
     stage_task,
+    task_failed_alert,
 )
 
 __all__ = [
@@ -53,5 +55,6 @@ __all__ = [
     "run_actions_task",
     "stage_task",
     "step_lineage",
+    "task_failed_alert",
     "tasks",
 ]

@@ -25,13 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
-import contracts
-from exchange import state
+from exchange import ops
 from exchange.bus import Bus
 from exchange.catalog.loader import Catalog, load_catalog
 from exchange.catalog.schedules import frequency
+from exchange.ops import newest_cursor_value
 from exchange.orchestration.run_params import RunParams, run_actions_task
 from exchange.run.runner import checkpoint_ledger
 from exchange.state.settings import Settings
@@ -218,12 +216,24 @@ class DeliveriesPending(TransientError):
 
 
 def stage_task(dataset_id: str) -> dict[str, Any]:
-    """The stage step as an Airflow task: opens its own bus, returns the step's counts (XCom)."""
+    """The stage step as an Airflow task: opens its own bus, returns the step's counts (XCom).
+
+    Alerts on what the stage saw: SLA rules it breached (with `on_breach: warn`; a `fail`
+    fails the task, and the failure callback alerts) and a quarantine rate above the
+    contract's threshold.
+    """
+    alerting = ops.AlertSettings.from_env()  # a wrong setting stops the task before it reads
     bus = Bus.open()
     try:
-        return bus.stage(dataset_id).counts()
+        report = bus.stage(dataset_id)
+        contract = bus.catalog.dataset(dataset_id).contract
     finally:
         bus.close()
+    found = [ops.quarantine_alert(contract, report.rows_read, report.rows_quarantined)]
+    if report.sla:
+        found.append(ops.sla_alert(dataset_id, "; ".join(report.sla)))
+    ops.send_alerts(found, alerting)
+    return report.counts()
 
 
 def deliver_task(dataset_id: str, subscription_id: str) -> dict[str, Any]:
@@ -268,69 +278,53 @@ def commit_task(dataset_id: str) -> dict[str, Any]:
     return report.counts()
 
 
+def task_failed_alert(
+    dataset_id: str, task_id: str, subscription_id: str | None, error: BaseException | None
+) -> list[str]:
+    """Alert that a task failed for good (its retries used): the DAG's failure callback calls this.
+
+    The message is the GovBus error's (it holds no data value) or the exception's class
+    only. Returns what could not be sent; never raises (a callback must not fail).
+    """
+    if isinstance(error, GovBusError):
+        message = str(error)
+    elif error is not None and isinstance(error.__cause__, GovBusError):  # AirflowFailException from one
+        message = str(error.__cause__)
+    else:
+        message = type(error).__name__ if error is not None else "failed"
+    try:
+        settings = ops.AlertSettings.from_env()
+    except GovBusError as exc:
+        return [str(exc)]
+    return ops.send_alerts([ops.failed_alert(dataset_id, task_id, message, subscription_id)], settings)
+
+
 def freshness_task(dataset_id: str, now: dt.datetime | None = None) -> dict[str, Any]:
     """Fail (BadInput) when the dataset's newest data is older than its SLA freshness.
 
-    The newest data is the newest `cursor_field` value the bus has staged, read from the
-    newest stage's end cursor when the source orders by that field (the SQL and REST
-    sources do); for sources whose cursor does not carry it (files, full refresh), the
-    time the newest stage was read. No stage yet counts as stale: nothing has arrived.
+    The judgement is `exchange.ops.judge_freshness` (the metrics and `govbus run` use the
+    same): the newest staged `cursor_field` value, or the time the newest stage was read.
+    No stage yet counts as stale: nothing has arrived. A breach is also sent as an alert.
     """
+    alerting = ops.AlertSettings.from_env()
     bus = Bus.open()
     try:
         contract = bus.catalog.dataset(dataset_id).contract
-        if contract.sla.freshness is None:
-            return {"freshness": None, "ok": True}
-        now = now or utc_now()
-        st = state.stages
         with bus.engine.connect() as conn:
-            newest = conn.execute(
-                sa.select(st.c.to_cursor, st.c.staged_at)
-                .where(st.c.dataset == dataset_id, st.c.status != "staging")
-                .order_by(st.c.seq.desc())
-                .limit(1)
-            ).first()
+            verdict = ops.judge_freshness(conn, contract, now or utc_now())
     finally:
         bus.close()
-    where = f"dataset {dataset_id}, SLA freshness"
-    hint = "check the source agency's system and the stage task's log; the deliveries are not held back"
-    if newest is None:
-        message = f"no data staged yet, allowed age {contract.sla.freshness_text}"
-        raise BadInput(message, where=where, hint=hint)
-    value = newest_cursor_value(newest.to_cursor, contract.cursor_field)
-    if value is not None:
-        verdict = next(
-            r for r in contracts.SlaTracker(contract).results(now, last_known=value) if r.rule == "freshness"
+    if verdict is None:
+        return {"freshness": None, "ok": True}
+    if not verdict.ok:
+        ops.send_alerts([ops.sla_alert(dataset_id, verdict.message)], alerting)
+        raise BadInput(
+            verdict.message,
+            where=f"dataset {dataset_id}, SLA freshness",
+            hint="check the source agency's system and the stage task's log; "
+            "the deliveries are not held back",
         )
-        ok, message = verdict.ok, verdict.message
-    else:
-        staged_at = newest.staged_at if newest.staged_at.tzinfo else newest.staged_at.replace(tzinfo=dt.UTC)
-        age = now - staged_at
-        ok = age <= contract.sla.freshness
-        message = f"newest data was staged {_age(age)} ago, allowed {contract.sla.freshness_text}"
-    if not ok:
-        raise BadInput(message, where=where, hint=hint)
-    return {"freshness": contract.sla.freshness_text, "ok": True, "message": message}
-
-
-def newest_cursor_value(cursor: Any, field: str | None) -> dt.datetime | None:
-    """The newest value of `field` a source cursor records, if it orders by that field first."""
-    if field is None or not isinstance(cursor, dict):
-        return None
-    fields, after = cursor.get("fields"), cursor.get("after")
-    if not (isinstance(fields, list) and fields and fields[0] == field):
-        return None
-    if not (isinstance(after, list) and after and isinstance(after[0], str)):
-        return None
-    try:
-        return dt.datetime.fromisoformat(after[0])
-    except ValueError:
-        return None
-
-
-def _age(age: dt.timedelta) -> str:
-    hours, rest = divmod(max(int(age.total_seconds()), 0), 3600)
-    return f"{hours // 24}d{hours % 24}h{rest // 60}m"
+    return {"freshness": verdict.allowed_text, "ok": True, "message": verdict.message}
 
 
 __all__ = [
@@ -355,4 +349,5 @@ __all__ = [
     "requested_task",
     "run_actions_task",
     "stage_task",
+    "task_failed_alert",
 ]

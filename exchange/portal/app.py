@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
 from exchange.bus import Bus
-from exchange.portal import api, pages, request_pages
+from exchange.portal import api, ops_routes, pages, request_pages
 from exchange.portal.access_requests import NotOpen
 from exchange.portal.auth import parse_tokens, tokens_from_env
 from exchange.portal.runtime import LoginRequired, Portal
@@ -78,6 +78,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(request_pages.router)
+    app.include_router(ops_routes.router)  # /metrics, /healthz, /readyz
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_handlers(app)
 

@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -82,6 +82,17 @@ def tokens_from_env(env: Mapping[str, str] | None = None) -> dict[str, Principal
     malformed, never echoing a token."""
     env = os.environ if env is None else env
     return parse_tokens(env.get(TOKENS_ENV, ""))
+
+
+def demo_tokens(agencies: Iterable[str]) -> dict[str, Principal]:
+    """Fresh random tokens for `govbus portal --demo`: admin, auditor, dpo and each agency.
+
+    Made anew for each start and held only in that process (never written, never in the catalog),
+    so a demo's tokens end with it; they are for trying the portal out, not for a deployment.
+    """
+    grants = [Principal(role) for role in ("admin", "auditor", "dpo")]
+    grants += [Principal(AGENCY, agency) for agency in sorted(agencies)]
+    return {secrets.token_hex(16): principal for principal in grants}
 
 
 def check_agencies(tokens: Mapping[str, Principal], catalog: Catalog) -> None:

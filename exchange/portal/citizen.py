@@ -13,6 +13,10 @@ What the page holds about the person: their national id masked to its last four
 characters (`******1234`), never in full, and never their audit pseudonym. Everything
 else is the ledger's own words (ids of batches and consents, counts, field names, Merkle
 roots), which hold no personal value by construction, and the catalog's descriptions.
+
+It comes in each language the deployment declares (`citizen_text`: `catalog/languages.yaml`,
+`--lang` at the command line, a choice in the portal's form); the words, dates and numbers
+follow the language, the catalog's own texts stay as written there.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ import consent
 from audit import entry_proofs, proof_json
 from exchange.bus import Bus
 from exchange.catalog.loader import Catalog
+from exchange.portal.citizen_text import Language, language
 from exchange.portal.queries import as_utc
-from exchange.portal.subjects import audit_ref, deliveries_of_ref
+from exchange.portal.subjects import audit_ref, deliveries_of_ref, mask_id
 from exchange.run import PSEUDONYM_COLUMN
 from exchange.views.roles import Principal
 from govbus.instants import utc_now
@@ -45,10 +50,6 @@ CONTENT_SECURITY_POLICY = (
     "frame-ancestors 'none'"
 )
 PSEUDONYM_FIELD = PSEUDONYM_COLUMN  # the delivered pseudonym column (exchange.run.columns)
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -82,27 +83,25 @@ class CitizenReport:
     recipients: tuple[str, ...]
     checkpoint: dict[str, Any] | None
     public_keys: tuple[tuple[str, str], ...]  # (key id, PEM)
+    lang: str = "en"  # the language its sentences were written in, and its page's
 
 
-def mask_id(typed: str) -> str:
-    """`******1234`: the last four characters only, and never the length of the id."""
-    typed = typed.strip()
-    return "******" + (typed[-4:] if len(typed) >= 8 else "")
+def day_text(value: datetime, lang: str = "en") -> str:
+    """`3 March 2026`, `3 mars 2026` (UTC)."""
+    return language(lang).day(as_utc(value) or value)
 
 
-def day_text(value: datetime) -> str:
-    """`3 March 2026` (UTC), the same in every locale."""
-    value = as_utc(value) or value
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
-
-
-def citizen_report(bus: Bus, who: Principal, national_id: str) -> CitizenReport:
+def citizen_report(bus: Bus, who: Principal, national_id: str, lang: str = "en") -> CitizenReport:
     """Every delivery of this person's data, in plain words, with an inclusion proof each.
 
     Only an auditor may build it (the portal) or the operator at the command line, who
     acts as one; the typed id is looked up by its audit pseudonym and kept only masked.
+    An id of no form a dataset declares for its subject is refused (BadInput, "this is
+    not a valid id"), so the page never says "nobody received your data" to a typo.
+    `lang`: a code of `citizen_text.LANGUAGES` the caller checked the deployment offers.
     """
     who.require_subject_search()
+    words = language(lang)
     ref = audit_ref(bus, national_id)
     found = deliveries_of_ref(bus, ref)
     seqs = [d.ledger_seq for d in found.deliveries]
@@ -116,7 +115,9 @@ def citizen_report(bus: Bus, who: Principal, national_id: str) -> CitizenReport:
         consents = bus.register.list_for_ref(conn, ref) if seqs else []
         checkpoint = audit.latest_checkpoint(conn)
     deliveries = tuple(
-        _delivery(bus.catalog, d.ledger_seq, as_utc(d.at) or d.at, entries[d.ledger_seq], consents, proofs)
+        _delivery(
+            bus.catalog, words, d.ledger_seq, as_utc(d.at) or d.at, entries[d.ledger_seq], consents, proofs
+        )
         for d in found.deliveries
     )
     keys = bus.keys.public_keys()
@@ -129,15 +130,23 @@ def citizen_report(bus: Bus, who: Principal, national_id: str) -> CitizenReport:
         recipients=tuple(sorted({d.recipient for d in deliveries})),
         checkpoint=checkpoint.to_json() if checkpoint is not None else None,
         public_keys=tuple((key_id, audit.public_key_pem(keys[key_id])) for key_id in sorted(keys)),
+        lang=words.code,
     )
 
 
 def render_citizen_report(report: CitizenReport) -> str:
     """The report as one HTML document (UTF-8 text), the same for the CLI and the portal."""
+    words = language(report.lang)
     return (
         _environment()
         .get_template(TEMPLATE)
-        .render(r=report, csp=CONTENT_SECURITY_POLICY, day=day_text, generated=day_text(report.generated_at))
+        .render(
+            r=report,
+            t=words,
+            csp=CONTENT_SECURITY_POLICY,
+            day=lambda value: words.day(as_utc(value) or value),
+            generated=words.day(report.generated_at),
+        )
     )
 
 
@@ -147,6 +156,7 @@ def _environment() -> Environment:
 
 def _delivery(
     catalog: Catalog,
+    words: Language,
     seq: int,
     at: datetime,
     entry: audit.DeliveryEntry,
@@ -155,17 +165,23 @@ def _delivery(
 ) -> CitizenDelivery:
     dataset_id = entry.dataset
     dataset = catalog.datasets.get(dataset_id)
-    owner = _agency(catalog, dataset.contract.owner) if dataset else "the agency that keeps it"
+    owner = _agency(catalog, words, dataset.contract.owner) if dataset else words.text("owner_unknown")
     about = dataset.contract.description.strip().rstrip(".") if dataset else dataset_id
-    recipient = _agency(catalog, entry.recipient)
+    recipient = _agency(catalog, words, entry.recipient)
     purpose_code = entry.purpose
     purpose = catalog.purposes.get(purpose_code)
     purpose_text = purpose.description.strip().rstrip(".") if purpose else purpose_code
     fields = entry.fields
-    basis = _basis(catalog, entry, at, consents)
-    sentence = (
-        f"On {day_text(at)}, {owner} gave {recipient} data about you from “{about}”, "
-        f"for this purpose: {_lower_first(purpose_text)}. {basis} {_approval(catalog, entry, owner)}"
+    basis = _basis(catalog, words, entry, at, consents)
+    sentence = words.text(
+        "sentence",
+        day=words.day(at),
+        owner=owner,
+        recipient=recipient,
+        about=about,
+        purpose=_lower_first(purpose_text),
+        basis=basis,
+        approval=_approval(catalog, words, entry, owner),
     )
     proof = proofs.get(seq)
     return CitizenDelivery(
@@ -178,29 +194,24 @@ def _delivery(
         recipient=recipient,
         purpose=purpose_text,
         basis=basis,
-        fields=tuple(_field_label(catalog, dataset_id, f) for f in fields),
+        fields=tuple(_field_label(catalog, words, dataset_id, f) for f in fields),
         pseudonymized=PSEUDONYM_FIELD in fields,
         proof=proof_json(proof) if proof is not None else None,
     )
 
 
-def _approval(catalog: Catalog, entry: audit.DeliveryEntry, owner: str) -> str:
+def _approval(catalog: Catalog, words: Language, entry: audit.DeliveryEntry, owner: str) -> str:
     """Who let the recipient receive this dataset: the owner's signed decision, or the catalog."""
     sub = catalog.subscriptions.get(entry.subscription)
-    first = (
-        " It was part of the data that existed when the agency started receiving it." if entry.load else ""
-    )
+    first = words.text("first_load") if entry.load else ""
     if sub is not None and sub.origin == "request" and sub.approval_seq is not None:
-        return (
-            f"{owner[:1].upper()}{owner[1:]} approved the agency's request for it "
-            f"(signed decision, ledger entry {sub.approval_seq}).{first}"
-        )
-    return f"The exchange's published catalog declares this subscription ({entry.subscription}).{first}"
+        return words.text("approved", owner=f"{owner[:1].upper()}{owner[1:]}", seq=sub.approval_seq) + first
+    return words.text("declared", subscription=entry.subscription) + first
 
 
-def _agency(catalog: Catalog, agency_id: str) -> str:
+def _agency(catalog: Catalog, words: Language, agency_id: str) -> str:
     agency = catalog.agencies.get(agency_id)
-    return f"the {agency.name}" if agency else f"the agency “{agency_id}”"
+    return words.text("agency", name=agency.name) if agency else words.text("agency_unknown", id=agency_id)
 
 
 def _lower_first(text: str) -> str:
@@ -208,20 +219,29 @@ def _lower_first(text: str) -> str:
 
 
 def _basis(
-    catalog: Catalog, entry: audit.DeliveryEntry, at: datetime, consents: list[consent.ConsentRecord]
+    catalog: Catalog,
+    words: Language,
+    entry: audit.DeliveryEntry,
+    at: datetime,
+    consents: list[consent.ConsentRecord],
 ) -> str:
     basis = entry.basis
     if basis.startswith("statute:"):
         statute_id = basis.removeprefix("statute:")
         statute = catalog.statutes.get(statute_id)
-        law = f"{statute.law} (statute {statute_id})" if statute else f"statute {statute_id}"
-        return f"A law allowed it without asking you: {law}."
+        law = (
+            words.text("law", law=statute.law, id=statute_id)
+            if statute
+            else words.text("statute", id=statute_id)
+        )
+        return words.text("by_statute", law=law)
     if basis == consent.CONSENT_BASIS:
         given = _consent_in_force(consents, at, entry)
         if given is None:
-            return "You allowed it: your consent was in force at that time."
-        return f"You allowed it: your consent no. {given.consent_id}, given on {day_text(given.valid_from)}."
-    return f"Legal basis recorded: {basis or 'none'}."
+            return words.text("by_consent")
+        day = words.day(as_utc(given.valid_from) or given.valid_from)
+        return words.text("by_consent_no", id=given.consent_id, day=day)
+    return words.text("by_other", basis=basis or words.text("none"))
 
 
 def _consent_in_force(
@@ -239,9 +259,9 @@ def _consent_in_force(
     return max(matching, key=lambda c: as_utc(c.valid_from)) if matching else None
 
 
-def _field_label(catalog: Catalog, dataset_id: str, name: str) -> str:
+def _field_label(catalog: Catalog, words: Language, dataset_id: str, name: str) -> str:
     if name == PSEUDONYM_FIELD:
-        return "a code standing for you that only this agency can use (not your national id)"
+        return words.text("pseudonym_field")
     dataset = catalog.datasets.get(dataset_id)
     spec = dataset.contract.fields.get(name) if dataset else None
     if spec is not None and spec.description:

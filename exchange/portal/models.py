@@ -99,6 +99,9 @@ class Run(BaseModel):
     rows_denied: int | None = None
     batches: int | None = None
     error: str | None = Field(default=None, description="the GovBus error (no data values) or its class")
+    stage_id: str | None = Field(
+        default=None, description="the stage a stage or replay step wrote (its validation report's run id)"
+    )
 
 
 class DatasetDetail(DatasetSummary):

@@ -5,8 +5,9 @@ Each page calls the same function in `queries.py` / `subjects.py` as its JSON tw
 and under a prefix (mounted in Airflow's API server).
 
 The subject search posts its form (the typed id is not put in a URL, so it stays out
-of access logs and browser history), and the page shows the id back only inside its
-own input field; its response, like every page, is sent with `Cache-Control: no-store`.
+of access logs and browser history), and the page never shows the id back: the field
+starts empty and the result names the person by the masked id (`******1234`); its
+response, like every page, is sent with `Cache-Control: no-store`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 
 from exchange.bus import Bus
-from exchange.portal import citizen, queries, subjects
+from exchange.portal import charts, citizen, citizen_text, history, queries, subjects
 from exchange.portal.auth import SESSION_COOKIE, SESSION_MAX_AGE
 from exchange.portal.runtime import csrf_for, get_bus, page_principal, portal_of
 from exchange.views.audit_report import audit_report, parse_period
@@ -47,6 +49,16 @@ def _when(value: datetime | str | None) -> str:
     return "never" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _stamp(value: datetime | str | None) -> Markup:
+    """A table cell's time: minutes are enough there, and 16 characters fit a narrow column; the
+    exact instant stays in the `<time>` element's `datetime` attribute."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is None:
+        return Markup("never")
+    return Markup('<time datetime="{}">{}</time>').format(value.isoformat(), value.strftime("%Y-%m-%d %H:%M"))
+
+
 def _num(value: int | None) -> str:
     return "" if value is None else f"{value:,}"
 
@@ -59,7 +71,7 @@ def _secs(value: float | None) -> str:
 
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
-    env.filters.update(when=_when, num=_num, secs=_secs)
+    env.filters.update(when=_when, stamp=_stamp, num=_num, secs=_secs)
     return env
 
 
@@ -169,13 +181,47 @@ def dataset_page(request: Request, who: Caller, bus: TheBus, dataset_id: str) ->
     takes_part = who.can_see_dataset(bus.catalog, dataset_id)
     detail = queries.dataset_detail(bus, who, dataset_id) if takes_part else None
     can_quarantine = who.can_see_quarantine(bus.catalog, dataset_id)
-    return render(request, "dataset.html", who, e=entry, d=detail, can_quarantine=can_quarantine)
+    shown: list[charts.Chart] = []
+    reports: set[int] = set()
+    if detail is not None:
+        sla = bus.catalog.datasets[dataset_id].contract.sla.freshness
+        hours = sla.total_seconds() / 3600 if sla is not None else None
+        shown = charts.dataset_charts(history.stage_history(bus, who, dataset_id), hours)
+        reports = history.with_reports(bus, detail.recent_runs)
+    return render(
+        request,
+        "dataset.html",
+        who,
+        e=entry,
+        d=detail,
+        can_quarantine=can_quarantine,
+        charts=shown,
+        reports=reports,
+    )
 
 
 @router.get("/runs", name="runs_page")
 def runs_page(request: Request, who: Caller, bus: TheBus, dataset: DatasetFilter = None) -> Response:
     """The latest 100 recorded steps the caller may see, newest first, optionally of one dataset."""
-    return render(request, "runs.html", who, runs=queries.runs(bus, who, dataset=dataset), dataset=dataset)
+    found = queries.runs(bus, who, dataset=dataset)
+    reports = history.with_reports(bus, found)
+    return render(
+        request, "runs.html", who, runs=found, dataset=dataset, reports=reports, hide_dataset=bool(dataset)
+    )
+
+
+@router.get("/runs/{run_id}/report", name="run_report")
+def run_report(request: Request, who: Caller, bus: TheBus, run_id: int) -> Response:
+    """The validation report a stage or replay step wrote (counts and rules only, no record's value),
+    to whoever may see the run; 404 for a run without one or one the caller may not see.
+
+    The page is the file `govbus report validation` names: self-contained, with its own
+    inline style, so it gets the citizen report's policy (inline style, nothing else)."""
+    path = history.validation_report(bus, who, run_id)
+    return HTMLResponse(
+        path.read_text(encoding="utf-8"),
+        headers={"Content-Security-Policy": citizen.CONTENT_SECURITY_POLICY},
+    )
 
 
 @router.get("/quarantine", name="quarantine_page")
@@ -190,11 +236,18 @@ def ledger_page(request: Request, who: Caller, bus: TheBus) -> Response:
     return render(request, "ledger.html", who, ledger=queries.ledger_status(bus, who))
 
 
+def _subject(request: Request, who: Principal, bus: Bus, status_code: int = 200, **context: Any) -> Response:
+    """The subject search page, with the report languages the deployment declares for its form."""
+    codes = citizen_text.declared_languages(bus.settings.catalog_dir)
+    languages = [(code, citizen_text.LANGUAGES[code].name) for code in codes]
+    return render(request, "subject.html", who, status_code, languages=languages, **context)
+
+
 @router.get("/subject", name="subject_page")
-def subject_page(request: Request, who: Caller) -> Response:
+def subject_page(request: Request, who: Caller, bus: TheBus) -> Response:
     """The empty subject search form (auditors only)."""
     who.require_subject_search()
-    return render(request, "subject.html", who, typed="", report=None, error=None)
+    return _subject(request, who, bus, masked="", report=None, error=None)
 
 
 @router.post("/subject", name="subject_search")
@@ -213,8 +266,9 @@ def subject_search(
     try:
         report = subjects.subject_deliveries(bus, who, national_id)
     except BadInput as exc:  # malformed id: say so, and do not show it back
-        return render(request, "subject.html", who, 400, typed="", report=None, error=exc.message)
-    return render(request, "subject.html", who, typed=national_id.strip(), report=report, error=None)
+        return _subject(request, who, bus, 400, masked="", report=None, error=exc.message)
+    masked = subjects.mask_id(national_id)
+    return _subject(request, who, bus, masked=masked, report=report, error=None)
 
 
 @router.post("/subject/report", name="citizen_report")
@@ -223,14 +277,17 @@ def citizen_report_page(
     who: Caller,
     bus: TheBus,
     national_id: Annotated[str, Form(max_length=256)] = "",
+    lang: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     """The citizen's access report (the same file as `govbus audit subject ID --format html`),
-    shown to save, print and hand over; the id appears in it only masked."""
+    shown to save, print and hand over, in the language chosen among those the deployment
+    declares; the id appears in it only masked."""
     who.require_subject_search()
     try:
-        report = citizen.citizen_report(bus, who, national_id)
+        code = citizen_text.chosen(bus.settings.catalog_dir, lang, where="lang")
+        report = citizen.citizen_report(bus, who, national_id, lang=code)
     except BadInput as exc:
-        return render(request, "subject.html", who, 400, typed="", report=None, error=exc.message)
+        return _subject(request, who, bus, 400, masked="", report=None, error=exc.message)
     return HTMLResponse(
         citizen.render_citizen_report(report),
         headers={

@@ -232,6 +232,7 @@ def _run(row: Any) -> models.Run:
         finished_at=finished,
         duration_seconds=(finished - started).total_seconds() if started and finished else None,
         error=row.error,
+        stage_id=counts["stage_id"] if isinstance(counts.get("stage_id"), str) else None,
         **numbers,
     )
 

@@ -83,6 +83,8 @@ def commit_dataset(ctx: StepContext, dataset_id: str) -> CommitReport:
             ctx.staging.discard(stage.stage_id)
         _tell_source(ctx, dataset_id, committable[-1].to_cursor)
         log.info("committed %s stages=%d", dataset_id, len(report.committed))
+    else:
+        _finish_interrupted(ctx, dataset_id)
     if report.waiting:
         log.warning("%s waits for subscriptions %s", dataset_id, ", ".join(report.waiting))
     return report
@@ -110,6 +112,24 @@ def _commit(
                 .where(lc.c.subscription_id.in_(receivers), lc.c.since_seq < stages[-1].seq)
                 .values(since_seq=stages[-1].seq)
             )
+
+
+def _finish_interrupted(ctx: StepContext, dataset_id: str) -> None:
+    """A commit killed after its transaction left the newest committed stage's segments (and,
+    for a drop folder, its files unarchived): finish that work now. Both are idempotent."""
+    st = state.stages
+    with ctx.engine.connect() as conn:
+        last = conn.execute(
+            sa.select(st.c.stage_id, st.c.to_cursor)
+            .where(st.c.dataset == dataset_id, st.c.status == "committed")
+            .order_by(st.c.seq.desc())
+            .limit(1)
+        ).first()
+    if last is None or not ctx.staging.names_in(last.stage_id):
+        return
+    ctx.staging.discard(last.stage_id)
+    _tell_source(ctx, dataset_id, last.to_cursor)
+    log.info("%s: finished the commit of %s that was interrupted", dataset_id, last.stage_id)
 
 
 def _pinned_parts(ctx: StepContext, dataset_id: str) -> list[str]:

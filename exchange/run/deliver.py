@@ -34,6 +34,7 @@ import schemas
 from exchange import state
 from exchange.run import initial_load
 from exchange.run.columns import PSEUDONYM_COLUMN, SUBJECT_REF_COLUMN
+from exchange.run.disclosure import delivered_schema, disclose
 from exchange.run.initial_load import Piece
 from exchange.run.reports import DeliverReport
 from exchange.subscriptions import lifecycle
@@ -43,20 +44,9 @@ if TYPE_CHECKING:
     from exchange.catalog.loader import Dataset, Subscription
     from exchange.ctx import StepContext
 
+__all__ = ["deliver_subscription", "delivered_schema", "subject_refs"]
+
 log = logging.getLogger("govbus.exchange")
-
-
-def delivered_schema(dataset: Dataset, sub: Subscription) -> pa.Schema:
-    """The Arrow schema a subscriber receives: its fields (reversible ones as the base64
-    text of their AES-SIV ciphertext), plus the pseudonym if asked."""
-    arrow = dataset.schema.arrow
-    fields = [
-        arrow.field(name).with_type(pa.string()) if name in sub.reversible_fields else arrow.field(name)
-        for name in sub.fields
-    ]
-    if sub.pseudonymize_subject:
-        fields.append(pa.field(PSEUDONYM_COLUMN, pa.string(), nullable=False))
-    return pa.schema(fields)
 
 
 @dataclass
@@ -107,12 +97,20 @@ def deliver_subscription(ctx: StepContext, sub: Subscription) -> DeliverReport:
         statute,
         timeline,
         consent.policy_version(
-            dataset=sub.dataset, recipient=sub.agency, purpose=sub.purpose, fields=sub.fields, statute=statute
+            dataset=sub.dataset,
+            recipient=sub.agency,
+            purpose=sub.purpose,
+            fields=sub.fields,
+            statute=statute,
+            disclosure=sub.disclosure.fingerprint if sub.disclosure is not None else None,
         ),
         dataset.contract.fields_classified("sensitive"),
         _field_keys(ctx, sub),
     )
     sink = ctx.sink_for(sub, delivered_schema(dataset, sub))
+    # A run killed between a file's write and its rename left a hidden temporary copy
+    # of a batch in the recipient's folder: remove those of dead writers first.
+    connectors.sweep_sink(sink)
     # The audit work of a batch (Merkle root, access-index grouping) runs on a second
     # thread while this one writes it and prepares the next; a batch is logged once its
     # audit work is done, one batch behind the sink. A crash in between leaves at most two
@@ -196,6 +194,7 @@ class _Sent:
     receipt: connectors.SinkReceipt | None
     pseudonym_key_id: str | None
     audit: Future[_Audit]
+    suppressed: int = 0  # rows the disclosure step removed (classes smaller than k)
 
 
 def _audit_work(
@@ -229,6 +228,10 @@ def _send(
     allowed = decision.select(table, list(dict.fromkeys(keep)))
     basis_fields = plan.statute.fields if plan.statute is not None else sub.fields
     out = consent.minimize(allowed, sub.fields, basis_fields=basis_fields, sensitive=plan.sensitive)
+    batch_id = f"{piece.stage_id}-{piece.segment:05d}-{sub.id}"
+    # Disclosure control between minimization and protection (exchange.run.disclosure).
+    disclosed = disclose(ctx, sub, dataset, out, allowed, batch_id)
+    out, allowed = disclosed.out, disclosed.allowed
     pseudonym_key_id = None
     if sub.pseudonymize_subject:
         key = ctx.keys.pseudonym_key(sub.agency, sub.purpose)
@@ -236,12 +239,24 @@ def _send(
         pseudonyms = consent.pseudonymize(allowed[subject_field], key)
         out = out.append_column(pa.field(PSEUDONYM_COLUMN, pa.string(), nullable=False), pseudonyms)
     out = _encrypt_reversible(plan, out)
-    batch_id = f"{piece.stage_id}-{piece.segment:05d}-{sub.id}"
     # The root is over what leaves the bus: reversible fields as their ciphertext.
-    refs = subject_refs(ctx, dataset, allowed) if out.num_rows else None
+    refs = subject_refs(ctx, dataset, allowed) if allowed.num_rows else None
     future = audit.submit(_audit_work, out, refs)
     receipt = sink.write(batch_id, out) if out.num_rows else None
-    return _Sent(piece, batch_id, table.num_rows, out, decision, denials, receipt, pseudonym_key_id, future)
+    if disclosed.suppressed:
+        denials = {**denials, consent.suppression_reason(sub.disclosure): disclosed.suppressed}
+    return _Sent(
+        piece,
+        batch_id,
+        table.num_rows,
+        out,
+        decision,
+        denials,
+        receipt,
+        pseudonym_key_id,
+        future,
+        disclosed.suppressed,
+    )
 
 
 def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -> None:
@@ -254,7 +269,7 @@ def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -
         files = [list(f) for f in sent.receipt.files]
         if sent.receipt.files:
             manifest_sha256, files = _write_manifest(
-                ctx, plan, sent.receipt, sent.batch_id, out, decision, merkle_root
+                ctx, plan, sent.receipt, sent.batch_id, out, decision, merkle_root, sent.suppressed
             )
     if ctx.hooks.after_sink_write is not None:
         ctx.hooks.after_sink_write(sent.batch_id)
@@ -270,7 +285,7 @@ def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -
         consents_used=decision.consents_used,
         batch_id=sent.batch_id,
         rows_delivered=out.num_rows,
-        rows_denied=decision.denied_count,
+        rows_denied=decision.denied_count + sent.suppressed,
         denials=sent.denials,
         fields=tuple(out.column_names),
         pseudonym_key_id=sent.pseudonym_key_id,
@@ -293,7 +308,7 @@ def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -
                 dataset=sub.dataset,
                 batch_id=sent.batch_id,
                 rows_delivered=out.num_rows,
-                rows_denied=decision.denied_count,
+                rows_denied=decision.denied_count + sent.suppressed,
                 ledger_seq=entry.seq,
                 delivered_at=utc_now(),
             )
@@ -301,7 +316,7 @@ def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -
         audit.write_access_index(conn, groups, entry.seq)
     report.batches += 1
     report.rows_delivered += out.num_rows
-    report.rows_denied += decision.denied_count
+    report.rows_denied += decision.denied_count + sent.suppressed
     report.denials.update(sent.denials)
     if sent.piece.is_load:
         report.load_rows += out.num_rows
@@ -316,6 +331,7 @@ def _write_manifest(
     out: pa.Table,
     decision: consent.Decision,
     merkle_root: str,
+    sent_suppressed: int = 0,
 ) -> tuple[str, list[list[str]]]:
     """Sign a manifest next to a file delivery; the recipient checks it with verify-delivery.
 
@@ -332,6 +348,8 @@ def _write_manifest(
         "fields": out.column_names,
         "merkle_root": merkle_root,
     }
+    if sub.disclosure is not None:  # how the rows were coarsened, for the recipient to read them
+        details["disclosure"] = sub.disclosure.describe()
     protect: dict[str, Any] = {}
     if sub.encrypt_files or plan.field_keys:
         details["reversible_fields"] = list(sub.reversible_fields)
@@ -348,7 +366,7 @@ def _write_manifest(
         contract_version=dataset.contract.version,
         schema_sha256=dataset.schema.fingerprint_sha256,
         rows_delivered=out.num_rows,
-        rows_denied=decision.denied_count,
+        rows_denied=decision.denied_count + sent_suppressed,
         files=receipt.files,
         policy_version=plan.policy_version,
         details=details,

@@ -1,55 +1,102 @@
 """The local runner: stage → deliver (each subscription) → commit, in one process.
 
 This is `govbus run` and the demo. Under Airflow the same three steps are separate
-tasks (see `dags/`); the behaviour is the same because each step is idempotent.
+tasks (see `dags/`); the behaviour is the same because each step is idempotent. So is
+what operators see: each step sends the DAG tasks' OpenLineage events (`StepEvents`, when
+a transport is configured), the freshness verdict is judged as the DAG's `freshness`
+task judges it, and a failed step, an SLA breach, a quarantine rate above the contract's
+threshold or a late ledger checkpoint is sent as an alert (`exchange.ops`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from exchange import ops
+from exchange.run.lineage import StepEvents
 from exchange.run.reports import DatasetRun
 from govbus.errors import GovBusError
+from govbus.instants import utc_now
 
 if TYPE_CHECKING:
-    from exchange.ctx import StepContext
+    from exchange.run.context import Steps
 
 log = logging.getLogger("govbus.exchange")
 
 
-def run_datasets(ctx: StepContext, dataset_ids: list[str] | None = None) -> list[DatasetRun]:
+def run_datasets(ctx: Steps, dataset_ids: list[str] | None = None) -> list[DatasetRun]:
     """Stage, deliver to each subscription, commit — dataset by dataset.
 
     A failed subscription is recorded in the result, not raised: the others still get
     their data, and the stage waits uncommitted for the failed one's retry.
     """
+    events, alerting = StepEvents(ctx.catalog), ops.AlertSettings.from_env()
+    alerts: list[ops.Alert | None] = []
     results: list[DatasetRun] = []
     for dataset_id in dataset_ids or sorted(ctx.catalog.datasets):
-        ctx.catalog.dataset(dataset_id)  # unknown id: a clear error before any work
+        contract = ctx.catalog.dataset(dataset_id).contract  # unknown id: a clear error before any work
         result = DatasetRun(dataset_id)
         results.append(result)
         try:
-            staged = ctx.stage(dataset_id)
+            with events.step("stage", dataset_id) as seen:
+                staged = ctx.stage(dataset_id)
+                seen.update(staged.counts())
         except GovBusError as exc:
             result.failures["stage"] = str(exc)
             log.error("stage of %s failed: %s", dataset_id, exc)
+            alerts += [ops.failed_alert(dataset_id, "stage", str(exc)), _freshness(ctx, events, dataset_id)]
             continue
         result.rows_read = staged.rows_read
         result.rows_quarantined = staged.rows_quarantined
         result.sla_breaches = staged.sla
+        alerts.append(ops.quarantine_alert(contract, staged.rows_read, staged.rows_quarantined))
+        alerts.append(_freshness(ctx, events, dataset_id, staged.sla))
         for sub in ctx.catalog.subscriptions_for(dataset_id):
             try:
-                result.deliveries[sub.id] = ctx.deliver(dataset_id, sub.id)
+                with events.step("deliver", dataset_id, sub.id) as seen:
+                    result.deliveries[sub.id] = ctx.deliver(dataset_id, sub.id)
+                    seen.update(result.deliveries[sub.id].counts())
             except Exception as exc:
                 result.failures[sub.id] = _describe(exc)
                 log.error("delivery of %s to %s failed: %s", dataset_id, sub.id, _describe(exc))
-        result.committed = len(ctx.commit(dataset_id).committed)
+                alerts.append(ops.failed_alert(dataset_id, "deliver", _describe(exc), sub.id))
+        with events.step("commit", dataset_id) as seen:
+            committed = ctx.commit(dataset_id)
+            seen.update(committed.counts())
+        result.committed = len(committed.committed)
     checkpoint_ledger(ctx)
+    with ctx.engine.connect() as conn:
+        alerts.append(ops.checkpoint_alert(conn, alerting.checkpoint_max_age))
+    ops.send_alerts(alerts, alerting)
     return results
 
 
-def checkpoint_ledger(ctx: StepContext) -> None:
+class _Stale(Exception):
+    """The freshness verdict failed: its lineage event is a FAIL, as the DAG's task's is."""
+
+
+def _freshness(
+    ctx: Steps, events: StepEvents, dataset_id: str, breaches: Sequence[str] = ()
+) -> ops.Alert | None:
+    """Judge freshness as the DAG's `freshness` task does; one SLA alert with the stage's breaches."""
+    contract = ctx.catalog.dataset(dataset_id).contract
+    messages = list(breaches)
+    if contract.sla.freshness is not None and contract.cursor_field is not None:  # the DAG's condition
+        try:
+            with events.step("freshness", dataset_id) as seen, ctx.engine.connect() as conn:
+                verdict = ops.judge_freshness(conn, contract, utc_now())
+                if verdict is not None and not verdict.ok:
+                    raise _Stale(verdict.message)
+                if verdict is not None:
+                    seen.update({"freshness": verdict.allowed_text, "ok": True, "message": verdict.message})
+        except _Stale as stale:
+            messages.append(str(stale))
+    return ops.sla_alert(dataset_id, "; ".join(dict.fromkeys(messages))) if messages else None
+
+
+def checkpoint_ledger(ctx: Steps) -> None:
     """Sign the ledger's tree head at the end of a run, so truncation can be detected."""
     with ctx.locked("ledger"), ctx.engine.begin() as conn:
         ctx.ledger.checkpoint(conn)

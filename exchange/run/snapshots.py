@@ -29,7 +29,7 @@ What a caller must know:
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,13 +37,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+import schemas
 from exchange import state
 from govbus.instants import utc_now
 
 if TYPE_CHECKING:
+    from exchange.catalog import Dataset
     from exchange.run.staging import StagingArea
 
-__all__ = ["Snapshot", "SnapshotPart", "StageToFold", "collect_garbage", "current", "fold", "store"]
+__all__ = [
+    "Snapshot",
+    "SnapshotPart",
+    "StageToFold",
+    "collect_garbage",
+    "current",
+    "fold",
+    "read_parts",
+    "store",
+]
 
 FOLDER = "_snapshots"
 _SEPARATOR = "\x1f"  # joins the text of composite keys
@@ -123,6 +134,17 @@ def current(conn: sa.Connection, dataset: str) -> Snapshot:
         return Snapshot(dataset, int(row.seq), parts, bool(row.complete))
     seq = last_committed_seq(conn, dataset)
     return Snapshot(dataset, seq, (), complete=seq == 0)
+
+
+def read_parts(staging: StagingArea, snapshot: Snapshot, dataset: Dataset) -> Iterator[pa.Table]:
+    """The snapshot's parts one by one, each read as the dataset's current schema.
+
+    For measuring what a subscription would receive (`exchange.run.disclosure.assess`);
+    an initial load reads its pinned parts itself (`exchange.run.initial_load`).
+    """
+    for part in snapshot.parts:
+        table = staging.read_table(snapshot.path(part))
+        yield schemas.resolve_staged(table, part.fingerprint, dataset.versions, dataset.schema)
 
 
 def fold(

@@ -12,12 +12,20 @@ written in the URL is accepted but never shown (messages name the location witho
 
 Readiness is not the file system's job: a stage is deliverable only once the state
 database says so, after every segment was written, so object stores without atomic
-rename are fine.
+rename are fine. Nor is a listing cached: another worker may have written since, so
+every listing and read asks the store again (fsspec caches listings per process).
+
+S3 and S3-compatible stores (MinIO, Ceph RGW, SeaweedFS, Garage) go through s3fs, which
+takes its endpoint and credentials the way the AWS SDK does (`AWS_ENDPOINT_URL_S3` or
+`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, ...; `tests/exchange/run/test_staging_area.py`
+runs against moto's S3 server). An unreachable store is a `TransientError` whatever
+library raised it (the SDK's connection errors are not `OSError`s).
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +48,7 @@ class StagingArea:
     def __init__(self, url: str, default: Path) -> None:
         self._local = not url
         self.location = str(default) if self._local else redact(url)
+        self._errors: tuple[type[BaseException], ...] = (OSError,)
         if self._local:
             self._fs: Any = None
             self._root = str(default)
@@ -59,6 +68,7 @@ class StagingArea:
         except Exception as exc:  # a file system's own connect error (SSH, cloud SDKs)
             raise self._unreachable("open", exc) from None
         self._root = self._root.rstrip("/")
+        self._errors = _store_errors()
 
     def segment_path(self, stage_id: str, segment: int) -> str:
         """Where segment `segment` of stage `stage_id` is (a path within the location)."""
@@ -84,7 +94,7 @@ class StagingArea:
             self._fs.makedirs(folder, exist_ok=True)
             with self._fs.open(path, "wb") as handle:
                 pq.write_table(table, handle)
-        except OSError as exc:
+        except self._errors as exc:
             raise self._unreachable("write a staged file to", exc) from None
 
     def read_table(self, name: str, columns: list[str] | None = None) -> pa.Table:
@@ -93,9 +103,10 @@ class StagingArea:
         if self._local:
             return pq.read_table(path, columns=columns)
         try:
+            self._fs.invalidate_cache(path)
             with self._fs.open(path, "rb") as handle:
                 return pq.read_table(handle, columns=columns)
-        except OSError as exc:
+        except self._errors as exc:
             raise self._unreachable("read a staged file from", exc) from None
 
     def num_rows(self, name: str) -> int:
@@ -104,9 +115,10 @@ class StagingArea:
         if self._local:
             return int(pq.ParquetFile(path).metadata.num_rows)
         try:
+            self._fs.invalidate_cache(path)
             with self._fs.open(path, "rb") as handle:
                 return int(pq.ParquetFile(handle).metadata.num_rows)
-        except OSError as exc:
+        except self._errors as exc:
             raise self._unreachable("read a staged file from", exc) from None
 
     def keep_copy(self, name: str, copy: str) -> None:
@@ -135,8 +147,25 @@ class StagingArea:
                 with self._fs.open(source, "rb") as src, self._fs.open(target, "wb") as dst:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
-        except OSError as exc:
+        except self._errors as exc:
             raise self._unreachable("copy a staged file within", exc) from None
+
+    def replace(self, name: str, target: str) -> None:
+        """Move the file at `name` over `target` in one step (a rename on a local disk).
+
+        A new file, not a rewrite of the old one: a hard link to `target` made earlier
+        (a snapshot part linked from a segment) keeps what it held.
+        """
+        source, dest = f"{self._root}/{name}", f"{self._root}/{target}"
+        if self._local:
+            import os
+
+            os.replace(source, dest)
+            return
+        try:
+            self._fs.mv(source, dest)
+        except self._errors as exc:
+            raise self._unreachable("move a staged file within", exc) from None
 
     def names_in(self, folder: str) -> list[str]:
         """The file names directly in `folder` (relative); empty when it does not exist."""
@@ -145,10 +174,11 @@ class StagingArea:
             where = Path(path)
             return sorted(p.name for p in where.iterdir() if p.is_file()) if where.is_dir() else []
         try:
+            self._fs.invalidate_cache(path)
             return sorted(str(p).rsplit("/", 1)[-1] for p in self._fs.ls(path, detail=False))
         except FileNotFoundError:
             return []
-        except OSError as exc:
+        except self._errors as exc:
             raise self._unreachable("list", exc) from None
 
     def remove(self, name: str) -> None:
@@ -161,7 +191,7 @@ class StagingArea:
             self._fs.rm(path)
         except FileNotFoundError:
             pass
-        except OSError as exc:
+        except self._errors as exc:
             raise self._unreachable("delete a file from", exc) from None
 
     def discard(self, stage_id: str) -> None:
@@ -176,12 +206,22 @@ class StagingArea:
             self._fs.rm(folder, recursive=True)
         except FileNotFoundError:
             pass
-        except OSError as exc:
+        except self._errors as exc:
             raise self._unreachable("delete a stage from", exc) from None
 
-    def _unreachable(self, action: str, exc: Exception) -> TransientError:
+    def _unreachable(self, action: str, exc: BaseException) -> TransientError:
         return TransientError(
             f"cannot {action} the staging location {self.location} ({type(exc).__name__})",
             where="environment variable GOVBUS_STAGING_URL",
             hint="check the location is reachable and writable; the step can be retried",
         )
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """What a remote store raises when it cannot be reached or refuses: OSError, and the
+    AWS SDK's own errors when s3fs loaded it (botocore's connection errors are not OSErrors)."""
+    errors: list[type[BaseException]] = [OSError]
+    botocore = sys.modules.get("botocore.exceptions")
+    if botocore is not None:
+        errors += [botocore.BotoCoreError, botocore.ClientError]
+    return tuple(errors)

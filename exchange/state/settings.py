@@ -3,6 +3,10 @@
 Everything a run writes lives under one home folder (`.govbus/` in the working
 directory by default, `GOVBUS_HOME` to move it). The state database defaults to a
 SQLite file in that home; `GOVBUS_STATE_URL` points it at PostgreSQL in production.
+The home's path is percent-quoted into that URL (SQLAlchemy unquotes URLs: a home
+holding `%2F` must not open another file). Connectors read and write only under the
+home, the catalog folder (files kept next to a contract) and the folders an operator
+lists in `GOVBUS_ALLOWED_ROOTS` (absolute, separated by `os.pathsep`).
 The catalog is read from `GOVBUS_CATALOG`, else `./catalog`, else the catalog that
 ships next to this package (the sample deployment).
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from govbus.errors import BadConfiguration
 
@@ -28,6 +33,7 @@ class Settings:
     batch_size: int = 50_000
     lock_timeout: float = 600.0  # seconds a step waits for another worker running the same step
     staging_url: str = ""  # GOVBUS_STAGING_URL: an fsspec location for stages; "" = staging_dir
+    allowed_roots: tuple[Path, ...] = ()  # GOVBUS_ALLOWED_ROOTS: more folders connectors may use
 
     @property
     def staging_dir(self) -> Path:
@@ -49,7 +55,7 @@ class Settings:
         """Settings from GOVBUS_HOME, _STATE_URL, _CATALOG, _BATCH_SIZE and _STAGING_URL (checked)."""
         env = dict(os.environ if env is None else env)
         home = Path(env.get("GOVBUS_HOME") or ".govbus").expanduser().resolve()
-        state_url = env.get("GOVBUS_STATE_URL") or f"sqlite:///{home / 'state.db'}"
+        state_url = env.get("GOVBUS_STATE_URL") or sqlite_url(home / "state.db")
         if env.get("GOVBUS_CATALOG"):
             catalog_dir = Path(env["GOVBUS_CATALOG"]).expanduser().resolve()
         elif (Path.cwd() / "catalog" / "agencies.yaml").is_file():
@@ -73,6 +79,7 @@ class Settings:
             catalog_dir=catalog_dir,
             batch_size=batch_size,
             staging_url=env.get("GOVBUS_STAGING_URL", "").strip(),
+            allowed_roots=_allowed_roots(env.get("GOVBUS_ALLOWED_ROOTS")),
         )
 
     def ensure_dirs(self) -> None:
@@ -80,3 +87,31 @@ class Settings:
         for path in (self.home, self.staging_dir, self.agencies_dir):
             path.mkdir(parents=True, exist_ok=True)
         self.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of the SQLite file at `path`, its characters percent-quoted.
+
+    SQLAlchemy unquotes the database part of a URL, so `%2F` in a folder name would
+    otherwise name another path (and `?` or `#` cut it short).
+    """
+    if "\x00" in str(path):
+        raise BadConfiguration("holds a NUL character", where="environment variable GOVBUS_HOME")
+    return "sqlite:///" + quote(str(path), safe="/:\\")
+
+
+def _allowed_roots(text: str | None) -> tuple[Path, ...]:
+    """GOVBUS_ALLOWED_ROOTS: absolute folders separated by os.pathsep."""
+    roots = []
+    for i, item in enumerate((text or "").split(os.pathsep)):
+        item = item.strip()
+        if not item:
+            continue
+        if not Path(item).is_absolute():
+            raise BadConfiguration(
+                f"entry {i + 1} is not an absolute path",
+                where="environment variable GOVBUS_ALLOWED_ROOTS",
+                hint=f"list absolute folders separated by '{os.pathsep}'",
+            )
+        roots.append(Path(item))
+    return tuple(roots)

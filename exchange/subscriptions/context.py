@@ -8,13 +8,14 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 
 import audit
-from exchange.catalog import Catalog
+from exchange.catalog import Catalog, Subscription
 
 __all__ = ["SubscriptionContext"]
 
 
 class SubscriptionContext(Protocol):
-    """The catalog, the state database, the ledger, the bus's signing keys and the step locks."""
+    """The catalog, the state database, the ledger, the bus's signing keys, the step locks and
+    the disclosure check an approval runs."""
 
     catalog: Catalog
     engine: Engine
@@ -27,4 +28,12 @@ class SubscriptionContext(Protocol):
 
     def locked(self, name: str) -> AbstractContextManager[None]:
         """Hold a named lock (`ledger` for appends, `commit:<dataset>` while pinning a load)."""
+        ...
+
+    def disclosure_refusal(self, sub: Subscription) -> tuple[str, ...]:
+        """Why `sub`'s would-be delivery breaks its disclosure policy (empty: it does not).
+
+        Measured on the dataset's current state (`exchange.run.disclosure.assess`); an
+        approval is refused with these reasons, each naming what to coarsen.
+        """
         ...

@@ -26,8 +26,9 @@ from typing import Any
 import sqlalchemy as sa
 
 import audit
+import contracts
 from exchange import state
-from exchange.catalog import Catalog
+from exchange.catalog import Catalog, check_subscription
 from exchange.subscriptions.context import SubscriptionContext
 from exchange.subscriptions.requests import (
     APPROVED,
@@ -57,21 +58,7 @@ __all__ = [
 DECISION_FORMAT = "govbus.subscription-decision/1"
 APPROVE, REJECT = "approve", "reject"
 OWNER, DATA_PROTECTION = "owner", "data-protection"
-SPECIAL_CATEGORY_TAGS = frozenset(
-    {
-        "health",
-        "genetic",
-        "biometric",
-        "ethnic-origin",
-        "political-opinions",
-        "religious-beliefs",
-        "philosophical-beliefs",
-        "trade-union-membership",
-        "sex-life",
-        "sexual-orientation",
-        "criminal-offences",
-    }
-)
+SPECIAL_CATEGORY_TAGS = contracts.SPECIAL_CATEGORY_TAGS  # one definition, the contracts part's
 
 
 class NoApproverRights(BadInput):
@@ -85,9 +72,7 @@ def required_roles(catalog: Catalog, request: Request) -> tuple[str, ...]:
         return (OWNER,)
     for name in request.spec.fields:
         spec = dataset.contract.fields.get(name)
-        if spec is not None and (
-            spec.classification == "sensitive" or SPECIAL_CATEGORY_TAGS.intersection(spec.tags)
-        ):
+        if spec is not None and (spec.classification == "sensitive" or spec.special_category):
             return (OWNER, DATA_PROTECTION)
     return (OWNER,)
 
@@ -115,6 +100,8 @@ def decide(
         raise BadInput("a rejection needs a reason", where="reason", hint="say what the agency should change")
     if not by.strip():
         raise BadInput("say who decides", where="by", hint="a person or role at the deciding agency")
+    if decision == APPROVE:
+        _check_disclosure(ctx, request_id, role, agency)
     rq = state.subscription_requests
     with ctx.locked("ledger"), ctx.engine.begin() as conn:
         request = read_request(conn, request_id)
@@ -167,6 +154,27 @@ def decide(
         decided = read_request(conn, request_id)
     assert decided is not None
     return decided
+
+
+def _check_disclosure(ctx: SubscriptionContext, request_id: str, role: str, agency: str | None) -> None:
+    """Refuse an approval whose would-be delivery breaks its disclosure policy (docs/privacy.md).
+
+    Who may decide is checked first: a caller without the right learns that, not the risk.
+    """
+    with ctx.engine.connect() as conn:
+        request = read_request(conn, request_id)
+    if request is None or request.status != REQUESTED:
+        return  # `decide` says why, under the ledger lock
+    _check_rights(ctx.catalog, request, role, agency)
+    sub, _ = check_subscription(request.spec.as_item(), request.spec.agency, ctx.catalog, where=request_id)
+    reasons = ctx.disclosure_refusal(sub) if sub is not None else ()
+    if reasons:
+        raise BadInput(
+            f"approval refused: {'; '.join(reasons)}",
+            where=f"request {request_id}",
+            hint="the agency may ask for fewer quasi-identifiers, or the purpose's disclosure policy "
+            "may coarsen them (`govbus privacy risk` measures it)",
+        )
 
 
 def _check_rights(catalog: Catalog, request: Request, role: str, agency: str | None) -> None:

@@ -41,7 +41,7 @@ def bundle(tmp_path: Path, keystore: KeyStore) -> Path:
             ledger.checkpoint(conn)
         keystore.rotate_signing_key()
     with engine.connect() as conn:
-        export_bundle(conn, tmp_path / "bundle", keystore.public_keys())
+        export_bundle(conn, tmp_path / "bundle", keystore.public_keys(), keystore.signing_key())
     engine.dispose()
     return tmp_path / "bundle"
 

@@ -160,7 +160,7 @@ def test_tampering_is_named_in_db_and_bundle(
     tamper(engine, keystore)
     with engine.connect() as conn:
         db_named = _named(ledger.verify(conn))
-        export_bundle(conn, tmp_path / "bundle", keystore.public_keys())
+        export_bundle(conn, tmp_path / "bundle", keystore.public_keys(), keystore.signing_key())
     result = verify_bundle(tmp_path / "bundle", keystore.public_keys())
     assert result.file_problems == [] and result.keys_source == "trusted"
     bundle_named = _named(result.ledger)

@@ -15,13 +15,17 @@ from audit.ledger.ledger import compute_entry_hash
 from consent import CONSENT_METADATA, KeyStore
 from govbus.errors import BadConfiguration, BadInput, FatalError, TransientError
 
+# Not `delivery`: these tests are about the chain alone, and a ledger of deliveries with no
+# checkpoint is a rollback of its own (tests/audit/test_rollbacks.py).
+KIND = "test.entry"
+
 
 def _fill(engine: sa.Engine, ledger: Ledger, count: int = 5) -> None:
     with engine.begin() as conn:
         for number in range(1, count + 1):
             ledger.append(
                 conn,
-                "delivery",
+                KIND,
                 {"batch_id": f"stage-{number}-0-benefits", "rows": number, "basis": "SBA-ACT-12"},
             )
 
@@ -123,7 +127,7 @@ def test_unknown_key_id_is_reported(engine: sa.Engine, keystore: KeyStore) -> No
     problems = _problems(engine, stranger)
     assert problems == {1: ["signed by an unknown key id"], 2: ["signed by an unknown key id"]}
     with engine.begin() as conn, pytest.raises(BadConfiguration):
-        stranger.append(conn, "delivery", {})
+        stranger.append(conn, KIND, {})
 
 
 def test_truncation_is_caught_with_a_known_head(engine: sa.Engine, keystore: KeyStore) -> None:
@@ -156,10 +160,10 @@ def test_rolled_back_append_leaves_no_gap(engine: sa.Engine, keystore: KeyStore)
     ledger = Ledger.from_keystore(keystore)
     with engine.connect() as conn:
         with conn.begin() as transaction:
-            ledger.append(conn, "delivery", {"rows": 1})
+            ledger.append(conn, KIND, {"rows": 1})
             transaction.rollback()
         with conn.begin():
-            entry = ledger.append(conn, "delivery", {"rows": 2})
+            entry = ledger.append(conn, KIND, {"rows": 2})
         assert entry.seq == 1 and ledger.verify(conn).ok
 
 
@@ -169,9 +173,9 @@ def test_bad_kind_and_payload_are_refused(engine: sa.Engine, keystore: KeyStore)
         with pytest.raises(BadInput):
             ledger.append(conn, "Bad Kind!", {})
         with pytest.raises(BadInput, match="plain JSON"):
-            ledger.append(conn, "delivery", {"at": object()})
+            ledger.append(conn, KIND, {"at": object()})
         with pytest.raises(BadInput, match="plain JSON"):
-            ledger.append(conn, "delivery", {"x": float("nan")})
+            ledger.append(conn, KIND, {"x": float("nan")})
     with pytest.raises(BadConfiguration):
         Ledger(keystore.signing_key().key, "0" * 16, {})
 
@@ -189,7 +193,7 @@ def test_concurrent_writers_never_fork_the_chain(engine: sa.Engine, keystore: Ke
                 while True:
                     try:
                         with engine.begin() as conn:
-                            ledger.append(conn, "delivery", {"writer": name, "n": number})
+                            ledger.append(conn, KIND, {"writer": name, "n": number})
                         break
                     except (TransientError, sa.exc.OperationalError):
                         retries.append(1)  # SQLite: the loser of a race retries

@@ -227,18 +227,16 @@ def test_a_sink_that_changes_a_type_fails_and_a_lossy_declaration_is_refused() -
 def test_the_type_cases_are_the_avro_mapping_of_the_schemas_part() -> None:
     """The kit repeats GovBus's Avro → Arrow mapping; it must not drift from schemas'."""
     for case in TYPE_CASES:
-        if case.name == "null":
-            continue  # schemas.avro_to_arrow fails on it: test below
         mapped = schemas.avro_to_arrow(case.avro)
         for field in case.table.schema:
             assert mapped.field(field.name).type == field.type, (case.name, field.name)
             assert mapped.field(field.name).nullable == field.nullable, (case.name, field.name)
 
 
-@pytest.mark.xfail(strict=True, reason="schemas maps a field of Avro type null to a non-nullable field")
 def test_the_null_case_is_the_avro_mapping_of_the_schemas_part() -> None:
     [case] = [case for case in TYPE_CASES if case.name == "null"]
-    assert schemas.avro_to_arrow(case.avro).field("null").type == pa.null()
+    field = schemas.avro_to_arrow(case.avro).field("null")
+    assert field.type == pa.null() and field.nullable
 
 
 # -- the memory check ------------------------------------------------------------------

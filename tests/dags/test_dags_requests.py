@@ -18,6 +18,12 @@ from exchange.subscriptions import decisions, requests
 from exchange.subscriptions.requests import RequestSpec
 from tests.dags.conftest import AIRFLOW, run
 from tests.dags.test_dags_run import _airflow_rows, _task_states
+from tests.e2e.catalog_variants import use_pre_disclosure_catalog
+
+# These tests are about DAG run params (requests, backfills, cursor resets) on the sample as it
+# was before disclosure control: 400 returns in small segments are mostly suppressed under the
+# purpose's k = 5 now (tests/e2e/test_privacy_controls.py tests that).
+_before_disclosure = pytest.fixture(autouse=True, name="_before_disclosure")(use_pre_disclosure_catalog)
 
 ROWS = 400
 

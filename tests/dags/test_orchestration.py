@@ -38,11 +38,11 @@ def test_a_bad_max_concurrent_reads_is_refused_naming_file_and_line(tmp_path, va
     assert "max_concurrent_reads: 2" in text
     agencies.write_text(text.replace("max_concurrent_reads: 2", f"max_concurrent_reads: {value}"))
     line = next(i for i, t in enumerate(agencies.read_text().splitlines(), 1) if "max_concurrent_reads:" in t)
-    problems = [p for p in check_catalog(catalog) if p.field == "max_concurrent_reads"]
+    problems = [p for p in check_catalog(catalog) if p.field.endswith("max_concurrent_reads")]
     assert len(problems) == 1
     shown = str(problems[0])
     assert f"agencies.yaml:{line}" in shown
-    assert "whole number of at least 1" in shown
+    assert "whole number" in shown
 
 
 def test_retry_policy_defaults_and_environment():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pyarrow.parquet as pq
+import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
@@ -12,7 +13,12 @@ import audit
 from audit import AUDIT_METADATA, access_index
 from exchange.cli.main import app
 from exchange.demo import deployment as demo
+from tests.e2e.catalog_variants import use_pre_disclosure_catalog
 from tests.e2e.helpers import housing_rows, statistics_files
+
+# This test follows a person to the Statistics Office's pseudonymized copy: the sample as it
+# was before disclosure control (tested in tests/e2e/test_privacy_linkage.py).
+_before_disclosure = pytest.fixture(autouse=True, name="_before_disclosure")(use_pre_disclosure_catalog)
 
 
 def test_every_delivery_of_a_person_is_listed_and_the_index_holds_no_raw_id(bus):

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from exchange.demo import deployment as demo
+from tests.e2e.catalog_variants import use_pre_disclosure_catalog
 from tests.e2e.helpers import (
     benefits_rows,
     housing_rows,
@@ -18,6 +19,11 @@ from tests.e2e.helpers import (
     statistics_files,
     statistics_table,
 )
+
+# These tests are about other mechanics (deliveries, purges, crashes, lifecycles, reports) on
+# the Statistics Office's pseudonymized, complete copy: the sample as it was before disclosure
+# control. The sample's disclosure policy is tested in tests/e2e/test_privacy_linkage.py.
+_before_disclosure = pytest.fixture(autouse=True, name="_before_disclosure")(use_pre_disclosure_catalog)
 
 ROWS = 2_000
 TAX = ["tax.income"]

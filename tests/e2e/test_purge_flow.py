@@ -28,7 +28,13 @@ from exchange.erasure import purges
 from exchange.state import migrate as schema_migrations
 from govbus.errors import GovBusError
 from tests.conftest import CATALOG
+from tests.e2e.catalog_variants import use_pre_disclosure_catalog
 from tests.e2e.helpers import benefits_rows, housing_rows, statistics_files
+
+# These tests are about other mechanics (deliveries, purges, crashes, lifecycles, reports) on
+# the Statistics Office's pseudonymized, complete copy: the sample as it was before disclosure
+# control. The sample's disclosure policy is tested in tests/e2e/test_privacy_linkage.py.
+_before_disclosure = pytest.fixture(autouse=True, name="_before_disclosure")(use_pre_disclosure_catalog)
 
 ROWS = 800
 TAX = ["tax.income"]

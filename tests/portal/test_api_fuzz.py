@@ -52,10 +52,11 @@ def deployment(seeded_sqlite: Seeded, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def call_and_validate(case: schemathesis.Case, who: str) -> None:
-    """Every default check, except for two kinds of rules no schema can state: an audit report
-    whose `to` is before its `from` is refused (400), though each day alone is valid; and an
+    """Every default check, except for three kinds of rules no schema can state: an audit report
+    whose `to` is before its `from` is refused (400), though each day alone is valid; an
     access request the catalog's rules refuse (422 with `refused`: an unknown dataset, a field
-    its statute does not allow, ...), though its body has the documented shape."""
+    its statute does not allow, ...), though its body has the documented shape; and a subject
+    search for an id no dataset's contract accepts (400 "not a valid id")."""
     headers = bearer(who)
     response = case.call(headers=headers)
     query = case.query or {}
@@ -72,7 +73,10 @@ def call_and_validate(case: schemathesis.Case, who: str) -> None:
         and "refused" in response.json()
         and response.json()["refused"]
     )
-    excluded = [positive_data_acceptance] if reversed_period or refused_request else []
+    # A national id no dataset's contract accepts (its pattern, its length) is refused (400):
+    # the format lives in the contracts, not in the API document.
+    invalid_id = case.operation.path in ("/api/subjects/search",) and response.status_code == 400
+    excluded = [positive_data_acceptance] if reversed_period or refused_request or invalid_id else []
     case.validate_response(response, excluded_checks=excluded, headers=headers)
 
 

@@ -171,7 +171,8 @@ def test_auditor_walks_the_portal_and_an_agency_is_refused(served, browser, tmp_
     page.fill("#national_id", PERSON)
     page.click("main button[type=submit]")
     assert "No delivery of this person's data is recorded" in page.inner_text("main")
-    assert page.input_value("#national_id") == PERSON
+    assert page.input_value("#national_id") == "", "the typed id is not put back into the page"
+    assert "******6590" in page.inner_text("main")
     page.screenshot(path=str(tmp_path / "5-subject.png"), full_page=True)
 
     page.click("header button:has-text('Sign out')")

@@ -20,12 +20,6 @@ from connectors import Sink, Source, make_sink, make_source
 from connectors.testing import ConnectorConformance, ConnectorHarness
 
 NOT_TEXT = "CSV fields are scalar text: lists, maps and records cannot be written"
-HEX = (
-    "the file sinks write binary as hex text, which the conform step reads as the text's "
-    "own UTF-8 bytes (a mismatch between connectors.files.text_columns and schemas.value_casts)"
-)
-NULL_FIELD = "schemas.parse_schema cannot map a field of Avro type null (ValueError) yet"
-TEXT_NOT_SUPPORTED = {"null": NULL_FIELD, "bytes": HEX, "fixed": HEX, "optional-bytes": HEX}
 
 
 def conformed(table: pa.Table, avro_schema: Mapping[str, Any]) -> pa.Table:
@@ -65,20 +59,14 @@ class TestCsvFolder(ConnectorConformance):
     def harness(self, tmp_path: Path) -> FolderHarness:
         harness = TextFolderHarness("csv", tmp_path / "drop", newlines_in_values=True)
         nested = dict.fromkeys(("array", "map", "record"), NOT_TEXT)
-        harness.types_not_supported = {**TEXT_NOT_SUPPORTED, **nested}
+        harness.types_not_supported = nested
         return harness
 
 
 class TestJsonLinesFolder(ConnectorConformance):
     @pytest.fixture
     def harness(self, tmp_path: Path) -> FolderHarness:
-        harness = TextFolderHarness("jsonl", tmp_path / "drop")
-        harness.types_not_supported = {
-            **TEXT_NOT_SUPPORTED,
-            "map": "JSON objects are read back as records (structs), which the conform step "
-            "does not turn into maps",
-        }
-        return harness
+        return TextFolderHarness("jsonl", tmp_path / "drop")
 
 
 class TestAvroFolder(ConnectorConformance):

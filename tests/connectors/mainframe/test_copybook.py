@@ -167,7 +167,7 @@ def test_free_format_comments_values_and_edited_pictures() -> None:
         """
     )
     assert [(f.name, f.length, f.kind) for f in layout.fields] == [
-        ("name", 5, "text"), ("price", 9, "text"), ("flag", 1, "text"), ("code_a", 2, "text"),
+        ("name", 5, "text"), ("price", 9, "edited"), ("flag", 1, "text"), ("code_a", 2, "text"),
     ]  # fmt: skip
 
 
@@ -185,20 +185,30 @@ def test_load_copybook_names_the_file(tmp_path: Path) -> None:
     ("copybook", "line", "words"),
     [
         ("01 R.\n 05 A PIC X(3)\n 05 B PIC X.", 2, "unknown clause"),
-        ("01 R.\n 05 A PIC 9(3) COMP-1.", 2, "COMP-1"),
-        ("01 R.\n 05 A PIC 9(3) COMP-5.", 2, "COMP-5"),
-        ("01 R.\n 05 N PIC 9.\n 05 A PIC X OCCURS 1 TO 5 DEPENDING ON N.", 3, "DEPENDING ON"),
+        ("01 R.\n 05 A PIC X(3) USAGE NATIONAL.", 2, "NATIONAL"),
+        ("01 R.\n 05 N PIC 9.\n 05 A PIC X OCCURS 1 TO 5 DEPENDING ON Z.", 3, "DEPENDING ON counter"),
+        (
+            "01 R.\n 05 N PIC 9.\n 05 G OCCURS 2.\n  10 A PIC X OCCURS 1 TO 5 DEPENDING ON N.",
+            4,
+            "inside another",
+        ),
+        ("01 R.\n 05 A PIC X OCCURS 3 TO 2 DEPENDING ON N.\n 05 N PIC 9.", 2, "minimum not above"),
+        ("01 R.\n 05 A PIC X OCCURS 5 TO 9.", 2, "needs DEPENDING ON"),
         ("01 R.\n 05 A PIC X.\n 05 B REDEFINES C PIC X.", 3, "REDEFINES"),
         ("01 R.\n 05 A.\n", 2, "needs a PIC"),
         ("01 R.\n 05 A PIC X.\n  10 B PIC X.", 3, "under an elementary item"),
-        ("01 R.\n 05 A PIC 9(19) COMP.", 2, "at most 18 digits"),
         ("01 R.\n 05 A PIC 9(39).", 2, "38"),
         ("01 R.\n 05 A PIC X(3) COMP-3.", 2, "numeric PIC"),
-        ("01 R.\n 05 A PIC S9(3) SIGN LEADING SEPARATE.", 2, "sign"),
-        ("01 R.\n 05 A PIC 9(3)P.", 2, "P (decimal scaling)"),
+        ("01 R.\n 05 A PIC X(3) SIGN LEADING SEPARATE.", 2, "SIGN clause needs a numeric PIC"),
+        ("01 R.\n 05 A PIC 9P9.", 2, "P (decimal scaling)"),
+        ("01 R.\n 05 A PIC X(2)S.", 2, "S must be the first"),
         ("01 R.\n X5 A PIC X.", 2, "level number"),
         ("01 R.\n 05 A PIC X SYNC.", 2, "SYNCHRONIZED"),
         ("01 R.\n 05 A OCCURS 2.\n  10 B PIC X.\n 05 C REDEFINES A PIC XX.", 4, "OCCURS"),
+        ("01 R.\n 05 A PIC X(2) COMP-7.", 2, "unknown clause COMP-7"),
+        ("01 R.\n 05 A PIC X.\n 66 B RENAMES Q.", 3, "RENAMES names an item"),
+        ("88 FLAG VALUE 'Y'.\n01 R.\n 05 A PIC X.", 1, "must follow the item"),
+        ("01 R.\n 05 A PIC X.\n     COPY NOWHERE.", 3, "COPY NOWHERE: no such member"),
     ],
 )
 def test_problems_name_the_copybook_line(copybook: str, line: int, words: str) -> None:

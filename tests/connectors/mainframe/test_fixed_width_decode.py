@@ -133,7 +133,7 @@ def test_ascii_records_with_overpunched_signs() -> None:
         ("ab", Decimal("-1234.5"), 7), ("xyz", Decimal("1234.0"), 99), ("", Decimal("-0.0"), 0),
     ]  # fmt: skip
     bad = decode([b"\xe9t " + b"12345" + b"00"], layout, "ascii").to_pylist()[0]
-    assert bad[ERROR] == "x.dat byte 0 (record 1, field t): byte not in the code page"
+    assert bad[ERROR] == "x.dat byte 0 (record 1, field t at copybook:2): byte not in the code page"
     assert bad[RAW] == "\\xe9t 1234500"
 
 
@@ -144,7 +144,7 @@ def test_bad_packed_digit_rejects_the_record_with_its_byte_offset() -> None:
     bad[5] = 0x3A  # the second byte of amount: the digit nibble A
     table = decode([good, bytes(bad), good], layout)
     assert table.column(ERROR).to_pylist() == [
-        None, "x.dat byte 15 (record 2, field amount): bad packed digit", None,
+        None, "x.dat byte 15 (record 2, field amount at copybook:3): bad packed digit", None,
     ]  # fmt: skip
     assert table.column(POSITION).to_pylist() == [None, "x.dat@10", None]
     assert table.to_pylist()[1] | {ERROR: None, POSITION: None, RAW: None} == dict.fromkeys(
@@ -171,8 +171,8 @@ def test_each_undecodable_value_has_its_reason(field: str, data: bytes, reason: 
     layout = parse_copybook(f"01 R.\n 05 A PIC X(2).\n 05 V PIC {field}.")
     table = decode([text("ok", 2) + data] * 2, layout, positions=np.array([100, 200]))
     assert table.column(ERROR).to_pylist() == [
-        f"x.dat byte {100 + 2 + byte} (record 1, field v): {reason}",
-        f"x.dat byte {200 + 2 + byte} (record 2, field v): {reason}",
+        f"x.dat byte {100 + 2 + byte} (record 1, field v at copybook:3): {reason}",
+        f"x.dat byte {200 + 2 + byte} (record 2, field v at copybook:3): {reason}",
     ]
     assert table.column("a").null_count == 2  # the whole record is quarantined
 
@@ -200,7 +200,7 @@ def test_a_redefined_area_is_rejected_only_when_no_view_decodes() -> None:
     assert table.column("a").to_pylist() == [-5, None, None]
     assert table.column("code_view").to_pylist() == [None, 42, None]
     assert table.column(ERROR).to_pylist() == [
-        None, None, "x.dat byte 7 (record 3, field a): bad packed digit",
+        None, None, "x.dat byte 7 (record 3, field a at copybook:5): bad packed digit",
     ]  # fmt: skip
 
 
@@ -213,7 +213,7 @@ def test_records_shorter_than_a_field_are_rejected() -> None:
     assert table.column("b").to_pylist() == [1234, None]
     assert (
         table.column(ERROR)[1].as_py()
-        == "x.dat byte 17 (record 2, field b): the record ends inside the field"
+        == "x.dat byte 17 (record 2, field b at copybook:3): the record ends inside the field"
     )
 
 
@@ -249,7 +249,10 @@ def test_large_buffers_decode_in_slices_with_the_same_result() -> None:
     table = decode_records(records, layout, file="big.dat", problems={69_999: "truncated record"})
     errors = table.column(ERROR)
     assert errors.null_count == count - 2
-    assert errors[66_000].as_py() == "big.dat byte 198002 (record 66001, field n): bad packed sign nibble"
+    assert (
+        errors[66_000].as_py()
+        == "big.dat byte 198002 (record 66001, field n at copybook:3): bad packed sign nibble"
+    )
     assert errors[69_999].as_py() == "big.dat byte 209997 (record 70000): truncated record"
     assert table.column("n").to_pylist()[65_535:65_538] == [65_535 % 999, 65_536 % 999, 65_537 % 999]
     assert table.column("n")[66_000].as_py() is None

@@ -58,7 +58,8 @@ def reference_row(record: bytes, layout: RecordLayout, encoding: str, number: in
         if problem is not None:
             reason, at = problem
             error = (
-                f"r.dat byte {position + field.offset + at} (record {number}, field {field.name}): {reason}"
+                f"r.dat byte {position + field.offset + at} (record {number}, field {field.name} "
+                f"at {field.source}:{field.line}): {reason}"
             )
             return dict.fromkeys(layout.names) | {"_govbus_source_error": error}
         row[field.name] = value

@@ -10,6 +10,7 @@ not only agree with themselves.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 
@@ -18,22 +19,61 @@ import pytest
 EBCDIC = ("cp037", "cp273", "cp500", "cp1047")
 ENCODINGS = (*EBCDIC, "ascii")
 CP1047_NOT_CP037 = {"[": 0xAD, "]": 0xBD, "^": 0x5F, "¬": 0xB0, "Ý": 0xBA, "¨": 0xBB}
+IBM_NOT_PYTHON = {"cp273": {0xBC: "¯"}}  # IBM's table (and glibc's) has MACRON where Python has OVERLINE
 SPACE = {"ascii": 0x20, **dict.fromkeys(EBCDIC, 0x40)}
 
 
+@functools.cache
+def characters(encoding: str) -> str:
+    """The 256 characters of an EBCDIC page: IBM's table from iconv when this machine has
+    it, else Python's codec with IBM's corrections (cp1047 from cp037)."""
+    if shutil.which("iconv"):
+        name = "IBM" + encoding[2:]
+        done = subprocess.run(
+            ["iconv", "-f", name, "-t", "UTF-8"], input=bytes(range(256)), capture_output=True
+        )
+        if done.returncode == 0:
+            return done.stdout.decode("utf-8")
+    if encoding == "cp1047":
+        chars = list(bytes(range(256)).decode("cp037"))
+        for char, byte in CP1047_NOT_CP037.items():
+            chars[byte] = char
+        return "".join(chars)
+    chars = list(bytes(range(256)).decode(encoding))
+    for byte, char in IBM_NOT_PYTHON.get(encoding, {}).items():
+        chars[byte] = char
+    return "".join(chars)
+
+
 def encode_text(text: str, encoding: str) -> bytes:
-    """`text` in `encoding` (cp1047: cp037 but for the six characters IBM moved)."""
-    if encoding != "cp1047":
+    """`text` in `encoding` (ascii and latin1: Python's codecs; EBCDIC: IBM's table)."""
+    if encoding in ("ascii", "latin1") or _python_codec_is_ibm(encoding):
         return text.encode(encoding)
-    return bytes(CP1047_NOT_CP037[c] if c in CP1047_NOT_CP037 else c.encode("cp037")[0] for c in text)
+    table = _inverse(encoding)
+    if len(table) < 256 or max(table) > 255:  # not a permutation of Latin-1: check each character
+        missing = [c for c in text if ord(c) not in table]
+        assert not missing, f"{missing[0]!r} is not a character of {encoding}"
+    return text.translate(table).encode("latin-1")
+
+
+@functools.cache
+def _python_codec_is_ibm(encoding: str) -> bool:
+    try:
+        return bytes(range(256)).decode(encoding) == characters(encoding)
+    except LookupError:
+        return False
+
+
+@functools.cache
+def _inverse(encoding: str) -> dict[int, int]:
+    return {ord(char): byte for byte, char in reversed(list(enumerate(characters(encoding))))}
 
 
 def decode_text(data: bytes, encoding: str) -> str:
     """The inverse of `encode_text` (ascii: strict, a byte >= 0x80 raises)."""
-    if encoding != "cp1047":
+    if encoding in ("ascii", "latin1"):
         return data.decode(encoding)
-    back = {byte: char for char, byte in CP1047_NOT_CP037.items()}
-    return "".join(back[b] if b in back else bytes([b]).decode("cp037") for b in data)
+    return data.decode("latin-1").translate(dict(enumerate(characters(encoding))))
 
 
 def text(value: str, length: int, encoding: str = "cp037") -> bytes:

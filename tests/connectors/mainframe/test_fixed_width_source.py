@@ -93,7 +93,7 @@ def test_a_bad_record_does_not_stop_the_batch(tmp_path: Path, copybook: Path) ->
     path = tmp_path / "bad.dat"
     path.write_bytes(b"".join(records))
     rows = read_all(FixedWidthSource(path, copybook=copybook), batch_size=10)
-    reason = f"bad.dat byte {2 * WIDTH + 12} (record 3, field income): bad packed digit"
+    reason = f"bad.dat byte {2 * WIDTH + 12} (record 3, field income at resident.cpy:4): bad packed digit"
     assert [r[ERROR] for r in rows] == [None, None, reason, None, None, None]
     assert rows[3]["res_id"] == "R00003"
 
@@ -110,7 +110,9 @@ def test_rdw_records_of_varying_length(tmp_path: Path, copybook: Path) -> None:
     assert [r["res_id"] for r in rows] == [f"R{i:05d}" if n >= WIDTH else None for i, n in enumerate(lengths)]
     short = lengths.index(WIDTH - 8)
     position = sum(n + 4 for n in lengths[:short])
-    assert rows[short][ERROR] == f"var.dat byte {position + 4 + 15} (record {short + 1}, field city): " + (
+    assert rows[short][
+        ERROR
+    ] == f"var.dat byte {position + 4 + 15} (record {short + 1}, field city at resident.cpy:5): " + (
         "the record ends inside the field"
     )
     assert rows[short][POSITION] == f"var.dat@{position}"
@@ -127,7 +129,8 @@ def test_a_broken_rdw_makes_the_rest_one_rejected_record(tmp_path: Path, copyboo
     rows = [r for b in batches for r in b.data.to_pylist()]
     assert [r[ERROR] for r in rows[:3]] == [None] * 3 and len(rows) == 4
     assert rows[3][ERROR] == (
-        f"broken.dat byte {len(good)} (record 4): bad RDW (length under 4 or reserved bytes not zero)"
+        f"broken.dat byte {len(good)} (record 4): bad RDW (a zero length, a length in both halves, "
+        "or shorter than the RDW)"
     )
     assert rows[3]["_govbus_source_raw"].startswith("\\x00\\x1b\\x01\\x00R00003")  # from the bad RDW on
     assert list(source.read(batches[-1].cursor, batch_size=10)) == []
@@ -135,7 +138,7 @@ def test_a_broken_rdw_makes_the_rest_one_rejected_record(tmp_path: Path, copyboo
     rows = read_all(source, batch_size=10)
     assert (
         rows[3][ERROR]
-        == f"broken.dat byte {len(good)} (record 4): truncated record: the RDW declares 27 bytes, 22 remain"
+        == f"broken.dat byte {len(good)} (record 4): truncated record: it needs 27 bytes, 22 remain"
     )
 
 
@@ -201,7 +204,7 @@ def test_registry_builds_a_file_source(tmp_path: Path, copybook: Path) -> None:
         make_source({**settings, "delimiter": ","}, key_fields=[], cursor_field=None)
     assert error.value.where == "delimiter"
     with pytest.raises(BadConfiguration) as error:
-        make_source({**settings, "record_format": "vb"}, key_fields=[], cursor_field=None)
+        make_source({**settings, "record_format": "vbs"}, key_fields=[], cursor_field=None)
     assert error.value.where == "record_format"
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from connectors import Sink, Source, make_sink, make_source
 from connectors.testing import ConnectorConformance, ConnectorHarness
-from tests.connectors.files.test_conformance_files import NOT_TEXT, TEXT_NOT_SUPPORTED, conformed
+from tests.connectors.files.test_conformance_files import NOT_TEXT, conformed
 from tests.connectors.sftp.sftp_server import SftpTestServer, connector_settings
 
 SAME_TRANSFER = (
@@ -46,10 +46,7 @@ class SftpHarness(ConnectorHarness):
 
 class CsvSftpHarness(SftpHarness):
     not_supported: ClassVar[Mapping[str, str]] = {"bounded_memory": SAME_TRANSFER}
-    types_not_supported: ClassVar[Mapping[str, str]] = {
-        **TEXT_NOT_SUPPORTED,
-        **dict.fromkeys(("array", "map", "record"), NOT_TEXT),
-    }
+    types_not_supported: ClassVar[Mapping[str, str]] = dict.fromkeys(("array", "map", "record"), NOT_TEXT)
 
     def conform(self, table: pa.Table, avro_schema: Mapping[str, Any]) -> pa.Table:
         return conformed(table, avro_schema)

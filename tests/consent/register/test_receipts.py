@@ -13,12 +13,17 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit import AUDIT_METADATA, Ledger, SigningKey, key_id_of, public_key_pem
-from consent import CONSENT_METADATA, ConsentRegister, KeyStore, build_receipt, verify_receipt
+from consent import CONSENT_METADATA, ConsentRegister, KeyStore, ReceiptTerms, build_receipt, verify_receipt
 from govbus.errors import BadInput
 
 ALICE, BOB = "12345678901", "10987654321"
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 SCOPE = {"recipient": "benefits", "dataset": "health.disability", "purpose": "BENEFIT_ELIGIBILITY"}
+TERMS = ReceiptTerms(
+    controller_name="Health Ministry",
+    purpose_description="Deciding benefit entitlement.",
+    sensitive_fields=("disability_grade",),
+)
 
 
 @pytest.fixture
@@ -65,14 +70,12 @@ def test_receipt_fields_and_offline_verification(state, keystore: KeyStore) -> N
         register,
         keystore,
         cid,
-        sensitive_fields=["disability_grade"],
-        controller={"piiController": "Health Ministry"},
-        purpose_description="Deciding benefit entitlement.",
+        terms=TERMS,
     )
     assert receipt["version"] == "KI-CR-v1.1.0"
     assert receipt["consentReceiptID"] == f"{cid}/v1"
     assert receipt["collectionMethod"] == "web-form"
-    assert receipt["piiControllers"] == [{"piiController": "Health Ministry"}]
+    assert receipt["piiControllers"][0]["piiController"] == "Health Ministry"
     (service,) = receipt["services"]
     (purpose,) = service["purposes"]
     assert purpose["purposeCategory"] == ["BENEFIT_ELIGIBILITY"]
@@ -93,9 +96,7 @@ def test_receipt_fields_and_offline_verification(state, keystore: KeyStore) -> N
             register,
             keystore,
             cid,
-            sensitive_fields=["disability_grade"],
-            controller={"piiController": "Health Ministry"},
-            purpose_description="Deciding benefit entitlement.",
+            terms=TERMS,
         )
         == receipt
     )
@@ -107,7 +108,7 @@ def test_receipt_fields_and_offline_verification(state, keystore: KeyStore) -> N
         lambda r: r["consentRecord"].__setitem__("status", "REVOKED"),
         lambda r: r["services"][0]["purposes"][0]["piiCategory"].append("income"),
         lambda r: r.__setitem__("piiPrincipalId", "0" * 64),
-        lambda r: r["signature"].__setitem__("value", r["signature"]["value"][::-1]),
+        lambda r: r["signature"].__setitem__("jws", r["signature"]["jws"][::-1]),
         lambda r: r.pop("signature"),
     ],
 )

@@ -13,6 +13,11 @@ from exchange import Bus
 from exchange.cli.main import app
 from exchange.demo import deployment as demo
 from tests.conftest import CATALOG
+from tests.e2e.catalog_variants import use_pre_disclosure_catalog
+
+# This test is about the command line, on the sample as it was before disclosure control (approvals
+# of small samples are refused by the purpose's thresholds now: tests/e2e/test_privacy_controls.py).
+_before_disclosure = pytest.fixture(autouse=True, name="_before_disclosure")(use_pre_disclosure_catalog)
 
 REQUEST = [
     "subscription", "request", "tax.income", "--agency", "statistics", "--purpose", "OFFICIAL_STATISTICS",

@@ -8,12 +8,18 @@ import subprocess
 import sys
 from collections import Counter
 
+import pytest
 import sqlalchemy as sa
 
 from exchange import state
 from exchange.demo import deployment as demo
 from tests.conftest import REPO
+from tests.e2e.catalog_variants import use_pre_disclosure_catalog
 from tests.e2e.helpers import benefits_rows, statistics_table
+
+# This test is about exactly-once delivery on the Statistics Office's complete copy: the
+# sample as it was before disclosure control (tested in tests/e2e/test_privacy_linkage.py).
+_before_disclosure = pytest.fixture(autouse=True, name="_before_disclosure")(use_pre_disclosure_catalog)
 
 WORKER = """
 import json, sys

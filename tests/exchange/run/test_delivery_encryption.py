@@ -30,6 +30,7 @@ from exchange import Bus, check_catalog
 from exchange.demo import deployment as demo
 from govbus.errors import BadInput
 from tests.conftest import CATALOG, REPO
+from tests.e2e.catalog_variants import without_disclosure
 from tests.e2e.helpers import source_rows
 
 KEY_FILE = "keys/statistics.x25519.pub.pem"
@@ -42,6 +43,7 @@ def catalog(govbus_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     """A copy of the sample catalog the bus reads (edit it freely)."""
     copy = tmp_path / "catalog"
     shutil.copytree(CATALOG, copy)
+    without_disclosure(copy)  # Statistics pseudonymized and receiving every row, as before issue 17
     monkeypatch.setenv("GOVBUS_CATALOG", str(copy))
     return copy
 
@@ -80,8 +82,9 @@ def _encrypt_statistics_files(catalog: Path) -> None:
 def _reversible_for_statistics(catalog: Path) -> None:
     _edit(
         catalog / "datasets" / "tax.income" / "contract.yaml",
-        "  municipality_code: {classification: internal}",
-        "  municipality_code: {classification: internal, reversible_by: [statistics]}",
+        "  municipality_code: {classification: internal, tags: [quasi-identifier]}",
+        "  municipality_code: {classification: internal, tags: [quasi-identifier],"
+        " reversible_by: [statistics]}",
     )
 
 
@@ -200,8 +203,8 @@ def test_check_refuses_encryption_without_a_file_sink_or_a_recipient_key(catalog
     )
     contract = _edit(
         catalog / "datasets" / "tax.income" / "contract.yaml",
-        "  filing_status: {classification: personal}",
-        "  filing_status: {classification: personal, reversible_by: [housing]}",
+        "  filing_status: {classification: personal, tags: [quasi-identifier]}",
+        "  filing_status: {classification: personal, tags: [quasi-identifier], reversible_by: [housing]}",
     )
     problems = [str(p) for p in check_catalog(catalog)]
     line = _line_of(benefits, "encrypt_files")
@@ -240,8 +243,8 @@ def test_check_refuses_a_reversible_field_for_a_sql_sink_and_a_bad_key_file(cata
     _reversible_for_statistics(catalog)
     _edit(
         catalog / "datasets" / "tax.income" / "contract.yaml",
-        "  tax_year: {classification: internal}",
-        "  tax_year: {classification: internal, reversible_by: [benefits]}",
+        "  tax_year: {classification: internal, tags: [quasi-identifier]}",
+        "  tax_year: {classification: internal, tags: [quasi-identifier], reversible_by: [benefits]}",
     )
     (catalog / "keys" / "benefits.x25519.pub.pem").write_bytes(
         Ed25519PrivateKey.generate()

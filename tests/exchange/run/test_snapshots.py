@@ -67,3 +67,28 @@ def test_garbage_collection_keeps_named_and_pinned_parts_only(area: StagingArea)
     assert snapshots.collect_garbage(area, two, pinned) == 1  # the orphan only
     assert snapshots.collect_garbage(area, two) == 1  # then the old part, no longer pinned
     assert sorted(area.names_in("_snapshots/d")) == sorted(p.name for p in two.parts)
+
+
+def test_a_commit_killed_after_its_transaction_is_finished_by_the_next_commit(govbus_home: Path) -> None:
+    """The staged segments of a committed stage (left by a kill before the discard) go next time."""
+    from exchange import Bus
+    from exchange.demo import deployment as demo
+
+    bus = Bus.open()
+    try:
+        demo.seed(bus, rows=300)
+        bus.stage("tax.income")
+        for sub in bus.catalog.subscriptions_for("tax.income"):
+            bus.deliver("tax.income", sub.id)
+        real_discard = bus.staging.discard
+        bus.staging.discard = lambda stage_id: None  # type: ignore[method-assign]  # "killed" before it
+        try:
+            first = bus.commit("tax.income")
+        finally:
+            bus.staging.discard = real_discard  # type: ignore[method-assign]
+        (stage_id,) = first.committed
+        assert bus.staging.names_in(stage_id)  # left behind
+        assert bus.commit("tax.income").committed == []
+        assert bus.staging.names_in(stage_id) == []
+    finally:
+        bus.close()

@@ -16,6 +16,12 @@ from exchange.demo import deployment as demo
 from exchange.run.cursor_reset import reset_cursor
 from exchange.subscriptions import decisions, lifecycle, requests
 from govbus.errors import BadInput
+from tests.e2e.catalog_variants import use_pre_disclosure_catalog
+
+# These tests are about other mechanics (deliveries, purges, crashes, lifecycles, reports) on
+# the Statistics Office's pseudonymized, complete copy: the sample as it was before disclosure
+# control. The sample's disclosure policy is tested in tests/e2e/test_privacy_linkage.py.
+_before_disclosure = pytest.fixture(autouse=True, name="_before_disclosure")(use_pre_disclosure_catalog)
 
 TAX = ["tax.income"]
 SUB = "statistics.tax-income"

@@ -22,6 +22,12 @@ from exchange.demo import deployment as demo
 from exchange.views.audit_report import audit_report, parse_period
 from exchange.views.roles import AUDITOR, Principal
 from govbus.errors import BadInput
+from tests.e2e.catalog_variants import use_pre_disclosure_catalog
+
+# These tests are about other mechanics (deliveries, purges, crashes, lifecycles, reports) on
+# the Statistics Office's pseudonymized, complete copy: the sample as it was before disclosure
+# control. The sample's disclosure policy is tested in tests/e2e/test_privacy_linkage.py.
+_before_disclosure = pytest.fixture(autouse=True, name="_before_disclosure")(use_pre_disclosure_catalog)
 
 AUDITOR_ = Principal(AUDITOR)
 LEDGER = audit.AUDIT_METADATA.tables["ledger"]
