@@ -99,7 +99,7 @@ def s3_stages(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     import s3fs
 
     s3fs.S3FileSystem.clear_instance_cache()
-    s3fs.S3FileSystem().mkdir("govbus-stages")
+    s3fs.S3FileSystem().makedirs("govbus-stages", exist_ok=True)  # moto's state is per process
     try:
         yield env
     finally:

@@ -89,7 +89,7 @@ def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     import s3fs
 
     s3fs.S3FileSystem.clear_instance_cache()  # built with another endpoint by an earlier test
-    s3fs.S3FileSystem().mkdir("govbus-stages")
+    s3fs.S3FileSystem().makedirs("govbus-stages", exist_ok=True)  # moto's state is per process
     try:
         yield endpoint
     finally:
