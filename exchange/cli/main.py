@@ -39,6 +39,7 @@ from exchange.cli.output import Format, FormatOption, emit_csv, emit_json
 from exchange.cli.portal import register as register_portal
 from exchange.cli.privacy import check_privacy, privacy_app
 from exchange.cli.quarantine import quarantine_app
+from exchange.cli.receipts import register as register_receipts
 from exchange.cli.report import report_app
 from exchange.cli.subject import subject
 from exchange.cli.subscription import backfill, cursor_app, subscription_app
@@ -77,6 +78,7 @@ app.add_typer(privacy_app, name="privacy")
 app.command("verify-delivery")(verify_delivery)
 register_portal(app)
 register_metrics(app)
+register_receipts(consent_app)
 register_purges(consent_app)
 audit_app.command("subject")(subject)
 app.command("discover")(discover)
