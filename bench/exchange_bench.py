@@ -174,6 +174,8 @@ def prepare(work: Path, rows: int) -> tuple[Path, dict[str, str]]:
         "GOVBUS_HOME": str(work / "home"),
         "GOVBUS_CATALOG": str(work / "catalog"),
         "GOVBUS_BATCH_SIZE": "100000",
+        # The generated source lies beside the catalog, outside the bus's own folders.
+        "GOVBUS_ALLOWED_ROOTS": str(work),
     }
     env.pop("GOVBUS_STATE_URL", None)
     for agency in ("benefits", "housing", "statistics"):
