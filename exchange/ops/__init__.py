@@ -37,7 +37,7 @@ from exchange.ops.alerts import (
 from exchange.ops.freshness import Freshness, judge_freshness, newest_cursor_value
 from exchange.ops.health import Check, Readiness, readiness
 from exchange.ops.lineage_transport import LineageSender, LineageSettings
-from exchange.ops.metrics import CONTENT_TYPE, exposition, metrics_registry
+from exchange.ops.metrics import CONTENT_TYPE, StateCollector, exposition, metrics_registry
 
 __all__ = [
     "CHECKPOINT_LATE",
@@ -52,6 +52,7 @@ __all__ = [
     "LineageSender",
     "LineageSettings",
     "Readiness",
+    "StateCollector",
     "checkpoint_alert",
     "exposition",
     "failed_alert",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -33,7 +34,7 @@ from exchange.catalog import Catalog
 from exchange.ops.freshness import judge_freshness
 from govbus.instants import utc_now
 
-__all__ = ["CONTENT_TYPE", "StateCollector", "exposition", "metrics_registry"]
+__all__ = ["CONTENT_TYPE", "DenialTally", "StateCollector", "exposition", "metrics_registry"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _OTHER = "other"
@@ -49,13 +50,14 @@ class StateCollector(Collector):
         self.engine = engine
         self.catalog = catalog
         self.now = now
+        self.denials = DenialTally()
 
     def collect(self) -> Iterator[Any]:
         """One consistent read per scrape (a single connection)."""
         with self.engine.connect() as conn:
             yield from _stages(conn)
             yield from _deliveries(conn)
-            yield from _denials(conn)
+            yield from self.denials.collect(conn)
             yield from _runs(conn)
             yield from _freshness(conn, self.catalog, self.now())
             yield from _ledger(conn, self.now())
@@ -70,9 +72,24 @@ def metrics_registry(
     return registry
 
 
+# One kept registry per state database, so the incremental parts (DenialTally) serve every
+# scrape of a long-lived portal; an engine that goes away takes its registry with it.
+_KEPT: weakref.WeakKeyDictionary[Engine, tuple[CollectorRegistry, StateCollector]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def exposition(engine: Engine, catalog: Catalog, now: Callable[[], dt.datetime] = utc_now) -> bytes:
     """The Prometheus text exposition (format 0.0.4) of the bus's metrics."""
-    return generate_latest(metrics_registry(engine, catalog, now))
+    kept = _KEPT.get(engine)
+    if kept is None:
+        collector = StateCollector(engine, catalog, now)
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(collector)
+        kept = _KEPT[engine] = (registry, collector)
+    registry, collector = kept
+    collector.catalog, collector.now = catalog, now  # the catalog may have been reloaded
+    return generate_latest(registry)
 
 
 def _stages(conn: Connection) -> Iterator[Any]:
@@ -153,28 +170,52 @@ def _deliveries(conn: Connection) -> Iterator[Any]:
     yield from (batches, delivered, decisions)
 
 
-def _denials(conn: Connection) -> Iterator[Any]:
-    """Denied rows by reason, from the deliver steps' recorded counts (reasons are the code's words)."""
-    r = state.runs
-    known = set(consent.REASONS)
-    totals: Counter[tuple[str, str, str]] = Counter()
-    for dataset, sub, counts in conn.execute(
-        sa.select(r.c.dataset, r.c.subscription_id, r.c.counts).where(
-            r.c.step == "deliver", r.c.status == "ok"
+class DenialTally:
+    """Denied rows by reason, summed from the deliver steps' recorded counts, incrementally.
+
+    A scrape reads only the runs recorded since the last one (a metrics server keeps its
+    collector, so the cost of a scrape does not grow with the run history). The watermark
+    stops below the oldest deliver run still `running`: its counts are added once it ends
+    `ok`. A run counted is never counted again (`_seen` holds those above the watermark).
+    """
+
+    def __init__(self) -> None:
+        self.totals: Counter[tuple[str, str, str]] = Counter()
+        self._watermark = 0
+        self._seen: set[int] = set()
+
+    def collect(self, conn: Connection) -> Iterator[Any]:
+        """The `govbus_rows_denied` family: the totals so far plus the runs ended since."""
+        r = state.runs
+        known = set(consent.REASONS)
+        open_run: int | None = None
+        newest = self._watermark
+        for run_id, status, dataset, sub, counts in conn.execute(
+            sa.select(r.c.run_id, r.c.status, r.c.dataset, r.c.subscription_id, r.c.counts)
+            .where(r.c.step == "deliver", r.c.run_id > self._watermark)
+            .order_by(r.c.run_id)
+        ):
+            newest = max(newest, run_id)
+            if status == "running":
+                open_run = run_id if open_run is None else min(open_run, run_id)
+                continue
+            if status != "ok" or run_id in self._seen:
+                continue
+            self._seen.add(run_id)
+            denials = (counts or {}).get("denials") if isinstance(counts, dict) else None
+            for reason, n in (denials or {}).items():
+                label = reason if reason in known or _REASON.match(str(reason)) else _OTHER
+                self.totals[(dataset, sub or "", label)] += int(n)
+        self._watermark = newest if open_run is None else open_run - 1
+        self._seen = {run_id for run_id in self._seen if run_id > self._watermark}
+        family = CounterMetricFamily(
+            "govbus_rows_denied",
+            "Rows denied at delivery, by reason.",
+            labels=["dataset", "subscription", "reason"],
         )
-    ):
-        denials = (counts or {}).get("denials") if isinstance(counts, dict) else None
-        for reason, n in (denials or {}).items():
-            label = reason if reason in known or _REASON.match(str(reason)) else _OTHER
-            totals[(dataset, sub or "", label)] += int(n)
-    family = CounterMetricFamily(
-        "govbus_rows_denied",
-        "Rows denied at delivery, by reason.",
-        labels=["dataset", "subscription", "reason"],
-    )
-    for key, n in sorted(totals.items()):
-        family.add_metric(list(key), n)
-    yield family
+        for key, n in sorted(self.totals.items()):
+            family.add_metric(list(key), n)
+        yield family
 
 
 def _runs(conn: Connection) -> Iterator[Any]:

@@ -189,3 +189,60 @@ def test_a_reason_that_is_not_the_codes_words_becomes_other(bus: Bus) -> None:
     text = ops.exposition(bus.engine, bus.catalog).decode()
     assert 'reason="no consent"' in text and 'reason="other"' in text
     assert "Virtanen" not in text and "010190" not in text
+
+
+def _deliver_run(conn: sa.Connection, status: str, denied: int) -> int:
+    return conn.execute(
+        sa.insert(state.runs).values(
+            dataset="tax.income",
+            step="deliver",
+            subscription_id="housing.tax-income",
+            status=status,
+            started_at=utc_now(),
+            finished_at=None if status == "running" else utc_now(),
+            counts=None if status == "running" else {"denials": {"no consent": denied}},
+        )
+    ).inserted_primary_key[0]
+
+
+def test_a_kept_collector_counts_each_run_once_and_reads_only_new_runs(bus: Bus) -> None:
+    """A metrics server keeps its collector: scrapes must give what a fresh collector gives,
+    count a run that was running once it ends, and not re-read the runs already summed."""
+    collector = ops.StateCollector(bus.engine, bus.catalog)
+    statements: list[list[int]] = []
+
+    def denied() -> float:
+        family = next(f for f in collector.collect() if f.name == "govbus_rows_denied")
+        fresh = ops.StateCollector(bus.engine, bus.catalog)
+        again = next(f for f in fresh.collect() if f.name == "govbus_rows_denied")
+        assert [s.value for s in family.samples] == [s.value for s in again.samples]
+        return sum(s.value for s in family.samples)
+
+    with bus.engine.begin() as conn:
+        _deliver_run(conn, "ok", 2)
+        running = _deliver_run(conn, "running", 0)
+        _deliver_run(conn, "ok", 3)
+        _deliver_run(conn, "failed", 7)
+    assert denied() == 5
+    assert denied() == 5  # scraped again: nothing counted twice
+    with bus.engine.begin() as conn:
+        conn.execute(
+            sa.update(state.runs)
+            .where(state.runs.c.run_id == running)
+            .values(status="ok", finished_at=utc_now(), counts={"denials": {"no consent": 11}})
+        )
+        newest = _deliver_run(conn, "ok", 1)
+    assert denied() == 17
+
+    @sa.event.listens_for(bus.engine, "before_cursor_execute")
+    def _seen(conn, cursor, statement, parameters, context, executemany):
+        if "runs.run_id >" in statement:
+            values = parameters.values() if isinstance(parameters, dict) else parameters
+            statements.append([v for v in values if isinstance(v, int)])
+
+    try:
+        denied()
+    finally:
+        sa.event.remove(bus.engine, "before_cursor_execute", _seen)
+    # The kept collector asked only for runs after the newest one it had summed.
+    assert statements[0] == [newest]
