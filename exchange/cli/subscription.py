@@ -346,14 +346,15 @@ def backfill(
 
     bound = parse_instant(since, where="--since") if since else None
     with bus_from_env() as bus:
-        sub = bus.catalog.subscriptions.get(subscription)
-        if sub is None or sub.dataset != dataset:
-            raise BadInput(
-                f"{subscription!r} is not a subscription to {dataset}",
-                where="--subscription",
-                hint="`govbus subscription list --dataset DATASET`",
-            )
-        lifecycle.request_backfill(bus, subscription, by=_who(as_name), since=bound, reason=reason)
+        lifecycle.request_backfill(
+            bus,
+            subscription,
+            by=_who(as_name),
+            since=bound,
+            reason=reason,
+            dataset_id=dataset,
+            where="--subscription",
+        )
     console.print(
         f"[green]✓[/] {subscription} receives {dataset}'s current state at its next run", highlight=False
     )

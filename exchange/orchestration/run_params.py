@@ -93,7 +93,7 @@ def run_actions_task(dataset_id: str, params: Mapping[str, Any], *, by: str) -> 
     try:
         subscription = asked.backfill_subscription
         if subscription is not None:
-            _check_backfill(bus, dataset_id, subscription)
+            lifecycle.check_backfill(bus, dataset_id, subscription, where="DAG param backfill_subscription")
         done: dict[str, Any] = {}
         if asked.reset_cursor:
             done["cursor_reset_seq"] = reset_cursor(bus, dataset_id, by=by, reason=asked.reason)
@@ -106,23 +106,3 @@ def run_actions_task(dataset_id: str, params: Mapping[str, Any], *, by: str) -> 
     finally:
         bus.close()
     return done
-
-
-def _check_backfill(bus: Bus, dataset_id: str, subscription: str) -> None:
-    where = "DAG param backfill_subscription"
-    sub = bus.catalog.subscriptions.get(subscription)
-    if sub is None or sub.dataset != dataset_id:
-        raise BadInput(
-            f"{subscription!r} is not a subscription to {dataset_id}",
-            where=where,
-            hint=f"`govbus subscription list --dataset {dataset_id}` lists them, requested ones too",
-        )
-    with bus.engine.connect() as conn:
-        life = lifecycle.read(conn, subscription)
-    if life is None or life.status != lifecycle.ACTIVE:
-        status = life.status if life is not None else "not yet delivered"
-        raise BadInput(
-            f"subscription {subscription} is {status}",
-            where=where,
-            hint="only an active one can be backfilled; a first delivery sends the current state anyway",
-        )

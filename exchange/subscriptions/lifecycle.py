@@ -40,6 +40,7 @@ __all__ = [
     "ENDED",
     "SUSPENDED",
     "Lifecycle",
+    "check_backfill",
     "end",
     "lifecycle_entry",
     "lifecycles",
@@ -164,6 +165,30 @@ def end(ctx: SubscriptionContext, subscription_id: str, *, by: str, reason: str)
     return _change(ctx, subscription_id, (ACTIVE, SUSPENDED), ENDED, by=by, reason=reason or "ended")
 
 
+def check_backfill(
+    ctx: SubscriptionContext, dataset_id: str, subscription_id: str, *, where: str = "subscription"
+) -> None:
+    """Refuse, before anything changes, a backfill of a subscription that is not an active
+    subscription of `dataset_id` (a typo must fail, not backfill nothing). `where` names the
+    setting the caller took the id from (`--subscription`, a DAG param)."""
+    sub = ctx.catalog.subscriptions.get(subscription_id)
+    if sub is None or sub.dataset != dataset_id:
+        raise BadInput(
+            f"{subscription_id!r} is not a subscription to {dataset_id}",
+            where=where,
+            hint=f"`govbus subscription list --dataset {dataset_id}` lists them, requested ones too",
+        )
+    with ctx.engine.connect() as conn:
+        life = read(conn, subscription_id)
+    if life is None or life.status != ACTIVE:
+        status = life.status if life is not None else "not yet delivered"
+        raise BadInput(
+            f"subscription {subscription_id} is {status}",
+            where=where,
+            hint="only an active one can be backfilled; a first delivery sends the current state anyway",
+        )
+
+
 def request_backfill(
     ctx: SubscriptionContext,
     subscription_id: str,
@@ -171,11 +196,16 @@ def request_backfill(
     by: str,
     since: datetime | None = None,
     reason: str = "",
+    dataset_id: str | None = None,
+    where: str = "subscription",
 ) -> Lifecycle:
     """Send the dataset's current state again (rows changed at or after `since`, when given).
 
+    With `dataset_id`, first `check_backfill` (the subscription must be an active one of it).
     The ledger entry's reason starts with `backfill` (and `since …`); `reason` follows it.
     """
+    if dataset_id is not None:
+        check_backfill(ctx, dataset_id, subscription_id, where=where)
     text = since.isoformat() if since is not None else None
     why = f"backfill since {text}" if text else "backfill"
     return _change(
