@@ -7,9 +7,9 @@ disagree. An agency asks only for itself and signs as its principal's label; a r
 the caller may not see is answered exactly like one that does not exist (404).
 
 The portal keeps one bus for its whole life, and the bus merges approved requests into
-its catalog's subscriptions only when it opens: `refresh_subscriptions` merges them again
+its catalog's subscriptions only when it opens: `refresh_subscriptions` does it again
 after an approval here (and before listing, for approvals made with the command line), so
-a new subscription shows without a restart.
+a new subscription shows, and one the state no longer approves leaves, without a restart.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from exchange.bus import Bus
 from exchange.catalog import Problem
 from exchange.portal import models
 from exchange.subscriptions import decisions, lifecycle
-from exchange.subscriptions.merge import with_requested
+from exchange.subscriptions.merge import requested_subscriptions
 from exchange.subscriptions.requests import (
     APPROVED,
     REJECTED,
@@ -64,15 +64,22 @@ class NotOpen(BadInput):
 
 
 def refresh_subscriptions(bus: Bus) -> None:
-    """Merge approved requests the bus's catalog does not hold yet into its subscriptions.
+    """Bring the bus's catalog in line with the approved requests in the state database.
 
-    Only when one is missing: the catalog is shared by every request the portal serves,
-    and adding keys is the one change other readers may notice mid-iteration.
+    A request approved since (here or by another process) joins; one left out now (its
+    statute or dataset gone, or a catalog file declaring its id) leaves, as it would at
+    the next `Bus.open`. The catalog is shared by every request the portal serves, so
+    the subscriptions are replaced by a new dict in one assignment, never changed in place:
+    a reader mid-iteration keeps the dict it started with.
     """
+    catalog = bus.catalog
     with bus.engine.connect() as conn:
-        approved = {r.id for r in list_requests(conn, status=APPROVED)}
-        if approved - set(bus.catalog.subscriptions):
-            with_requested(bus.catalog, conn)
+        wanted, _ = requested_subscriptions(catalog, list_requests(conn, status=APPROVED))
+    held = {s.id: s for s in catalog.subscriptions.values() if s.origin == "request"}
+    if {s.id: s for s in wanted} == held:
+        return
+    kept = {sid: s for sid, s in catalog.subscriptions.items() if s.origin != "request"}
+    catalog.subscriptions = {**kept, **{s.id: s for s in wanted}}
 
 
 def _needs_data_protection(bus: Bus, request: Request) -> bool:

@@ -181,6 +181,30 @@ def test_a_request_approved_with_the_command_line_shows_without_a_restart(client
     }
 
 
+def test_the_portal_drops_a_requested_subscription_the_state_no_longer_approves(copied):
+    """What `Bus.open` would leave out also leaves a running portal's catalog (no restart), and
+    the subscriptions are replaced, not changed in place, under readers holding the old dict."""
+    import dataclasses
+
+    from exchange.portal.access_requests import refresh_subscriptions
+
+    bus = copied.open()
+    try:
+        catalog_sub = bus.catalog.subscriptions["statistics.tax-income"]
+        gone = dataclasses.replace(catalog_sub, id="statistics.gone", origin="request")
+        bus.catalog.subscriptions["statistics.gone"] = gone  # approved once, not in the state now
+        before = bus.catalog.subscriptions
+        refresh_subscriptions(bus)
+        assert "statistics.gone" not in bus.catalog.subscriptions
+        assert "statistics.gone" in before, "a reader's dict must not change under it"
+        assert bus.catalog.subscriptions["statistics.tax-income"] is catalog_sub
+        unchanged = bus.catalog.subscriptions
+        refresh_subscriptions(bus)
+        assert bus.catalog.subscriptions is unchanged, "nothing to change: the same dict"
+    finally:
+        bus.close()
+
+
 def test_a_refused_request_names_every_reason_and_the_key_to_change_in_json(client):
     yesterday = (date.today() - timedelta(days=2)).isoformat()
     body = stat_request(fields=[*STAT_FIELDS, "postal_code"], purpose="HOUSING_ALLOWANCE", ends_on=yesterday)
