@@ -7,6 +7,9 @@ with a given set (the linter does), or which columns the kwargs name. One is Gov
 own, since GX has no rule across datasets: `expect_column_values_to_be_in_dataset_keys`
 (`column`, `dataset`, optional `key_field`): each non-null value must be a key the bus
 has staged for that other dataset. Its check needs the bus's key index (`needs_keys`).
+Another is GovBus's own because GX has no check-digit rule:
+`expect_column_values_to_have_valid_check_digit` (`column`, `algorithm`: luhn, verhoeff,
+iso7064_mod97_10 or weighted with `weights` and `modulus`; `contracts.check_digits`).
 
 Every expectation also accepts GX's `mostly` (0..1) and `meta` (a mapping). `mostly`
 never lets a bad row through: each unexpected row is still quarantined; it only decides
@@ -30,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from contracts import arrow_checks as checks
-from contracts import date_checks
+from contracts import check_digits, date_checks
 from contracts.model import NAME_PATTERN
 
 Validator = Callable[[Any], str | None]
@@ -67,7 +70,8 @@ def _regex(value: Any) -> str | None:
     if not isinstance(value, str):
         return "must be a regular expression string"
     try:
-        pc.match_substring_regex(pa.array([""], pa.string()), value)
+        # A null array compiles the pattern as well; pa.array([...]) would import pandas.
+        pc.match_substring_regex(pa.nulls(1, pa.string()), value)
     except pa.ArrowInvalid:
         return "is not a valid RE2 regular expression (no look-around or back-references)"
     return None
@@ -291,6 +295,16 @@ SUPPORTED_EXPECTATIONS: dict[str, ExpectationCompiler] = {
             columns_from=_no_columns,
             cross_check=_some_bound,
             level="batch",
+        ),
+        # GovBus's own (GX has no check-digit rule): see contracts.check_digits.
+        _compiler(
+            "expect_column_values_to_have_valid_check_digit",
+            check_digits.check_digit,
+            Param("algorithm", _one_of(*check_digits.ALGORITHMS), required=True),
+            Param("weights", check_digits.weights_problem),
+            Param("modulus", check_digits.modulus_problem),
+            cross_check=check_digits.check_digit_problem,
+            in_gx=False,
         ),
         # GovBus's own (GX has no cross-dataset rule): see contracts.stage_validation.
         _compiler(

@@ -71,7 +71,10 @@ def contract_json_schema() -> dict[str, Any]:
         "properties": {
             "type": {
                 "enum": names,
-                "description": "A Great Expectations 1.x expectation type (or GovBus's referential one).",
+                "description": (
+                    "A Great Expectations 1.x expectation type"
+                    " (or one of GovBus's own: in_dataset_keys, have_valid_check_digit)."
+                ),
             },
             "kwargs": {"type": "object"},
             "meta": {"type": "object"},

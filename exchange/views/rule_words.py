@@ -111,6 +111,20 @@ def _in_keys(kw: Mapping[str, Any]) -> str:
     return f"{kw['column']} is {of} (one the bus has staged)"
 
 
+_CHECK_DIGIT_NAMES = {
+    "luhn": "a Luhn check digit",
+    "verhoeff": "a Verhoeff check digit",
+    "iso7064_mod97_10": "an ISO 7064 mod 97-10 check",
+}
+
+
+def _check_digit(kw: Mapping[str, Any]) -> str:
+    scheme = _CHECK_DIGIT_NAMES.get(kw["algorithm"])
+    if scheme is None:
+        scheme = f"a mod {kw.get('modulus')} check (weights {_values(kw.get('weights', []))})"
+    return f"{kw['column']} is digits only with {scheme} that holds"
+
+
 _SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "expect_column_values_to_not_be_null": lambda kw: f"{kw['column']} is never empty",
     "expect_column_values_to_be_null": lambda kw: f"{kw['column']} is always empty",
@@ -131,6 +145,7 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "expect_column_values_to_be_dateutil_parseable": lambda kw: f"{kw['column']} reads as a date or time",
     "expect_table_row_count_to_be_between": _row_count,
     "expect_column_values_to_be_in_dataset_keys": _in_keys,
+    "expect_column_values_to_have_valid_check_digit": _check_digit,
 }
 """One sentence per supported expectation type (a test holds it to `SUPPORTED_EXPECTATIONS`)."""
 

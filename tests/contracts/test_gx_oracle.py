@@ -141,10 +141,14 @@ def _gx_result(batch: Any, kind: str, kwargs: dict[str, Any]) -> tuple[list[int]
 
 
 def test_every_supported_expectation_is_covered() -> None:
-    """Every GX expectation GovBus supports; GX has no referential rule to compare with."""
+    """Every GX expectation GovBus supports; GX has no referential or check-digit rule to compare
+    with (tests/contracts/test_check_digits.py compares that one with textbook implementations)."""
     in_gx = {kind for kind, compiler in SUPPORTED_EXPECTATIONS.items() if compiler.in_gx}
     assert {kind for kind, _ in CASES} == in_gx
-    assert set(SUPPORTED_EXPECTATIONS) - in_gx == {"expect_column_values_to_be_in_dataset_keys"}
+    assert set(SUPPORTED_EXPECTATIONS) - in_gx == {
+        "expect_column_values_to_be_in_dataset_keys",
+        "expect_column_values_to_have_valid_check_digit",
+    }
 
 
 def test_arrow_engine_flags_exactly_the_rows_gx_flags(gx_batch: Any) -> None:

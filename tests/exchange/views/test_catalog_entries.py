@@ -114,6 +114,10 @@ EXAMPLES = {
         {"column": "a", "dataset": "registry.residents", "key_field": "national_id"},
         "a is a national_id of dataset registry.residents (one the bus has staged)",
     ),
+    "expect_column_values_to_have_valid_check_digit": (
+        {"column": "a", "algorithm": "luhn"},
+        "a is digits only with a Luhn check digit that holds",
+    ),
 }
 
 
@@ -248,7 +252,8 @@ def test_json_has_the_documented_keys_in_order_and_csv_one_row_per_dataset():
         "purposes", "legal_bases", "consent_access", "subscribers",
     ]  # fmt: skip
     assert list(shaped["fields"][0]) == [
-        "name", "type", "nullable", "description", "classification", "tags", "reversible", "reversible_by",
+        "name", "type", "nullable", "description", "classification", "tags", "special_category",
+        "reversible", "reversible_by",
     ]  # fmt: skip
     assert list(shaped["legal_bases"][0]) == [
         "statute", "law", "recipient", "recipient_name", "purpose", "fields", "valid_from", "valid_until",
