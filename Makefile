@@ -76,6 +76,7 @@ test: lint browser
 
 bench: install
 	$(BIN)/python bench/exchange_bench.py
+	$(BIN)/python bench/memory_bench.py
 	$(BIN)/python bench/initial_load_bench.py
 	$(BIN)/python bench/contracts_bench.py
 	$(BIN)/python bench/consent_bench.py

@@ -52,10 +52,13 @@ def bucket_of(key: bytes) -> int:
     return int.from_bytes(key[:2], "big") >> (16 - BUCKET_BITS)
 
 
-def _keys(refs: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Distinct non-null refs as an (n, 32) uint8 array, decoded from hex without a row loop."""
+def _keys(refs: pa.Array | pa.ChunkedArray, *, distinct: bool = False) -> np.ndarray:
+    """Distinct non-null refs as an (n, 32) uint8 array, decoded from hex without a row loop.
+
+    `distinct`: the refs are already distinct and non-null (a dictionary), kept in order.
+    """
     values = refs.combine_chunks() if isinstance(refs, pa.ChunkedArray) else refs
-    unique = pc.drop_null(pc.unique(values.cast(pa.string())))
+    unique = values.cast(pa.string()) if distinct else pc.drop_null(pc.unique(values.cast(pa.string())))
     count = len(unique)
     if not count:
         return np.empty((0, KEY_BYTES), np.uint8)
@@ -92,6 +95,49 @@ def group(refs: pa.Array | pa.ChunkedArray) -> list[tuple[int, bytes]]:
         (int(buckets[lo]), data[lo * KEY_BYTES : hi * KEY_BYTES])
         for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True)
     ]
+
+
+class SubjectGroups:
+    """A batch's refs decoded once, so every subset of its rows groups without decoding again.
+
+    Why: one staged segment feeds several subscriptions, each delivering a different subset
+    of its rows (decisions, suppression). `group(refs.take(rows))` would find the distinct
+    refs and decode their hex once per subscription; this does it once per segment.
+    `of(rows)` returns exactly what `group` returns for those rows (same buckets, same
+    key order within a bucket: first occurrence among the rows), tested against it.
+    """
+
+    def __init__(self, refs: pa.Array | pa.ChunkedArray) -> None:
+        values = refs.combine_chunks() if isinstance(refs, pa.ChunkedArray) else refs
+        encoded = pc.dictionary_encode(values.cast(pa.string()))
+        self._keys = _keys(encoded.dictionary, distinct=True)  # distinct refs, first-occurrence order
+        buckets = (self._keys[:, 0].astype(np.int64) << 8 | self._keys[:, 1]) >> (16 - BUCKET_BITS)
+        self._buckets = buckets
+        # Row -> index of its ref among the distinct ones; -1 for a null ref.
+        self._ids = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        self.rows = len(values)
+
+    def of(self, rows: np.ndarray | None = None) -> list[tuple[int, bytes]]:
+        """`group` of the refs at `rows` (positions, ascending; None: every row)."""
+        ids = self._ids if rows is None else self._ids[rows]
+        ids = ids[ids >= 0]
+        if not len(ids):
+            return []
+        # Each distinct ref's first position among `rows` (len(ids): not among them).
+        first = np.full(len(self._keys), len(ids), np.int64)
+        np.minimum.at(first, ids, np.arange(len(ids), dtype=np.int64))
+        distinct = np.flatnonzero(first < len(ids))
+        # By bucket, then by first occurrence: `group`'s stable sort of the first-seen order.
+        order = np.argsort(self._buckets[distinct] * (len(ids) + 1) + first[distinct])
+        distinct = distinct[order]
+        buckets = self._buckets[distinct]
+        data = self._keys[distinct].tobytes()
+        starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
+        ends = np.r_[starts[1:], len(buckets)]
+        return [
+            (int(buckets[lo]), data[lo * KEY_BYTES : hi * KEY_BYTES])
+            for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True)
+        ]
 
 
 def index_rows(groups: list[tuple[int, bytes]], seq: int) -> list[dict[str, object]]:

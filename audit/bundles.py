@@ -37,8 +37,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.ledger.chain import ChainCheck, VerifyReport
 from audit.ledger.checkpoints import Checkpoint, checkpoint_signature_problem, read_checkpoints
+from audit.ledger.cosignatures import WitnessPolicy, cosignature_problems, read_cosignatures
 from audit.ledger.ledger import stored_rows
 from audit.ledger.tree import LedgerTree, read_leaves, verify_consistency
+from audit.notes import NoteKey, NoteSignature, parse_signature_line
 from audit.proofs import LEAF_RULE, entry_from_json, entry_json
 from audit.signatures import SigningKey, check_signature, load_trusted_keys, public_key_pem
 from govbus.errors import BadInput, GovBusError
@@ -82,8 +84,13 @@ def export_bundle(
     path: Path,
     public_keys: Mapping[str, Ed25519PublicKey],
     signing_key: SigningKey | None = None,
+    witnesses: WitnessPolicy | None = None,
 ) -> dict[str, Any]:
     """Write the ledger, its checkpoints and `public_keys` to the new folder `path`.
+
+    Each checkpoint line carries its signed note (`note`) and the witnesses' cosignature
+    lines recorded for it (`cosignatures`); with `witnesses`, the manifest states the
+    deployment's witness keys and required count (`witnesses`).
 
     Exports what is stored, tampered or not (verify separately). Returns the manifest.
     With `signing_key` (the CLI always passes the bus's), `manifest.sig` signs the
@@ -101,6 +108,7 @@ def export_bundle(
     _, leaves = read_leaves(conn)
     tree = LedgerTree(leaves)
     checkpoints = read_checkpoints(conn)
+    cosigned = read_cosignatures(conn)
     with (path / CHECKPOINTS).open("w", encoding="utf-8") as out:
         previous: Checkpoint | None = None
         for checkpoint in checkpoints:
@@ -108,6 +116,8 @@ def export_bundle(
             if previous is not None and 1 <= previous.tree_size <= checkpoint.tree_size <= tree.size:
                 proof = tree.consistency_proof(previous.tree_size, checkpoint.tree_size)
                 document["consistency"] = {"from": previous.number, "proof": [node.hex() for node in proof]}
+            if cosigned.get(checkpoint.number):
+                document["cosignatures"] = [line.line for line in cosigned[checkpoint.number]]
             out.write(_line(document))
             previous = checkpoint
     for key_id, public in sorted(public_keys.items()):
@@ -125,6 +135,8 @@ def export_bundle(
         "checkpoint_message": CHECKPOINT_MESSAGE,
         "files": {p.relative_to(path).as_posix(): _sha256(p) for p in files},
     }
+    if witnesses is not None:
+        manifest["witnesses"] = witnesses.to_json()
     if signing_key is not None:
         manifest["signed_by"] = signing_key.key_id
     text = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
@@ -172,11 +184,15 @@ def verify_bundle(
     path: Path,
     trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
     pin: Checkpoint | None = None,
+    witnesses: WitnessPolicy | None = None,
 ) -> BundleReport:
     """Check a bundle offline: files, chain, entry signatures, checkpoints and the tree.
 
     With `pin` (the newest checkpoint the auditor held before), the bundle must also
     extend it: not older, the same checkpoint under that number, the same root at its size.
+    Cosignatures are checked against `witnesses` (the auditor's own list), else against
+    the policy the bus-signed manifest states: a forged one, or a checkpoint with a note
+    and fewer valid cosignatures than required, is a checkpoint problem.
     """
     path = Path(path)
     if not path.is_dir():
@@ -204,17 +220,23 @@ def verify_bundle(
             file_problems.append(f"{ENTRIES} line {number}: not a ledger entry")
     checkpoints: list[Checkpoint] = []
     shipped: list[tuple[Checkpoint, Any]] = []
+    cosigned: dict[int, list[NoteSignature]] = {}
     for number, data in _json_lines(path / CHECKPOINTS, file_problems):
         try:
             checkpoint = Checkpoint.from_json(data)
-        except (KeyError, TypeError, ValueError, AttributeError):
+            lines = [parse_signature_line(str(text)) for text in data.get("cosignatures", ())]
+        except (KeyError, TypeError, ValueError, AttributeError, GovBusError):
             file_problems.append(f"{CHECKPOINTS} line {number}: not a checkpoint")
             continue
+        cosigned[checkpoint.number] = lines
         checkpoints.append(checkpoint)
         shipped.append((checkpoint, data.get("consistency")))
     # Uncovered deliveries are judged as of the export: the bundle is a snapshot.
     report = chain.finish(checkpoints, now=_exported_at(manifest))
     report.checkpoint_problems.extend(_shipped_consistency(shipped))
+    policy = witnesses if witnesses is not None else _manifest_witnesses(manifest, file_problems)
+    if policy is not None:
+        report.checkpoint_problems.extend(cosignature_problems(checkpoints, cosigned, policy))
     if pin is not None:
         report.checkpoint_problems.extend(
             pin_problems(pin, checkpoints, LedgerTree(chain.leaves), trusted_keys)
@@ -235,6 +257,22 @@ def _manifest_signature_problems(
         return [f"{MANIFEST_SIG}: missing: the manifest is not signed (removed, or an old export)"]
     check = check_signature(public_keys, manifest.get("signed_by"), signature, text)
     return [f"{MANIFEST_SIG}: {problem}" for problem in check.problems]
+
+
+def _manifest_witnesses(manifest: Mapping[str, Any], problems: list[str]) -> WitnessPolicy | None:
+    """The witness policy the (bus-signed) manifest states, or None when it states none."""
+    block = manifest.get("witnesses")
+    if block is None:
+        return None
+    try:
+        keys = tuple(NoteKey.from_vkey(str(text), where=f"{MANIFEST} witnesses") for text in block["keys"])
+        required = block["required"]
+        if not isinstance(required, int):
+            raise TypeError
+    except (GovBusError, KeyError, TypeError):
+        problems.append(f"{MANIFEST}: witnesses is malformed")
+        return None
+    return WitnessPolicy("", keys, required)
 
 
 def _exported_at(manifest: Mapping[str, Any]) -> datetime | None:

@@ -10,6 +10,12 @@ or `~` for null; the fields are concatenated with no separator. The length prefi
 the encoding unambiguous whatever the values hold. The column *names* are not part of a
 leaf: a ledger entry that records a root must also record the field list.
 Leaf hash = SHA-256(0x00 || record bytes); node = SHA-256(0x01 || left || right).
+
+How it is computed (not what): column by column, never a Python object per record. With
+the C batch hasher (`govbus.batch_hashing`), integers, decimals (precision <= 18, scale
+<= 6), timestamps and dates are written as text straight from their value buffers
+(`_native_text`), the same bytes as the cast, which the other types and the pure-Python
+path still use; tests/audit/test_merkle_text.py and the spec vectors hold the two equal.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import hashlib
 from collections.abc import Sequence
 from types import ModuleType
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -58,6 +65,8 @@ def _raw_values(column: pa.Array | pa.ChunkedArray, name: str) -> pa.Array:
             where=f"column {name}",
             hint="flatten the column before delivery",
         )
+    if (text := _native_text(values, kind)) is not None:
+        return text
     try:
         if (
             pa.types.is_binary(kind)
@@ -71,6 +80,49 @@ def _raw_values(column: pa.Array | pa.ChunkedArray, name: str) -> pa.Array:
         return values.cast(pa.large_string()).cast(_BYTES)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise BadInput(f"column of type {kind} cannot be written as text", where=f"column {name}") from exc
+
+
+_FRACTION_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+_INT64_MAX = 2**63 - 1
+
+
+def _native_text(values: pa.Array, kind: pa.DataType) -> pa.Array | None:
+    """The text a cast to string writes, from the value buffer by the C helper; None when it
+    does not apply (no extension, a type or value it leaves to pyarrow's cast).
+
+    Same bytes as `values.cast(pa.large_string())` for what it accepts: integers, decimal128
+    of precision <= 18 and scale 0..6 (plain notation, which pyarrow uses up to scale 6),
+    timezone-less timestamps and date32 of the years 1..9999 (tests/audit/test_merkle_text.py).
+    """
+    native = batch_hashing.native
+    if native is None or not hasattr(native, "int_text") or values.offset or not len(values):
+        return None
+    count = len(values)
+    if pa.types.is_integer(kind):
+        if pa.types.is_uint64(kind) and (pc.max(values).as_py() or 0) > _INT64_MAX:
+            return None
+        ints = values if pa.types.is_int64(kind) else values.cast(pa.int64())
+        if ints.offset:
+            return None
+        data, offsets = native.int_text(ints.buffers()[1], count, 0)
+    elif pa.types.is_decimal128(kind) and kind.precision <= 18 and 0 <= kind.scale <= 6:
+        # The unscaled value is the low little-endian word of each 16-byte decimal.
+        words = np.frombuffer(values.buffers()[1], np.int64, 2 * count)[0::2]
+        data, offsets = native.int_text(np.ascontiguousarray(words), count, kind.scale)
+    elif (pa.types.is_timestamp(kind) and kind.tz is None) or pa.types.is_date32(kind):
+        date_only = pa.types.is_date32(kind)
+        digits = 0 if date_only else _FRACTION_DIGITS[kind.unit]
+        data = native.time_text(values.buffers()[1], count, digits, date_only)
+        if data is None:
+            return None
+        width = len(data) // count
+        offsets = np.arange(0, (count + 1) * width, width, dtype=np.int64)
+    else:
+        return None
+    validity = values.buffers()[0] if values.null_count else None
+    return pa.Array.from_buffers(
+        _BYTES, count, [validity, pa.py_buffer(offsets), pa.py_buffer(data)], null_count=values.null_count
+    )
 
 
 def _column_parts(column: pa.Array | pa.ChunkedArray, name: str) -> tuple[pa.Array, pa.Array]:
@@ -116,6 +168,28 @@ def record_leaf_hashes(table: pa.Table) -> list[bytes]:
         return [block[i : i + 32] for i in range(0, len(block), 32)]
     sha256 = hashlib.sha256
     return [sha256(row).digest() for row in canonical_records(table).to_pylist()]
+
+
+def record_leaf_block(table: pa.Table) -> bytes:
+    """Every row's leaf hash, 32 bytes each in row order, back to back (b"" for no rows).
+
+    For a caller that needs both the root (`block_merkle_root`) and the leaves themselves
+    (a manifest's sorted leaves): the records are hashed once.
+    """
+    if table.num_rows == 0:
+        return b""
+    if (native := batch_hashing.native) is not None:
+        return _leaf_block(native, table)
+    return b"".join(record_leaf_hashes(table))
+
+
+def block_merkle_root(block: bytes) -> str:
+    """`merkle_root` of a `record_leaf_block` (hex; the empty tree for b"")."""
+    if not block:
+        return _EMPTY_ROOT
+    if (native := batch_hashing.native) is not None:
+        return native.tree_root(block).hex()
+    return _root([block[i : i + 32] for i in range(0, len(block), 32)]).hex()
 
 
 def record_merkle_root(table: pa.Table) -> str:

@@ -16,7 +16,14 @@ from sqlalchemy.dialects import mysql
 
 from govbus.sqltypes import UtcDateTime
 
-__all__ = ["AUDIT_METADATA", "access_index", "ledger", "ledger_checkpoints", "ledger_tiles"]
+__all__ = [
+    "AUDIT_METADATA",
+    "access_index",
+    "ledger",
+    "ledger_checkpoints",
+    "ledger_cosignatures",
+    "ledger_tiles",
+]
 
 AUDIT_METADATA = sa.MetaData()
 
@@ -48,6 +55,24 @@ ledger_checkpoints = sa.Table(
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("key_id", sa.String(16), nullable=False),
     sa.Column("signature", sa.String(128), nullable=False),  # hex Ed25519 over the message
+    # The C2SP signed note (migration 0009; null on checkpoints taken before): its origin
+    # line (also the key name) and the base64 value of the bus's note signature line.
+    sa.Column("origin", sa.String(255), nullable=True),
+    sa.Column("note_signature", sa.String(128), nullable=True),
+)
+
+# Witnesses' cosignatures (C2SP tlog-cosignature v1) of checkpoints' notes, recorded by
+# the operator with `govbus audit witness add` after checking them against the
+# catalog's witness keys (migration 0009). Append-only; a verifier re-checks each.
+ledger_cosignatures = sa.Table(
+    "ledger_cosignatures",
+    AUDIT_METADATA,
+    sa.Column("checkpoint_number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("witness", sa.String(255), primary_key=True),  # the witness's key name
+    sa.Column("key_hash", sa.String(8), primary_key=True),  # hex 4-byte key hash
+    sa.Column("cosigned_at", sa.BigInteger, nullable=False),  # the witness's Unix time (signed)
+    sa.Column("signature", sa.String(128), nullable=False),  # base64 value of the signature line
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
 )
 
 # Tiles of the ledger's RFC 6962 tree (audit.ledger.tiles): row (height, tile_index)

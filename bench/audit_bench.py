@@ -5,8 +5,8 @@ Three measurements, each step in its own process (peak RSS = VmHWM of that step)
 1. Audit share of a delivery: exchange_bench's 1,000,000 generated tax.income rows are
    staged once; then each subscription is delivered from a fresh copy of that staged
    home, alternately with the audit work on and off, --repeats times each. "Off"
-   replaces the per-record audit work by no-ops (`audit.record_merkle_root`, and
-   `audit.group_subject_refs`, so the index gets no rows); the ledger entry is still
+   replaces the per-record audit work by no-ops (`audit.record_leaf_block`, and
+   `SharedPiece.groups_of`, so the index gets no rows); the ledger entry is still
    written. Share = (median on - median off) / median on; target ≤ 20 %. The part
    columns are thread times of the fastest "on" run (they overlap the sink's work). The
    audit refs themselves are HMACs computed once at stage time, shared with consent
@@ -87,17 +87,19 @@ def child_stage(bus: Any, _arg: str) -> dict[str, Any]:
 
 def child_deliver(bus: Any, arg: str) -> dict[str, Any]:
     """Deliver one subscription with the audit work on (timed by part) or off (no-ops)."""
-    from exchange.run import deliver
+    from exchange.run import shared_piece
 
     sub_id, mode = arg.split(",")
     spent: Counter[str] = Counter()
     if mode == "off":
-        audit.record_merkle_root = lambda table: "0" * 64  # type: ignore[assignment]
-        audit.group_subject_refs = lambda refs: []  # type: ignore[assignment]
+        # No leaves: the root is the empty tree's; a table sink's manifest hashes its own.
+        audit.record_leaf_block = lambda table: None  # type: ignore[assignment]
+        shared_piece.SharedPiece.groups_of = lambda self, rows: []  # type: ignore[method-assign]
     else:
-        _timed(audit, "record_merkle_root", spent, "merkle")
-        _timed(deliver, "subject_refs", spent, "refs", caller="_send")
-        _timed(audit, "group_subject_refs", spent, "index")
+        _timed(audit, "record_leaf_block", spent, "merkle")
+        _timed(audit, "block_merkle_root", spent, "merkle")
+        _timed(type(bus.register), "subject_refs", spent, "refs")
+        _timed(shared_piece.SharedPiece, "groups_of", spent, "index")
         _timed(audit, "write_access_index", spent, "index")
         _timed(type(bus.ledger), "append", spent, "ledger")
     t0 = time.perf_counter()

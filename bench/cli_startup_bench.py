@@ -1,4 +1,4 @@
-"""`make bench`: how long `govbus --help` and `govbus status` take to start, against a baseline.
+"""`make bench`: how long `govbus --help`, `status` and `catalog list` take, against a baseline.
 
 Every command, `--help` included, is a fresh process that imports the command line.
 Each measurement here is the wall time of one such process: `govbus --help`,
@@ -42,6 +42,7 @@ COMMANDS: dict[str, list[str]] = {
     "python -c pass": [sys.executable, "-c", "pass"],
     "govbus --help": [*GOVBUS, "--help"],
     "govbus status": [*GOVBUS, "status"],
+    "govbus catalog list": [*GOVBUS, "catalog", "list"],
 }
 
 
@@ -102,7 +103,7 @@ def main() -> None:
             print(f"CLI start-up, {mode} (median of {args.runs} fresh processes):")
             for name, seconds in medians.items():
                 ratio = "" if name == "python -c pass" else f"  ({seconds / base:.0f}x the baseline)"
-                print(f"  {name:15} {seconds:6.3f} s{ratio}")
+                print(f"  {name:19} {seconds:6.3f} s{ratio}")
             print(f"  govbus status on a new home (migrates, makes keys): {fresh:.2f} s")
             result[mode] = {"medians": medians, "all": times, "first_status_seconds": fresh}
     (OUT / "cli_startup.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -1,20 +1,24 @@
-"""SqlSink throughput: rows/s and peak RSS per database and mode, against bare-driver baselines.
+"""SqlSink throughput: rows/s and peak RSS per database and mode, against each database's raw floor.
 
 Writes N generated rows (11 columns: strings, an int, three decimal(14,2), a nullable bool,
 a UTC timestamp, a date) in batches of 100,000 — what `govbus deliver` hands a sink — and
 measures each case in its own process (peak RSS = that process's VmHWM):
 
 * SqlSink upsert into an empty table, upsert of the same rows again (every row an
-  update), and append; on SQLite, PostgreSQL and MariaDB.
-* Baselines in the same run, on the same rows and table definition, with the input
-  already converted to what the driver takes (that conversion is NOT timed, so the
-  baselines are a floor, not a typical program):
+  update), and append; on SQLite, PostgreSQL and MariaDB. SQLite and PostgreSQL write
+  through ADBC from Arrow (`connectors/sql/adbc_writer.py`); "DBAPI …" is the same sink
+  with `arrow_native = False` (executemany of tuples, CSV COPY), the path before it.
+* Raw floors in the same run, on the same rows and table definition, with the input
+  already converted to what the driver takes (that conversion is NOT timed, so they are
+  a floor, not a typical program); "vs floor" divides rows/s by the floor's, "(CPU)" the
+  floor's CPU seconds by the case's (client plus the case's own PostgreSQL sessions, read
+  from /proc by application_name; the sink's work only, Parquet reading excluded):
   - SQLite: sqlite3 `executemany` of ready tuples, same upsert statement;
-  - PostgreSQL: psycopg COPY `write_row` of ready tuples straight into the table (raw
-    COPY), and the same into a TEMP table followed by `INSERT … SELECT … ON CONFLICT`
-    per batch (raw COPY-staged upsert); also COPY of the CSV text SqlSink sends, rendered
-    beforehand (the server's own floor for this table);
+  - PostgreSQL: the server's COPY of ready CSV text (what the CSV path sends, rendered
+    beforehand) straight into the table, and the same into a TEMP table followed by
+    `INSERT … SELECT … ON CONFLICT` per batch (raw CSV-staged upsert);
   - MariaDB: pymysql `executemany` of ready tuples, same upsert statement.
+* dlt (not a dependency) on the same rows when it is installed: `merge` on the key.
 
 Servers come from GOVBUS_TEST_POSTGRES_URL / GOVBUS_TEST_MARIADB_URL (cases skipped when
 unset). MariaDB gets `--mariadb-rows` (default 200,000): its executemany path is slower.
@@ -25,6 +29,7 @@ Usage: python bench/sql_sink_bench.py [--rows N] [--mariadb-rows N] [--only sqli
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -97,6 +102,24 @@ def batches(path: str, limit: int) -> Any:
         yield table
 
 
+def server_cpu(engine: Any, application: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends of `application` (a local server:
+    read from /proc; NaN where it cannot be read). Wall time on a shared machine mostly
+    measures the neighbours; CPU seconds, client plus server, measure the work."""
+    with engine.connect() as conn:
+        pids = conn.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %(a)s", {"a": application}
+        ).scalars()
+        total = 0.0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return float("nan")
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def run_case(case: str, url: str, path: str, limit: int) -> dict[str, Any]:
     """Time one case; the table is created (by SqlSink, 1 row, then emptied) outside the timing."""
     import sqlalchemy as sa
@@ -107,36 +130,47 @@ def run_case(case: str, url: str, path: str, limit: int) -> dict[str, Any]:
     schema = pq.read_schema(path)
     table = f"bench_{uuid.uuid4().hex[:10]}"
     mode = "append" if case.endswith("append") else "upsert"
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "postgresql":  # name the case's own sessions, to read their CPU
+        url = sa.make_url(url).update_query_dict({"application_name": table}).render_as_string(False)
     sink = SqlSink(url, table, key_fields=KEYS, schema=schema, mode=mode)
+    sink.arrow_native = case.startswith("govbus")  # read once, at the first write
     first = next(batches(path, 1))
     sink.write("setup", first)
-    engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"DELETE FROM {table}")
         if mode == "append":
             conn.exec_driver_sql("DELETE FROM govbus_sink_batches")
     dialect = engine.dialect.name
-    seconds = 0.0
+    seconds = cpu = 0.0
     try:
-        if case.startswith("govbus"):
+        if case == "dlt merge":
+            seconds, count = run_dlt(url, dialect, table, path, limit)
+            cpu = float("nan")  # dlt works in threads and processes of its own
+        elif case.startswith(("govbus", "DBAPI")):
             rounds = 2 if case == "govbus upsert again" else 1
             for round_ in range(rounds):
-                t0 = time.perf_counter()
+                seconds = cpu = 0.0  # the last round: "again" times updates only
+                server0 = server_cpu(engine, table) if dialect == "postgresql" else 0.0
                 for i, data in enumerate(batches(path, limit)):
+                    t0, c0 = time.perf_counter(), time.process_time()  # the sink's work, not Parquet's
                     sink.write(f"b{round_}-{i}", data)
-                seconds = time.perf_counter() - t0  # the last round: "again" times updates only
+                    seconds += time.perf_counter() - t0
+                    cpu += time.process_time() - c0
+                if dialect == "postgresql":
+                    cpu += server_cpu(engine, table) - server0
         else:
-            sql = sink._statements()  # the same statement text the sink uses
-            raw = engine.raw_connection()
+            sql = sink._statements()  # the same statement text the sink's DBAPI path uses
+            raw_engine = sa.create_engine(url)
+            raw = raw_engine.raw_connection()
+            server0 = server_cpu(engine, table) if dialect == "postgresql" else 0.0
             for data in batches(path, limit):
-                if case == "raw COPY of ready CSV":
+                if dialect == "postgresql":
                     rows = list(csv_chunks(wire_table(data, dialect), sink.copy_rows))
-                elif dialect == "postgresql":
-                    rows = list(zip(*(data[name].to_pylist() for name in data.column_names), strict=True))
                 else:
                     wire = wire_table(data, dialect)
                     rows = list(zip(*(wire[name].to_pylist() for name in wire.column_names), strict=True))
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 cursor = raw.cursor()
                 if case == "raw executemany":
                     cursor.executemany(sql["insert"], rows)
@@ -144,22 +178,23 @@ def run_case(case: str, url: str, path: str, limit: int) -> dict[str, Any]:
                     with cursor.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as copy:
                         for text in rows:
                             copy.write(memoryview(text))
-                elif case == "raw COPY":
-                    with cursor.copy(f"COPY {table} FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row(row)
-                else:  # raw COPY-staged upsert
+                else:  # raw CSV-staged upsert
                     cursor.execute(sql["stage"])
-                    with cursor.copy("COPY govbus_staging FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row(row)
+                    with cursor.copy("COPY govbus_staging FROM STDIN (FORMAT csv)") as copy:
+                        for text in rows:
+                            copy.write(memoryview(text))
                     cursor.execute(sql["merge"])
                 raw.commit()
                 cursor.close()
                 seconds += time.perf_counter() - t0
+                cpu += time.process_time() - c0
+            if dialect == "postgresql":
+                cpu += server_cpu(engine, table) - server0
             raw.close()
-        with engine.connect() as conn:
-            count = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar()
+            raw_engine.dispose()
+        if case != "dlt merge":  # dlt writes into its own dataset: it counted what it was given
+            with engine.connect() as conn:
+                count = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar()
     finally:
         sink.close()
         with engine.begin() as conn:
@@ -167,26 +202,53 @@ def run_case(case: str, url: str, path: str, limit: int) -> dict[str, Any]:
             if mode == "append":
                 conn.exec_driver_sql("DROP TABLE IF EXISTS govbus_sink_batches")
         engine.dispose()
-    return {"seconds": seconds, "rows": count, "peak_mib": peak_mib()}
+    if dialect not in ("sqlite", "postgresql"):
+        cpu = float("nan")  # one server process for every session: its share cannot be read
+    return {"seconds": seconds, "cpu": cpu, "rows": count, "peak_mib": peak_mib()}
+
+
+def run_dlt(url: str, dialect: str, table: str, path: str, limit: int) -> tuple[float, int]:
+    """dlt's `merge` on the key, batch by batch, into its own dataset on the same database.
+
+    dlt is not a GovBus dependency: this runs only where it is installed.
+    """
+    import dlt  # type: ignore[import-not-found]
+
+    if dialect == "postgresql":
+        destination = dlt.destinations.postgres(url.replace("+psycopg", ""))
+    else:
+        destination = dlt.destinations.sqlalchemy(url)
+    pipeline = dlt.pipeline(
+        pipeline_name=table,
+        destination=destination,
+        dataset_name=f"{table}_dlt",
+        pipelines_dir=str(OUT / "dlt"),
+    )
+    rows, t0 = 0, time.perf_counter()
+    for data in batches(path, limit):
+        pipeline.run(data, table_name=table, write_disposition="merge", primary_key=KEYS)
+        rows += data.num_rows
+    return time.perf_counter() - t0, rows
 
 
 # -- the driver ----------------------------------------------------------------------------
 
 CASES = {
-    "sqlite": ["raw executemany", "govbus upsert", "govbus upsert again", "govbus append"],
+    "sqlite": ["raw executemany", "govbus upsert", "govbus upsert again", "govbus append", "DBAPI upsert"],
     "postgresql": [
         "raw COPY of ready CSV",
-        "raw COPY",
         "govbus append",
-        "raw COPY-staged upsert",
+        "DBAPI append",
+        "raw CSV-staged upsert",
         "govbus upsert",
         "govbus upsert again",
     ],
     "mariadb": ["raw executemany", "govbus upsert", "govbus upsert again", "govbus append"],
 }
-BASELINE_OF = {
-    "govbus append": ("raw COPY", "raw executemany"),
-    "govbus upsert": ("raw COPY-staged upsert", "raw executemany"),
+# The floor each case is divided by: the first of these measured in the same run.
+FLOOR_OF = {
+    "append": ("raw COPY of ready CSV", "raw executemany"),
+    "upsert": ("raw CSV-staged upsert", "raw executemany"),
 }
 
 
@@ -207,8 +269,16 @@ def main() -> None:
     t0 = time.perf_counter()
     generate(source, args.rows)
     print(f"generated {args.rows:,} rows in {time.perf_counter() - t0:.1f} s")
-    header = f"{'database':11} {'case':24} {'rows':>9} {'seconds':>8} {'rows/s':>10} {'peak MiB':>9}"
-    print(f"\n{header} {'vs raw':>7}")
+    print(
+        "\nseconds: wall time of the sink's (or floor's) work; CPU s: its CPU time, client plus"
+        "\nPostgreSQL's server sessions (SQLite runs in-process; MariaDB's server share cannot be"
+        "\nread). On a shared machine wall time mostly measures the neighbours: compare CPU."
+    )
+    header = (
+        f"{'database':11} {'case':24} {'rows':>9} {'seconds':>8} {'rows/s':>10} {'CPU s':>7} {'peak MiB':>9}"
+    )
+    print(f"\n{header} {'vs floor':>8} {'(CPU)':>6}  floor")
+    has_dlt = importlib.util.find_spec("dlt") is not None
     for dialect in args.only.split(","):
         if dialect == "sqlite":
             url = f"sqlite:///{OUT / 'bench.db'}"
@@ -220,18 +290,26 @@ def main() -> None:
                 continue
         limit = args.mariadb_rows if dialect == "mariadb" else args.rows
         rates: dict[str, float] = {}
-        for case in CASES[dialect]:
+        cpus: dict[str, float] = {}
+        for case in CASES[dialect] + (["dlt merge"] if has_dlt else []):
             result = run_subprocess(case, url, source, limit)
             rate = result["rows"] / result["seconds"]
-            rates[case] = rate
-            base = next(
-                (rates[b] for b in BASELINE_OF.get(case.removesuffix(" again"), ()) if b in rates), None
-            )
-            ratio = f"{rate / base:7.2f}" if base and not case.endswith("again") else ""
+            rates[case], cpus[case] = rate, result["cpu"]
+            mode = "append" if case.endswith("append") else "upsert"
+            floor = next((b for b in FLOOR_OF[mode] if b in rates), None)
+            ratio = ""
+            if floor and floor != case:
+                by_cpu = cpus[floor] / result["cpu"] if result["cpu"] > 0 else float("nan")
+                ratio = f"{rate / rates[floor]:8.2f} {by_cpu:6.2f}  {floor}"
             print(
                 f"{dialect:11} {case:24} {result['rows']:9,} {result['seconds']:8.2f} {rate:10,.0f}"
-                f" {result['peak_mib']:9.0f} {ratio}"
+                f" {result['cpu']:7.2f} {result['peak_mib']:9.0f} {ratio}"
             )
+        if "dlt merge" in rates:
+            for case in ("govbus upsert", "govbus append"):
+                print(f"{dialect:11} {case} is {rates[case] / rates['dlt merge']:.2f}x dlt merge")
+        else:
+            print(f"{dialect:11} dlt: not installed")
 
 
 def run_subprocess(case: str, url: str, source: Path, limit: int) -> dict[str, Any]:

@@ -80,3 +80,44 @@ class Sink(Protocol):
     def close(self) -> None:
         """Release connections; the sink is not used afterwards."""
         ...
+
+
+@dataclass(frozen=True)
+class DeliveryManifest:
+    """A signed delivery manifest handed to a sink to keep where its recipient can check it.
+
+    Built and signed by the bus (`consent.sign_manifest`); the sink only stores it.
+    `data` is the exact manifest JSON the raw 64-byte Ed25519 `signature` covers: a sink
+    stores both byte for byte. `names` are the file names a folder-like store uses:
+    (manifest, signature, public key). For rows in a table, `sorted_leaves` holds the
+    batch's record leaf hashes (32 bytes each, ascending) whose RFC 6962 root the manifest
+    signs as `records_sorted_root`, and `arrow_schema` the delivered schema (Arrow IPC),
+    so the rows a table holds can be re-hashed and matched later.
+    """
+
+    batch_id: str
+    key_id: str
+    data: bytes
+    signature: bytes
+    public_key_pem: bytes
+    names: tuple[str, str, str]
+    rows: int = 0
+    sorted_root: str | None = None
+    sorted_leaves: bytes = b""
+    arrow_schema: bytes = b""
+
+
+@runtime_checkable
+class ManifestStore(Protocol):
+    """A sink that keeps the signed manifest of each batch beside what it delivered (optional).
+
+    The exchange calls `write_manifest` after `write` returned for the same batch id.
+    Contract: idempotent per batch id (a retry replaces the batch's manifest, never adds
+    a second one), durable when it returns, and the stored bytes equal `manifest.data`
+    and `manifest.signature` exactly. Returns where it went (redacted, no secret).
+    A sink without this capability gets no manifest unless it writes local files.
+    """
+
+    def write_manifest(self, manifest: DeliveryManifest) -> str:
+        """Store `manifest` for its batch; return its location."""
+        ...

@@ -45,45 +45,48 @@ and raises `govbus.errors` exceptions. Built-in names take precedence over plug-
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import Sink, Source
-from connectors.credentials import sql_settings
-from connectors.files.bounds import DEFAULT_FIELD_BYTES, Limits
 from connectors.files.confinement import PathRules
-from connectors.files.kinds import FILE_CONNECTORS, is_drop_folder, make_file_sink, make_file_source
-from connectors.files.parquet import ParquetSink, ParquetSource
-from connectors.mainframe.fixed_width import SETTINGS as FIXED_WIDTH_SETTINGS
-from connectors.mainframe.fixed_width import fixed_width_source
-from connectors.rest.sink import RestSink
-from connectors.rest.source import RestSource
-from connectors.sftp.kinds import SFTP_SINKS, SFTP_SOURCES, make_sftp_sink, make_sftp_source
-from connectors.sql.engine import check_identifier, check_identifiers, split_table_name
-from connectors.sql.sink import SqlSink, check_sink_target
-from connectors.sql.source import SqlSource
 from govbus.errors import BadConfiguration
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import sqlalchemy as sa
+
+    from connectors.files.bounds import Limits
 
 ENTRY_POINT_GROUP = "govbus.connectors"
 
-_SOURCE_SETTINGS = {"sql": ("url", "table"), "parquet": ("path",), "fixed_width": FIXED_WIDTH_SETTINGS}
+# The built-in kinds by name. A kind's module (and what it needs: SQLAlchemy, httpx,
+# paramiko, fastavro...) is imported when a connector of that kind is made or checked,
+# never at import: a command that opens one SQL source does not load the SFTP client.
+# tests/connectors/test_registry_kinds.py checks these names against the kinds' modules.
+FILE_KINDS = ("avro", "csv", "jsonl")  # connectors.files.kinds.FILE_CONNECTORS
+SFTP_SOURCE_KINDS = ("sftp_csv", "sftp_jsonl", "sftp_avro", "sftp_parquet", "sftp_fixed_width")
+SFTP_SINK_KINDS = ("sftp_csv", "sftp_jsonl", "sftp_avro", "sftp_parquet")  # connectors.sftp.kinds
+
+_SOURCE_SETTINGS = {"sql": ("url", "table"), "parquet": ("path",)}
 _SINK_SETTINGS = {"sql": ("url", "table"), "parquet": ("directory",)}
 _OPTIONAL_SOURCE_SETTINGS = {"sql": ("max_field_bytes",), "parquet": ("max_field_bytes",)}
 _OPTIONAL_SINK_SETTINGS = {"sql": ("mode",)}  # mode: upsert (default) | append
 # Settings naming a local file or folder, by connector; `archive_directory` is relative
 # to `directory`. sftp_* folders are on the server: only a local copybook is local.
 _PATHS = {
-    **{kind: ("directory", "archive_directory", "path") for kind in (*FILE_CONNECTORS, "parquet")},
+    **{kind: ("directory", "archive_directory", "path") for kind in (*FILE_KINDS, "parquet")},
     "fixed_width": ("path", "directory", "archive_directory", "copybook"),
     "sftp_fixed_width": ("copybook",),
 }
-_OWN_SETTINGS = {"rest"}  # built-ins that validate their own settings (connectors.rest.settings)
+# Built-ins that validate their own settings (connectors.rest.settings,
+# connectors.mainframe.fixed_width.SETTINGS).
+_OWN_SETTINGS = {"rest", "fixed_width"}
+_COPYBOOK_KINDS = {"fixed_width", "sftp_fixed_width"}
 _PRINTABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -94,14 +97,24 @@ def make_source(
     connector = _connector(settings)
     keys = tuple(key_fields)
     if connector == "fixed_width":  # validates its own settings (path or directory, copybook, ...)
+        from connectors.mainframe.fixed_width import fixed_width_source
+
         return fixed_width_source(settings, key_fields=keys, cursor_field=cursor_field)
-    if is_drop_folder(settings):  # csv, jsonl, avro, parquet by directory: validated there
+    if _is_drop_folder(settings):  # csv, jsonl, avro, parquet by directory: validated there
+        from connectors.files.kinds import make_file_source
+
         return make_file_source(settings)
-    if connector in SFTP_SOURCES:  # drop folders on an SFTP server: validated there
+    if connector in SFTP_SOURCE_KINDS:  # drop folders on an SFTP server: validated there
+        from connectors.sftp.kinds import make_sftp_source
+
         return make_sftp_source(settings, key_fields=keys)
     if connector == "rest":
+        from connectors.rest.source import RestSource
+
         return RestSource.from_settings(settings, key_fields=keys, cursor_field=cursor_field)
     if connector == "sql":  # the secret is read now: url_env, password_env or conn_id → url
+        from connectors.credentials import sql_settings
+
         settings = sql_settings(settings)
     if connector in _SOURCE_SETTINGS:
         optional = _OPTIONAL_SOURCE_SETTINGS.get(connector, ())
@@ -109,6 +122,8 @@ def make_source(
         cursor_fields = None if cursor_field is None else (cursor_field,)
         limits = _limits(values)
         if connector == "sql":
+            from connectors.sql.source import SqlSource
+
             return SqlSource(
                 values["url"],
                 values["table"],
@@ -116,6 +131,8 @@ def make_source(
                 cursor_fields=cursor_fields,
                 max_field_bytes=limits.max_field_bytes,
             )
+        from connectors.files.parquet import ParquetSource
+
         return ParquetSource(values["path"], cursor_fields=cursor_fields, key_fields=keys, limits=limits)
     factory = _plugin(connector, _SOURCE_SETTINGS)
     source = factory(settings, role="source", key_fields=keys, cursor_field=cursor_field)
@@ -126,20 +143,32 @@ def make_sink(settings: Mapping[str, Any], *, key_fields: Sequence[str], schema:
     """A sink for `settings` writing batches of `schema`, upserting by `key_fields`."""
     connector = _connector(settings)
     keys = tuple(key_fields)
-    if connector in FILE_CONNECTORS:  # csv, jsonl, avro files: validated there
+    if connector in FILE_KINDS:  # csv, jsonl, avro files: validated there
+        from connectors.files.kinds import make_file_sink
+
         return make_file_sink(settings)
-    if connector in SFTP_SINKS:  # files on an SFTP server: validated there
+    if connector in SFTP_SINK_KINDS:  # files on an SFTP server: validated there
+        from connectors.sftp.kinds import make_sftp_sink
+
         return make_sftp_sink(settings)
     if connector == "rest":
+        from connectors.rest.sink import RestSink
+
         return RestSink.from_settings(settings, key_fields=keys, schema=schema)
     if connector == "sql":  # the secret is read now: url_env, password_env or conn_id → url
+        from connectors.credentials import sql_settings
+
         settings = sql_settings(settings)
     if connector in _SINK_SETTINGS:
         optional = _OPTIONAL_SINK_SETTINGS.get(connector, ())
         values = _settings(settings, connector, _SINK_SETTINGS[connector], optional)
         if connector == "sql":
+            from connectors.sql.sink import SqlSink
+
             mode = values.get("mode", "upsert")
             return SqlSink(values["url"], values["table"], key_fields=keys, schema=schema, mode=mode)
+        from connectors.files.parquet import ParquetSink
+
         return ParquetSink(values["directory"])
     factory = _plugin(connector, _SINK_SETTINGS)
     sink = factory(settings, role="sink", key_fields=keys, schema=schema)
@@ -148,6 +177,8 @@ def make_sink(settings: Mapping[str, Any], *, key_fields: Sequence[str], schema:
 
 def _limits(values: Mapping[str, Any]) -> Limits:
     """The `max_field_bytes` of a sql or parquet source (the default when not given)."""
+    from connectors.files.bounds import DEFAULT_FIELD_BYTES, Limits
+
     value = values.get("max_field_bytes", DEFAULT_FIELD_BYTES)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise BadConfiguration("must be a positive whole number of bytes", where="max_field_bytes")
@@ -180,6 +211,17 @@ def confine_settings(settings: Mapping[str, Any], rules: PathRules) -> dict[str,
             confined[name] = str(rules.place(settings[name], name, relative_to=folder))
         else:
             confined[name] = str(rules.place(settings[name], name))
+    library = settings.get("copybook_library")
+    if library is not None and "copybook" in confined and str(settings.get("connector")) in _COPYBOOK_KINDS:
+        # COPY members are read from these folders too: each must lie inside the roots
+        # (relative ones resolve from the copybook's folder, as the compiler's search does).
+        folders = [library] if isinstance(library, str | os.PathLike) else library
+        if isinstance(folders, list | tuple):
+            near = Path(str(confined["copybook"])).parent
+            confined["copybook_library"] = [
+                str(rules.place(folder, f"copybook_library[{i}]", relative_to=near))
+                for i, folder in enumerate(folders)
+            ]
     return confined
 
 
@@ -187,6 +229,8 @@ def _sqlite_file(url: object) -> sa.URL | None:
     """The parsed URL when `url` is a SQLite URL naming a database file, else None."""
     if not isinstance(url, str) or not url.startswith("sqlite"):
         return None
+    import sqlalchemy as sa
+
     try:
         parsed = sa.make_url(url)
     except (sa.exc.ArgumentError, ValueError, TypeError):
@@ -242,6 +286,10 @@ def check_settings(
     connector = _connector(settings)
     keys = tuple(key_fields)
     if connector == "sql":
+        from connectors.credentials import sql_settings
+        from connectors.sql.engine import check_identifier, check_identifiers, split_table_name
+        from connectors.sql.sink import check_sink_target
+
         resolved = sql_settings(settings)
         known = _SOURCE_SETTINGS["sql"] if role == "source" else _SINK_SETTINGS["sql"]
         optional = (_OPTIONAL_SOURCE_SETTINGS if role == "source" else _OPTIONAL_SINK_SETTINGS)["sql"]
@@ -255,12 +303,25 @@ def check_settings(
         else:
             check_sink_target(values["url"], values.get("mode", "upsert"), schema, keys)
         return
-    made: Any = (
-        make_source(settings, key_fields=keys, cursor_field=cursor_field)
-        if role == "source"
-        else make_sink(settings, key_fields=keys, schema=schema if schema is not None else pa.schema([]))
-    )
+    if role == "source":
+        made: Any = make_source(settings, key_fields=keys, cursor_field=cursor_field)
+    else:
+        import pyarrow as pa
+
+        made = make_sink(settings, key_fields=keys, schema=schema if schema is not None else pa.schema([]))
     made.close()
+
+
+def _is_drop_folder(settings: Mapping[str, Any]) -> bool:
+    """Do these settings ask for a drop-folder source (csv, jsonl, avro, parquet by directory)?
+
+    The same rule as `connectors.files.kinds.is_drop_folder`, without importing the file
+    formats' readers to answer it.
+    """
+    connector = settings.get("connector")
+    return connector in FILE_KINDS or (
+        connector == "parquet" and "directory" in settings and "path" not in settings
+    )
 
 
 def _connector(settings: Mapping[str, Any]) -> str:
@@ -297,7 +358,7 @@ def _plugin(connector: str, builtins: Mapping[str, object]) -> Callable[..., Any
     plugins = {entry.name: entry for entry in entry_points(group=ENTRY_POINT_GROUP)}
     if connector not in plugins:
         shown = f"'{connector}'" if _PRINTABLE_NAME.fullmatch(connector) else ""
-        known = sorted({*builtins, *FILE_CONNECTORS, *SFTP_SOURCES, *_OWN_SETTINGS, *plugins})
+        known = sorted({*builtins, *FILE_KINDS, *SFTP_SOURCE_KINDS, *_OWN_SETTINGS, *plugins})
         raise BadConfiguration(
             f"unknown connector {shown}".rstrip(),
             where="connector",
@@ -327,5 +388,5 @@ def _checked(made: object, protocol: type, connector: str) -> Any:
 
 def _known_connectors() -> list[str]:
     plugins = {entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)}
-    known = {*_SOURCE_SETTINGS, *_SINK_SETTINGS, *FILE_CONNECTORS, *SFTP_SOURCES, *_OWN_SETTINGS}
+    known = {*_SOURCE_SETTINGS, *_SINK_SETTINGS, *FILE_KINDS, *SFTP_SOURCE_KINDS, *_OWN_SETTINGS}
     return sorted({*known, *plugins})

@@ -24,11 +24,13 @@
 Every task retries with exponential backoff (GOVBUS_TASK_RETRIES, ..._RETRY_DELAY,
 ..._MAX_RETRY_DELAY), alerts the operators (GOVBUS_ALERT_*) when it fails for good, and
 describes its inputs and outputs to Airflow's OpenLineage provider. Parsing stays
-cheap: this file reads the catalog's YAML and Avro files and touches no database or
-network (which is why requested subscriptions are listed by a task). If the catalog is
-broken, the folder still imports and shows a single `govbus_catalog_broken` DAG whose
-task fails with the `govbus check` message, instead of the datasets' DAGs silently
-disappearing.
+cheap: this file reads the catalog's YAML files only (`exchange.orchestration.
+dag_catalog`: no pyarrow, SQLAlchemy, connectors or contracts are imported until a task
+runs) and touches no database or network (which is why requested subscriptions are
+listed by a task). If the catalog's files do not read, or name an unknown agency or
+dataset, the folder still imports and shows a single `govbus_catalog_broken` DAG whose
+task fails with that message, instead of the datasets' DAGs silently disappearing; what
+else `govbus check` finds fails each task, with its message, when the task opens the bus.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from exchange.run import (
     StageReport,
     StagingArea,
     commit_dataset,
+    deliver_fanout,
     deliver_subscription,
     record_catalog_change,
     recorded,
@@ -75,7 +77,8 @@ class Bus:
             with_requested(catalog, conn)
         keys = consent.KeyStore(settings.keys_dir)
         signing_key, key_id = keys.signing_key()
-        ledger = audit.Ledger(signing_key, key_id, keys.public_keys())
+        origin = audit.load_witness_policy(catalog.root).origin  # catalog/ledger.yaml
+        ledger = audit.Ledger(signing_key, key_id, keys.public_keys(), origin=origin)
         register = consent.ConsentRegister(keys.audit_key(), ledger=ledger)
         return cls(settings, catalog, engine, keys, ledger, register)
 
@@ -135,6 +138,35 @@ class Bus:
             report = deliver_subscription(self, sub)
             counts.update(report.counts())
         return report
+
+    def deliver_all(
+        self,
+        dataset_id: str,
+        subscription_ids: Sequence[str] | None = None,
+        watch: Callable[[str], AbstractContextManager[dict[str, Any]]] | None = None,
+    ) -> dict[str, DeliverReport | Exception]:
+        """Step 2 for several subscriptions of one dataset (default: all), each staged piece read once.
+
+        Each subscription is held, recorded and failed on its own, as `deliver` does for one
+        (`exchange.run.fanout`): a failure is returned in its place, not raised. `watch(id)`,
+        if given, is entered around each one too and receives its counts (the runner's
+        lineage events).
+        """
+        if subscription_ids is None:
+            subscription_ids = [s.id for s in self.catalog.subscriptions_for(dataset_id)]
+        subs = [self.catalog.subscriptions[s] for s in subscription_ids]
+
+        @contextmanager
+        def guard(sub: Subscription) -> Iterator[dict[str, Any]]:
+            with (
+                self.locked(f"deliver:{sub.id}"),
+                self.recorded(dataset_id, "deliver", sub.id) as counts,
+                watch(sub.id) if watch is not None else nullcontext({}) as seen,
+            ):
+                yield counts
+                seen.update(counts)
+
+        return deliver_fanout(self, subs, guard)
 
     def commit(self, dataset_id: str) -> CommitReport:
         """Step 3: the cursor of every stage all subscriptions have becomes the committed one."""

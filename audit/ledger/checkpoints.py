@@ -20,10 +20,17 @@ What a caller must know:
   stores the ledger's new tiles (`audit.ledger.tiles`). The functions here that take no
   connection are pure and used by the offline bundle verifier too: `check_checkpoints`
   trusts no tile, only the tree rebuilt from the entries.
+* Every checkpoint written now also carries a C2SP `tlog-checkpoint` signed note
+  (`note`, see `audit.notes`): body `<origin>\\n<size>\\n<base64 root>\\ncheckpoint
+  <number>\\ntime <at>\\n`, signed by the bus's key under the key name `<origin>`. Only
+  the origin and the note's signature line are stored (`ledger_checkpoints.origin`,
+  `note_signature`): the note is rebuilt from the row, so it cannot disagree with it.
+  Checkpoints taken before notes existed have none (`note is None`).
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,11 +42,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from audit.ledger.tiles import fill_tiles
 from audit.ledger.tree import LedgerTree, verify_consistency
+from audit.notes import (
+    DASH,
+    ED25519_TYPE,
+    NoteKey,
+    NoteSignature,
+    check_key_name,
+    checkpoint_body,
+    parse_note,
+    sign_note,
+    verify_note_signature,
+)
 from audit.tables import ledger_checkpoints
-from govbus.errors import TransientError
+from govbus.errors import GovBusError, TransientError
 from govbus.instants import iso_utc, utc_now
 
 ORIGIN = "govbus-ledger"
+DEFAULT_NOTE_ORIGIN = "govbus.local/govbus-ledger"  # a deployment names its own (catalog/ledger.yaml)
 CHECKPOINT_VERSION = 2  # the message version the bus signs (the number line)
 NUMBER_LINE = "checkpoint"
 
@@ -66,10 +85,11 @@ class Checkpoint:
     at: datetime
     key_id: str
     signature: str
+    note: str | None = None  # the C2SP signed note (checkpoints taken before notes: None)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON form (time as ISO text), as exported in bundles and proofs."""
-        return {
+        document: dict[str, Any] = {
             "number": self.number,
             "tree_size": self.tree_size,
             "root": self.root,
@@ -77,6 +97,14 @@ class Checkpoint:
             "key_id": self.key_id,
             "signature": self.signature,
         }
+        if self.note is not None:
+            document["note"] = self.note
+        return document
+
+    @property
+    def note_body(self) -> str | None:
+        """The note's body (what the bus and witnesses sign), or None without a note."""
+        return None if self.note is None else self.note.rpartition("\n\n")[0] + "\n"
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Checkpoint:
@@ -91,10 +119,30 @@ class Checkpoint:
             at=datetime.fromisoformat(str(data["at"])),
             key_id=str(data["key_id"]),
             signature=str(data["signature"]),
+            note=str(data["note"]) if data.get("note") is not None else None,
         )
 
 
+def note_extensions(number: int, at: datetime) -> tuple[str, str]:
+    """The extension lines of the bus's notes: the checkpoint number and its time (spec §9)."""
+    return (f"{NUMBER_LINE} {number}", f"time {iso_utc(at)}")
+
+
+def build_note(origin: str, number: int, size: int, root: str, at: datetime, line: NoteSignature) -> str:
+    """The signed note of a checkpoint from its stored parts (body, blank line, signature)."""
+    return checkpoint_body(origin, size, root, note_extensions(number, at)) + "\n" + line.line
+
+
 def _from_row(row: Any) -> Checkpoint:
+    note = None
+    if row.origin is not None and row.note_signature is not None:
+        # The stored base64 text goes into the line as it is: an edited value is then named
+        # by `note_problem`, never a crash while reading.
+        try:
+            body = checkpoint_body(row.origin, row.tree_size, row.root, note_extensions(row.number, row.at))
+        except ValueError:  # a root that is not hex: the note cannot hold, the root check names it
+            body = f"{row.origin}\n{row.tree_size}\n{row.root}\n"
+        note = f"{body}\n{DASH} {row.origin} {row.note_signature}\n"
     return Checkpoint(
         number=row.number,
         tree_size=row.tree_size,
@@ -102,6 +150,7 @@ def _from_row(row: Any) -> Checkpoint:
         at=row.at,
         key_id=row.key_id,
         signature=row.signature,
+        note=note,
     )
 
 
@@ -125,8 +174,15 @@ def checkpoint_numbered(conn: sa.Connection, number: int) -> Checkpoint | None:
     return None if row is None else _from_row(row)
 
 
-def write_checkpoint(conn: sa.Connection, signing_key: Ed25519PrivateKey, key_id: str) -> Checkpoint:
-    """Sign and store the current tree head. The caller holds the ledger's append lock.
+def write_checkpoint(
+    conn: sa.Connection,
+    signing_key: Ed25519PrivateKey,
+    key_id: str,
+    origin: str = DEFAULT_NOTE_ORIGIN,
+) -> Checkpoint:
+    """Sign and store the current tree head, and its signed note under `origin`.
+
+    The caller holds the ledger's append lock.
 
     Stores the tiles the entries since the last checkpoint completed first (in the same
     transaction, `audit.ledger.tiles.fill_tiles`), so the head costs O(256 × levels)
@@ -140,10 +196,20 @@ def write_checkpoint(conn: sa.Connection, signing_key: Ed25519PrivateKey, key_id
     number = previous.number + 1 if previous is not None else 1
     root = tree.root()
     signature = signing_key.sign(checkpoint_message(tree.size, root, at, number)).hex()
+    origin = check_key_name(origin, where="ledger origin")
+    body = checkpoint_body(origin, tree.size, root, note_extensions(number, at))
+    line = sign_note(body, origin, signing_key)
     try:
         conn.execute(
             ledger_checkpoints.insert().values(
-                number=number, tree_size=tree.size, root=root, at=at, key_id=key_id, signature=signature
+                number=number,
+                tree_size=tree.size,
+                root=root,
+                at=at,
+                key_id=key_id,
+                signature=signature,
+                origin=origin,
+                note_signature=base64.b64encode(line.value).decode("ascii"),
             )
         )
     except sa.exc.IntegrityError as exc:
@@ -152,7 +218,35 @@ def write_checkpoint(conn: sa.Connection, signing_key: Ed25519PrivateKey, key_id
             where="ledger_checkpoints",
             hint="roll back and retry the transaction",
         ) from exc
-    return Checkpoint(number, tree.size, root, at, key_id, signature)
+    return Checkpoint(number, tree.size, root, at, key_id, signature, body + "\n" + line.line)
+
+
+def note_problem(checkpoint: Checkpoint, public_keys: Mapping[str, Ed25519PublicKey]) -> str | None:
+    """Why the checkpoint's signed note does not hold, or None (also when it has none).
+
+    The body must be exactly the one the checkpoint's fields give (under the note's own
+    origin) and carry a valid Ed25519 note signature, named by the origin, by a trusted key.
+    """
+    if checkpoint.note is None:
+        return None
+    try:
+        body, signatures = parse_note(checkpoint.note)
+    except GovBusError as exc:
+        return f"note: {exc.message}"
+    origin = body.split("\n", 1)[0]
+    try:
+        expected = checkpoint_body(
+            origin, checkpoint.tree_size, checkpoint.root, note_extensions(checkpoint.number, checkpoint.at)
+        )
+    except ValueError:
+        expected = None
+    if body != expected:
+        return "its signed note says something else than the checkpoint (edited?)"
+    keys = [NoteKey(origin, ED25519_TYPE, public) for public in public_keys.values()]
+    for line in signatures:
+        if any(verify_note_signature(body, line, key) for key in keys):
+            return None
+    return "its signed note carries no valid signature by a trusted key under its origin (forged?)"
 
 
 def signed_version(
@@ -226,6 +320,9 @@ def check_checkpoints(
                 f"is signed without its number (version 1) though checkpoint {newest_v2} already "
                 "signed its number: the bus no longer signs version 1 (an old checkpoint copied?)"
             )
+        bad_note = note_problem(checkpoint, public_keys)
+        if bad_note:
+            found.append(bad_note)
         if checkpoint.tree_size > tree.size:
             found.append(
                 f"covers {checkpoint.tree_size} entries but the ledger holds only "

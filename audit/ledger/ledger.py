@@ -39,7 +39,7 @@ from audit.ledger.chain import (
     compute_entry_hash,
     signature_problem,
 )
-from audit.ledger.checkpoints import Checkpoint, read_checkpoints, write_checkpoint
+from audit.ledger.checkpoints import DEFAULT_NOTE_ORIGIN, Checkpoint, read_checkpoints, write_checkpoint
 from audit.ledger.tiles import read_tiles
 from audit.signatures import KeySource, canonical_json, key_id_of
 from audit.tables import ledger as ledger_table
@@ -113,8 +113,10 @@ class Ledger:
         signing_key: Ed25519PrivateKey | None,
         key_id: str | None,
         public_keys: Mapping[str, Ed25519PublicKey],
+        origin: str = DEFAULT_NOTE_ORIGIN,
     ) -> None:
         self._public = dict(public_keys)
+        self.origin = origin  # the origin line (and key name) of the checkpoints' signed notes
         if signing_key is not None:
             if key_id != key_id_of(signing_key.public_key()):
                 raise BadConfiguration(
@@ -250,7 +252,7 @@ class Ledger:
                 hint="build it with Ledger.from_keystore to write",
             )
         self._lock_and_read_head(conn)
-        return write_checkpoint(conn, self._signing, self._key_id)
+        return write_checkpoint(conn, self._signing, self._key_id, self.origin)
 
     def verify(
         self,

@@ -14,7 +14,8 @@ Source settings (defaults in brackets):
     params            fixed query parameters, a mapping of names to texts or numbers
 
 Sink settings: url, records_key [records; null: the body is the bare list], max_records
-[10000 records per POST].
+[10000 records per POST], manifest_url [none: where each batch's signed manifest is POSTed
+after its records, see `connectors.rest.sink`; an http(s) URL without credentials].
 
 Bounds (both sides): max_response_bytes [64 MiB: a longer answer is refused while it is
 read]; source only: max_depth [64 levels of JSON nesting, measured before parsing] and
@@ -52,7 +53,7 @@ SOURCE_SETTINGS = (
     "offset_param", "next_token_path", "token_param", "since_param", "params", "max_depth", "max_field_bytes",
 )  # fmt: skip
 DEFAULT_RESPONSE_BYTES = 64 << 20
-SINK_SETTINGS = (*_HTTP, "records_key", "max_records")
+SINK_SETTINGS = (*_HTTP, "records_key", "max_records", "manifest_url")
 _PAGE_SIZE_PARAMS = {"page": "per_page", "offset": "limit"}
 _RATES = {"minimum": 0.001, "maximum": 100_000.0}
 
@@ -115,6 +116,7 @@ class RestSinkSettings:
     http: HttpSettings
     records_key: str | None
     max_records: int
+    manifest_url: str | None = None
 
 
 def source_settings(settings: Mapping[str, Any]) -> RestSourceSettings:
@@ -153,7 +155,20 @@ def sink_settings(settings: Mapping[str, Any]) -> RestSinkSettings:
         http=_http_settings(reader, settings),
         records_key=records_key and reader.text("records_key", "records"),
         max_records=_integer(reader, "max_records", 10_000, 1, 10_000_000),
+        manifest_url=_manifest_url(reader.optional_text("manifest_url")),
     )
+
+
+def _manifest_url(url: str | None) -> str | None:
+    """The sink's `manifest_url`: http(s), no credentials (the token goes in a header)."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadConfiguration("must be an http or https URL", where="manifest_url")
+    if parts.username is not None or parts.password is not None:
+        raise BadConfiguration("must not hold credentials", where="manifest_url")
+    return url
 
 
 def _http_settings(reader: SettingsReader, settings: Mapping[str, Any]) -> HttpSettings:

@@ -7,30 +7,44 @@ apply a key once and answer a repeat with success: that is what makes the retrie
 when every part got a 2xx answer.
 
 Body: `{"<records_key>": [records…]}`, or the bare list when `records_key` is null.
-Values are encoded on whole columns first so they stay exact in JSON: decimals as their
-canonical text ("1234.50"), timestamps as ISO 8601 UTC ("2024-03-01T12:30:00.123456Z"; a
-zone-less one without the "Z"), dates as "YYYY-MM-DD", times of day as "HH:MM:SS[.ffffff]",
-binary as base64; NaN and infinities are refused (JSON has none).
+The records are GovBus's JSON text forms, the JSON Lines sink's (`connectors.files.
+text_columns.json_values`, built with Arrow kernels, no loop over records), so the conform
+step reads them back exactly under the dataset's Avro schema: decimals as plain-digit text
+("1234.50"), timestamps as ISO 8601 UTC with the column's precision
+("2024-03-01T12:30:00.123456Z"; a zone-less one without the "Z"), dates as "YYYY-MM-DD",
+times of day as "HH:MM:SS[.ffffff]", binary (`bytes`, `fixed`) as lowercase hexadecimal
+text ("00ff"), maps as JSON objects, records as objects, arrays as arrays. NaN and
+infinities are refused: JSON has no number for them (see docs/connectors.md, "The REST
+wire form").
+
+What the recipient can verify (`connectors.ManifestStore`): the receipt lists each
+request body as a "file" named `<idempotency key>.json` with the SHA-256 of its exact
+bytes, so the bus's signed manifest names every body it sent. With `manifest_url` set,
+`write_manifest` POSTs the manifest's exact bytes there after the batch's records, with
+`Idempotency-Key: <batch id>.manifest`, the raw Ed25519 signature in base64 in
+`X-GovBus-Signature` and the key id in `X-GovBus-Key-Id`. A recipient that keeps the
+bodies under those names beside `<batch id>.manifest.json` and `.manifest.sig` checks
+them with `govbus verify-delivery FOLDER`. Without `manifest_url` nothing is sent.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import json
+import hashlib
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.base import SinkReceipt
+from connectors.base import DeliveryManifest, SinkReceipt
+from connectors.files.text_columns import json_values
 from connectors.rest.http_client import RETRY_STATUSES, HttpClient, redact_url
 from connectors.rest.settings import RestSinkSettings, sink_settings
 from govbus.errors import BadInput
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+SIGNATURE_HEADER, KEY_ID_HEADER = "X-GovBus-Signature", "X-GovBus-Key-Id"
 _SINK_RETRY_STATUSES = RETRY_STATUSES | {409}  # 409: the same key is still being processed
 
 
@@ -62,10 +76,13 @@ class RestSink:
             self._client = self._settings.http.client()
         size = self._settings.max_records
         parts = -(-data.num_rows // size)
-        json_ready = json_columns(data, self._location)
+        _refuse_non_finite(data, self._location)
+        json_ready = json_records(data)
+        bodies: list[tuple[str, str]] = []
         for part in range(parts):
             key = batch_id if parts == 1 else f"{batch_id}.{part}"
-            body = self._body(json_ready.slice(part * size, size))
+            body = self._body(json_ready.slice(part * size, size).to_pylist())
+            bodies.append((f"{key}.json", hashlib.sha256(body).hexdigest()))
             self._client.request(
                 "POST",
                 self._settings.http.url,
@@ -73,7 +90,30 @@ class RestSink:
                 headers={"Content-Type": "application/json", IDEMPOTENCY_HEADER: key},
                 retry_statuses=_SINK_RETRY_STATUSES,
             )
-        return SinkReceipt(batch_id=batch_id, rows=data.num_rows, location=self._location)
+        return SinkReceipt(
+            batch_id=batch_id, rows=data.num_rows, location=self._location, files=tuple(bodies)
+        )
+
+    def write_manifest(self, manifest: DeliveryManifest) -> str:
+        """POST the signed manifest to `manifest_url` (see the module doc); "" when none is set."""
+        url = self._settings.manifest_url
+        if url is None:
+            return ""
+        if self._client is None:
+            self._client = self._settings.http.client()
+        self._client.request(
+            "POST",
+            url,
+            content=manifest.data,
+            headers={
+                "Content-Type": "application/json",
+                IDEMPOTENCY_HEADER: f"{manifest.batch_id}.manifest",
+                SIGNATURE_HEADER: base64.b64encode(manifest.signature).decode("ascii"),
+                KEY_ID_HEADER: manifest.key_id,
+            },
+            retry_statuses=_SINK_RETRY_STATUSES,
+        )
+        return redact_url(url)
 
     def close(self) -> None:
         """Close the HTTP connections."""
@@ -81,68 +121,61 @@ class RestSink:
             self._client.close()
             self._client = None
 
-    def _body(self, part: pa.Table) -> bytes:
-        records = part.to_pylist()  # the boundary: JSON is Python objects from here on
-        document: Any = (
-            records if self._settings.records_key is None else {self._settings.records_key: records}
-        )
-        try:
-            text = json.dumps(
-                document, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json
-            )
-        except ValueError:
-            raise BadInput(
-                "a float is NaN or infinite, which JSON cannot carry", where=self._location
-            ) from None
-        return text.encode()
+    def _body(self, records: list[str]) -> bytes:
+        """The request body: the records' JSON texts in a list, under `records_key` if set."""
+        listed = "[" + ",".join(records) + "]"
+        key = self._settings.records_key
+        return (
+            listed if key is None else "{" + json_values(pa.array([key])).to_pylist()[0] + ":" + listed + "}"
+        ).encode()
 
 
-def json_columns(data: pa.Table, where: str) -> pa.Table:
-    """The batch with top-level decimals, timestamps, dates and binary as exact JSON texts."""
-    columns = []
+def json_records(data: pa.Table) -> pa.Array:
+    """Each record of `data` as one JSON object text (keys in column order, nulls as null)."""
+    parts: list[pa.Array | str] = []
+    for index, name in enumerate(data.column_names):
+        label = json_values(pa.array([name])).to_pylist()[0]
+        parts.append(("{" if index == 0 else ",") + label + ":")
+        parts.append(json_values(data[name].combine_chunks()))
+    if not parts:
+        return pa.array(["{}"] * data.num_rows, pa.string())
+    parts.append("}")
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _refuse_non_finite(data: pa.Table, where: str) -> None:
+    """NaN and infinities have no JSON number: refuse the batch, naming the column
+    (never the value or its row, which could identify someone)."""
     for name in data.column_names:
         column = data[name]
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        kind = column.type
-        if pa.types.is_decimal(kind):
-            column = column.cast(pa.string())
-        elif pa.types.is_timestamp(kind):
-            try:
-                naive = column.cast(pa.timestamp("us", tz=kind.tz)).cast(pa.timestamp("us")).cast(pa.string())
-            except pa.ArrowInvalid:
+        for leaf in _float_leaves(column.type, column):
+            if leaf is not None and pc.any(pc.invert(pc.is_finite(leaf))).as_py():
                 raise BadInput(
-                    "a timestamp has sub-microsecond precision", where=f"{where}: {name}"
-                ) from None
-            # An instant in UTC ends in "Z"; a zone-less (local) timestamp stays zone-less.
-            zone = "Z" if kind.tz is not None else ""
-            column = pc.binary_join_element_wise(
-                pc.replace_substring(naive, " ", "T", max_replacements=1), zone, ""
-            )
-        elif pa.types.is_time(kind):
-            column = column.cast(pa.string())
-        elif pa.types.is_date(kind):
-            column = column.cast(pa.date32()).cast(pa.string())
-        elif (
-            pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind)
-        ):
-            values = column.to_pylist()
-            column = pa.array(
-                [None if v is None else base64.b64encode(v).decode() for v in values], pa.string()
-            )
-        columns.append(column)
-    return pa.Table.from_arrays(columns, names=data.column_names)
+                    "a float is NaN or infinite, which JSON cannot carry",
+                    where=f"{where}: {name}",
+                    hint="send such values as text in the contract, or deliver to a file sink",
+                )
 
 
-def _json(value: Any) -> Any:
-    """Nested values (inside lists and structs) the column pass did not reach."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    raise TypeError(type(value).__name__)
+def _float_leaves(kind: pa.DataType, values: Any) -> list[Any]:
+    """The float arrays inside a column, nested ones (list items, struct fields, map
+    values) flattened."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_floating(kind):
+        return [values]
+    if pa.types.is_dictionary(kind):
+        return []
+    if pa.types.is_map(kind):
+        entry = pa.struct([("key", kind.key_type), ("value", kind.item_type)])
+        entries = pc.list_flatten(values.cast(pa.list_(entry)))  # the slice's entries only
+        return _float_leaves(kind.item_type, pc.struct_field(entries, [1]))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return _float_leaves(kind.value_type, pc.list_flatten(values))
+    if pa.types.is_struct(kind):
+        return [
+            leaf
+            for i, field in enumerate(kind)
+            for leaf in _float_leaves(field.type, pc.struct_field(values, [i]))
+        ]
+    return []

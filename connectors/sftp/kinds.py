@@ -13,8 +13,9 @@ host_key_fingerprint, timeout_seconds):
                        settle_seconds
     sftp_avro          (as sftp_jsonl)                            directory, codec
     sftp_parquet       (as sftp_jsonl)                            directory
-    sftp_fixed_width   (as sftp_jsonl) + copybook, encoding,      -
-                       record_format, record_length, naming
+    sftp_fixed_width   (as sftp_jsonl) + every format setting     -
+                       of the local fixed_width connector
+                       (connectors.mainframe.fixed_width_settings)
 
 Required: host, username, directory, one of password_env / private_key_env /
 private_key_path (and, for sftp_fixed_width, copybook: a local path). Defaults as for
@@ -32,18 +33,16 @@ from connectors.files.kinds import file_format_for, folder_options
 from connectors.files.parquet import ParquetSink
 from connectors.files.settings import SettingsReader
 from connectors.files.sinks import AVRO_CODECS, AvroSink, CsvSink, JsonLinesSink
-from connectors.mainframe.code_pages import ENCODINGS
-from connectors.mainframe.copybook import NAMINGS
-from connectors.mainframe.fixed_width_format import RECORD_FORMATS, FixedWidthFormat
+from connectors.mainframe.fixed_width import check_key_fields
+from connectors.mainframe.fixed_width_format import FixedWidthFormat
+from connectors.mainframe.fixed_width_settings import FORMAT_SETTINGS, format_options
 from connectors.sftp.folder import SftpDropFolderSource
 from connectors.sftp.session import SERVER_SETTINGS, SftpSettings
 from connectors.sftp.sink import SftpSink
-from govbus.errors import BadConfiguration
 
-_FIXED_WIDTH = (
-    "directory", "pattern", "archive_directory", "settle_seconds",
-    "copybook", "encoding", "record_format", "record_length", "naming",
-)  # fmt: skip
+# The local fixed_width connector's format settings, all of them (RDW/BDW conventions,
+# policies, segments, copybook_library …): a file read over SFTP is decoded the same way.
+_FIXED_WIDTH = ("directory", "pattern", "archive_directory", "settle_seconds", *FORMAT_SETTINGS)
 _SOURCE_SETTINGS = {
     "sftp_csv": csv_files.SETTINGS,
     "sftp_jsonl": jsonl_files.SETTINGS,
@@ -104,15 +103,7 @@ def make_sftp_sink(settings: Mapping[str, Any]) -> SftpSink:
 def _fixed_width(
     reader: SettingsReader, settings: Mapping[str, Any], key_fields: Sequence[str]
 ) -> FixedWidthFormat:
-    """The fixed-width format of the settings (as the local `fixed_width` connector reads them)."""
-    file_format = FixedWidthFormat(
-        reader.text("copybook"),
-        encoding=reader.choice("encoding", "cp037", ENCODINGS),
-        record_format=reader.choice("record_format", "fixed", RECORD_FORMATS),
-        record_length=settings.get("record_length"),
-        naming=reader.choice("naming", "leaf", NAMINGS),
-    )
-    for i, name in enumerate(key_fields):
-        if name not in file_format.layout.names:
-            raise BadConfiguration("is not a field of the copybook", where=f"key_fields[{i}]")
+    """The fixed-width format of the settings, read as the local `fixed_width` connector reads them."""
+    file_format = FixedWidthFormat(**format_options(reader, settings))
+    check_key_fields(file_format, key_fields)
     return file_format

@@ -14,23 +14,34 @@ the local sink writes, then uploaded:
 A retry of the same batch id never duplicates: if the final file already holds the same
 bytes (same size, same SHA-256), nothing is uploaded; otherwise it is replaced. (Avro
 files carry a random sync marker, so a retried Avro batch replaces an equivalent file.)
-A failed upload removes its temporary file. The receipt lists (file name, sha256).
-`directory` is created if missing.
+A failed upload removes its temporary file; one the connection dropped during cannot be
+removed then, so the sink's first write sweeps the folder: temporaries of this naming
+last modified more than `STALE_TEMPORARY_SECONDS` ago are removed (a live upload keeps
+touching its file; the writer of a remote file cannot be asked). The receipt lists
+(file name, sha256). `directory` is created if missing.
+
+Signed manifests (`connectors.ManifestStore`): `write_manifest` uploads the batch's
+`<batch_id>.manifest.json`, its `.manifest.sig` and the bus's public key beside the
+batch file, each the same atomic way (manifest last), so the recipient verifies its
+folder on the server exactly as a local one (`govbus verify-delivery FOLDER`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
+import re
 import secrets
 import stat
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 
 from connectors.atomic_files import check_batch_id
-from connectors.base import Sink, SinkReceipt
+from connectors.base import DeliveryManifest, Sink, SinkReceipt
 from connectors.sftp.session import LOST_CONNECTION, SftpConnection, SftpSettings, read_remote
 from govbus.errors import BadConfiguration, BadInput, TransientError
 
@@ -49,6 +60,7 @@ class SftpSink:
         self._directory = directory
         self._local_sink = local_sink
         self._connection: SftpConnection | None = None
+        self._swept = False
 
     def write(self, batch_id: str, data: pa.Table) -> SinkReceipt:
         """Write the batch's file; the same bytes already there make it a no-op."""
@@ -69,6 +81,30 @@ class SftpSink:
                 raise
         location = f"sftp://{self._server.address}{remote}"
         return SinkReceipt(batch_id=batch_id, rows=local.rows, location=location, files=local.files)
+
+    def write_manifest(self, manifest: DeliveryManifest) -> str:
+        """Upload the manifest, its signature and the public key beside the batch file."""
+        check_batch_id(manifest.batch_id)
+        manifest_name, signature_name, key_name = manifest.names
+        documents = (
+            (key_name, manifest.public_key_pem),
+            (signature_name, manifest.signature),
+            (manifest_name, manifest.data),
+        )
+        with tempfile.TemporaryDirectory(prefix="govbus-sftp-") as folder:
+            if self._connection is None:
+                self._connection = SftpConnection(self._server)
+            try:
+                with self._connection.errors("directory"):
+                    for name, data in documents:
+                        check_batch_id(name)
+                        path = Path(folder) / name
+                        path.write_bytes(data)
+                        remote = self._upload(self._connection, path, name, hashlib.sha256(data).hexdigest())
+            except TransientError:
+                self.close()
+                raise
+        return f"sftp://{self._server.address}{remote}"
 
     def close(self) -> None:
         """End the connection."""
@@ -129,7 +165,28 @@ class SftpSink:
         resolved = sftp.normalize(self._directory)
         if not stat.S_ISDIR(sftp.stat(resolved).st_mode or 0):
             raise BadConfiguration("is not a folder on the server", where="directory")
+        if not self._swept:
+            sweep_remote_temporaries(connection, resolved)
+            self._swept = True
         return resolved
+
+
+STALE_TEMPORARY_SECONDS = 3600
+_TEMPORARY = re.compile(r"^\..+\.tmp-[0-9a-f]{16}$")
+
+
+def sweep_remote_temporaries(
+    connection: SftpConnection, directory: str, *, now: float | None = None
+) -> list[str]:
+    """Remove this sink's upload temporaries in `directory` not modified for an hour; their names."""
+    now = time.time() if now is None else now
+    removed = []
+    for entry in connection.sftp.listdir_attr(directory):
+        modified = entry.st_mtime or 0
+        if _TEMPORARY.match(entry.filename) and now - modified > STALE_TEMPORARY_SECONDS:
+            _remove_quietly(connection, posixpath.join(directory, entry.filename))
+            removed.append(entry.filename)
+    return removed
 
 
 def _exists(connection: SftpConnection, path: str) -> bool:

@@ -1,5 +1,6 @@
-"""SQL databases through SQLAlchemy: the incremental source, the upserting sink (COPY
-on PostgreSQL), type mapping, the wire helpers and table discovery.
+"""SQL databases through SQLAlchemy: the incremental source, the upserting sink (Arrow
+batches through ADBC on SQLite and PostgreSQL: `adbc_writer`), type mapping, the wire
+helpers and table discovery.
 """
 
 from __future__ import annotations

@@ -14,12 +14,16 @@ Erasure: `purge(column, values)` deletes a subject's rows (by the subject or pse
 column), `purge_all()` every row; the exchange calls them for purge instructions.
 
 Each `write` is one transaction and goes around SQLAlchemy's per-row parameter
-processing: columns are encoded once with Arrow (`sql_wire`), the statement text is
-built once per sink, and rows reach the DBAPI cursor in bounded chunks —
-* SQLite, MariaDB/MySQL: `executemany` of row tuples (pymysql turns an `INSERT … VALUES`
-  executemany into multi-row INSERT statements);
-* PostgreSQL: COPY of Arrow-written CSV — straight into the table in append mode, into a
-  temporary staging table followed by one `INSERT … SELECT … ON CONFLICT` in upsert mode.
+processing: columns are encoded once with Arrow (`wire`), the statement text is built
+once per sink, and rows reach the database in bounded chunks —
+* SQLite (a database file): ADBC binds the Arrow batch to the prepared `INSERT` in C
+  (`adbc_writer`);
+* PostgreSQL: ADBC's binary COPY from Arrow — straight into the table in append mode,
+  into a temporary staging table followed by one `INSERT … SELECT … ON CONFLICT` in
+  upsert mode. A table with a column type binary COPY cannot match (a UUID, JSON …)
+  gets COPY of Arrow-written CSV instead, the same way;
+* MariaDB/MySQL, and an in-memory SQLite database: `executemany` of row tuples (pymysql
+  turns an `INSERT … VALUES` executemany into multi-row INSERT statements).
 
 The table is created on first write if absent, from the Arrow schema (see
 `sql_types.sql_type_for`), with the key fields as its primary key. An existing table must
@@ -33,10 +37,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from connectors.base import SinkReceipt
+from connectors.base import DeliveryManifest, SinkReceipt
+from connectors.sql import manifest_table
+from connectors.sql.adbc_writer import AdbcWriter, arrow_writer
 from connectors.sql.column_types import MYSQL_DIALECTS, sql_type_for
 from connectors.sql.engine import (
     check_identifier,
@@ -62,12 +69,15 @@ class SqlSink:
     """Writes batches carrying `schema`'s fields into `table`, by `mode` (upsert or append).
 
     `key_fields` identify a row; upsert needs at least one. Nothing connects before the
-    first `write`. `executemany_rows` and `copy_rows` bound how many rows are encoded at
-    once (memory), not the transaction: a batch is always committed whole.
+    first `write`. `executemany_rows` and `copy_rows` bound how many rows are encoded or
+    handed to the driver at once (memory), not the transaction: a batch is always
+    committed whole. `arrow_native = False` keeps the DBAPI paths (executemany, CSV COPY)
+    everywhere — what the Arrow-native path is compared with in tests and benchmarks.
     """
 
     executemany_rows = 20_000
     copy_rows = 50_000
+    arrow_native = True
 
     def __init__(
         self,
@@ -108,6 +118,7 @@ class SqlSink:
         for field in schema:  # refuse unsupported types now, not at the first write
             sql_type_for(field, self._dialect, is_key=field.name in self._keys)
         self._sql: dict[str, str] | None = None
+        self._adbc: AdbcWriter | None = None
 
     def write(self, batch_id: str, data: pa.Table) -> SinkReceipt:
         """Write `data` in one transaction; a repeated batch changes nothing more."""
@@ -116,6 +127,10 @@ class SqlSink:
         data = self._conform(data)
         if data.num_rows:
             sql = self._statements()
+            if self._adbc is not None:
+                chunk = self.executemany_rows if self._dialect == "sqlite" else self.copy_rows
+                self._adbc.write(batch_id, self._table_name, data, sql, chunk)
+                return SinkReceipt(batch_id=batch_id, rows=data.num_rows, location=self._location)
             wire = wire_table(data, self._dialect)
             dbapi = self._engine.dialect.loaded_dbapi
             try:
@@ -132,8 +147,15 @@ class SqlSink:
                 raise dbapi_error(exc, dbapi, self._location) from None
         return SinkReceipt(batch_id=batch_id, rows=data.num_rows, location=self._location)
 
+    def write_manifest(self, manifest: DeliveryManifest) -> str:
+        """Keep the batch's signed manifest in `govbus_delivery_manifests` beside the table
+        (`connectors.sql.manifest_table`), replacing an earlier one of the same batch id."""
+        return manifest_table.write_manifest(self._engine, self._table_name, self._location, manifest)
+
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and the Arrow-native path's connection)."""
+        if self._adbc is not None:
+            self._adbc.close()
         self._engine.dispose()
 
     def purge(self, column: str, values: Sequence[object]) -> int:
@@ -213,7 +235,7 @@ class SqlSink:
         for key in self._keys:
             if data[key].null_count:
                 raise BadInput("a key field is null", where=f"{self._table_name}.{key}")
-        if self._keys and data.group_by(list(self._keys)).aggregate([]).num_rows != data.num_rows:
+        if self._keys and _distinct_keys(data, self._keys) != data.num_rows:
             raise BadInput(
                 "the batch holds two rows with the same key",
                 where=self._location,
@@ -250,6 +272,10 @@ class SqlSink:
                 sql["merge"] = f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging}{upsert}"
             if self._mode == "append":
                 sql["claim"] = self._claim_statement(table.schema)
+            if self.arrow_native:  # see adbc_writer: SQLite files and PostgreSQL
+                self._adbc = arrow_writer(self._engine.url, table, self._schema, self._location)
+            if self._adbc is not None and "claim" in sql:
+                sql["claim"] = self._adbc.claim_statement(sql["claim"])
             self._sql = sql
         return self._sql
 
@@ -327,6 +353,13 @@ def _markers_table(schema_name: str | None) -> sa.Table:
         sa.Column("row_count", sa.BigInteger(), nullable=False),
         schema=schema_name,
     )
+
+
+def _distinct_keys(data: pa.Table, keys: Sequence[str]) -> int:
+    """How many distinct keys `data` holds (a hash of one column is cheaper than a group-by)."""
+    if len(keys) == 1 and not pa.types.is_dictionary(data[keys[0]].type):
+        return len(pc.unique(data[keys[0]]))
+    return data.group_by(list(keys)).aggregate([]).num_rows
 
 
 def _unique_column_sets(table: sa.Table) -> list[set[str]]:

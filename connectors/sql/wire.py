@@ -3,8 +3,10 @@
 SqlSink bypasses SQLAlchemy's per-row parameter processing: it converts each column
 once with Arrow compute into exactly what the driver stores, then hands the driver
 either row tuples (`row_chunks`, for executemany on SQLite and MariaDB/MySQL) or CSV text
-(`csv_chunks`, for PostgreSQL's COPY). The encodings keep values exact and round-trip
-through SqlSource:
+(`csv_chunks`, for PostgreSQL's COPY); ADBC takes the `wire_table` itself (SQLite) or,
+for PostgreSQL's binary COPY, the batch cast to the table's column types (`typed_table`:
+Arrow values, no text). The text encodings keep values exact and round-trip through
+SqlSource:
 
 * decimals → their canonical text (SQLite keeps it as text, the servers parse it into
   NUMERIC/DECIMAL exactly);
@@ -126,3 +128,32 @@ def _bytea_hex(column: pa.ChunkedArray) -> pa.Array:
     out[digits] = _HEX_PAIRS[raw].ravel()
     text = pa.LargeStringArray.from_buffers(len(array), pa.py_buffer(out_offsets), pa.py_buffer(out))
     return pc.if_else(array.is_valid(), text, pa.scalar(None, pa.large_string()))
+
+
+def typed_table(data: pa.Table, types: list[pa.DataType]) -> pa.Table:
+    """The batch with each column cast to `types` (Arrow values, no text), for binary COPY.
+
+    Timestamps become UTC microseconds first (naive ones taken as UTC) and are then sent
+    as the column wants them: with the UTC zone for `timestamptz`, as UTC wall-clock time
+    for `timestamp`. Dates and timestamps are held to years 1–9999 as on the other paths;
+    a value that does not fit its column's type (an int64 over an INTEGER column's range)
+    is refused by column.
+    """
+    columns = []
+    for name, kind in zip(data.column_names, types, strict=True):
+        column = data[name]
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if pa.types.is_timestamp(column.type):
+            column = _utc_micros(column, name)
+        elif pa.types.is_date(column.type):
+            _check_range(column.cast(pa.date32()).cast(pa.int32()), _MIN_DAYS, _MAX_DAYS, name)
+        try:
+            columns.append(column.cast(kind))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise BadInput(
+                f"a value does not fit the column's type ({kind})",
+                where=name,
+                hint="fix the value at the source, or widen the table's column",
+            ) from None
+    return pa.Table.from_arrays(columns, names=data.column_names)

@@ -24,7 +24,7 @@ What a caller must know:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -44,7 +44,9 @@ DELETE, TOMBSTONE, MANUAL = "delete", "tombstone", "manual"
 CHANNELS = (DELETE, TOMBSTONE, MANUAL)
 # Why a purge was issued.
 CONSENT_REVOKED, ERASURE_ORDER, STATUTE_ENDED = "consent-revoked", "erasure-order", "statute-ended"
-REASONS = (CONSENT_REVOKED, ERASURE_ORDER, STATUTE_ENDED)
+# A consent's `data_life` (how long the recipient may keep what it received) has elapsed.
+DATA_LIFE_ENDED = "data-life-ended"
+REASONS = (CONSENT_REVOKED, ERASURE_ORDER, STATUTE_ENDED, DATA_LIFE_ENDED)
 _IN_CHUNK = 500
 
 purges = sa.Table(
@@ -276,11 +278,15 @@ class PurgeRegister:
         rows_deleted: int | None = None,
         evidence: str = "",
         instruction_sha256: str | None = None,
+        confirmation: Mapping[str, Any] | None = None,
     ) -> bool:
         """Record that the purge was carried out; False if it was confirmed already.
 
         `by` is `bus` (the bus deleted `rows_deleted` rows itself) or `recipient` (its
         confirmation, referenced by `evidence`: a ticket, a letter, never personal data).
+        `confirmation`: the recipient's signed confirmation document, already checked by
+        the caller (`consent.erasure.confirmations.check_confirmation`); the ledger entry
+        carries it whole (signature and key id included; it names no subject).
         """
         if by not in ("bus", "recipient"):
             raise BadInput("a confirmation comes from the bus or the recipient", where="by")
@@ -314,6 +320,7 @@ class PurgeRegister:
                 "rows_deleted": rows_deleted,
                 "evidence": evidence,
                 "instruction_sha256": digest,
+                **({"confirmation": dict(confirmation)} if confirmation is not None else {}),
             },
         )
         return True

@@ -105,6 +105,114 @@ def _files(directory: Path, files: Sequence[str | tuple[str, str]]) -> list[tupl
     return listed
 
 
+@dataclass(frozen=True)
+class SignedManifest:
+    """A signed manifest as bytes, before it is stored anywhere.
+
+    `data` is the exact canonical JSON the signature covers; `signature` the raw 64-byte
+    Ed25519 signature over it; `public_key_pem` the signer's public key (convenience: a
+    recipient trusts only a key it got out of band). Where it goes — files beside a
+    batch, a table beside the rows, an HTTP call — is the caller's choice.
+    """
+
+    batch_id: str
+    key_id: str
+    data: bytes
+    signature: bytes
+    public_key_pem: bytes
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 (hex) of the manifest bytes: what the ledger records as `manifest_sha256`."""
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def manifest_name(self) -> str:
+        """`<batch_id>.manifest.json`."""
+        return f"{self.batch_id}{MANIFEST_SUFFIX}"
+
+    @property
+    def signature_name(self) -> str:
+        """`<batch_id>.manifest.sig`."""
+        return f"{self.batch_id}{SIGNATURE_SUFFIX}"
+
+    @property
+    def public_key_name(self) -> str:
+        """`govbus-signing-<key_id>.pub.pem`."""
+        return f"govbus-signing-{self.key_id}.pub.pem"
+
+
+def sign_manifest(
+    batch_id: str,
+    *,
+    signing_key: SigningKey,
+    contract_id: str,
+    contract_version: str,
+    schema_sha256: str,
+    rows_delivered: int,
+    rows_denied: int,
+    files: Sequence[Mapping[str, Any]],
+    policy_version: str,
+    details: Mapping[str, Any] | None = None,
+    envelope: Mapping[str, Any] | None = None,
+    recipient_keys: Mapping[str, X25519PublicKey] | None = None,
+    field_keys: Mapping[str, tuple[str, bytes]] | None = None,
+) -> SignedManifest:
+    """Build and sign a batch's manifest document; store nothing.
+
+    `files` are the listed entries as they go into the document (`name`, `sha256`,
+    `bytes`, optionally `encrypted_from`): files beside the batch, or request bodies for
+    a REST recipient, or none for rows in a table. `field_keys` are sealed to every key
+    of `recipient_keys`. `write_manifest` is this plus the files of a local folder.
+    """
+    _safe(batch_id, "batch_id")
+    if field_keys and not recipient_keys:
+        raise BadInput(
+            "encryption needs the recipient's X25519 public key",
+            where=f"batch {batch_id}",
+            hint="publish the recipient's key in the catalog",
+        )
+    key_id = signing_key.key_id
+    document: dict[str, Any] = {
+        "manifest": MANIFEST_FORMAT,
+        "batch_id": batch_id,
+        "contract": {"id": contract_id, "version": contract_version},
+        "schema_sha256": schema_sha256,
+        "policy_version": policy_version,
+        "rows": {"delivered": int(rows_delivered), "denied": int(rows_denied)},
+        "files": [dict(entry) for entry in files],
+        "created_at": iso_utc(utc_now()),
+        "key_id": key_id,
+        "signature": {
+            "alg": "Ed25519",
+            "file": f"{batch_id}{SIGNATURE_SUFFIX}",
+            "public_key_file": f"govbus-signing-{key_id}.pub.pem",
+        },
+        "delivery": dict(details or {}),
+        "encryption": dict(envelope) if envelope is not None else None,
+    }
+    if field_keys:
+        assert recipient_keys is not None
+        document["field_keys"] = [
+            {
+                "field": name,
+                "key_id": kid,
+                "recipient": rid,
+                "sealed_key": seal_key(pub, key, purpose=FIELD_KEY, recipient=rid, context=name),
+            }
+            for name, (kid, key) in sorted(field_keys.items())
+            for rid, pub in sorted(recipient_keys.items())
+        ]
+    data = canonical_json(document).encode("utf-8")
+    return SignedManifest(
+        batch_id=batch_id,
+        key_id=key_id,
+        data=data,
+        signature=signing_key.key.sign(data),
+        public_key_pem=public_key_pem(signing_key.key.public_key()).encode("ascii"),
+    )
+
+
 def write_manifest(
     directory: Path,
     batch_id: str,
@@ -170,44 +278,27 @@ def write_manifest(
             entry = {"name": path.name, "encrypted_from": name}
         entry["sha256"], entry["bytes"] = file_sha256(path)
         entries.append(entry)
-    key_id = signing_key.key_id
-    document: dict[str, Any] = {
-        "manifest": MANIFEST_FORMAT,
-        "batch_id": batch_id,
-        "contract": {"id": contract_id, "version": contract_version},
-        "schema_sha256": schema_sha256,
-        "policy_version": policy_version,
-        "rows": {"delivered": int(rows_delivered), "denied": int(rows_denied)},
-        "files": entries,
-        "created_at": iso_utc(utc_now()),
-        "key_id": key_id,
-        "signature": {
-            "alg": "Ed25519",
-            "file": f"{batch_id}{SIGNATURE_SUFFIX}",
-            "public_key_file": f"govbus-signing-{key_id}.pub.pem",
-        },
-        "delivery": dict(details or {}),
-        "encryption": envelope,
-    }
-    if field_keys:
-        assert recipient_keys is not None
-        document["field_keys"] = [
-            {
-                "field": name,
-                "key_id": kid,
-                "recipient": rid,
-                "sealed_key": seal_key(pub, key, purpose=FIELD_KEY, recipient=rid, context=name),
-            }
-            for name, (kid, key) in sorted(field_keys.items())
-            for rid, pub in sorted(recipient_keys.items())
-        ]
-    data = canonical_json(document).encode("utf-8")
-    pem = directory / f"govbus-signing-{key_id}.pub.pem"
+    signed = sign_manifest(
+        batch_id,
+        signing_key=signing_key,
+        contract_id=contract_id,
+        contract_version=contract_version,
+        schema_sha256=schema_sha256,
+        rows_delivered=rows_delivered,
+        rows_denied=rows_denied,
+        files=entries,
+        policy_version=policy_version,
+        details=details,
+        envelope=envelope,
+        recipient_keys=recipient_keys,
+        field_keys=field_keys,
+    )
+    pem = directory / signed.public_key_name
     if not pem.exists():
-        _write_atomic(pem, public_key_pem(signing_key.key.public_key()).encode("ascii"))
-    _write_atomic(directory / f"{batch_id}{SIGNATURE_SUFFIX}", signing_key.key.sign(data))
-    manifest = directory / f"{batch_id}{MANIFEST_SUFFIX}"
-    _write_atomic(manifest, data)
+        _write_atomic(pem, signed.public_key_pem)
+    _write_atomic(directory / signed.signature_name, signed.signature)
+    manifest = directory / signed.manifest_name
+    _write_atomic(manifest, signed.data)
     return manifest
 
 
@@ -254,7 +345,7 @@ def _check_files(directory: Path, document: Mapping[str, Any], problems: list[st
         digest, size = file_sha256(path)
         if digest != entry.get("sha256"):
             problems.append(f"file {name}: SHA-256 does not match the manifest (altered)")
-        elif size != entry.get("bytes"):
+        elif "bytes" in entry and size != entry["bytes"]:  # REST bodies and SFTP files list no size
             problems.append(f"file {name}: size does not match the manifest")
     return len(entries)
 

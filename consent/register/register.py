@@ -374,6 +374,16 @@ class ConsentRegister:
         ).all()
         return [consent_record(row) for row in rows]
 
+    def with_data_life(self, conn: sa.Connection) -> list[ConsentRecord]:
+        """Every consent that states a `data_life`, oldest first (for consent retention:
+        `exchange.erasure.consent_retention` purges what the recipient may no longer keep)."""
+        rows = conn.execute(
+            sa.select(consents)
+            .where(consents.c.data_life.is_not(None))
+            .order_by(consents.c.created_at, consents.c.consent_id)
+        ).all()
+        return [consent_record(row) for row in rows]
+
     def events(self, conn: sa.Connection, consent_id: str) -> list[tuple[str, datetime]]:
         """The consent's history as (event, effective at), in the order it was recorded."""
         return [(h.event, h.at) for h in self.history(conn, consent_id)]

@@ -10,9 +10,10 @@ What a caller must know:
   an import may date before the recording; an expiry takes effect at `valid_until`.
 * `data_life` (how long the recipient may keep the data) and `frequency` (ONCE, or the
   shortest interval between fetches) are ISO 8601 durations such as `P1Y`, `P30D`,
-  `PT12H`. They are recorded and shown on receipts; GovBus does not enforce them in
-  `decide` (the recipient's retention is its own duty; a subscription's schedule is
-  reviewed against the frequency when the subscription is approved).
+  `PT12H`. They are recorded and shown on receipts; `decide` does not use them. Once
+  `data_life` has elapsed for a delivery made under the consent, `govbus privacy
+  retention` issues the recipient a purge (`exchange.erasure.consent_retention`); a
+  subscription's schedule is reviewed against the frequency when it is approved.
 * Every checker raises `BadInput` naming the field, never echoing the value.
 """
 

@@ -74,6 +74,7 @@ _AGENCY_KEYS = {
     "name": (_TEXT, False),
     "max_concurrent_reads": ((int,), False),
     protection.DELIVERY_KEY: (_TEXT, False),
+    protection.SIGNING_KEY: (_TEXT, False),  # Ed25519 PEM: signed purge confirmations
     "delivery_targets": (_LIST, False),
     "controller": ((dict,), False),  # identity and contact for consent receipts (docs/privacy.md)
 }
@@ -264,8 +265,9 @@ def _read_agencies(path: Path, reading: _Reading) -> None:
             targets = []
         controller = item.get("controller") if isinstance(item.get("controller"), dict) else {}
         controller = {str(k): str(v) for k, v in controller.items() if v is not None}
+        signing = protection.read_signing_key(item, catalog.root, reading.shown(path), reading.problems)
         catalog.agencies[item["id"]] = Agency(
-            item["id"], name, reads, key_id, key, tuple(targets), controller=controller
+            item["id"], name, reads, key_id, key, tuple(targets), controller=controller, signing_key=signing
         )
 
 

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 import consent
@@ -42,6 +43,9 @@ class Agency:
     # identifier, address, email, phone, contact, url, jurisdiction, policy_url,
     # withdrawal, rights (agencies.yaml `controller:`); empty when not declared.
     controller: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # Its Ed25519 public key (agencies.yaml `signing_public_key:`, a PEM file in the catalog):
+    # purge confirmations it signs are checked against it (consent.erasure.confirmations).
+    signing_key: Ed25519PublicKey | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

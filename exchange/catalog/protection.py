@@ -22,6 +22,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
+import audit
 import consent
 import contracts
 from contracts import Problem
@@ -29,6 +30,7 @@ from govbus.errors import GovBusError
 from govbus.yamlfile import MarkedDict
 
 DELIVERY_KEY = "delivery_public_key"
+SIGNING_KEY = "signing_public_key"  # Ed25519: the agency signs purge confirmations with it
 ENCRYPT_FILES = "encrypt_files"
 FILE_SINKS = ("parquet", "avro", "csv", "jsonl")
 """Sinks writing local files, next to which the bus writes the signed manifest."""
@@ -58,6 +60,26 @@ def read_delivery_key(
     except GovBusError as exc:
         hint = f" ({exc.hint})" if exc.hint else ""
         return bad(f"{value}: {exc.message}{hint}")
+
+
+def read_signing_key(item: MarkedDict, root: Path, file: str, problems: list[Problem]) -> Any:
+    """The agency's `signing_public_key` (Ed25519 PEM in the catalog); None if absent, or bad (a problem)."""
+    value = item.get(SIGNING_KEY)
+    if value is None:
+        return None
+    relative = PurePosixPath(value) if isinstance(value, str) and value.strip() else None
+    message = None
+    if relative is None or relative.is_absolute() or ".." in relative.parts or "\\" in value:
+        message = "must be the path of a PEM Ed25519 public key inside the catalog folder"
+    elif not (root / value).is_file():
+        message = f"{value}: no such file (`openssl pkey -pubout` of the agency's Ed25519 key)"
+    else:
+        try:
+            return audit.load_public_key((root / value).read_bytes(), where=value)
+        except GovBusError as exc:
+            message = f"{value}: {exc.message}"
+    problems.append(Problem(file, item.line_of(SIGNING_KEY), SIGNING_KEY, message))
+    return None
 
 
 def check_reversible(contract: contracts.Contract, file: str, has_key: Mapping[str, bool]) -> list[Problem]:

@@ -94,6 +94,15 @@ def _deliveries_past_the_ledger(conn: sa.Connection, report: audit.VerifyReport)
     ]
 
 
+def _cosignature_shortfalls(conn: sa.Connection, catalog_root: Path) -> list[str]:
+    """Forged cosignatures and checkpoints short of the witnesses catalog/ledger.yaml requires."""
+    import audit
+
+    policy = audit.load_witness_policy(catalog_root)
+    found = audit.cosignature_problems(audit.read_checkpoints(conn), audit.read_cosignatures(conn), policy)
+    return [f"checkpoint {number}: {text}" for number, text in found]
+
+
 @audit_app.command("verify")
 def audit_verify(
     bundle: Annotated[
@@ -134,6 +143,7 @@ def audit_verify(
             # Requests and their signed decisions, held against the ledger's copies.
             problems = decisions.verify(conn, bus.keys.public_keys())
             problems.extend(_deliveries_past_the_ledger(conn, report))
+            problems.extend(_cosignature_shortfalls(conn, bus.catalog.root))
         _print_report(report, problems, "ledger")
         return
     if not trusted_keys and not trust_bundled_keys:
@@ -181,10 +191,11 @@ def audit_export(
     path: Annotated[Path, typer.Argument(help="A new folder to write the bundle to.")],
 ) -> None:
     """Write the ledger, its checkpoints and the public keys to a bundle folder."""
-    from audit import export_bundle
+    from audit import export_bundle, load_witness_policy
 
     with bus_from_env() as bus, bus.engine.connect() as conn:
-        manifest = export_bundle(conn, path, bus.keys.public_keys(), bus.keys.signing_key())
+        policy = load_witness_policy(bus.catalog.root)
+        manifest = export_bundle(conn, path, bus.keys.public_keys(), bus.keys.signing_key(), policy)
     console.print(
         f"[green]✓[/] exported {manifest['entries']} entries and {manifest['checkpoints']} "
         f"checkpoint(s) to {path} (root {_short(manifest['root'])})",
@@ -330,10 +341,17 @@ def audit_catalog() -> None:
 
 
 @audit_app.command("checkpoint")
-def audit_checkpoint() -> None:
-    """Sign and store the ledger's current tree head (size, root, time)."""
+def audit_checkpoint(
+    note: Annotated[
+        bool, typer.Option("--note", help="Print its C2SP signed note (tlog-checkpoint) instead.")
+    ] = False,
+) -> None:
+    """Sign and store the ledger's current tree head (size, root, time) and its signed note."""
     with bus_from_env() as bus, bus.engine.begin() as conn:
         checkpoint = bus.ledger.checkpoint(conn)
+    if note:
+        typer.echo(checkpoint.note or "", nl=False)
+        return
     console.print(
         f"[green]✓[/] checkpoint #{checkpoint.number}: {checkpoint.tree_size} entries, "
         f"root {_short(checkpoint.root)}",

@@ -61,6 +61,7 @@ FIELD_CSV_COLUMNS = (
     "nullable",
     "classification",
     "tags",
+    "special_category",
     "reversible_by",
     "description",
 )
@@ -105,7 +106,16 @@ def show_command(
         return
     if output is Format.csv:
         emit_csv(
-            FIELD_CSV_COLUMNS, [{"dataset": entry.id, "field": f.name, **asdict(f)} for f in entry.fields]
+            FIELD_CSV_COLUMNS,
+            [
+                {
+                    "dataset": entry.id,
+                    "field": f.name,
+                    **asdict(f),
+                    "special_category": f.special_category.text if f.special_category else "",
+                }
+                for f in entry.fields
+            ],
         )
         return
     for part in _show_parts(entry):
@@ -225,9 +235,10 @@ def _show_parts(e: CatalogEntry) -> list[Any]:
         fields.add_column(column)
     for f in e.fields:
         reversible_by = ", ".join(f.reversible_by)
-        fields.add_row(
-            f.name, f.shown_type, f.classification, ", ".join(f.tags), reversible_by, f.description
-        )
+        tags = ", ".join(f.tags)
+        if f.special_category is not None:  # in words: a reader need not know which tags count
+            tags = f"{tags}\n[bold]{f.special_category.text}[/]" if tags else f.special_category.text
+        fields.add_row(f.name, f.shown_type, f.classification, tags, reversible_by, f.description)
     parts.append(fields)
 
     rules = Table(title="Rules", title_justify="left")

@@ -236,6 +236,7 @@ def show(
     output: FormatOption = Format.table,
 ) -> None:
     """A citizen's consents with their status, terms and (with --history) every change."""
+    from exchange.views import mask_id
     from exchange.views.consents import CONSENT_CSV_COLUMNS, consents_csv_rows, subject_consents
 
     with bus_from_env() as bus:
@@ -249,10 +250,12 @@ def show(
     if output is Format.csv:
         emit_csv(CONSENT_CSV_COLUMNS, consents_csv_rows(consents))
         return
+    # The id is shown masked, as the portal shows it: terminals are logged and shared.
+    masked = mask_id(subject)
     if not consents:
-        console.print(f"No consent is recorded for subject {subject}.", highlight=False)
+        console.print(f"No consent is recorded for subject {masked}.", highlight=False)
         return
-    console.print(f"[bold]Consents of subject {subject}[/]: {len(consents)}", highlight=False)
+    console.print(f"[bold]Consents of subject {masked}[/]: {len(consents)}", highlight=False)
     for c in consents:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="dim", no_wrap=True)

@@ -1,4 +1,4 @@
-"""`govbus consent erase | purge-statute | purges | purge-confirm | verify-purge` (Typer + Rich).
+"""`govbus consent erase | purge-statute | purges | purge-confirm | purge-sign | verify-purge` (Typer + Rich).
 
 Mounted by `exchange/cli/main.py` with `register(consent_app)`; `govbus consent revoke ID
 --erase --subject SUBJECT` (in `exchange/cli/consent.py`) uses `print_run` from here.
@@ -201,16 +201,75 @@ def purge_confirm(
             help="Reference to the recipient's confirmation (a ticket or letter, no personal data)."
         ),
     ] = "",
+    confirmation: Annotated[
+        Path | None,
+        typer.Option(
+            "--confirmation",
+            help="The recipient's signed confirmation (`govbus consent purge-sign`); required when "
+            "agencies.yaml declares its signing_public_key.",
+        ),
+    ] = None,
 ) -> None:
-    """Record that the recipient has applied a purge instruction."""
+    """Record that the recipient applied a purge instruction (its signed confirmation, if it has a key)."""
     from exchange.erasure import purges
 
+    document = _read_json(confirmation) if confirmation is not None else None
     with bus_from_env() as bus:
-        changed = purges.confirm_purge(bus, purge_id, evidence=evidence)
+        changed = purges.confirm_purge(bus, purge_id, evidence=evidence, confirmation=document)
     if changed:
-        console.print(f"[green]✓[/] purge {purge_id} confirmed by the recipient", highlight=False)
+        signed = " (signature verified against its catalog key)" if document is not None else ""
+        console.print(f"[green]✓[/] purge {purge_id} confirmed by the recipient{signed}", highlight=False)
     else:
         console.print(f"purge {purge_id} was already confirmed: nothing changed", highlight=False)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BadInput(
+            "cannot read it as JSON", where=str(path), hint="pass the file purge-sign wrote"
+        ) from exc
+
+
+def purge_sign(
+    instruction: Annotated[Path, typer.Argument(help="The purge-<id>.json the bus put in your folder.")],
+    key_file: Annotated[Path, typer.Option("--key-file", help="Your agency's Ed25519 private key (PEM).")],
+    out: Annotated[Path, typer.Option("--out", help="Write the signed confirmation (JSON) here.")],
+    rows_deleted: Annotated[int | None, typer.Option(help="How many rows you deleted (optional).")] = None,
+    trusted_keys: TrustedKeys = None,
+) -> None:
+    """What a recipient runs after applying a purge: check the bus signed it, then sign its confirmation."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    import audit
+    import consent
+    from govbus.instants import utc_now
+
+    try:
+        private = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise BadInput("cannot read an unencrypted PEM private key", where=str(key_file)) from exc
+    if not isinstance(private, Ed25519PrivateKey):
+        raise BadInput(
+            "is not an Ed25519 private key", where=str(key_file), hint="openssl genpkey -algorithm ed25519"
+        )
+    signing = audit.SigningKey(private, audit.key_id_of(private.public_key()))
+    document = consent.confirm_instruction(
+        instruction,
+        trusted_public_keys(trusted_keys),
+        signing,
+        confirmed_at=utc_now(),
+        rows_deleted=rows_deleted,
+    )
+    out.write_text(
+        json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    console.print(
+        f"[green]✓[/] confirmation of purge {document['purge_id']} signed with key {signing.key_id}: {out}",
+        highlight=False,
+    )
 
 
 def verify_purge(
@@ -237,4 +296,5 @@ def register(app: typer.Typer) -> None:
     app.command("purge-statute")(purge_statute)
     app.command("purges")(list_purges)
     app.command("purge-confirm")(purge_confirm)
+    app.command("purge-sign")(purge_sign)
     app.command("verify-purge")(verify_purge)

@@ -129,13 +129,35 @@ def keys_rotate_pseudonyms(
 
 
 def verify_delivery(
-    path: Annotated[Path, typer.Argument(help="A *.manifest.json, or a folder of deliveries.")],
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A *.manifest.json, or a folder of deliveries (files, an SFTP folder, saved REST bodies)."
+        ),
+    ] = None,
+    sql: Annotated[
+        str | None,
+        typer.Option("--sql", help="A SQL recipient: the database URL (with --table); no PATH then."),
+    ] = None,
+    table: Annotated[str | None, typer.Option("--table", help="The table the bus delivered into.")] = None,
     trusted_keys: TrustedKeys = None,
 ) -> None:
-    """Check delivered batches: manifest signature, key, and every file's SHA-256."""
+    """Check delivered batches: manifest signature, key, and every file's SHA-256 — or, with
+    `--sql URL --table T`, every row the table holds against the manifests stored beside it."""
+    if (sql is None) != (table is None) or (sql is None) == (path is None):
+        raise BadInput(
+            "give a PATH, or --sql URL with --table T",
+            where="verify-delivery",
+            hint="govbus verify-delivery INBOX | govbus verify-delivery --sql URL --table T",
+        )
+    keys = trusted_public_keys(trusted_keys)
+    if sql is not None and table is not None:
+        _verify_table(sql, table, keys)
+        return
     import consent
 
-    report = consent.verify_delivery(path, trusted_public_keys(trusted_keys))
+    assert path is not None
+    report = consent.verify_delivery(path, keys)
     for check in report.checks:
         name = check.batch_id or check.manifest.name
         if check.ok:
@@ -152,3 +174,40 @@ def verify_delivery(
     if bad:
         err_console.print(f"[red]{bad} of {len(report.checks)} delivery manifest(s) failed[/]")
         raise typer.Exit(1)
+
+
+def _verify_table(url: str, table: str, keys: dict) -> None:
+    """`--sql URL --table T`: the stored manifests, then every held row (consent.verify_table_rows)."""
+    import connectors
+    import consent
+
+    location, stored = connectors.read_manifests(url, table)
+    report = consent.verify_table_rows(
+        location, stored, keys, lambda schema: connectors.read_rows(url, table, schema)
+    )
+    for batch in report.batches:
+        if batch.ok:
+            console.print(
+                f"[green]✓[/] {batch.batch_id}: {batch.rows:,} row(s) signed by key {batch.key_id}; "
+                f"{batch.held:,} still held",
+                highlight=False,
+            )
+            continue
+        err_console.print(f"[red]✗[/] {batch.batch_id}: NOT verified", highlight=False)
+        for problem in batch.problems:
+            err_console.print(f"    {problem}", highlight=False)
+    for problem in report.problems:
+        err_console.print(f"[red]✗[/] {problem}", highlight=False)
+    if report.rows_unmatched:
+        err_console.print(
+            f"[red]✗[/] {report.rows_unmatched:,} of {report.rows_held:,} row(s) in {location} match no "
+            "signed batch: changed or added after delivery",
+            highlight=False,
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+    console.print(
+        f"[green]✓[/] all {report.rows_held:,} row(s) in {location} belong to signed batches "
+        "(rows deleted by the recipient cannot be detected here)",
+        highlight=False,
+    )

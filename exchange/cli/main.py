@@ -43,6 +43,7 @@ from exchange.cli.receipts import register as register_receipts
 from exchange.cli.report import report_app
 from exchange.cli.subject import subject
 from exchange.cli.subscription import backfill, cursor_app, subscription_app
+from exchange.cli.witness import register as register_witness
 from govbus.errors import GovBusError
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ register_metrics(app)
 register_receipts(consent_app)
 register_purges(consent_app)
 audit_app.command("subject")(subject)
+register_witness(audit_app)
 app.command("discover")(discover)
 
 _state = {"debug": False}

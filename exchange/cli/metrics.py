@@ -6,7 +6,8 @@
 * `govbus alerts check` judges, from the state database, what only shows while nothing
   runs — a ledger checkpoint grown old, a dataset gone stale against its SLA, a step
   whose latest run failed — and sends the alerts (`GOVBUS_ALERT_*`); run it from cron.
-  It sends again at every run while a condition lasts: the receiver deduplicates.
+  A condition is sent once, again after GOVBUS_ALERT_REPEAT (default 4 h) while it
+  lasts, and once more when it resolves (`exchange.ops.alert_memory`).
 * `govbus alerts test` sends one test alert to every configured receiver.
 
 Registered with `register(app)` in `exchange/cli/main.py`.
@@ -58,9 +59,19 @@ def check() -> None:
     settings = ops.AlertSettings.from_env()
     with bus_from_env() as bus:
         found = standing_alerts(bus.engine, bus.catalog, settings)
-    failures = ops.send_alerts(found, settings)
+        # Every standing condition is judged here: one that stopped firing resolves.
+        judged = ops.judged_kinds((ops.CHECKPOINT_LATE, ops.SLA_BREACH, ops.RUN_FAILED))
+        sent, failures = ops.notify(bus.engine, found, settings, judged=judged)
     for alert in found:
         err_console.print(f"[yellow]![/] {alert.kind}: {alert.summary}", highlight=False, soft_wrap=True)
+    held = len(found) - len([a for a in sent if not a.kind.endswith("_resolved")])
+    if settings.any_receiver and held:
+        err_console.print(
+            f"{held} still firing and sent less than GOVBUS_ALERT_REPEAT ago: held back", highlight=False
+        )
+    for alert in sent:
+        if alert.kind.endswith("_resolved"):
+            console.print(f"[green]✓[/] {alert.summary}", highlight=False, soft_wrap=True)
     if not settings.any_receiver and found:
         err_console.print(
             "no receiver configured (GOVBUS_ALERT_WEBHOOK_URL, GOVBUS_ALERT_SMTP_URL): nothing sent"

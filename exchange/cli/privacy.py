@@ -10,7 +10,9 @@ Mounted by exchange/cli/main.py as `govbus privacy`. See docs/privacy.md.
   fields to coarsen.
 * `budget` — the privacy budget (epsilon) each recipient has spent per purpose.
 * `retention` — enforce the contracts' `data_life` on the bus's copies (snapshot, staged
-  segments, quarantine) and record the expiry of consents whose validity has ended.
+  segments, quarantine), purge at recipients what they kept past a consent's `data_life`
+  (`exchange.erasure.consent_retention`), and record the expiry of consents whose
+  validity has ended.
 
 No command prints a value of a row or an identifier: counts, shares and field names.
 
@@ -30,6 +32,7 @@ from exchange.cli.output import Format, FormatOption, emit_csv, emit_json, print
 from govbus.errors import BadInput, GovBusError
 
 if TYPE_CHECKING:
+    from exchange.catalog import Catalog
     from exchange.run.disclosure import Assessment
     from exchange.state import Settings
 
@@ -176,11 +179,17 @@ def budget(
 
 @privacy_app.command("retention")
 def retention() -> None:
-    """Enforce `data_life` on the bus's copies and record expired consents (schedule it daily)."""
+    """Enforce `data_life`: the bus's copies, consents' data life at recipients; record expired consents.
+
+    Schedule it daily. Exit 1 when a purge could not be delivered or a consent's subject
+    is no longer held by the bus (each named by id, with what to do).
+    """
+    from exchange.erasure.consent_retention import purge_lapsed_data_life
     from exchange.erasure.holdings import enforce_retention
 
     with bus_from_env() as bus:
         removals = enforce_retention(bus)
+        lapsed = purge_lapsed_data_life(bus)
         with bus.locked("ledger"), bus.engine.begin() as conn:
             expired = bus.register.expire_due(conn)
     for removal in removals:
@@ -191,15 +200,44 @@ def retention() -> None:
         )
     if not removals:
         console.print("No row of the bus's copies is past its dataset's data_life.")
+    for outcome in lapsed.issued:
+        p = outcome.purge
+        console.print(
+            f"  purge {p.purge_id}: {p.recipient} must erase a subject's rows of {p.dataset} kept past "
+            f"consent {p.consent_id}'s data_life ({len(p.batches)} batch(es), channel {p.channel}, "
+            f"now {p.status})",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not lapsed.issued:
+        console.print("No delivery is past its consent's data_life without a purge.")
+    for outcome in lapsed.failed:
+        err_console.print(
+            f"[red]✗[/] purge {outcome.purge.purge_id} for {outcome.purge.recipient} not delivered: "
+            f"{outcome.problem} (run again to retry)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for consent_id in lapsed.unresolved:
+        err_console.print(
+            f"[yellow]![/] consent {consent_id}: data_life elapsed, but the bus no longer holds the subject "
+            "to name them to the recipient: issue `govbus consent erase SUBJECT --recipient R --dataset D`",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(f"{expired} consent(s) expired (an `expired` event each).", highlight=False)
+    if lapsed.failed or lapsed.unresolved:
+        raise typer.Exit(1)
 
 
 def check_privacy(settings: Settings) -> bool:
     """The privacy part of `govbus check`: warnings, then refusals; True when the check fails.
 
     Warnings: a field whose classification contradicts its tags, a controller that leaves
-    a receipt field undeclared. Refusals: a subscription whose would-be delivery breaks
-    its disclosure policy (measured only where the state database exists, with data).
+    a receipt field undeclared. Refusals: a translations file of what citizens read
+    (`catalog/translations/<code>.yaml`) that names what the catalog lacks or holds a bad
+    text, and a subscription whose would-be delivery breaks its disclosure policy
+    (measured only where the state database exists, with data).
     """
     import contracts
     from exchange.catalog.loader import load_catalog
@@ -211,17 +249,17 @@ def check_privacy(settings: Settings) -> bool:
             err_console.print(f"[yellow]![/] {warning}", highlight=False, soft_wrap=True)
     for gap in controller_gaps(catalog):
         err_console.print(f"[yellow]![/] {gap}", highlight=False, soft_wrap=True)
+    failed = _check_translations(catalog)
     governed = [s for s in catalog.subscriptions.values() if s.disclosure is not None]
     if not governed or not _state_exists(settings):
-        return False
+        return failed
     from exchange import Bus
     from exchange.run.disclosure import assess
 
-    failed = False
     try:
         bus = Bus.open(settings, catalog=catalog)
     except GovBusError:
-        return False  # the state database is not reachable: the catalog alone was checked
+        return failed  # the state database is not reachable: the catalog alone was checked
     try:
         for sub in sorted(bus.catalog.subscriptions.values(), key=lambda s: s.id):
             if sub.disclosure is None:
@@ -238,6 +276,25 @@ def check_privacy(settings: Settings) -> bool:
                 )
     finally:
         bus.close()
+    return failed
+
+
+def _check_translations(catalog: Catalog) -> bool:
+    """Each declared language's translations of the catalog's citizen texts; True on a problem."""
+    from exchange.catalog.translations import catalog_texts, language_codes
+
+    failed = False
+    try:
+        languages = language_codes(catalog.root, default="en")
+    except GovBusError as exc:
+        err_console.print(f"[red]✗[/] {exc}", highlight=False, soft_wrap=True)
+        return True
+    for code in languages[1:]:
+        try:
+            catalog_texts(catalog, code, languages[0])
+        except GovBusError as exc:
+            failed = True
+            err_console.print(f"[red]✗[/] {exc}", highlight=False, soft_wrap=True)
     return failed
 
 

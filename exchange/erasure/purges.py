@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -196,10 +196,56 @@ def purge_ended_statutes(bus: Bus, statute_id: str | None = None) -> dict[str, P
     return {sid: _purge_statute(bus, sid) for sid in ended}
 
 
-def confirm_purge(bus: Bus, purge_id: str, *, evidence: str = "") -> bool:
-    """Record the recipient's confirmation; False if the purge was confirmed already."""
+def confirm_purge(
+    bus: Bus, purge_id: str, *, evidence: str = "", confirmation: Mapping[str, Any] | None = None
+) -> bool:
+    """Record the recipient's confirmation; False if the purge was confirmed already.
+
+    A recipient that declares `signing_public_key` in agencies.yaml must confirm with
+    its signed confirmation (`confirmation`, `consent.check_confirmation`): a typed
+    `evidence` is refused for it, and a confirmation that does not verify against that
+    key, or confirms another purge or instruction, is refused with every reason named.
+    A recipient without a declared key keeps the typed confirmation (and cannot send a
+    signed one: there is nothing to check it against).
+    """
+    register = purge_register(bus)
     with bus.locked("ledger"), bus.engine.begin() as conn:
-        return purge_register(bus).confirm(conn, purge_id, by="recipient", evidence=evidence)
+        purge = register.get(conn, purge_id)
+        agency = bus.catalog.agencies.get(purge.recipient) if purge is not None else None
+        key = agency.signing_key if agency is not None else None
+        if purge is None or not purge.pending:  # unknown (named by confirm) or already confirmed
+            return register.confirm(conn, purge_id, by="recipient", evidence=evidence)
+        if confirmation is None:
+            if key is not None:
+                raise BadInput(
+                    f"recipient {purge.recipient} declares a signing key: its confirmation must be signed",
+                    where="--confirmation",
+                    hint=f"ask it to run `govbus consent purge-sign purge-{purge_id}.json`; pass its file",
+                )
+            return register.confirm(conn, purge_id, by="recipient", evidence=evidence)
+        if key is None:
+            raise BadInput(
+                f"recipient {purge.recipient} declares no signing_public_key: a signed confirmation "
+                "cannot be checked",
+                where="catalog agencies.yaml",
+                hint="add the recipient's Ed25519 public key, or confirm with --evidence",
+            )
+        check = consent.check_confirmation(confirmation, purge, key)
+        if not check.ok:
+            raise BadInput(
+                f"the signed confirmation is refused: {'; '.join(check.problems)}",
+                where="--confirmation",
+                hint="ask the recipient to sign the instruction it received with its declared key",
+            )
+        rows = confirmation.get("rows_deleted")
+        return register.confirm(
+            conn,
+            purge_id,
+            by="recipient",
+            evidence=f"signed confirmation, key {check.key_id}",
+            rows_deleted=rows if isinstance(rows, int) else None,
+            confirmation=confirmation,
+        )
 
 
 def list_purges(bus: Bus, *, status: str | None = None, recipient: str | None = None) -> list[consent.Purge]:
@@ -239,7 +285,7 @@ def _erase(
     fresh: Issued = {}
     with _holding(bus, scope):
         with bus.locked("ledger"), bus.engine.begin() as conn:
-            if consent_id is not None:
+            if consent_id is not None and reason == CONSENT_REVOKED:  # a data_life purge keeps the consent
                 run.revoked = bus.register.revoke(conn, consent_id, revoke_at)
             seqs = audit.deliveries_of_subject(conn, ref)
             groups: dict[str, list[tuple[int, DeliveryEntry]]] = defaultdict(list)

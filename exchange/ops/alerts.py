@@ -97,6 +97,8 @@ class AlertSettings:
     email_to: tuple[str, ...] = ()
     checkpoint_max_age: dt.timedelta = dt.timedelta(hours=25)
     timeout: float = 10.0
+    repeat_interval: dt.timedelta = dt.timedelta(hours=4)
+    """How long a condition that keeps firing stays quiet after it was sent (`alert_memory`)."""
 
     @property
     def any_receiver(self) -> bool:
@@ -108,7 +110,9 @@ class AlertSettings:
         """GOVBUS_ALERT_WEBHOOK_URL; GOVBUS_ALERT_SMTP_URL (`smtp://host:25`, `smtps://host:465`,
         `smtp://host:587?starttls=true`) with _SMTP_USER / _SMTP_PASSWORD, GOVBUS_ALERT_EMAIL_FROM
         and _EMAIL_TO (comma-separated); GOVBUS_ALERT_CHECKPOINT_MAX_AGE (seconds or an ISO 8601
-        duration such as PT25H, the default); GOVBUS_ALERT_TIMEOUT (seconds, default 10)."""
+        duration such as PT25H, the default); GOVBUS_ALERT_TIMEOUT (seconds, default 10);
+        GOVBUS_ALERT_REPEAT (how long a condition that keeps firing stays quiet after it was
+        sent: seconds or an ISO 8601 duration, default PT4H)."""
         env = os.environ if env is None else env
         webhook = env.get("GOVBUS_ALERT_WEBHOOK_URL", "").strip()
         if webhook and urlsplit(webhook).scheme not in ("http", "https"):
@@ -135,6 +139,7 @@ class AlertSettings:
                 )
         max_age = parse_age(env.get("GOVBUS_ALERT_CHECKPOINT_MAX_AGE", ""), "GOVBUS_ALERT_CHECKPOINT_MAX_AGE")
         timeout = parse_age(env.get("GOVBUS_ALERT_TIMEOUT", ""), "GOVBUS_ALERT_TIMEOUT")
+        repeat = parse_age(env.get("GOVBUS_ALERT_REPEAT", ""), "GOVBUS_ALERT_REPEAT")
         return cls(
             webhook_url=webhook,
             smtp_url=smtp,
@@ -144,6 +149,7 @@ class AlertSettings:
             email_to=to,
             checkpoint_max_age=max_age or cls.checkpoint_max_age,
             timeout=timeout.total_seconds() if timeout else cls.timeout,
+            repeat_interval=repeat or cls.repeat_interval,
         )
 
 

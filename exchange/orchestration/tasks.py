@@ -4,8 +4,9 @@ Each opens the bus from the environment, does one idempotent step and returns it
 counts (small, JSON-serialisable: Airflow keeps them as XCom). A retry of any of them
 after a crash has exactly-once effect.
 
-`dag_specs` is what a DAG file builds its DAGs from: it reads the catalog's files only,
-never a database or the network, so parsing the DAG folder stays cheap. The retry
+`dag_specs` is what a DAG file builds its DAGs from: it reads the catalog's YAML files
+only (`dag_catalog`), never a database or the network, and this module imports the bus
+and the parts inside the task functions, so parsing the DAG folder stays cheap. The retry
 policy comes from the environment (`RetryPolicy.from_env`), the pools from the catalog
 (`agency_pools`: one per source agency, `max_concurrent_reads` slots).
 
@@ -18,78 +19,51 @@ them), and `run_actions_task` applies what an operator asked for when triggering
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from exchange import ops
-from exchange.bus import Bus
-from exchange.catalog.loader import Catalog, load_catalog
-from exchange.catalog.schedules import frequency
-from exchange.ops import newest_cursor_value
-from exchange.orchestration.run_params import RunParams, run_actions_task
-from exchange.run.runner import checkpoint_ledger
+from exchange.orchestration import dag_catalog
+from exchange.orchestration.dag_catalog import DagSpec, SubscriptionSpec, pool_name
 from exchange.state.settings import Settings
 from govbus.errors import BadConfiguration, BadInput, GovBusError, TransientError
 from govbus.instants import utc_now
 
+if TYPE_CHECKING:
+    from exchange.catalog.model import Catalog
+    from exchange.ops import newest_cursor_value
+    from exchange.orchestration.run_params import RunParams, run_actions_task
 
-@dataclass(frozen=True)
-class SubscriptionSpec:
-    """One deliver task: the subscription and who receives (names only, no settings)."""
+# Start-up: the DAG file imports this module every time Airflow parses it, so its module
+# level imports only the light catalog reader; the bus, the steps and the alert senders
+# are imported by the task functions when they run. These re-exports load on first use.
+_LAZY = {
+    "newest_cursor_value": "exchange.ops",
+    "RunParams": "exchange.orchestration.run_params",
+    "run_actions_task": "exchange.orchestration.run_params",
+}
 
-    id: str
-    recipient: str
-    purpose: str
-    basis: str
 
-
-@dataclass(frozen=True)
-class DagSpec:
-    """What a DAG file needs to build one dataset's DAG, read from the catalog alone."""
-
-    dataset: str
-    owner: str
-    schedule: str | None
-    subscriptions: tuple[SubscriptionSpec, ...]
-    description: str
-    pool: str  # the source agency's pool: its reads never exceed max_concurrent_reads
-    freshness: str | None  # the contract's SLA freshness as written (P2D); None: no freshness task
-    after: tuple[str, ...] = ()  # datasets whose commits also trigger this DAG (exchange.catalog.schedules)
+def __getattr__(name: str) -> Any:
+    """The re-exports above, imported when first asked for (PEP 562)."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def dag_specs(catalog_dir: Path | None = None) -> list[DagSpec]:
     """One spec per dataset, in a stable order. Reads files only: no database, no network.
 
     A dataset's schedule is its most frequent subscription's schedule (the catalog
-    declares schedules per subscription); None when no subscription names one.
+    declares schedules per subscription); None when no subscription names one. Read by
+    the light reader `exchange.orchestration.dag_catalog` (YAML only: parsing the DAG
+    folder loads neither pyarrow nor SQLAlchemy); a task loads the whole catalog when it
+    opens the bus, and fails with `govbus check`'s message if the catalog is inconsistent.
     """
-    settings = Settings.from_env()
-    catalog = load_catalog(catalog_dir or settings.catalog_dir)
-    specs = []
-    for dataset_id in sorted(catalog.datasets):
-        contract = catalog.datasets[dataset_id].contract
-        subs = catalog.subscriptions_for(dataset_id)
-        schedules = sorted({s.schedule for s in subs if s.schedule}, key=frequency)
-        after = tuple(sorted({d for s in subs for d in s.after}))
-        # As for the stage's SlaTracker: freshness is judged on the contract's cursor_field.
-        judged = contract.sla.freshness is not None and contract.cursor_field is not None
-        specs.append(
-            DagSpec(
-                dataset=dataset_id,
-                owner=contract.owner,
-                schedule=schedules[0] if schedules else None,
-                subscriptions=tuple(SubscriptionSpec(s.id, s.agency, s.purpose, s.basis) for s in subs),
-                description=contract.description,
-                pool=pool_name(contract.owner),
-                freshness=contract.sla.freshness_text if judged else None,
-                after=after,
-            )
-        )
-    return specs
+    return dag_catalog.dag_specs(catalog_dir or Settings.from_env().catalog_dir)
 
 
 def delivery_asset_uri(dataset_id: str, recipient: str) -> str:
@@ -125,11 +99,6 @@ class PoolSpec:
     name: str
     slots: int
     description: str
-
-
-def pool_name(agency_id: str) -> str:
-    """`govbus_<agency>`; characters other than letters, digits, `_`, `-` and `.` become `_`."""
-    return "govbus_" + re.sub(r"[^A-Za-z0-9_.-]", "_", agency_id)
 
 
 def agency_pools(catalog: Catalog) -> list[PoolSpec]:
@@ -222,22 +191,28 @@ def stage_task(dataset_id: str) -> dict[str, Any]:
     fails the task, and the failure callback alerts) and a quarantine rate above the
     contract's threshold.
     """
+    from exchange import ops
+    from exchange.bus import Bus
+
     alerting = ops.AlertSettings.from_env()  # a wrong setting stops the task before it reads
     bus = Bus.open()
     try:
         report = bus.stage(dataset_id)
         contract = bus.catalog.dataset(dataset_id).contract
+        found = [ops.quarantine_alert(contract, report.rows_read, report.rows_quarantined)]
+        if report.sla:
+            found.append(ops.sla_alert(dataset_id, "; ".join(report.sla)))
+        # The stage judged its quarantine rate (the freshness task judges the SLA).
+        ops.notify(bus.engine, found, alerting, judged=ops.judged_kinds((ops.QUARANTINE_RATE,), dataset_id))
     finally:
         bus.close()
-    found = [ops.quarantine_alert(contract, report.rows_read, report.rows_quarantined)]
-    if report.sla:
-        found.append(ops.sla_alert(dataset_id, "; ".join(report.sla)))
-    ops.send_alerts(found, alerting)
     return report.counts()
 
 
 def deliver_task(dataset_id: str, subscription_id: str) -> dict[str, Any]:
     """One subscription's delivery as an Airflow task; the counts go to XCom."""
+    from exchange.bus import Bus
+
     bus = Bus.open()
     try:
         return bus.deliver(dataset_id, subscription_id).counts()
@@ -253,6 +228,8 @@ def requested_task(dataset_id: str) -> list[dict[str, str]]:
     task over this list when it runs; an empty list maps no instance (Airflow skips it).
     Catalog subscriptions are left out: the DAG maps those from the files already.
     """
+    from exchange.bus import Bus
+
     bus = Bus.open()
     try:
         subs = [s for s in bus.catalog.subscriptions_for(dataset_id) if s.origin == "request"]
@@ -263,6 +240,9 @@ def requested_task(dataset_id: str) -> list[dict[str, str]]:
 
 def commit_task(dataset_id: str) -> dict[str, Any]:
     """Commit what every subscription has; fail visibly if a subscription still waits."""
+    from exchange.bus import Bus
+    from exchange.run.runner import checkpoint_ledger
+
     bus = Bus.open()
     try:
         report = bus.commit(dataset_id)
@@ -292,6 +272,8 @@ def task_failed_alert(
         message = str(error.__cause__)
     else:
         message = type(error).__name__ if error is not None else "failed"
+    from exchange import ops
+
     try:
         settings = ops.AlertSettings.from_env()
     except GovBusError as exc:
@@ -306,18 +288,23 @@ def freshness_task(dataset_id: str, now: dt.datetime | None = None) -> dict[str,
     same): the newest staged `cursor_field` value, or the time the newest stage was read.
     No stage yet counts as stale: nothing has arrived. A breach is also sent as an alert.
     """
+    from exchange import ops
+    from exchange.bus import Bus
+
     alerting = ops.AlertSettings.from_env()
     bus = Bus.open()
     try:
         contract = bus.catalog.dataset(dataset_id).contract
         with bus.engine.connect() as conn:
             verdict = ops.judge_freshness(conn, contract, now or utc_now())
+        if verdict is not None:  # judged: a breach is sent (once per repeat), a recovery resolves it
+            found = [] if verdict.ok else [ops.sla_alert(dataset_id, verdict.message)]
+            ops.notify(bus.engine, found, alerting, judged=ops.judged_kinds((ops.SLA_BREACH,), dataset_id))
     finally:
         bus.close()
     if verdict is None:
         return {"freshness": None, "ok": True}
     if not verdict.ok:
-        ops.send_alerts([ops.sla_alert(dataset_id, verdict.message)], alerting)
         raise BadInput(
             verdict.message,
             where=f"dataset {dataset_id}, SLA freshness",

@@ -122,8 +122,10 @@ def list_catalog(
     ] = None,
 ) -> list[CatalogEntry]:
     """Every dataset's metadata, for every role: owner, fields with Avro types and descriptions,
-    classification and tags, the rules in words, SLA and freshness, purposes served, the statutes
-    that allow which fields, how many subscribers. Never a data value nor who subscribes.
+    classification and tags, special categories in words (`fields[].special_category`: GDPR
+    art. 9, or 10 for criminal offences), the rules in words, SLA and freshness, purposes
+    served, the statutes that allow which fields, how many subscribers. Never a data value
+    nor who subscribes.
 
     Filters: `owner` (agency id), `tag` (a field's tag), `purpose` (code), all exact, and `q`;
     a value the catalog does not know matches nothing. The body is `govbus catalog list

@@ -16,7 +16,11 @@ roots), which hold no personal value by construction, and the catalog's descript
 
 It comes in each language the deployment declares (`citizen_text`: `catalog/languages.yaml`,
 `--lang` at the command line, a choice in the portal's form); the words, dates and numbers
-follow the language, the catalog's own texts stay as written there.
+follow the language, and the catalog's own texts (agency names, descriptions, field
+labels) come from `catalog/translations/<lang>.yaml` (`exchange.catalog.translations`),
+marked "not translated" where that file lacks one. A delivery of fields
+of a special category (health, criminal records, ...) says so in words, with the GDPR
+article (`exchange.views.special_categories`).
 """
 
 from __future__ import annotations
@@ -32,14 +36,18 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 import audit
 import consent
+import contracts
 from audit import entry_proofs, proof_json
 from exchange.bus import Bus
 from exchange.catalog.loader import Catalog
-from exchange.portal.citizen_text import Language, language
+from exchange.catalog.translations import CatalogTexts, Translated, catalog_texts
+from exchange.portal.citizen_text import Language, declared_languages, language
 from exchange.portal.queries import as_utc
-from exchange.portal.subjects import audit_ref, deliveries_of_ref, mask_id
+from exchange.portal.subjects import audit_ref, deliveries_of_ref
 from exchange.run import PSEUDONYM_COLUMN
+from exchange.views import mask_id
 from exchange.views.roles import Principal
+from exchange.views.special_categories import marker
 from govbus.instants import utc_now
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -67,6 +75,7 @@ class CitizenDelivery:
     basis: str
     fields: tuple[str, ...]
     pseudonymized: bool
+    special: str  # the special categories among `fields`, in words with their GDPR articles; "" if none
     proof: str | None  # the `govbus audit proof` document; None if newer than the last checkpoint
 
 
@@ -102,6 +111,7 @@ def citizen_report(bus: Bus, who: Principal, national_id: str, lang: str = "en")
     """
     who.require_subject_search()
     words = language(lang)
+    texts = catalog_texts(bus.catalog, words.code, declared_languages(bus.settings.catalog_dir)[0])
     ref = audit_ref(bus, national_id)
     found = deliveries_of_ref(bus, ref)
     seqs = [d.ledger_seq for d in found.deliveries]
@@ -116,7 +126,14 @@ def citizen_report(bus: Bus, who: Principal, national_id: str, lang: str = "en")
         checkpoint = audit.latest_checkpoint(conn)
     deliveries = tuple(
         _delivery(
-            bus.catalog, words, d.ledger_seq, as_utc(d.at) or d.at, entries[d.ledger_seq], consents, proofs
+            bus.catalog,
+            words,
+            texts,
+            d.ledger_seq,
+            as_utc(d.at) or d.at,
+            entries[d.ledger_seq],
+            consents,
+            proofs,
         )
         for d in found.deliveries
     )
@@ -157,6 +174,7 @@ def _environment() -> Environment:
 def _delivery(
     catalog: Catalog,
     words: Language,
+    texts: CatalogTexts,
     seq: int,
     at: datetime,
     entry: audit.DeliveryEntry,
@@ -165,14 +183,22 @@ def _delivery(
 ) -> CitizenDelivery:
     dataset_id = entry.dataset
     dataset = catalog.datasets.get(dataset_id)
-    owner = _agency(catalog, words, dataset.contract.owner) if dataset else words.text("owner_unknown")
-    about = dataset.contract.description.strip().rstrip(".") if dataset else dataset_id
-    recipient = _agency(catalog, words, entry.recipient)
+    owner = _agency(catalog, words, texts, dataset.contract.owner) if dataset else words.text("owner_unknown")
+    about = (
+        _shown(words, texts.dataset(dataset_id, dataset.contract.description), in_sentence=True)
+        if dataset
+        else dataset_id
+    )
+    recipient = _agency(catalog, words, texts, entry.recipient)
     purpose_code = entry.purpose
     purpose = catalog.purposes.get(purpose_code)
-    purpose_text = purpose.description.strip().rstrip(".") if purpose else purpose_code
+    purpose_text = (
+        _shown(words, texts.purpose(purpose_code, purpose.description), in_sentence=True)
+        if purpose
+        else purpose_code
+    )
     fields = entry.fields
-    basis = _basis(catalog, words, entry, at, consents)
+    basis = _basis(catalog, words, texts, entry, at, consents)
     sentence = words.text(
         "sentence",
         day=words.day(at),
@@ -194,8 +220,9 @@ def _delivery(
         recipient=recipient,
         purpose=purpose_text,
         basis=basis,
-        fields=tuple(_field_label(catalog, words, dataset_id, f) for f in fields),
+        fields=tuple(_field_label(catalog, words, texts, dataset_id, f) for f in fields),
         pseudonymized=PSEUDONYM_FIELD in fields,
+        special=_special(catalog, words, texts, dataset_id, fields),
         proof=proof_json(proof) if proof is not None else None,
     )
 
@@ -209,9 +236,18 @@ def _approval(catalog: Catalog, words: Language, entry: audit.DeliveryEntry, own
     return words.text("declared", subscription=entry.subscription) + first
 
 
-def _agency(catalog: Catalog, words: Language, agency_id: str) -> str:
+def _agency(catalog: Catalog, words: Language, texts: CatalogTexts, agency_id: str) -> str:
     agency = catalog.agencies.get(agency_id)
-    return words.text("agency", name=agency.name) if agency else words.text("agency_unknown", id=agency_id)
+    if agency is None:
+        return words.text("agency_unknown", id=agency_id)
+    return words.text("agency", name=_shown(words, texts.agency(agency_id, agency.name)))
+
+
+def _shown(words: Language, text: Translated, *, in_sentence: bool = False) -> str:
+    """A catalog text; one the deployment has not translated into `words` is marked so.
+    `in_sentence`: without its final full stop (the sentence goes on after it)."""
+    shown = text.text.strip().rstrip(".") if in_sentence else text.text
+    return shown if text.translated else words.text("untranslated", text=shown)
 
 
 def _lower_first(text: str) -> str:
@@ -221,6 +257,7 @@ def _lower_first(text: str) -> str:
 def _basis(
     catalog: Catalog,
     words: Language,
+    texts: CatalogTexts,
     entry: audit.DeliveryEntry,
     at: datetime,
     consents: list[consent.ConsentRecord],
@@ -230,7 +267,7 @@ def _basis(
         statute_id = basis.removeprefix("statute:")
         statute = catalog.statutes.get(statute_id)
         law = (
-            words.text("law", law=statute.law, id=statute_id)
+            words.text("law", law=_shown(words, texts.statute(statute_id, statute.law)), id=statute_id)
             if statute
             else words.text("statute", id=statute_id)
         )
@@ -259,11 +296,27 @@ def _consent_in_force(
     return max(matching, key=lambda c: as_utc(c.valid_from)) if matching else None
 
 
-def _field_label(catalog: Catalog, words: Language, dataset_id: str, name: str) -> str:
+def _special(
+    catalog: Catalog, words: Language, texts: CatalogTexts, dataset_id: str, fields: tuple[str, ...]
+) -> str:
+    """ "special category — GDPR art. 9: health: <the fields' labels>" for the delivered fields
+    whose tags make them special category (GDPR art. 9 or 10); "" when none is."""
+    dataset = catalog.datasets.get(dataset_id)
+    if dataset is None:
+        return ""
+    specs = dataset.contract.fields
+    concerned = [name for name in fields if name in specs and specs[name].special_category]
+    if not concerned:
+        return ""
+    categories = {c for name in concerned for c in contracts.special_categories(specs[name].tags)}
+    labels = [_field_label(catalog, words, texts, dataset_id, name) for name in concerned]
+    return words.text("special_value", marker=marker(categories, words.code), fields=words.join(labels))
+
+
+def _field_label(catalog: Catalog, words: Language, texts: CatalogTexts, dataset_id: str, name: str) -> str:
     if name == PSEUDONYM_FIELD:
         return words.text("pseudonym_field")
     dataset = catalog.datasets.get(dataset_id)
     spec = dataset.contract.fields.get(name) if dataset else None
-    if spec is not None and spec.description:
-        return spec.description
-    return name.replace("_", " ")
+    default = spec.description if spec is not None and spec.description else name.replace("_", " ")
+    return _shown(words, texts.field_label(dataset_id, name, default))

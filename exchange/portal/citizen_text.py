@@ -3,14 +3,16 @@
 A deployment lists its languages in `catalog/languages.yaml` (`languages: [en, fr]`, the
 first the default); without that file the report is in English. A code GovBus has no
 words for stops the command or the page with the file named (BadConfiguration). The
-file is read here, not by the catalog loader: only the report uses it.
+file is read by `exchange.catalog.translations.language_codes` (which `govbus check` uses
+too, without loading the portal), not by the catalog loader.
 
 Dates and numbers are formatted by a small table per language (month names, the
 thousands and decimal marks) instead of a locale library: the report needs a dozen
 words of it, and the same output on every machine, whatever its system locales.
 
-Only the report's own words are translated; what comes from the catalog (agency names,
-dataset, purpose and field descriptions) and the ledger stays as written there.
+The report's own words are here; what comes from the catalog (agency names, dataset,
+purpose and statute texts, field labels) is translated in `catalog/translations/<code>.yaml`
+(`exchange.catalog.translations`), and marked "not translated" where that file lacks it.
 The texts are trusted HTML (`Markup`); the values put into them are escaped.
 """
 
@@ -21,13 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import yaml
 from markupsafe import Markup
 
+from exchange.catalog.translations import LANGUAGES_FILE, language_codes
 from exchange.portal.citizen_words import WORDS
 from govbus.errors import BadConfiguration, BadInput
 
-LANGUAGES_FILE = "languages.yaml"
 DEFAULT = "en"
 
 
@@ -117,21 +118,10 @@ def chosen(catalog_dir: Path, code: str | None, where: str) -> str:
 
 
 def declared_languages(catalog_dir: Path) -> tuple[str, ...]:
-    """The codes `catalog/languages.yaml` declares, the default first; ("en",) without the file."""
+    """The codes `catalog/languages.yaml` declares, the default first; ("en",) without the file.
+    A code GovBus has no report texts for is a BadConfiguration naming the file."""
     path = catalog_dir / LANGUAGES_FILE
-    if not path.is_file():
-        return (DEFAULT,)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}, line {mark.line + 1}" if mark is not None else str(path)
-        raise BadConfiguration("invalid YAML", where=where, hint="languages: [en, fr]") from None
-    codes = document.get("languages") if isinstance(document, dict) else None
-    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
-        raise BadConfiguration(
-            "`languages` must be a list of language codes", where=str(path), hint="languages: [en, fr]"
-        )
+    codes = language_codes(catalog_dir, default=DEFAULT)
     unknown = [c for c in codes if c not in LANGUAGES]
     if unknown:
         raise BadConfiguration(
@@ -139,4 +129,4 @@ def declared_languages(catalog_dir: Path) -> tuple[str, ...]:
             where=str(path),
             hint=f"GovBus has texts for: {', '.join(LANGUAGES)}",
         )
-    return tuple(dict.fromkeys(codes))
+    return codes

@@ -29,6 +29,7 @@ from exchange.portal.auth import SESSION_COOKIE, SESSION_MAX_AGE
 from exchange.portal.runtime import csrf_for, get_bus, page_principal, portal_of
 from exchange.views.audit_report import audit_report, parse_period
 from exchange.views.catalog_entries import CatalogQuery, filter_values
+from exchange.views.masked_ids import mask_id
 from exchange.views.roles import Principal
 from govbus.errors import BadInput
 
@@ -267,7 +268,7 @@ def subject_search(
         report = subjects.subject_deliveries(bus, who, national_id)
     except BadInput as exc:  # malformed id: say so, and do not show it back
         return _subject(request, who, bus, 400, masked="", report=None, error=exc.message)
-    masked = subjects.mask_id(national_id)
+    masked = mask_id(national_id)
     return _subject(request, who, bus, masked=masked, report=report, error=None)
 
 

@@ -59,16 +59,6 @@ _MAX_TYPED = 256  # longer input is refused before any rule runs
 _SAY_NOTHING = frozenset({"expect_column_values_to_not_be_null", "expect_column_values_to_be_unique"})
 
 
-def mask_id(typed: str) -> str:
-    """`******1234`: the last four characters only, and never the length of the id.
-
-    An id shorter than eight characters is masked whole. What pages and reports show of
-    a typed id (the citizen's report, the subject search page).
-    """
-    typed = typed.strip()
-    return "******" + (typed[-4:] if len(typed) >= 8 else "")
-
-
 @dataclass(frozen=True)
 class IdForm:
     """What one dataset expects of its subject field: the field's type and its rules."""

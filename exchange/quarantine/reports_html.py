@@ -9,9 +9,11 @@ record value, so neither can the page.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, StrictUndefined
+if TYPE_CHECKING:
+    from jinja2 import Template
 
 _TEMPLATE = """<!doctype html>
 <html lang="en">
@@ -86,7 +88,14 @@ GX {{ r.meta.great_expectations_version }} format.</small></p>
 </html>
 """
 
-_ENVIRONMENT = Environment(autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
+
+@functools.cache
+def _template() -> Template:
+    """The compiled template; Jinja2 is imported by the first page rendered, not by the bus."""
+    from jinja2 import Environment, StrictUndefined
+
+    environment = Environment(autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
+    return environment.from_string(_TEMPLATE)
 
 
 def _pct(value: float | None) -> str:
@@ -95,5 +104,4 @@ def _pct(value: float | None) -> str:
 
 def render(result: dict[str, Any]) -> str:
     """The HTML page of one validation result (see the module doc)."""
-    template = _ENVIRONMENT.from_string(_TEMPLATE)
-    return template.render(r=result, g=result["meta"]["govbus"], pct=_pct)
+    return _template().render(r=result, g=result["meta"]["govbus"], pct=_pct)

@@ -13,6 +13,7 @@ from exchange.run.columns import PSEUDONYM_COLUMN, SUBJECT_REF_COLUMN
 from exchange.run.commit import commit_dataset
 from exchange.run.context import Hooks, ProgressFn, StepContext, Steps
 from exchange.run.deliver import deliver_subscription, delivered_schema
+from exchange.run.fanout import deliver_fanout
 from exchange.run.history import recorded
 from exchange.run.replay import replay
 from exchange.run.reports import CommitReport, DatasetRun, DeliverReport, StageReport
@@ -36,6 +37,7 @@ __all__ = [
     "catalog_items",
     "checkpoint_ledger",
     "commit_dataset",
+    "deliver_fanout",
     "deliver_subscription",
     "delivered_schema",
     "record_catalog_change",

@@ -12,9 +12,10 @@ through whatever composes them, so a test or another runner can wrap them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -80,6 +81,16 @@ class Steps(StepContext, Protocol):
 
     def deliver(self, dataset_id: str, subscription_id: str) -> DeliverReport:
         """Deliver every staged, undelivered segment to one subscription."""
+        ...
+
+    def deliver_all(
+        self,
+        dataset_id: str,
+        subscription_ids: Sequence[str] | None = None,
+        watch: Callable[[str], AbstractContextManager[dict[str, Any]]] | None = None,
+    ) -> dict[str, DeliverReport | Exception]:
+        """Deliver to several subscriptions of a dataset, each staged piece read once; a
+        subscription's failure is returned in its place (see `exchange.run.fanout`)."""
         ...
 
     def commit(self, dataset_id: str) -> CommitReport:

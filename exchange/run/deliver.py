@@ -10,6 +10,10 @@ pseudonym for this recipient when the subscription asks for it, the sink writes 
 batch under a deterministic batch id, and then — in ONE state-DB transaction — the
 ledger entry is appended and the checkpoint row inserted.
 
+`Delivery` is one subscription's run fed a piece at a time: `deliver_subscription` feeds
+it alone (what each Airflow task does), `exchange.run.fanout` feeds every subscription of
+a dataset from one read of each piece (what `govbus run` does); the batches are the same.
+
 Exactly-once: a crash after the sink write and before that transaction leaves no
 checkpoint, so the retry writes the same batch id again, which sinks treat as a no-op
 replacement (upsert by key, file replaced atomically); the ledger gets one entry.
@@ -17,26 +21,25 @@ replacement (upsert by key, file replaced atomically); the ledger gets one entry
 
 from __future__ import annotations
 
-import json
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
 import audit
 import connectors
 import consent
-import schemas
 from exchange import state
-from exchange.run import initial_load
-from exchange.run.columns import PSEUDONYM_COLUMN, SUBJECT_REF_COLUMN
+from exchange.run import initial_load, manifests
+from exchange.run.columns import PSEUDONYM_COLUMN
 from exchange.run.disclosure import delivered_schema, disclose
 from exchange.run.initial_load import Piece
 from exchange.run.reports import DeliverReport
+from exchange.run.shared_piece import ROW_COLUMN, SharedPiece, read_shared, rows_of
 from exchange.subscriptions import lifecycle
 from govbus.instants import utc_now
 
@@ -44,7 +47,7 @@ if TYPE_CHECKING:
     from exchange.catalog.loader import Dataset, Subscription
     from exchange.ctx import StepContext
 
-__all__ = ["deliver_subscription", "delivered_schema", "subject_refs"]
+__all__ = ["Delivery", "deliver_subscription", "delivered_schema"]
 
 log = logging.getLogger("govbus.exchange")
 
@@ -69,20 +72,114 @@ def deliver_subscription(ctx: StepContext, sub: Subscription) -> DeliverReport:
     One batch and one ledger entry per segment, also when every row is denied (nothing is written
     then; the entry records the denials). The caller holds the subscription's `deliver:` lock
     (`Bus.deliver` does). Run again after a crash, it rewrites a written but unlogged batch under the
-    same batch id. Returns the totals: batches, rows delivered and denied by reason.
+    same batch id. Returns the totals: batches, rows delivered and denied by reason. Several
+    subscriptions of one dataset at once, each segment read once: `exchange.run.fanout`.
     """
-    dataset = ctx.catalog.dataset(sub.dataset)
-    report = DeliverReport(sub.id)
-    life = initial_load.prepare(ctx, sub)
-    if life is None:
-        with ctx.engine.connect() as conn:
-            now = lifecycle.read(conn, sub.id)
-        report.skipped = now.status if now is not None else "not active"
-        return report
-    todo = initial_load.pieces(ctx, sub, life)
-    if not todo:
-        initial_load.finish(ctx, sub, life)
-        return report
+    delivery = Delivery.start(ctx, sub)
+    try:
+        for piece in delivery.todo:
+            delivery.send(piece, read_shared(ctx, delivery.dataset, piece))
+        return delivery.finish()
+    finally:
+        delivery.close()
+
+
+class Delivery:
+    """One subscription's delivery run, fed one piece at a time (by itself or by a fan-out).
+
+    `start` activates the subscription and pins its load if due (`initial_load.prepare`),
+    lists its `todo` pieces and opens its sink; `send` decides, minimizes, protects and
+    writes one piece, logging the batch before it; `finish` logs the last batch and marks a
+    load delivered; `close` (always, also after a failure) waits for the audit thread and
+    closes the sink. A failure in `send` logs the batch already written, then raises.
+    """
+
+    def __init__(self, ctx: StepContext, sub: Subscription) -> None:
+        self.ctx, self.sub = ctx, sub
+        self.dataset = ctx.catalog.dataset(sub.dataset)
+        self.report = DeliverReport(sub.id)
+        self.todo: list[Piece] = []
+        self._life: lifecycle.Lifecycle | None = None
+        self._plan: _Plan | None = None
+        self._sink: connectors.Sink | None = None
+        self._audit: ThreadPoolExecutor | None = None
+        # The audit work of a batch (Merkle root, access-index grouping) runs on a second
+        # thread while this one writes it and prepares the next; a batch is logged once its
+        # audit work is done, one batch behind the sink. A crash in between leaves at most two
+        # batches written but unlogged: the retry rewrites both under the same batch ids.
+        self._waiting: _Sent | None = None
+
+    @classmethod
+    def start(cls, ctx: StepContext, sub: Subscription) -> Delivery:
+        """Prepare the subscription's run; `todo` is empty when there is nothing to send."""
+        self = cls(ctx, sub)
+        life = initial_load.prepare(ctx, sub)
+        if life is None:
+            with ctx.engine.connect() as conn:
+                now = lifecycle.read(conn, sub.id)
+            self.report.skipped = now.status if now is not None else "not active"
+            return self
+        self._life = life
+        self.todo = initial_load.pieces(ctx, sub, life)
+        if not self.todo:
+            return self
+        self._plan = _plan(ctx, sub, self.dataset)
+        self._sink = ctx.sink_for(sub, delivered_schema(self.dataset, sub))
+        # A run killed between a file's write and its rename left a hidden temporary copy
+        # of a batch in the recipient's folder: remove those of dead writers first.
+        connectors.sweep_sink(self._sink)
+        self._audit = ThreadPoolExecutor(max_workers=1, thread_name_prefix="govbus-audit")
+        return self
+
+    def send(self, piece: Piece, shared: SharedPiece) -> None:
+        """Deliver one of `todo` from its rows as read (`shared`); log the batch sent before it."""
+        assert self._plan is not None and self._sink is not None and self._audit is not None
+        try:
+            sent = _send(self.ctx, self._plan, self._sink, self._audit, piece, shared)
+        except BaseException:
+            if self._waiting is not None:  # written before the failure: log it
+                waiting, self._waiting = self._waiting, None
+                _record(self.ctx, self._plan, waiting, self.report)
+            raise
+        if self._waiting is not None:
+            waiting, self._waiting = self._waiting, None
+            _record(self.ctx, self._plan, waiting, self.report)
+        self._waiting = sent
+
+    def finish(self) -> DeliverReport:
+        """Log the last batch, close the sink, mark a load delivered; the run's totals."""
+        if self._waiting is not None:
+            assert self._plan is not None
+            waiting, self._waiting = self._waiting, None
+            _record(self.ctx, self._plan, waiting, self.report)
+        self.close()
+        if self._life is not None:
+            initial_load.finish(self.ctx, self.sub, self._life)
+        if self._plan is not None:
+            log.info(
+                "delivered %s to %s batches=%d rows=%d denied=%d",
+                self.sub.dataset,
+                self.sub.agency,
+                self.report.batches,
+                self.report.rows_delivered,
+                self.report.rows_denied,
+            )
+        return self.report
+
+    def close(self) -> None:
+        """Wait for the audit thread and close the sink (idempotent; safe after a failure)."""
+        audit_pool, self._audit = self._audit, None
+        sink, self._sink = self._sink, None
+        try:
+            if audit_pool is not None:
+                audit_pool.shutdown(wait=True)
+        finally:
+            if sink is not None:
+                sink.close()
+
+
+def _plan(ctx: StepContext, sub: Subscription, dataset: Dataset) -> _Plan:
+    """What stays the same for every piece of the subscription's run."""
     statute = ctx.catalog.statutes[sub.statute] if sub.statute else None
     timeline = None
     if statute is None:
@@ -91,7 +188,7 @@ def deliver_subscription(ctx: StepContext, sub: Subscription) -> DeliverReport:
             timeline = ctx.register.timeline(
                 conn, recipient=sub.agency, dataset=sub.dataset, purpose=sub.purpose, fields=sub.fields
             )
-    plan = _Plan(
+    return _Plan(
         sub,
         dataset,
         statute,
@@ -107,41 +204,6 @@ def deliver_subscription(ctx: StepContext, sub: Subscription) -> DeliverReport:
         dataset.contract.fields_classified("sensitive"),
         _field_keys(ctx, sub),
     )
-    sink = ctx.sink_for(sub, delivered_schema(dataset, sub))
-    # A run killed between a file's write and its rename left a hidden temporary copy
-    # of a batch in the recipient's folder: remove those of dead writers first.
-    connectors.sweep_sink(sink)
-    # The audit work of a batch (Merkle root, access-index grouping) runs on a second
-    # thread while this one writes it and prepares the next; a batch is logged once its
-    # audit work is done, one batch behind the sink. A crash in between leaves at most two
-    # batches written but unlogged: the retry rewrites both under the same batch ids.
-    waiting: _Sent | None = None
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="govbus-audit") as audit:
-            for piece in todo:
-                try:
-                    sent = _send(ctx, plan, sink, audit, piece)
-                except BaseException:
-                    if waiting is not None:  # written before the failure: log it
-                        _record(ctx, plan, waiting, report)
-                    raise
-                if waiting is not None:
-                    _record(ctx, plan, waiting, report)
-                waiting = sent
-            if waiting is not None:
-                _record(ctx, plan, waiting, report)
-    finally:
-        sink.close()
-    initial_load.finish(ctx, sub, life)
-    log.info(
-        "delivered %s to %s batches=%d rows=%d denied=%d",
-        sub.dataset,
-        sub.agency,
-        report.batches,
-        report.rows_delivered,
-        report.rows_denied,
-    )
-    return report
 
 
 def _field_keys(ctx: StepContext, sub: Subscription) -> dict[str, tuple[str, bytes]]:
@@ -152,33 +214,24 @@ def _field_keys(ctx: StepContext, sub: Subscription) -> dict[str, tuple[str, byt
     return keys
 
 
-def _decide(
-    ctx: StepContext, plan: _Plan, table: pa.Table, at: Any
-) -> tuple[consent.Decision, dict[str, int]]:
+def _decide(plan: _Plan, shared: SharedPiece, at: Any) -> tuple[consent.Decision, dict[str, int]]:
     """The per-row decision and, for denied rows, the counts by reason."""
-    sub = plan.sub
+    sub, rows = plan.sub, shared.num_rows
     common = {"dataset": sub.dataset, "recipient": sub.agency, "purpose": sub.purpose, "at": at}
     if plan.statute is not None:
         decision = consent.decide(
-            None, statute=plan.statute, consents=None, fields=sub.fields, rows=table.num_rows, **common
+            None, statute=plan.statute, consents=None, fields=sub.fields, rows=rows, **common
         )
         reasons = {"statute not in force": decision.denied_count} if decision.denied_count else {}
         return decision, reasons
-    refs = subject_refs(ctx, plan.dataset, table)
+    refs = shared.refs()
     decision = consent.decide(
         refs, statute=None, consents=plan.timeline.active_index(at), fields=sub.fields, **common
     )
     return decision, plan.timeline.denial_reasons(refs, decision.allowed, at)
 
 
-def subject_refs(ctx: StepContext, dataset: Dataset, table: pa.Table) -> pa.Array | pa.ChunkedArray:
-    """Audit pseudonyms of the rows' subjects: computed at stage time, else now."""
-    if SUBJECT_REF_COLUMN in table.column_names:
-        return table[SUBJECT_REF_COLUMN]
-    return ctx.register.subject_refs(table[dataset.contract.subject_field])
-
-
-_Audit = tuple[str, list[tuple[int, bytes]]]  # (Merkle root, access-index groups)
+_Audit = tuple[str, list[tuple[int, bytes]], bytes]  # (Merkle root, access-index groups, leaves)
 
 
 @dataclass
@@ -195,14 +248,15 @@ class _Sent:
     pseudonym_key_id: str | None
     audit: Future[_Audit]
     suppressed: int = 0  # rows the disclosure step removed (classes smaller than k)
+    sink: connectors.Sink | None = None  # where the batch went: its manifest goes there too
 
 
-def _audit_work(
-    out: pa.Table, refs: pa.Array | pa.ChunkedArray | None
-) -> tuple[str, list[tuple[int, bytes]]]:
-    """The Merkle root over what leaves the bus and the delivered subjects grouped for the index."""
-    root = audit.record_merkle_root(out)
-    return root, audit.group_subject_refs(refs) if refs is not None else []
+def _audit_work(out: pa.Table, shared: SharedPiece, rows: np.ndarray | None) -> _Audit:
+    """The Merkle root over what leaves the bus, the delivered subjects grouped for the index,
+    and the record leaves (hashed once: a table sink's manifest signs them sorted)."""
+    leaves = audit.record_leaf_block(out)
+    groups = shared.groups_of(rows) if rows is not None and len(rows) else []
+    return audit.block_merkle_root(leaves), groups, leaves
 
 
 def _send(
@@ -211,20 +265,20 @@ def _send(
     sink: connectors.Sink,
     audit: ThreadPoolExecutor,
     piece: Piece,
+    shared: SharedPiece,
 ) -> _Sent:
-    """Decide, minimize and protect one staged segment or load part, start its audit work, write it."""
+    """Decide, minimize and protect one staged segment or load part, start its audit work, write it.
+
+    `shared` is the piece as read, possibly by a fan-out for several subscriptions: it is
+    only read here, never changed.
+    """
     sub, dataset = plan.sub, plan.dataset
     subject_field = dataset.contract.subject_field
-    table = initial_load.read_piece(ctx, piece, dataset.contract.cursor_field)
-    # Staged under an older schema version? Read it as the current one (Avro resolution).
-    table = schemas.resolve_staged(table, piece.fingerprint, dataset.versions, dataset.schema)
-    decision, denials = _decide(ctx, plan, table, utc_now())
-    # Copy only what may leave: the subscription's fields (and the subject, to pseudonymize).
-    keep = [
-        *sub.fields,
-        subject_field,
-        *([SUBJECT_REF_COLUMN] if SUBJECT_REF_COLUMN in table.column_names else []),
-    ]
+    table = shared.table
+    decision, denials = _decide(plan, shared, utc_now())
+    # Copy only what may leave: the subscription's fields (and the subject, to pseudonymize),
+    # and the rows' positions in the piece (for the access index; never delivered).
+    keep = [*sub.fields, subject_field, ROW_COLUMN]
     allowed = decision.select(table, list(dict.fromkeys(keep)))
     basis_fields = plan.statute.fields if plan.statute is not None else sub.fields
     out = consent.minimize(allowed, sub.fields, basis_fields=basis_fields, sensitive=plan.sensitive)
@@ -240,15 +294,15 @@ def _send(
         out = out.append_column(pa.field(PSEUDONYM_COLUMN, pa.string(), nullable=False), pseudonyms)
     out = _encrypt_reversible(plan, out)
     # The root is over what leaves the bus: reversible fields as their ciphertext.
-    refs = subject_refs(ctx, dataset, allowed) if allowed.num_rows else None
-    future = audit.submit(_audit_work, out, refs)
+    rows = rows_of(allowed) if allowed.num_rows else None
+    future = audit.submit(_audit_work, out, shared, rows)
     receipt = sink.write(batch_id, out) if out.num_rows else None
     if disclosed.suppressed:
         denials = {**denials, consent.suppression_reason(sub.disclosure): disclosed.suppressed}
     return _Sent(
         piece,
         batch_id,
-        table.num_rows,
+        shared.num_rows,
         out,
         decision,
         denials,
@@ -256,21 +310,32 @@ def _send(
         pseudonym_key_id,
         future,
         disclosed.suppressed,
+        sink,
     )
 
 
 def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -> None:
     """Sign the manifest, then log the batch: ledger entry, checkpoint and index in one transaction."""
     sub, dataset, out, decision = plan.sub, plan.dataset, sent.out, sent.decision
-    merkle_root, groups = sent.audit.result()
+    merkle_root, groups, leaves = sent.audit.result()
     files: list[list[str]] = []
     manifest_sha256 = None
     if sent.receipt is not None:
         files = [list(f) for f in sent.receipt.files]
-        if sent.receipt.files:
-            manifest_sha256, files = _write_manifest(
-                ctx, plan, sent.receipt, sent.batch_id, out, decision, merkle_root, sent.suppressed
-            )
+        assert sent.sink is not None
+        manifest_sha256, files = manifests.write_manifest(
+            ctx,
+            sub=sub,
+            dataset=dataset,
+            policy_version=plan.policy_version,
+            field_keys=plan.field_keys,
+            sink=sent.sink,
+            receipt=sent.receipt,
+            out=out,
+            rows_denied=decision.denied_count + sent.suppressed,
+            merkle_root=merkle_root,
+            leaf_block=leaves,
+        )
     if ctx.hooks.after_sink_write is not None:
         ctx.hooks.after_sink_write(sent.batch_id)
     record = audit.DeliveryEntry(
@@ -321,59 +386,6 @@ def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -
     if sent.piece.is_load:
         report.load_rows += out.num_rows
     ctx.progress(f"deliver:{sub.id}", sent.rows_read)
-
-
-def _write_manifest(
-    ctx: StepContext,
-    plan: _Plan,
-    receipt: connectors.SinkReceipt,
-    batch_id: str,
-    out: pa.Table,
-    decision: consent.Decision,
-    merkle_root: str,
-    sent_suppressed: int = 0,
-) -> tuple[str, list[list[str]]]:
-    """Sign a manifest next to a file delivery; the recipient checks it with verify-delivery.
-
-    Seals the reversible fields' keys and, with `encrypt_files`, replaces each file by its
-    `<name>.enc` (the plaintext file is removed). Returns the manifest's SHA-256 and the
-    [name, sha256] of the files now in the folder (the encrypted ones, if encrypted).
-    """
-    sub, dataset = plan.sub, plan.dataset
-    details: dict[str, Any] = {
-        "subscription": sub.id,
-        "recipient": sub.agency,
-        "purpose": sub.purpose,
-        "basis": sub.basis,
-        "fields": out.column_names,
-        "merkle_root": merkle_root,
-    }
-    if sub.disclosure is not None:  # how the rows were coarsened, for the recipient to read them
-        details["disclosure"] = sub.disclosure.describe()
-    protect: dict[str, Any] = {}
-    if sub.encrypt_files or plan.field_keys:
-        details["reversible_fields"] = list(sub.reversible_fields)
-        protect = {
-            "recipient_keys": {sub.agency: ctx.catalog.agencies[sub.agency].delivery_key},
-            "encrypt": sub.encrypt_files,
-            "field_keys": plan.field_keys or None,
-        }
-    manifest = consent.write_manifest(
-        Path(receipt.location).parent,
-        batch_id,
-        signing_key=ctx.keys.signing_key(),
-        contract_id=dataset.id,
-        contract_version=dataset.contract.version,
-        schema_sha256=dataset.schema.fingerprint_sha256,
-        rows_delivered=out.num_rows,
-        rows_denied=decision.denied_count + sent_suppressed,
-        files=receipt.files,
-        policy_version=plan.policy_version,
-        details=details,
-        **protect,
-    )
-    listed = json.loads(manifest.read_bytes())["files"]
-    return consent.file_sha256(manifest)[0], [[entry["name"], entry["sha256"]] for entry in listed]
 
 
 def _encrypt_reversible(plan: _Plan, out: pa.Table) -> pa.Table:

@@ -16,7 +16,11 @@ What a caller must know:
   stage is always in the snapshot, also when the dataset had no subscriber yet.
 * Folding reads only key columns: a stage's segments become parts as they are (a hard
   link, or a copy on object storage); an older part none of whose keys changed is kept
-  as it is, one with changed keys is rewritten without them.
+  as it is, one with changed keys is rewritten without them (as is a segment holding a
+  key the same stage read again later: its last version is kept).
+* Memory: a fold holds one stage's keys as an exact set (`contracts.SeenKeys`), not its rows.
+  A stage of more than `PARTITION_KEYS` rows is folded in partitions by a hash of the
+  key, one after another (each reads the key columns again), so that stays bounded.
 * Parts keep the stage's columns as staged (the audit pseudonym of each subject
   included) and the fingerprint of the schema they were staged under, so a load reads
   them as the current schema (`schemas.resolve_staged`), like staged segments.
@@ -33,11 +37,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
 import schemas
+from contracts import SeenKeys, encode_keys
 from exchange import state
 from govbus.instants import utc_now
 
@@ -57,7 +62,9 @@ __all__ = [
 ]
 
 FOLDER = "_snapshots"
-_SEPARATOR = "\x1f"  # joins the text of composite keys
+# A fold holds one stage's keys in memory (an exact set, about 24 bytes a key); a stage of
+# more rows is folded in partitions by a hash of the key, one after another.
+PARTITION_KEYS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -152,32 +159,45 @@ def fold(
     snapshot: Snapshot,
     stages: Sequence[StageToFold],
     key_fields: Sequence[str],
+    *,
+    partition_keys: int = PARTITION_KEYS,
 ) -> Snapshot:
     """The snapshot with `stages` (in seq order) folded in; writes the new parts, deletes none.
 
     A key staged again replaces its older version: older parts lose the stage's keys, the
-    stage's segments become new parts. Without key fields every row is kept.
+    stage's segments become new parts (a key the stage itself read twice keeps its last
+    version). Without key fields every row is kept. A stage of more than `partition_keys`
+    rows is folded in partitions by a hash of the key (module doc: memory stays bounded).
     """
     parts = list(snapshot.parts)
     dataset = snapshot.dataset
     token = secrets.token_hex(3)
     for stage in stages:
         names = [f"{stage.stage_id}/seg-{i:05d}.parquet" for i in range(stage.segments)]
+        rows = [staging.num_rows(n) for n in names]
+        superseded: dict[int, np.ndarray] = {}  # segment -> rows a later row of the stage replaces
         if key_fields:
-            keys = [_key_text(staging.read_table(n, columns=list(key_fields)), key_fields) for n in names]
-            changed = pa.chunked_array(keys, type=pa.string()).combine_chunks()
-            parts = [_without(staging, dataset, p, changed, key_fields, token, stage.seq) for p in parts]
+            partitions = max(1, -(-sum(rows) // partition_keys))
+            stale: dict[str, np.ndarray] = {}  # part name -> rows whose key the stage holds
+            for partition in range(partitions):
+                changed = _stage_keys(staging, names, key_fields, partition, partitions, superseded)
+                for part in parts:
+                    _mark_stale(staging, dataset, part, changed, key_fields, stale)
+                del changed
+            parts = [_without(staging, dataset, p, stale.get(p.name), token, stage.seq) for p in parts]
             parts = [p for p in parts if p.rows]
-            if pc.count_distinct(changed, mode="all").as_py() != len(changed):
-                parts.extend(_written(staging, dataset, stage, names, key_fields, token))
-                continue
         for index, name in enumerate(names):
-            rows = staging.num_rows(name)
-            if rows:
+            part = f"{stage.seq:06d}-{token}-{index:05d}.parquet"
+            dropped = superseded.get(index)
+            if dropped is not None and dropped.any():
+                kept = staging.read_table(name).filter(pa.array(~dropped))
+                if kept.num_rows:
+                    staging.write_table(part_path(dataset, part), kept)
+                    parts.append(SnapshotPart(part, kept.num_rows, stage.fingerprint))
+            elif rows[index]:
                 # The segment as it is: linked (or copied), never decoded and written again.
-                part = f"{stage.seq:06d}-{token}-{index:05d}.parquet"
                 staging.keep_copy(name, part_path(dataset, part))
-                parts.append(SnapshotPart(part, rows, stage.fingerprint))
+                parts.append(SnapshotPart(part, rows[index], stage.fingerprint))
     seq = stages[-1].seq if stages else snapshot.seq
     return Snapshot(dataset, seq, tuple(parts), snapshot.complete)
 
@@ -214,58 +234,84 @@ def collect_garbage(staging: StagingArea, snapshot: Snapshot, pinned: Sequence[s
     return removed
 
 
-def _key_text(table: pa.Table, key_fields: Sequence[str]) -> pa.Array:
-    """Each row's key as one text value (composite keys joined), for membership tests."""
-    columns = [pc.cast(table[name], pa.string()).combine_chunks() for name in key_fields]
-    if len(columns) == 1:
-        return columns[0]
-    return pc.binary_join_element_wise(*columns, _SEPARATOR)
+def _in_partition(
+    table: pa.Table, key_fields: Sequence[str], partition: int, partitions: int
+) -> np.ndarray | None:
+    """Which rows' keys hash to `partition` (None: all, when there is one partition)."""
+    if partitions == 1:
+        return None
+    keys = encode_keys([table[name].combine_chunks() for name in key_fields])
+    width = -(-keys.dtype.itemsize // 8) * 8  # whole 64-bit words, NUL-padded
+    words = np.ascontiguousarray(keys.astype(f"S{width}")).view(np.uint64).reshape(len(keys), width // 8)
+    hashes = np.full(len(keys), 0x9E3779B97F4A7C15, dtype=np.uint64)
+    for word in words.T:  # all-NUL words skipped: a key hashes alike at any padded width
+        mixed = (hashes ^ word) * np.uint64(0xBF58476D1CE4E5B9)
+        mixed ^= mixed >> np.uint64(31)
+        hashes = np.where(word != 0, mixed, hashes)
+    return (hashes % np.uint64(partitions)) == np.uint64(partition)
 
 
-def _written(
+def _stage_keys(
     staging: StagingArea,
-    dataset: str,
-    stage: StageToFold,
     names: list[str],
     key_fields: Sequence[str],
-    token: str,
-) -> list[SnapshotPart]:
-    """A stage that read a key twice: each key's last version only, written as new parts."""
-    segments = [staging.read_table(n) for n in names]
-    keys = [_key_text(s, key_fields) for s in segments]
-    parts: list[SnapshotPart] = []
-    for index, segment in enumerate(segments):
-        own = keys[index]
-        positions = pa.table({"k": own, "i": pa.array(range(len(own)), pa.int64())})
-        last = positions.group_by("k", use_threads=False).aggregate([("i", "max")])["i_max"]
-        keep = pc.is_in(positions["i"], value_set=last.combine_chunks())
-        later = keys[index + 1 :]
-        if later:
-            newer = pa.chunked_array(later, type=pa.string()).combine_chunks()
-            keep = pc.and_(keep, pc.invert(pc.is_in(own, value_set=newer)))
-        kept = segment.filter(keep)
-        if kept.num_rows:
-            name = f"{stage.seq:06d}-{token}-{index:05d}.parquet"
-            staging.write_table(part_path(dataset, name), kept)
-            parts.append(SnapshotPart(name, kept.num_rows, stage.fingerprint))
-    return parts
+    partition: int,
+    partitions: int,
+    superseded: dict[int, np.ndarray],
+) -> SeenKeys:
+    """The stage's keys in `partition` (an exact set); rows of a key the stage read again
+    later are marked in `superseded` (segment -> boolean rows): its last version is kept.
+
+    Segments are read last first, each row's key checked against the later ones' — a set
+    of 24 bytes or so per key, not the keys' rows nor a hash table of them.
+    """
+    later = SeenKeys()
+    for index in reversed(range(len(names))):
+        table = staging.read_table(names[index], columns=list(key_fields))
+        where = _in_partition(table, key_fields, partition, partitions)
+        at = np.arange(table.num_rows) if where is None else np.flatnonzero(where)
+        if not len(at):
+            continue
+        positions = pa.array(at[::-1])  # last row first: the first of equal keys is the newest
+        keys = encode_keys([table[name].combine_chunks().take(positions) for name in key_fields])
+        _, newest = np.unique(keys, return_index=True)
+        replaced = np.ones(len(keys), dtype=bool)
+        replaced[newest] = False
+        replaced |= later.add(keys)
+        if replaced.any():
+            mask = superseded.setdefault(index, np.zeros(table.num_rows, dtype=bool))
+            mask[at[::-1][replaced]] = True
+    return later
+
+
+def _mark_stale(
+    staging: StagingArea,
+    dataset: str,
+    part: SnapshotPart,
+    changed: SeenKeys,
+    key_fields: Sequence[str],
+    stale: dict[str, np.ndarray],
+) -> None:
+    """Note in `stale` the part's rows whose key is among `changed` (the stage's keys of
+    one partition: a key of another partition is never among them)."""
+    table = staging.read_table(part_path(dataset, part.name), columns=list(key_fields))
+    found = changed.contains(encode_keys([table[name].combine_chunks() for name in key_fields]))
+    if found.any():
+        stale[part.name] = found | stale[part.name] if part.name in stale else found
 
 
 def _without(
     staging: StagingArea,
     dataset: str,
     part: SnapshotPart,
-    changed: pa.Array,
-    key_fields: Sequence[str],
+    stale: np.ndarray | None,
     token: str,
     seq: int,
 ) -> SnapshotPart:
-    """The part without the rows whose key is in `changed`: itself when none is."""
-    keys = _key_text(staging.read_table(part_path(dataset, part.name), columns=list(key_fields)), key_fields)
-    stale = pc.is_in(keys, value_set=changed)
-    if not pc.any(stale).as_py():
+    """The part without its `stale` rows: itself when there are none."""
+    if stale is None or not stale.any():
         return part
-    table = staging.read_table(part_path(dataset, part.name)).filter(pc.invert(stale))
+    table = staging.read_table(part_path(dataset, part.name)).filter(pa.array(~stale))
     name = f"{seq:06d}-{token}-r{secrets.token_hex(3)}.parquet"
     if table.num_rows:
         staging.write_table(part_path(dataset, name), table)

@@ -37,6 +37,9 @@ from govbus.errors import BadConfiguration, TransientError
 _USERINFO = re.compile(r"(?<=://)[^/@]*@")
 
 
+_STAGED_PARQUET: dict[str, Any] = {"compression": "lz4", "use_dictionary": False, "write_statistics": False}
+
+
 def redact(url: str) -> str:
     """The URL without its user and password part, for messages and logs."""
     return _USERINFO.sub("***@", url)
@@ -83,17 +86,23 @@ class StagingArea:
         return self.read_table(f"{stage_id}/seg-{segment:05d}.parquet")
 
     def write_table(self, name: str, table: pa.Table) -> None:
-        """Write a Parquet file at `name` (a relative path such as `stage/seg-00000.parquet`)."""
+        """Write a Parquet file at `name` (a relative path such as `stage/seg-00000.parquet`).
+
+        Staged files are the bus's own, written once and read by every delivery: LZ4, no
+        dictionary pages and no statistics (nothing prunes them) write about 2x and read
+        about 2x faster than pyarrow's defaults, for files about a quarter larger
+        (`make bench`). Any Parquet reader still reads them.
+        """
         path = f"{self._root}/{name}"
         folder = path.rsplit("/", 1)[0]
         if self._local:
             Path(folder).mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, path)
+            pq.write_table(table, path, **_STAGED_PARQUET)
             return
         try:
             self._fs.makedirs(folder, exist_ok=True)
             with self._fs.open(path, "wb") as handle:
-                pq.write_table(table, handle)
+                pq.write_table(table, handle, **_STAGED_PARQUET)
         except self._errors as exc:
             raise self._unreachable("write a staged file to", exc) from None
 

@@ -17,23 +17,25 @@ When the models change, add a revision (see docs/deployment-state.md); the test
 
 from __future__ import annotations
 
+import ast
 import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
 import audit
 import consent
 from exchange.state import tables as state
 from govbus.errors import BadConfiguration, BadInput
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 VERSION_TABLE = "govbus_schema_version"
 BASELINE_REVISION = "0001"
@@ -50,6 +52,8 @@ def target_metadata() -> list[sa.MetaData]:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration, built in code (there is no alembic.ini)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.set_main_option("version_locations", str(_MIGRATIONS / "versions"))
@@ -59,11 +63,53 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 @functools.cache
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
+
+
+# Start-up: every command that opens the bus asks "is the database at head?". Answering
+# it through Alembic imports Alembic and every revision module (a quarter of a second);
+# the revision files' own `revision` / `down_revision` lines and one SELECT answer it
+# without either. Anything these light readers cannot settle (a file they cannot read, a
+# branch, no version row) falls back to Alembic, which also names the problem.
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=\s*(.+?)\s*$", re.MULTILINE)
+
+
+@functools.cache
+def _revisions_in_files(versions: Path) -> dict[str, tuple[str, ...]] | None:
+    """Revision -> the revisions it follows, read off `versions/*.py`; None if one is unclear."""
+    graph: dict[str, tuple[str, ...]] = {}
+    for path in sorted(versions.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        found = dict(m.groups() for m in _REVISION_LINE.finditer(path.read_text(encoding="utf-8")))
+        try:
+            revision = ast.literal_eval(found["revision"])
+            down = ast.literal_eval(found["down_revision"])
+        except (KeyError, ValueError, SyntaxError):
+            return None
+        downs = () if down is None else (down,) if isinstance(down, str) else tuple(down)
+        if not isinstance(revision, str) or not all(isinstance(d, str) for d in downs):
+            return None
+        graph[revision] = downs
+    return graph or None
+
+
+def _light_head() -> str | None:
+    """The single head of the revision files, or None (Alembic decides)."""
+    graph = _revisions_in_files(_MIGRATIONS / "versions")
+    if graph is None:
+        return None
+    heads = set(graph) - {down for downs in graph.values() for down in downs}
+    return heads.pop() if len(heads) == 1 else None
 
 
 def head() -> str:
     """The revision this GovBus expects the state database to be at."""
+    light = _light_head()
+    if light is not None:
+        return light
     heads = _scripts().get_heads()
     if len(heads) != 1:
         raise BadConfiguration(
@@ -81,6 +127,13 @@ def current(engine: Engine) -> str | None:
 
 
 def _current(conn: Connection) -> str | None:
+    if not sa.inspect(conn).has_table(VERSION_TABLE):
+        return None
+    rows = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    if len(rows) == 1:
+        return str(rows[0])
+    from alembic.migration import MigrationContext  # none or several rows: Alembic's answer
+
     context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
     return context.get_current_revision()
 
@@ -106,6 +159,8 @@ def check(engine: Engine) -> None:
 
 
 def _is_known(revision: str) -> bool:
+    from alembic.util import CommandError
+
     try:
         _scripts().get_revision(revision)
     except CommandError:
@@ -131,7 +186,7 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """
     with _known(revision):
         target = head() if revision == "head" else _scripts().get_revision(revision).revision
-    with engine.connect() as conn:
+    with engine.connect() as conn:  # Alembic is imported only below, when there is work to do
         if _current(conn) == target:  # the common case: no lock, no write
             return target
     with _migration_lock(engine) as conn, _known(revision):
@@ -140,6 +195,8 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
             raise _ahead(now, _where(engine))
         if now is None and _existing_tables(conn):
             _adopt_legacy(conn, _where(engine))
+        from alembic import command
+
         command.upgrade(alembic_config(conn), revision)
         after = _current(conn)
     return after
@@ -149,6 +206,8 @@ def stamp(engine: Engine, revision: str) -> None:
     """Record `revision` without running anything (for operators who fixed a schema by hand)."""
     with _known(revision):
         _scripts().get_revision(revision)
+    from alembic import command
+
     with _migration_lock(engine) as conn:
         command.stamp(alembic_config(conn), revision)
 
@@ -158,7 +217,11 @@ def _known(revision: str) -> Iterator[None]:
     """Turn Alembic's complaint about a revision id into a `BadInput`."""
     try:
         yield
-    except CommandError as exc:
+    except Exception as exc:
+        from alembic.util import CommandError  # only now: the block may not have needed Alembic
+
+        if not isinstance(exc, CommandError):
+            raise
         raise BadInput(
             f"no such revision of the state database: {revision}",
             where=str(_MIGRATIONS / "versions"),
@@ -172,6 +235,8 @@ def autogenerate_revision(engine: Engine, message: str) -> Path:
     For developers after changing a model: `engine` is a scratch database, upgraded to
     head first, that autogenerate compares with the models. Review the file before use.
     """
+    from alembic import command
+
     upgrade(engine)
     number = f"{int(head()) + 1:04d}" if head().isdigit() else None
     with engine.begin() as conn:
@@ -179,6 +244,7 @@ def autogenerate_revision(engine: Engine, message: str) -> Path:
     if script is None or isinstance(script, list):
         raise BadConfiguration("Alembic wrote no single revision", where=str(_MIGRATIONS / "versions"))
     _scripts.cache_clear()
+    _revisions_in_files.cache_clear()
     return Path(script.path)
 
 
@@ -211,12 +277,16 @@ def _adopt_legacy(conn: Connection, where: str) -> None:
             hint="back it up, then add what is missing by hand and run `govbus db stamp "
             f"{BASELINE_REVISION}` and `govbus db upgrade`, or start a new state database",
         )
+    from alembic import command
+
     command.stamp(alembic_config(conn), BASELINE_REVISION)
 
 
 @functools.cache
 def _baseline_columns() -> dict[str, frozenset[str]]:
     """Table -> column names of the baseline revision, read off a scratch in-memory database."""
+    from alembic import command
+
     scratch = sa.create_engine("sqlite://")
     try:
         with scratch.begin() as conn:

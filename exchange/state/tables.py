@@ -184,3 +184,22 @@ dataset_snapshots = sa.Table(
     sa.Column("complete", sa.Boolean, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# What each alert condition last did (`exchange.ops.alert_memory`), so a condition that
+# keeps firing is sent again only after the repeat interval, and once when it resolves.
+# `fingerprint`: SHA-256 of kind, dataset, step and subscription (what the alert is about,
+# never a value); `held`: occurrences not sent since `last_sent_at`.
+alert_notices = sa.Table(
+    "alert_notices",
+    METADATA,
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("dataset", sa.String(128), nullable=True),
+    sa.Column("step", sa.String(16), nullable=True),
+    sa.Column("subscription_id", sa.String(128), nullable=True),
+    sa.Column("first_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_sent_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("held", sa.Integer, nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+)

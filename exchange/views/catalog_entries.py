@@ -36,6 +36,7 @@ from exchange.views.catalog_shapes import (
     CatalogSla,
 )
 from exchange.views.rule_words import rule_columns, rule_level, rule_text
+from exchange.views.special_categories import special_category
 from govbus.errors import BadInput
 from govbus.instants import utc_now
 
@@ -213,6 +214,7 @@ def _field(dataset: Dataset, name: str) -> CatalogField:
         description=description,
         classification=spec.classification if spec else "unclassified",
         tags=tuple(spec.tags) if spec else (),
+        special_category=special_category(spec.tags) if spec else None,
         reversible=bool(reversible_by),
         reversible_by=reversible_by,
     )
@@ -284,6 +286,7 @@ CSV_COLUMNS = (
     "cursor_field",
     "fields",
     "tags",
+    "special_categories",
     "rule_count",
     "purposes",
     "legal_bases",
@@ -294,6 +297,8 @@ CSV_COLUMNS = (
     "last_committed_at",
 )
 """The CSV header: one row per dataset; lists are joined with `;` (names never contain one);
+`special_categories` pairs each special-category field with its categories
+(`diagnosis_group=health`; several categories of one field joined by `+`);
 `rule_count` is how many rules the contract has (their words are in the JSON and `show`)."""
 
 
@@ -316,6 +321,11 @@ def catalog_csv(entries: list[CatalogEntry]) -> str:
                 e.cursor_field or "",
                 ";".join(f.name for f in e.fields),
                 ";".join(e.tags),
+                ";".join(
+                    f"{f.name}={'+'.join(f.special_category.categories)}"
+                    for f in e.fields
+                    if f.special_category is not None
+                ),
                 len(e.rules),
                 ";".join(p.code for p in e.purposes),
                 ";".join(b.statute for b in e.legal_bases),

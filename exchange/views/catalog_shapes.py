@@ -13,6 +13,7 @@ as ISO 8601 text in UTC:
      "schema_versions": [{"label", "fingerprint_sha256", "current"}], "subject_field",
      "key_fields", "cursor_field",
      "fields": [{"name", "type", "nullable", "description", "classification", "tags",
+                 "special_category": null | {"categories", "gdpr_articles", "text"},
                  "reversible", "reversible_by"}],
      "rules": [{"expectation", "fields", "text", "level"}],
      "sla": {"freshness", "min_rows", "max_rows", "on_breach"},
@@ -22,6 +23,12 @@ as ISO 8601 text in UTC:
                       "valid_from", "valid_until", "in_force"}],
      "consent_access", "subscribers"}
 
+`special_category` is null unless the field's tags make it special category of personal
+data (GDPR art. 9, or art. 10 for criminal convictions and offences), whatever its
+classification: then `categories` are the canonical category names (`health`,
+`criminal-offences`, ...), `gdpr_articles` the articles (`["9"]`, `["9", "10"]`) and
+`text` the marker in words ("special category — GDPR art. 9: health"); see
+`exchange.views.special_categories`.
 `type` is the Avro type in words (`string`, `decimal(14,2)`, `date`, `timestamp-micros`)
 with `nullable` saying whether the field admits null (shown `date?` in tables).
 `freshness.status` is `fresh`, `stale` (older than the SLA), `no-sla`, `never` (nothing
@@ -43,6 +50,7 @@ __all__ = [
     "CatalogRule",
     "CatalogSchemaVersion",
     "CatalogSla",
+    "CatalogSpecialCategory",
 ]
 
 
@@ -64,9 +72,20 @@ class CatalogSchemaVersion:
 
 
 @dataclass(frozen=True)
+class CatalogSpecialCategory:
+    """Why a field is special category: its categories (canonical, sorted), the GDPR articles
+    (`9`; `10` for criminal convictions and offences) and the marker in words."""
+
+    categories: tuple[str, ...]
+    gdpr_articles: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True)
 class CatalogField:
     """A field: its Avro type in words, whether it admits null, its description (the schema's
-    `doc`, else the contract's), classification, tags, and who gets it reversibly encrypted."""
+    `doc`, else the contract's), classification, tags, whether the tags make it special
+    category (and which), and who gets it reversibly encrypted."""
 
     name: str
     type: str
@@ -74,6 +93,7 @@ class CatalogField:
     description: str
     classification: str
     tags: tuple[str, ...]
+    special_category: CatalogSpecialCategory | None
     reversible: bool
     reversible_by: tuple[str, ...]
 

@@ -74,6 +74,9 @@ def _tax_only_catalog() -> Path:
     for dataset in (root / "datasets").iterdir():
         if dataset.name != keep:
             shutil.rmtree(dataset)
+    # The French texts name the removed datasets and statutes, which a translations file may
+    # not (exchange.catalog.translations): the French report falls back to English, marked.
+    shutil.rmtree(root / "translations")
     for path, key in [(root / "legal-bases.yaml", "statutes")] + [
         (p, "subscriptions") for p in sorted((root / "subscriptions").glob("*.yaml"))
     ]:

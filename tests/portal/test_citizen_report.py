@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import audit
 from audit import access_index
 from exchange.cli.main import app
-from exchange.portal.citizen import mask_id
+from exchange.views import mask_id
 from tests.portal.conftest import TOKENS, Seeded, bearer, client_for
 
 VOID = {"meta", "link", "br", "hr", "img", "input", "wbr", "col", "area", "base", "source"}

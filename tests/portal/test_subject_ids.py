@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 
 import contracts
 from exchange.cli.main import app
-from exchange.portal.subjects import NOT_VALID, IdForm, check_subject_id, id_forms, mask_id
+from exchange.portal.subjects import NOT_VALID, IdForm, check_subject_id, id_forms
+from exchange.views import mask_id
 from govbus.errors import BadInput
 from tests.portal.conftest import Seeded, bearer, client_for
 

@@ -24,13 +24,28 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit import SigningKey, key_id_of, public_key_pem, sign_document
 from audit.ledger.chain import GENESIS_HASH, compute_entry_hash
-from audit.ledger.checkpoints import checkpoint_message
+from audit.ledger.checkpoints import build_note, checkpoint_message, note_extensions
 from audit.ledger.tree import LedgerTree, entry_leaf_hash
 from audit.merkle import record_leaf_hashes, record_merkle_root
+from audit.notes import (
+    COSIGNATURE_TYPE,
+    ED25519_TYPE,
+    NoteKey,
+    checkpoint_body,
+    cosign,
+    cosignature_message,
+    sign_note,
+)
 from audit.signatures import canonical_json
+from consent.erasure.confirmations import confirmation_document
+from consent.erasure.instructions import purge_instruction
+from consent.erasure.register import ERASURE_ORDER, Purge
 from consent.protect import manifests
 from consent.protect.keys import _HKDF_SALT, KeyStore, length_prefixed
 from consent.protect.pseudonyms import pseudonymize
+from consent.register import jws
+from consent.register.receipts import ReceiptTerms, build_receipt
+from consent.register.terms import ConsentEvent, ConsentRecord
 from govbus.instants import iso_utc
 
 VECTORS_DIR = Path(__file__).resolve().parents[2] / "docs" / "spec" / "vectors"
@@ -45,6 +60,11 @@ PAYLOADS = [
     ("delivery", {"batch_id": "b-0004", "rows": 7}),
 ]
 CHECKPOINT_SIZES = (3, 5)  # checkpoint 1 covers 3 entries, checkpoint 2 all 5
+ORIGIN = "tax.gov.example/govbus-ledger"  # the signed notes' origin (and the bus's key name)
+WITNESS_SEED = bytes(range(0x20, 0x40))  # Ed25519 seed of the test witness (test only)
+WITNESS_NAME = "audit-office.example/witness"
+COSIGNED_AT = 1_767_323_400  # 2026-01-02T03:10:00Z, the witness's cosignature time
+RECIPIENT_SEED = bytes(range(0x60, 0x80))  # Ed25519 seed of the test recipient agency (test only)
 
 
 def _dump(document: Any) -> bytes:
@@ -133,6 +153,96 @@ def ledger_vectors() -> dict[str, Any]:
         "checkpoints": checkpoints,
         "inclusion_proofs": inclusion,
         "consistency_proofs": consistency,
+    }
+
+
+def note_vectors() -> dict[str, Any]:
+    """The two checkpoints of `ledger_vectors` as C2SP signed notes, and a witness's cosignature."""
+    ledger = ledger_vectors()
+    key = Ed25519PrivateKey.from_private_bytes(SIGNING_SEED)
+    witness = Ed25519PrivateKey.from_private_bytes(WITNESS_SEED)
+    bus_key = NoteKey(ORIGIN, ED25519_TYPE, key.public_key())
+    witness_key = NoteKey(WITNESS_NAME, COSIGNATURE_TYPE, witness.public_key())
+    notes = []
+    for checkpoint in ledger["checkpoints"]:
+        at = datetime.fromisoformat(checkpoint["at"])
+        number, size, root = checkpoint["number"], checkpoint["tree_size"], checkpoint["root"]
+        body = checkpoint_body(ORIGIN, size, root, note_extensions(number, at))
+        line = sign_note(body, ORIGIN, key)
+        note = build_note(ORIGIN, number, size, root, at, line)
+        cosignature = cosign(body, WITNESS_NAME, witness, COSIGNED_AT)
+        notes.append(
+            {
+                "checkpoint": number,
+                "body": body,
+                "signature_line": line.line,
+                "note": note,
+                "cosignature_message": cosignature_message(body, COSIGNED_AT).decode(),
+                "cosignature_line": cosignature.line,
+                "cosigned_note": note + cosignature.line,
+            }
+        )
+    return {
+        "spec": "docs/spec/README.md §9-§10",
+        "origin": ORIGIN,
+        "bus_key": {
+            "name": ORIGIN,
+            "public_raw_hex": ledger["signing_key"]["public_raw_hex"],
+            "key_hash_input_hex": (ORIGIN.encode() + b"\n\x01").hex()
+            + ledger["signing_key"]["public_raw_hex"],
+            "key_hash_hex": bus_key.hash.hex(),
+            "vkey": bus_key.vkey(),
+        },
+        "witness_key": {
+            "ed25519_seed_hex": WITNESS_SEED.hex(),
+            "name": WITNESS_NAME,
+            "public_raw_hex": witness.public_key().public_bytes_raw().hex(),
+            "key_hash_hex": witness_key.hash.hex(),
+            "vkey": witness_key.vkey(),
+        },
+        "cosigned_at": COSIGNED_AT,
+        "notes": notes,
+    }
+
+
+def purge_vectors() -> dict[str, Any]:
+    """A purge instruction (detached bus signature) and the recipient's signed confirmation."""
+    bus = Ed25519PrivateKey.from_private_bytes(SIGNING_SEED)
+    bus_signing = SigningKey(bus, key_id_of(bus.public_key()))
+    recipient = Ed25519PrivateKey.from_private_bytes(RECIPIENT_SEED)
+    recipient_signing = SigningKey(recipient, key_id_of(recipient.public_key()))
+    purge = Purge(
+        purge_id="p-0001",
+        request_id="r-0001",
+        reason=ERASURE_ORDER,
+        recipient="statistics",
+        dataset="tax.income",
+        subscription="statistics.regional",
+        channel="files",
+        batches=((2, "b-0001"), (5, "b-0004")),
+        issued_at=START,
+        match_field="subject_pseudonym",
+        pseudonym_key_ids=("k1",),
+    )
+    instruction = purge_instruction(
+        purge, ["4f1c…not-a-real-pseudonym"], key_id=bus_signing.key_id, nonce="00" * 16
+    )
+    confirmation = confirmation_document(
+        instruction, recipient_signing, confirmed_at=START + timedelta(days=1), rows_deleted=3
+    )
+    return {
+        "spec": "docs/spec/README.md §11",
+        "instruction_json": instruction.decode(),
+        "instruction_signature_hex": bus.sign(instruction).hex(),
+        "recipient_key": {
+            "ed25519_seed_hex": RECIPIENT_SEED.hex(),
+            "public_pem": public_key_pem(recipient.public_key()),
+            "key_id": recipient_signing.key_id,
+        },
+        "confirmation": confirmation,
+        "confirmation_signed_bytes": canonical_json(
+            {k: v for k, v in confirmation.items() if k != "signature"}
+        ),
     }
 
 
@@ -250,6 +360,52 @@ def signed_document_vectors() -> dict[str, Any]:
     }
 
 
+def receipt_vectors() -> dict[str, Any]:
+    """A consent receipt (spec §12): its RFC 8785 form without `signature` and its compact JWS."""
+    key = Ed25519PrivateKey.from_private_bytes(SIGNING_SEED)
+    signing = SigningKey(key, key_id_of(key.public_key()))
+    given = START - timedelta(days=30)
+    record = ConsentRecord(
+        consent_id="7d1c0e4a-0000-4000-8000-000000000001",
+        subject_ref="9" * 64,  # an audit pseudonym: the vector holds no subject id
+        recipient="housing",
+        dataset="tax.income",
+        purpose="HOUSING_ALLOWANCE",
+        fields=("gross_income", "tax_year"),
+        valid_from=given,
+        valid_until=given + timedelta(days=365),
+        status="active",
+        revoked_at=None,
+        evidence="portal session 4711",
+        version=1,
+        created_at=given + timedelta(seconds=2),
+        data_life="P1Y",
+        frequency="P1M",
+        collection_method="web-form",
+    )
+    history = [ConsentEvent("given", given, given + timedelta(seconds=2), 1, "subject")]
+    terms = ReceiptTerms(
+        controller_name="Tax Administration",
+        controller={
+            "identifier": "0245437-2",
+            "email": "dpo@tax.gov.example",
+            "jurisdiction": "Ünïted Example (EX)",
+            "policy_url": "https://tax.gov.example/privacy",
+            "withdrawal": "https://tax.gov.example/consents",
+        },
+        recipient_name="Housing Agency",
+        purpose_description="Deciding housing allowance ✓",
+        notice_url="https://tax.gov.example/notice/housing",
+    )
+    receipt = build_receipt(record, history, signing_key=signing, terms=terms)
+    return {
+        "spec": "docs/spec/README.md §12",
+        "receipt": receipt,
+        "canonical_json": jws.canonical_bytes(receipt).decode("utf-8"),
+        "compact_jws": jws.compact_jws(receipt),
+    }
+
+
 def _field(value: Any) -> bytes:
     if value is None:
         return b"~"
@@ -261,6 +417,9 @@ def build() -> dict[str, bytes]:
     """File name -> exact bytes of every vector file."""
     return {
         "ledger.json": _dump(ledger_vectors()),
+        "notes.json": _dump(note_vectors()),
+        "purges.json": _dump(purge_vectors()),
+        "receipts.json": _dump(receipt_vectors()),
         "pseudonyms.json": _dump(pseudonym_vectors()),
         "records.json": _dump(record_vectors()),
         "signed_documents.json": _dump(signed_document_vectors()),

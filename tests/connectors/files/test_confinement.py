@@ -59,6 +59,22 @@ def test_a_path_outside_the_allowed_roots_is_refused_naming_the_setting(
     assert str(home) in str(refused.value.hint) and "GOVBUS_ALLOWED_ROOTS" in str(refused.value.hint)
 
 
+@pytest.mark.parametrize("connector", ["fixed_width", "sftp_fixed_width"])
+def test_copybook_library_folders_are_confined_too(home: Path, connector: str) -> None:
+    """COPY members are read from the library folders: `/etc` there would read any file."""
+    (home / "copybooks" / "members").mkdir(parents=True)
+    base = {"connector": connector, "copybook": f"{home}/copybooks/rec.cpy", "path": f"{home}/x.dat"}
+    confined = confine_settings({**base, "copybook_library": ["members", str(home)]}, rules(home))
+    assert confined["copybook_library"] == [str(home / "copybooks" / "members"), str(home)]
+    assert confine_settings({**base, "copybook_library": "members"}, rules(home))["copybook_library"] == [
+        str(home / "copybooks" / "members")
+    ]
+    for outside in (["/etc"], ["members", "../../../outside"]):
+        with pytest.raises(BadConfiguration, match="resolves outside") as refused:
+            confine_settings({**base, "copybook_library": outside}, rules(home))
+        assert refused.value.where == f"copybook_library[{len(outside) - 1}]"
+
+
 def test_a_symlink_pointing_out_of_the_home_is_refused(home: Path) -> None:
     os.symlink(home.parent / "outside", home / "link")
     with pytest.raises(BadConfiguration, match=r"after '\.\.' and symlinks"):

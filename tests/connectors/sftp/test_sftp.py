@@ -282,6 +282,39 @@ def test_fixed_width_files_are_read_over_sftp(
     assert [(row["id"], row["name"]) for row in rows] == [(1, "ab"), (2, "cd")]
 
 
+def test_sftp_fixed_width_takes_every_format_setting_of_the_local_connector(
+    sftp_server: SftpTestServer, sftp_folder: Path, tmp_path: Path
+) -> None:
+    """RDW records, a COPY member from copybook_library, a bad-value policy: read over SFTP
+    exactly as the local fixed_width connector reads the same file."""
+    (tmp_path / "members").mkdir()
+    (tmp_path / "members" / "NAMEPART.cpy").write_text("           05  NAME  PIC X(2).\n")
+    copybook = tmp_path / "rec.cpy"
+    copybook.write_text("       01  REC.\n           05  ID  PIC 9(3).\n           COPY NAMEPART.\n")
+    records = ["001ab", "0x2cd", "003ef"]  # the second id is not a number
+    data = b"".join((len(r) + 4).to_bytes(2, "big") + b"\0\0" + r.encode("cp037") for r in records)
+    (sftp_folder / "export.dat").write_bytes(data)
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "export.dat").write_bytes(data)
+    formats = {
+        "copybook": str(copybook),
+        "copybook_library": [str(tmp_path / "members")],
+        "record_format": "rdw",
+        "on_bad_value": "null",
+    }
+    remote = source(sftp_server, sftp_folder, connector="sftp_fixed_width", **formats)
+    got = [row for batch in remote.read(None) for row in batch.data.to_pylist()]
+    here = make_source(
+        {"connector": "fixed_width", "directory": str(local), "settle_seconds": 0, **formats},
+        key_fields=("id",),
+        cursor_field=None,
+    )
+    expected = [row for batch in here.read(None) for row in batch.data.to_pylist()]
+    assert [(r["id"], r["name"]) for r in got] == [(1, "ab"), (None, "cd"), (3, "ef")]
+    assert [(r["id"], r["name"]) for r in got] == [(r["id"], r["name"]) for r in expected]
+
+
 def test_a_file_the_server_will_not_open_fails_the_read_and_nothing_is_archived(
     sftp_server: SftpTestServer, sftp_folder: Path
 ) -> None:
@@ -323,6 +356,26 @@ def test_the_sink_writes_atomically_and_a_retry_never_duplicates(
     assert sorted(p.name for p in (sftp_folder / "out").iterdir()) == [path.name]
     assert hashlib.sha256(path.read_bytes()).hexdigest() != first.files[0][1]
     sink.close()
+
+
+def test_the_sinks_first_write_sweeps_temporaries_a_dropped_connection_left(
+    sftp_server: SftpTestServer, sftp_folder: Path
+) -> None:
+    out = sftp_folder / "out"
+    out.mkdir()
+    stale = out / ".b0.parquet.tmp-0123456789abcdef"  # an upload the connection dropped, 2 h ago
+    live = out / ".b9.parquet.tmp-fedcba9876543210"  # another writer's upload, going on now
+    other = out / ".notes.tmp"  # not this sink's naming: never touched
+    for path in (stale, live, other):
+        path.write_bytes(b"PAR1 half")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    os.utime(other, (time.time() - 7200, time.time() - 7200))
+    sink = make_sink(
+        connector_settings(sftp_server, out, "sftp_parquet"), key_fields=(), schema=pa.schema([])
+    )
+    sink.write("b1", pa.table({"id": [1]}))
+    sink.close()
+    assert sorted(p.name for p in out.iterdir()) == sorted(["b1.parquet", live.name, other.name])
 
 
 def test_the_sink_replaces_files_on_servers_without_posix_rename(tmp_path: Path, monkeypatch: Any) -> None:

@@ -13,10 +13,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from exchange.cli.demo import SAMPLE_SERVED_DATASET
 from exchange.cli.quarantine import STATUSES
-from tests.conftest import REPO
+from tests.conftest import CATALOG, REPO
 
 HEAVY = (
     "pandas",
@@ -99,3 +102,106 @@ def test_constants_spelled_in_the_command_line_match_their_rooms():
 
     assert store.STATUSES == STATUSES
     assert health.DATASET == SAMPLE_SERVED_DATASET
+
+
+# -- what a command loads when it runs ------------------------------------------------------
+
+# Libraries of other commands (the portal, migrations, SFTP and REST connectors, the GX
+# export, OpenDP, Airflow, OpenLineage, Prometheus): an everyday command loads none of them.
+# pandas is not listed: the catalog's contract lint dry-runs each expectation on an empty
+# table through pyarrow, whose conversion of a Python constant imports pandas.
+OTHER_COMMANDS = (
+    "fastapi",
+    "starlette",
+    "jinja2",
+    "alembic",
+    "paramiko",
+    "httpx",
+    "great_expectations",
+    "opendp",
+    "airflow",
+    "openlineage",
+    "prometheus_client",
+)
+
+RUN = """
+import json, os, sys
+from exchange.cli.main import app, main
+runs = json.loads(sys.argv[1])
+if runs == "every --help":  # every group and command of the app, as a user would ask
+    runs = [[], ["--help"]]
+    runs += [[g.name, "--help"] for g in app.registered_groups]
+    runs += [[c.name or c.callback.__name__, "--help"] for c in app.registered_commands]
+for argv in runs:
+    sys.argv = ["govbus", *argv]
+    try:
+        main()
+    except SystemExit:
+        pass
+with open(os.environ["LOADED_OUT"], "w") as out:
+    json.dump(sorted(sys.modules), out)
+"""
+
+
+def _loaded_by(runs: object, tmp_path: Path, home: Path) -> set[str]:
+    out = tmp_path / "loaded.json"
+    env = {
+        **os.environ,
+        "LOADED_OUT": str(out),
+        "GOVBUS_HOME": str(home),
+        "GOVBUS_CATALOG": str(CATALOG),
+        "COLUMNS": "120",
+    }
+    env.pop("GOVBUS_STATE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", RUN, json.dumps(runs)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.is_file(), done.stderr
+    return set(json.loads(out.read_text()))
+
+
+def _of(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted({m.split(".")[0] for m in modules if m.split(".")[0] in names})
+
+
+def test_every_help_loads_no_part_and_no_heavy_library(tmp_path: Path) -> None:
+    loaded = _loaded_by("every --help", tmp_path, tmp_path / "home")
+    assert _heavy(loaded) == []
+    assert _of(loaded, OTHER_COMMANDS) == []
+    assert not (tmp_path / "home").exists()  # asking for help creates nothing
+
+
+@pytest.fixture(scope="module")
+def migrated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A GovBus home on the sample catalog whose state database is already migrated."""
+    tmp = tmp_path_factory.mktemp("startup")
+    loaded = _loaded_by([["status"]], tmp, tmp / "home")
+    assert "alembic" in _of(loaded, OTHER_COMMANDS)  # the first command migrated: Alembic's work
+    return tmp / "home"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["catalog", "list"],
+        ["subscription", "list"],
+        ["quarantine", "list"],
+        ["audit", "verify"],
+        ["check"],
+    ],
+    ids=" ".join,
+)
+def test_an_everyday_command_loads_only_what_it_uses(
+    argv: list[str], migrated_home: Path, tmp_path: Path
+) -> None:
+    loaded = _loaded_by([argv], tmp_path, migrated_home)
+    assert _of(loaded, OTHER_COMMANDS) == []
+    # Connectors are imported by kind when the bus makes a source or sink, never all kinds.
+    assert not any(m.startswith(("connectors.sftp", "connectors.rest")) for m in loaded)

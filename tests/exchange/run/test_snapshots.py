@@ -92,3 +92,59 @@ def test_a_commit_killed_after_its_transaction_is_finished_by_the_next_commit(go
         assert bus.staging.names_in(stage_id) == []
     finally:
         bus.close()
+
+
+@pytest.mark.parametrize("partition_keys", [1_000_000, 7, 2])
+def test_a_fold_in_partitions_keeps_the_newest_version_of_every_key(
+    area: StagingArea, partition_keys: int
+) -> None:
+    """Folded in partitions by key hash (bounded memory) or at once: the same rows, each key's
+    newest version, also for keys repeated within a stage and across its segments."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    snap = Snapshot("d", 0, (), True)
+    newest: dict[tuple[str, int], int] = {}
+    value = 0
+    for seq in range(1, 5):
+        segments = []
+        for _ in range(3):
+            a = rng.choice(["x", "y", "zz"], size=12).tolist()
+            b = rng.integers(0, 6, size=12).tolist()
+            values = list(range(value, value + 12))
+            value += 12
+            newest.update(zip(zip(a, b, strict=True), values, strict=True))
+            segments.append({"a": a, "b": b, "v": values})
+        stage = _stage(area, f"d.{seq}", *segments)
+        snap = snapshots.fold(area, snap, [stage], ["a", "b"], partition_keys=partition_keys)
+    assert _rows(area, snap) == _rows_of(newest)
+    assert snap.rows == len(newest)
+
+
+def _rows_of(newest: dict[tuple[str, int], int]) -> list[dict]:
+    rows = [{"a": a, "b": b, "v": v} for (a, b), v in newest.items()]
+    return sorted(rows, key=lambda r: tuple(str(v) for v in r.values()))
+
+
+def test_a_large_stage_is_folded_one_partition_of_keys_at_a_time(
+    area: StagingArea, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keys held at once are a partition's (about `partition_keys`), not the stage's."""
+    from contracts import SeenKeys
+
+    held: list[SeenKeys] = []
+
+    class Counting(SeenKeys):
+        def __init__(self) -> None:
+            super().__init__()
+            held.append(self)
+
+    monkeypatch.setattr(snapshots, "SeenKeys", Counting)
+    segments = [{"k": list(range(s, s + 400)), "v": [0] * 400} for s in range(0, 1200, 400)]
+    one = snapshots.fold(area, Snapshot("d", 0, (), True), [_stage(area, "d.1", *segments)], ["k"])
+    two = snapshots.fold(area, one, [_stage(area, "d.2", *segments)], ["k"], partition_keys=300)
+    assert len(held) == 1 + 4, "one set for the first stage, one per partition for the second"
+    assert len(held[0]) == 1200
+    assert all(len(keys) < 600 for keys in held[1:]), [len(keys) for keys in held[1:]]
+    assert sum(len(keys) for keys in held[1:]) == 1200
+    assert two.rows == 1200 and all(p.name.startswith("000002-") for p in two.parts)

@@ -1,0 +1,214 @@
+"""Fan-out delivery: the same outputs as one subscription at a time, each segment read once,
+and a failing subscription stopping only itself (retried later exactly once)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+from audit import AUDIT_METADATA, access_index
+from exchange import Bus, state
+from exchange.demo import deployment as demo
+from exchange.run.staging import StagingArea
+from exchange.state import Settings
+from tests.e2e.helpers import sql_rows, statistics_files
+
+DATASET = "tax.income"
+
+
+def _open(home: Path) -> Bus:
+    """A bus on `home` (the environment otherwise: the sample catalog, batches of 500 rows)."""
+    return Bus.open(Settings.from_env({**os.environ, "GOVBUS_HOME": str(home)}))
+
+
+def _staged_twice_one_delivered(home: Path) -> None:
+    """Two uncommitted stages of tax.income (3 segments each); housing already has the first."""
+    bus = _open(home)
+    try:
+        demo.seed(bus, rows=1400)
+        bus.stage(DATASET)
+        assert bus.deliver(DATASET, "housing.tax-income").batches == 3
+        demo.change_some(bus, share=0.3, new=200)
+        assert bus.stage(DATASET).segments >= 2
+    finally:
+        bus.close()
+
+
+def _outputs(bus: Bus) -> dict[str, Any]:
+    """What the deliveries left: ledger entries, checkpoints, index groups, the agencies' copies."""
+    ledger = AUDIT_METADATA.tables["ledger"]
+    with bus.engine.connect() as conn:
+        entries = {}
+        batch_of_seq = {}
+        for seq, payload in conn.execute(
+            sa.select(ledger.c.seq, ledger.c.payload).where(ledger.c.kind == "delivery")
+        ):
+            body = json.loads(payload)
+            batch_of_seq[seq] = body["batch_id"]
+            entries[body["batch_id"]] = {
+                k: body.get(k)
+                for k in ("subscription", "merkle_root", "rows_delivered", "rows_denied", "denials", "fields")
+            }
+        dv = state.deliveries
+        checkpoints = sorted(
+            tuple(r)
+            for r in conn.execute(
+                sa.select(
+                    dv.c.subscription_id,
+                    dv.c.stage_id,
+                    dv.c.segment,
+                    dv.c.batch_id,
+                    dv.c.rows_delivered,
+                    dv.c.rows_denied,
+                )
+            )
+        )
+        index = AUDIT_METADATA.tables["access_index"]
+        groups = sorted(
+            (batch_of_seq[seq], bucket, bytes(refs))
+            for bucket, seq, refs in conn.execute(sa.select(index.c.bucket, index.c.ledger_seq, index.c.refs))
+        )
+    home = bus.settings.home
+    agencies = home / "agencies"
+    return {
+        "entries": entries,
+        "checkpoints": checkpoints,
+        "groups": groups,
+        "benefits": sorted(map(repr, sql_rows(agencies / "benefits" / "benefits.db", "tax_income"))),
+        "housing": sorted(map(repr, sql_rows(agencies / "housing" / "housing.db", "applicant_income"))),
+        "statistics": {p.name: pq.read_table(p) for p in statistics_files(home)},
+    }
+
+
+@pytest.fixture
+def two_homes(govbus_home: Path) -> tuple[Path, Path]:
+    """The same bus twice (same keys, state, stages), so their deliveries can be compared."""
+    _staged_twice_one_delivered(govbus_home)
+    copy = govbus_home.parent / "copy-home"
+    shutil.copytree(govbus_home, copy)
+    return govbus_home, copy
+
+
+def test_fanout_delivers_exactly_what_one_subscription_at_a_time_delivers(
+    two_homes: tuple[Path, Path],
+) -> None:
+    one_by_one, fanned = (_open(home) for home in two_homes)
+    try:
+        subs = [s.id for s in one_by_one.catalog.subscriptions_for(DATASET)]
+        assert len(subs) == 3
+        singles = {sub: one_by_one.deliver(DATASET, sub) for sub in subs}
+        together = fanned.deliver_all(DATASET)
+        assert list(together) == subs
+        for sub in subs:
+            report = together[sub]
+            assert not isinstance(report, Exception), report
+            assert report.counts() == singles[sub].counts()
+        assert together["housing.tax-income"].batches < together["benefits.tax-income"].batches
+        expected, got = _outputs(one_by_one), _outputs(fanned)
+    finally:
+        one_by_one.close()
+        fanned.close()
+    assert got["entries"] == expected["entries"]  # merkle roots, counts and fields per batch
+    assert got["checkpoints"] == expected["checkpoints"]
+    assert got["groups"] == expected["groups"] and got["groups"]
+    assert got["benefits"] == expected["benefits"] and got["benefits"]
+    assert got["housing"] == expected["housing"] and got["housing"]
+    assert got["statistics"].keys() == expected["statistics"].keys()
+    for name, table in expected["statistics"].items():
+        assert got["statistics"][name].equals(table), name
+    assert not any("__govbus_row" in t.column_names for t in got["statistics"].values())
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[str, int]]:
+    """Count segment reads through the staging area (the reads still happen)."""
+    reads: Counter[tuple[str, int]] = Counter()
+    real = StagingArea.read_segment
+
+    def counted(self: StagingArea, stage_id: str, segment: int) -> Any:
+        reads[(stage_id, segment)] += 1
+        return real(self, stage_id, segment)
+
+    monkeypatch.setattr(StagingArea, "read_segment", counted)
+    return reads
+
+
+def test_each_staged_segment_is_read_once_for_every_subscription(
+    two_homes: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = _count_reads(monkeypatch)
+    bus = _open(two_homes[0])
+    try:
+        bus.deliver_all(DATASET)
+        with bus.engine.connect() as conn:
+            segments = conn.execute(sa.select(sa.func.sum(state.stages.c.segments))).scalar_one()
+    finally:
+        bus.close()
+    assert segments >= 5 and len(reads) == segments
+    assert set(reads.values()) == {1}
+    # The count is real: one subscription at a time reads each segment once per subscription.
+    reads.clear()
+    bus = _open(two_homes[1])
+    try:
+        for sub in ("benefits.tax-income", "statistics.tax-income"):
+            bus.deliver(DATASET, sub)
+    finally:
+        bus.close()
+    assert set(reads.values()) == {2}
+
+
+def test_a_failing_sink_stops_only_its_subscription_and_its_retry_is_exactly_once(
+    two_homes: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = two_homes[0]
+    inbox = home / "agencies" / "statistics" / "inbox"
+    shutil.rmtree(inbox, ignore_errors=True)
+    inbox.parent.mkdir(parents=True, exist_ok=True)
+    inbox.write_text("not a folder: the statistics sink cannot write here")
+    bus = _open(home)
+    try:
+        (result,) = bus.run([DATASET])
+        assert set(result.failures) == {"statistics.tax-income"}
+        assert result.deliveries["benefits.tax-income"].batches >= 5
+        assert result.deliveries["housing.tax-income"].batches >= 2
+        assert result.committed == 0  # the stages wait for statistics
+        with bus.engine.connect() as conn:
+            runs = dict(
+                conn.execute(
+                    sa.select(state.runs.c.subscription_id, state.runs.c.status).where(
+                        state.runs.c.step == "deliver", state.runs.c.subscription_id.is_not(None)
+                    )
+                ).all()
+            )
+        assert runs["statistics.tax-income"] == "failed" and runs["benefits.tax-income"] == "ok"
+        inbox.unlink()
+        (again,) = bus.run([DATASET])
+        assert again.ok, again.failures
+        assert again.deliveries["benefits.tax-income"].batches == 0  # nothing delivered twice
+        assert again.deliveries["statistics.tax-income"].batches >= 5
+        assert again.committed == 2
+        with bus.engine.connect() as conn:
+            dv = state.deliveries
+            rows = conn.execute(
+                sa.select(dv.c.subscription_id, dv.c.stage_id, dv.c.segment, dv.c.rows_delivered)
+            ).all()
+            ledger = AUDIT_METADATA.tables["ledger"]
+            batches = [
+                json.loads(p)["batch_id"]
+                for (p,) in conn.execute(sa.select(ledger.c.payload).where(ledger.c.kind == "delivery"))
+            ]
+            pairs = list(access_index.entries(conn))
+    finally:
+        bus.close()
+    assert len(rows) == len(set(rows))  # one checkpoint per (subscription, segment)
+    assert len(batches) == len(set(batches)) == len(rows)  # one ledger entry per batch
+    assert len(pairs) == len(set(pairs))
+    written = [r for r in rows if r[0] == "statistics.tax-income" and r[3]]  # an empty batch has no file
+    assert len(statistics_files(home)) == len(written)
