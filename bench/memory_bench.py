@@ -107,7 +107,7 @@ def _people(rows: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--steps", action="store_true")
     args = parser.parse_args()
     t0 = time.perf_counter()
