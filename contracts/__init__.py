@@ -50,8 +50,9 @@ if TYPE_CHECKING:
     from contracts.purpose import PURPOSE_PLACEHOLDER, purpose_problem
     from contracts.references import check_references, referenced_key_field
     from contracts.schema_check import check_against_schema, check_contract_schema, check_schema_history
+    from contracts.seen_keys import SeenKeys, encode_keys
     from contracts.sla import SlaResult, SlaTracker
-    from contracts.stage_validation import REPEAT_NOTE, RunResult, SeenKeys, StageValidation, encode_keys
+    from contracts.stage_validation import REPEAT_NOTE, RunResult, StageValidation
     from contracts.validation import ExpectationResult, describe, evaluate, group_issues, validate
     from contracts.validation_report import validation_result
 
@@ -97,9 +98,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "SlaTracker": ("contracts.sla", "SlaTracker"),
     "REPEAT_NOTE": ("contracts.stage_validation", "REPEAT_NOTE"),
     "RunResult": ("contracts.stage_validation", "RunResult"),
-    "SeenKeys": ("contracts.stage_validation", "SeenKeys"),
+    "SeenKeys": ("contracts.seen_keys", "SeenKeys"),
     "StageValidation": ("contracts.stage_validation", "StageValidation"),
-    "encode_keys": ("contracts.stage_validation", "encode_keys"),
+    "encode_keys": ("contracts.seen_keys", "encode_keys"),
     "ExpectationResult": ("contracts.validation", "ExpectationResult"),
     "describe": ("contracts.validation", "describe"),
     "evaluate": ("contracts.validation", "evaluate"),

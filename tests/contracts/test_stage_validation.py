@@ -216,10 +216,10 @@ def test_the_key_set_answers_like_a_python_set(batches: list[list[tuple[str | No
 )
 def test_the_key_set_stays_exact_when_hashes_collide(batches: list[list[str]]) -> None:
     """Every key hashed into one of 2 values: the byte comparison alone keeps it exact."""
-    from contracts import stage_validation
+    from contracts import seen_keys
 
-    real = stage_validation.key_hashes
-    stage_validation.key_hashes = lambda keys: real(keys) & np.uint64(1)
+    real = seen_keys.key_hashes
+    seen_keys.key_hashes = lambda keys: real(keys) & np.uint64(1)
     try:
         seen, reference = SeenKeys(), set()
         for batch in batches:
@@ -229,7 +229,7 @@ def test_the_key_set_stays_exact_when_hashes_collide(batches: list[list[str]]) -
             reference.update(batch)
             assert len(seen) == len(reference)
     finally:
-        stage_validation.key_hashes = real
+        seen_keys.key_hashes = real
 
 
 def test_the_key_set_is_linear_not_quadratic() -> None:

@@ -1,0 +1,166 @@
+"""An exact set of keys for "read twice in one stage" checks, and the keys' byte encoding.
+
+Each key is encoded once as bytes (a netstring per column, so no two keys share an
+encoding) and kept in fixed-width NumPy arrays sorted by a 64-bit hash; membership is a
+binary search confirmed on the bytes, adding a batch is one merge — no Python per row.
+Used by `contracts.stage_validation` (uniqueness across a stage's batches) and by the
+snapshot fold (`exchange.run.snapshots`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.types as pt
+
+__all__ = ["SeenKeys", "encode_keys", "key_hashes"]
+
+
+class SeenKeys:
+    """An exact set of encoded keys (`encode_keys`).
+
+    Two aligned arrays sorted by a 64-bit hash of each key: the hashes (binary search on
+    integers is fast) and the keys themselves (NUL-padded to a multiple of 8 bytes), which
+    confirm every hash hit, so a hash collision never makes two keys equal. Adding a
+    batch is one sort of its hashes and one merge.
+    """
+
+    def __init__(self) -> None:
+        self._hashes = np.empty(0, dtype=np.uint64)
+        self._keys = np.empty(0, dtype="S8")
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def _fit(self, keys: np.ndarray) -> np.ndarray:
+        """`keys` and the set at one width, a multiple of 8 (NUL-padded; encodings are
+        prefix-free, so padding never makes two keys equal)."""
+        width = -(-max(self._keys.dtype.itemsize, keys.dtype.itemsize) // 8) * 8
+        if self._keys.dtype.itemsize < width:
+            self._keys = self._keys.astype(f"S{width}")
+        return np.ascontiguousarray(keys.astype(f"S{width}", copy=False))
+
+    def _locate(self, keys: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+        """Each key's index in the set, or -1."""
+        found = np.full(len(keys), -1, dtype=np.int64)
+        if not len(self._hashes):
+            return found
+        at = np.searchsorted(self._hashes, hashes)
+        where = np.minimum(at, len(self._hashes) - 1)
+        hit = (at < len(self._hashes)) & (self._hashes[where] == hashes)
+        same = hit & (self._keys[where] == keys)
+        found[same] = where[same]
+        for row in np.flatnonzero(hit & ~same):  # a hash collision (rare): walk its run
+            end = int(np.searchsorted(self._hashes, hashes[row], side="right"))
+            matches = np.flatnonzero(self._keys[at[row] : end] == keys[row])
+            if len(matches):
+                found[row] = at[row] + matches[0]
+        return found
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        """A boolean array: which of `keys` are in the set."""
+        if not len(self._hashes) or not len(keys):
+            return np.zeros(len(keys), dtype=bool)
+        keys = self._fit(keys)
+        hashes = key_hashes(keys)
+        order = np.argsort(hashes)  # sorted needles: a far faster search
+        found = np.empty(len(keys), dtype=bool)
+        found[order] = self._locate(keys[order], hashes[order]) >= 0
+        return found
+
+    def add(self, keys: np.ndarray) -> np.ndarray:
+        """Put `keys` in the set; returns which of them it held already (before this call)."""
+        before = np.zeros(len(keys), dtype=bool)
+        if not len(keys):
+            return before
+        keys = self._fit(keys)
+        hashes = key_hashes(keys)
+        order = np.argsort(hashes)
+        keys, hashes = keys[order], hashes[order]
+        known = self._locate(keys, hashes) >= 0
+        before[order] = known
+        keys, hashes = keys[~known], hashes[~known]
+        first = np.ones(len(keys), dtype=bool)  # one of each key: equal keys are adjacent ...
+        first[1:] = (hashes[1:] != hashes[:-1]) | (keys[1:] != keys[:-1])
+        keys, hashes = keys[first], hashes[first]
+        colliding = np.flatnonzero(hashes[1:] == hashes[:-1])
+        if len(colliding):  # ... unless another key shares their hash (rare): by value
+            keep = np.ones(len(keys), dtype=bool)
+            by_hash: dict[int, set[bytes]] = {}
+            for row in np.flatnonzero(np.isin(hashes, hashes[colliding])):
+                seen = by_hash.setdefault(int(hashes[row]), set())
+                keep[row] = bytes(keys[row]) not in seen
+                seen.add(bytes(keys[row]))
+            keys, hashes = keys[keep], hashes[keep]
+        # merge: the new keys go to their sorted slots, the old ones fill the rest in order
+        slots = np.searchsorted(self._hashes, hashes) + np.arange(len(hashes))
+        old = np.ones(len(self._hashes) + len(hashes), dtype=bool)
+        old[slots] = False
+        self._hashes, self._keys = (
+            _merged(o, n, slots, old) for o, n in ((self._hashes, hashes), (self._keys, keys))
+        )
+        return before
+
+
+def _merged(old: np.ndarray, new: np.ndarray, slots: np.ndarray, old_slots: np.ndarray) -> np.ndarray:
+    merged = np.empty(len(old_slots), dtype=old.dtype)
+    merged[slots] = new
+    merged[old_slots] = old
+    return merged
+
+
+_MULTIPLIER = np.uint64(0xBF58476D1CE4E5B9)
+_SHIFT = np.uint64(31)
+
+
+def key_hashes(keys: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each fixed-width key (width a multiple of 8), 8 bytes at a time.
+
+    All-zero words are skipped, so a key hashes the same at any padded width.
+    """
+    words = keys.view(np.uint64).reshape(len(keys), keys.dtype.itemsize // 8)
+    hashes = np.full(len(keys), 0x9E3779B97F4A7C15, dtype=np.uint64)
+    for word in range(words.shape[1]):
+        values = words[:, word]
+        mixed = (hashes ^ values) * _MULTIPLIER
+        mixed ^= mixed >> _SHIFT
+        hashes = np.where(values != 0, mixed, hashes)
+    return hashes
+
+
+# Plain bytes, not Arrow scalars, at import: building any Arrow value makes pyarrow import
+# pandas (about 1 s), which every `govbus` command and every DAG parse would then pay.
+_COLON, _NOTHING, _NULL_MARK, _PAD = b":", b"", b"-", b"\x00"
+
+
+def encode_keys(columns: list[pa.Array]) -> np.ndarray:
+    """One bytes value per row for the tuple of `columns`: each column as `<length>:<text>`
+    (`-` for a null), joined; as a fixed-width NumPy `S` array. Equal tuples, equal bytes;
+    -0.0 equals 0.0, as in the uniqueness rules."""
+    rows = len(columns[0]) if columns else 0
+    if rows == 0:
+        return np.empty(0, dtype="S1")
+    parts = []
+    for values in columns:
+        text = _as_binary(values)
+        length = pc.cast(pc.cast(pc.binary_length(text), pa.string()), pa.binary())
+        parts.append(pc.fill_null(pc.binary_join_element_wise(length, _COLON, text, _NOTHING), _NULL_MARK))
+    joined = pc.binary_join_element_wise(*parts, _NOTHING) if len(parts) > 1 else parts[0]
+    lengths = pc.binary_length(joined)
+    width = pc.max(lengths).as_py()
+    padded = pc.binary_join_element_wise(
+        joined, pc.binary_repeat(_PAD, pc.subtract(pa.scalar(width, lengths.type), lengths)), _NOTHING
+    )
+    fixed = pc.cast(padded, pa.binary(width))
+    return np.frombuffer(fixed.buffers()[1], dtype=f"S{width}", count=rows, offset=fixed.offset * width)
+
+
+def _as_binary(values: pa.Array) -> pa.Array:
+    if pt.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    if pt.is_floating(values.type):
+        values = pc.add(values, pa.scalar(0.0, values.type))  # -0.0 → 0.0
+    if pt.is_binary(values.type) or pt.is_large_binary(values.type) or pt.is_fixed_size_binary(values.type):
+        return pc.cast(values, pa.binary())
+    return pc.cast(pc.cast(values, pa.string()), pa.binary())
