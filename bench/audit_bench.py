@@ -21,6 +21,7 @@ Three measurements, each step in its own process (peak RSS = VmHWM of that step)
    (`citizen_report`, as `--format html` builds it, without rendering).
 
 Usage: python bench/audit_bench.py [--rows N] [--entries E] [--index-rows I] [--repeats R]
+                                   [--work DIR] [--share-only]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -62,19 +64,29 @@ def peak_mib() -> float:
 
 
 def _timed(owner: Any, name: str, spent: Counter[str], part: str, caller: str | None = None) -> None:
-    """Replace `owner.name` by a wrapper adding its time to spent[part] (calls from `caller` only)."""
+    """Replace `owner.name` by a wrapper adding its time to spent[part] (calls from `caller` only).
+
+    spent[part] gets the wall time, spent[part + "_cpu"] the calling thread's CPU time: on a
+    loaded machine the wall time also counts waiting for the CPU (and the GIL), the CPU time not.
+    """
     original = getattr(owner, name)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if caller is not None and sys._getframe(1).f_code.co_name != caller:
             return original(*args, **kwargs)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             return original(*args, **kwargs)
         finally:
             spent[part] += time.perf_counter() - t0
+            spent[part + "_cpu"] += time.thread_time() - c0
 
     setattr(owner, name, wrapper)
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def child_stage(bus: Any, _arg: str) -> dict[str, Any]:
@@ -99,12 +111,13 @@ def child_deliver(bus: Any, arg: str) -> dict[str, Any]:
         _timed(audit, "record_leaf_block", spent, "merkle")
         _timed(audit, "block_merkle_root", spent, "merkle")
         _timed(type(bus.register), "subject_refs", spent, "refs")
-        _timed(shared_piece.SharedPiece, "groups_of", spent, "index")
-        _timed(audit, "write_access_index", spent, "index")
+        _timed(shared_piece.SharedPiece, "groups_of", spent, "group")
+        _timed(audit, "write_access_index", spent, "write")
         _timed(type(bus.ledger), "append", spent, "ledger")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     report = bus.deliver("tax.income", sub_id)
-    return {"seconds": time.perf_counter() - t0, "delivered": report.rows_delivered, **spent}
+    seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
+    return {"seconds": seconds, "cpu": cpu, "delivered": report.rows_delivered, **spent}
 
 
 def _entry(sub: Any, seq: int) -> Any:
@@ -228,6 +241,8 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--index-rows", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=3, help="deliveries per mode and subscription")
+    parser.add_argument("--work", type=Path, default=WORK, help="scratch folder (bench/out/audit-work)")
+    parser.add_argument("--share-only", action="store_true", help="measure 1. only (the delivery shares)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -242,7 +257,8 @@ def main() -> None:
         return
 
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min)")
-    _source, env = prepare(WORK, args.rows)
+    work = args.work.resolve()
+    _source, env = prepare(work, args.rows)
 
     run_step(env, "consents", str(args.rows // 2), "audit-consents")
     staged = run(env, "stage", "tax.income")
@@ -251,32 +267,45 @@ def main() -> None:
     # The same staged data, delivered from a fresh copy of the staged home each time: with
     # the audit work and without it, alternately, REPEATS times; the medians are compared
     # (one run each is within the machine's noise for the small housing delivery).
-    shutil.copytree(WORK / "home", WORK / "home-staged")
+    shutil.copytree(work / "home", work / "home-staged")
     head = f"{'deliver':24} {'rows out':>9} {'on s':>6} {'off s':>6} {'merkle':>7} {'refs':>6} "
-    print(head + f"{'index':>6} {'ledger':>7} {'audit %':>8} {'rows/s on':>10} {'rows/s off':>11} "
-          f"{'RSS MiB':>8}  ≤ 20 %")  # fmt: skip
+    head += f"{'group':>6} {'write':>6} {'ledger':>7} {'audit %':>8} {'rows/s on':>10} {'rows/s off':>11} "
+    print(head + f"{'RSS MiB':>8}  ≤ 20 %   {'cpu on':>6} {'cpu off':>7} {'cpu %':>6}")
     for sub in SUBSCRIPTIONS:
         runs: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
         for _ in range(args.repeats):
             for mode in ("off", "on"):
-                shutil.rmtree(WORK / "home", ignore_errors=True)
-                shutil.copytree(WORK / "home-staged", WORK / "home")
+                shutil.rmtree(work / "home", ignore_errors=True)
+                shutil.copytree(work / "home-staged", work / "home")
                 runs[mode].append(run(env, "deliver", f"{sub},{mode}"))
         if {r["delivered"] for r in runs["on"] + runs["off"]} != {runs["on"][0]["delivered"]}:
             sys.exit(f"{sub}: the runs delivered different row counts")
         r = min(runs["on"], key=lambda x: x["seconds"])  # the part times of the fastest run
         on = statistics.median(x["seconds"] for x in runs["on"])
         off = statistics.median(x["seconds"] for x in runs["off"])
+        cpu_on = statistics.median(x["cpu"] for x in runs["on"])
+        cpu_off = statistics.median(x["cpu"] for x in runs["off"])
         share = 100 * (on - off) / on
         print(
             f"{sub:24} {r['delivered']:9,} {on:6.2f} {off:6.2f} "
-            f"{r.get('merkle', 0):7.2f} "
-            f"{r.get('refs', 0):6.2f} {r.get('index', 0):6.2f} {r.get('ledger', 0):7.2f} {share:7.1f}% "
+            f"{r.get('merkle', 0):7.2f} {r.get('refs', 0):6.2f} {r.get('group', 0):6.2f} "
+            f"{r.get('write', 0):6.2f} {r.get('ledger', 0):7.2f} {share:7.1f}% "
             f"{args.rows / on:10,.0f} {args.rows / off:11,.0f} "
-            f"{r['peak_mib']:8.0f}  {'yes' if share <= 20 else 'NO'}"
+            f"{r['peak_mib']:8.0f}  {'yes' if share <= 20 else 'NO':5}  "
+            f"{cpu_on:6.2f} {cpu_off:7.2f} {100 * (cpu_on - cpu_off) / cpu_on:5.1f}%"
+        )
+        print(
+            f"{'':24} thread CPU s of the parts (fastest on run): merkle {r.get('merkle_cpu', 0):.2f}  "
+            f"group {r.get('group_cpu', 0):.2f}  write {r.get('write_cpu', 0):.2f}  "
+            f"ledger {r.get('ledger_cpu', 0):.2f};  on/off wall s: "
+            + " ".join(f"{x['seconds']:.2f}" for x in runs["on"])
+            + " / "
+            + " ".join(f"{x['seconds']:.2f}" for x in runs["off"])
         )
 
-    env["GOVBUS_HOME"] = str(WORK / "audit-home")
+    if args.share_only:
+        return
+    env["GOVBUS_HOME"] = str(work / "audit-home")
     built = run(env, "ledger", str(args.entries))
     print(f"\nledger: {args.entries:,} entries (+ a checkpoint per 1,000) built in {built['seconds']:.1f} s")
     r = run(env, "verify", "-")

@@ -7,9 +7,11 @@ Prints, in one run, each figure with its same-run reference and the ratio:
   pyarrow read of the source plus a write of the same rows to Parquet; goal ≤ 2.0×.
 * each step in its own process (stage, each deliver as Airflow's mapped tasks run it,
   commit): seconds, rows/s, peak RSS (VmHWM of that process), × baseline, and the audit
-  share of each delivery: time in audit work (Merkle root and access-index grouping, on
-  the audit thread; the index rows written with the ledger entry) / the delivery's time;
-  goal ≤ 20 %.
+  thread's busy time (Merkle root and access-index grouping on the audit thread, plus the
+  index rows written with the ledger entry) / the delivery's time. That thread runs beside
+  the sink, so busy time is not what the audit adds: the issue's "audit ≤ 20 % of every
+  delivery" is judged by bench/audit_bench.py, which delivers with the audit work on and
+  off and reports (on - off) / on.
 * the whole run (`Bus.run`: stage, the fan-out delivery to the 3 subscriptions, commit)
   in one process on a fresh home, rows/s against the sum of the separate steps above.
 
@@ -238,12 +240,13 @@ def main() -> None:
 
     steps = sum(r[1] for r in rows)
     print(
-        f"\n{'step':34} {'seconds':>8} {'rows/s':>12} {'peak RSS MiB':>13} {'× baseline':>11} {'audit %':>8}"
+        f"\n{'step':34} {'seconds':>8} {'rows/s':>12} {'peak RSS MiB':>13} {'× baseline':>11}"
+        f" {'audit busy':>10}"
     )
     name = "baseline (pyarrow read + write)"
     print(f"{name:34} {base_s:8.2f} {args.rows / base_s:12,.0f} {base_rss:13.0f} {1:11.1f}")
     for name, seconds, rss, n, share in rows:
-        audit_text = f"{share:8.1%}" if share is not None else ""
+        audit_text = f"{share:10.1%}" if share is not None else ""
         print(
             f"{name:34} {seconds:8.2f} {n / seconds:12,.0f} {rss:13.0f} {seconds / base_s:11.1f} {audit_text}"
         )
@@ -253,7 +256,7 @@ def main() -> None:
     run_share = run_counts["audit_seconds"] / run_s
     print(
         f"{name:34} {run_s:8.2f} {args.rows / run_s:12,.0f} {run_rss:13.0f} {run_s / base_s:11.1f} "
-        f"{run_share:8.1%}"
+        f"{run_share:10.1%}"
     )
 
     file_to_file = rows[0][1] + rows[1][1]
@@ -267,7 +270,10 @@ def main() -> None:
         "goal ≥ 4× that)"
     )
     worst = max(r[4] for r in rows if r[4] is not None)
-    print(f"audit share: at most {worst:.1%} of a delivery (goal ≤ 20 %)")
+    print(
+        f"audit thread busy: at most {worst:.1%} of a delivery's time (beside the sink; the share "
+        "it adds, goal ≤ 20 %, is bench/audit_bench.py's on/off figure)"
+    )
     print(f"\nprofiles: {OUT}/*.prof.txt (top functions by cumulative time)")
 
 
