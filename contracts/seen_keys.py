@@ -5,68 +5,111 @@ encoding) and kept in fixed-width NumPy arrays sorted by a 64-bit hash; membersh
 binary search confirmed on the bytes, adding a batch is one merge — no Python per row.
 Used by `contracts.stage_validation` (uniqueness across a stage's batches) and by the
 snapshot fold (`exchange.run.snapshots`).
+
+Memory is bounded, not proportional to the keys: the set keeps one sorted run of at
+most `MEMORY_BYTES` in memory and writes each full run to an unnamed temporary file
+(`contracts.key_runs.SpilledRun`), keeping only a Bloom filter of it (1.25 bytes a key).
+A stage of 10 M keys holds about 12 MiB of filters and one capped run instead of 240 MiB
+of keys and as much again while merging a batch.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.types as pt
 
-__all__ = ["SeenKeys", "encode_keys", "key_hashes"]
+from contracts.key_runs import SpilledRun, found_in
+
+__all__ = ["MEMORY_BYTES", "SeenKeys", "encode_keys", "key_hashes"]
+
+# The in-memory run's cap (hashes + keys): about 1 M keys of 16 bytes. Adding a batch
+# briefly needs as much again (the merge), so the set's peak is about twice this.
+MEMORY_BYTES = 24 * 2**20
 
 
 class SeenKeys:
-    """An exact set of encoded keys (`encode_keys`).
+    """An exact set of encoded keys (`encode_keys`), in bounded memory.
 
-    Two aligned arrays sorted by a 64-bit hash of each key: the hashes (binary search on
-    integers is fast) and the keys themselves (NUL-padded to a multiple of 8 bytes), which
-    confirm every hash hit, so a hash collision never makes two keys equal. Adding a
-    batch is one sort of its hashes and one merge.
+    Runs of two aligned arrays sorted by a 64-bit hash of each key: the hashes (binary
+    search on integers is fast) and the keys themselves (NUL-padded to a multiple of 8
+    bytes), which confirm every hash hit, so a hash collision never makes two keys equal.
+    Adding a batch is one sort of its hashes and one merge into the in-memory run; a run
+    that reaches `memory_bytes` is spilled to a temporary file in `folder` (None: the
+    system's, `TMPDIR`), behind a Bloom filter that only ever sends a look-up to disk,
+    never answers one. `close()` (or the set's collection) frees the files; they have no
+    name in the folder, so even a killed process leaves nothing there.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, memory_bytes: int = MEMORY_BYTES, folder: str | Path | None = None) -> None:
         self._hashes = np.empty(0, dtype=np.uint64)
         self._keys = np.empty(0, dtype="S8")
+        self._memory_bytes = memory_bytes
+        self._folder = folder
+        self._runs: list[SpilledRun] = []
+        self._spilled = 0
+        self._closed = False
 
     def __len__(self) -> int:
-        return len(self._hashes)
+        return self._spilled + len(self._hashes)
+
+    def __enter__(self) -> SeenKeys:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def spilled_runs(self) -> int:
+        """How many runs went to disk (for tests and measurements)."""
+        return len(self._runs)
+
+    @property
+    def memory_bytes(self) -> int:
+        """What the set holds in memory now: the in-memory run and the spilled runs' filters."""
+        return self._hashes.nbytes + self._keys.nbytes + sum(r.filter_bytes for r in self._runs)
+
+    def close(self) -> None:
+        """Free the spilled runs' files and the memory; the set takes no keys after this
+        (`len` still says how many it held)."""
+        for run in self._runs:
+            run.close()
+        self._runs = []
+        self._hashes, self._keys = np.empty(0, dtype=np.uint64), np.empty(0, dtype="S8")
+        self._closed = True
 
     def _fit(self, keys: np.ndarray) -> np.ndarray:
-        """`keys` and the set at one width, a multiple of 8 (NUL-padded; encodings are
-        prefix-free, so padding never makes two keys equal)."""
+        """`keys` and the in-memory run at one width, a multiple of 8 (NUL-padded; encodings
+        are prefix-free, so padding never makes two keys equal)."""
+        if self._closed:
+            raise ValueError("the key set is closed")
         width = -(-max(self._keys.dtype.itemsize, keys.dtype.itemsize) // 8) * 8
         if self._keys.dtype.itemsize < width:
             self._keys = self._keys.astype(f"S{width}")
         return np.ascontiguousarray(keys.astype(f"S{width}", copy=False))
 
-    def _locate(self, keys: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-        """Each key's index in the set, or -1."""
-        found = np.full(len(keys), -1, dtype=np.int64)
-        if not len(self._hashes):
-            return found
-        at = np.searchsorted(self._hashes, hashes)
-        where = np.minimum(at, len(self._hashes) - 1)
-        hit = (at < len(self._hashes)) & (self._hashes[where] == hashes)
-        same = hit & (self._keys[where] == keys)
-        found[same] = where[same]
-        for row in np.flatnonzero(hit & ~same):  # a hash collision (rare): walk its run
-            end = int(np.searchsorted(self._hashes, hashes[row], side="right"))
-            matches = np.flatnonzero(self._keys[at[row] : end] == keys[row])
-            if len(matches):
-                found[row] = at[row] + matches[0]
+    def _held(self, keys: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+        """Which of `keys` (sorted by `hashes`) any run holds."""
+        found = found_in(self._hashes, self._keys, hashes, keys)
+        for run in self._runs:
+            rest = np.flatnonzero(~found)
+            if not len(rest):
+                break
+            found[rest] = run.find(hashes[rest], keys[rest])
         return found
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
         """A boolean array: which of `keys` are in the set."""
-        if not len(self._hashes) or not len(keys):
+        if not len(self) or not len(keys):
             return np.zeros(len(keys), dtype=bool)
         keys = self._fit(keys)
         hashes = key_hashes(keys)
         order = np.argsort(hashes)  # sorted needles: a far faster search
         found = np.empty(len(keys), dtype=bool)
-        found[order] = self._locate(keys[order], hashes[order]) >= 0
+        found[order] = self._held(keys[order], hashes[order])
         return found
 
     def add(self, keys: np.ndarray) -> np.ndarray:
@@ -78,7 +121,7 @@ class SeenKeys:
         hashes = key_hashes(keys)
         order = np.argsort(hashes)
         keys, hashes = keys[order], hashes[order]
-        known = self._locate(keys, hashes) >= 0
+        known = self._held(keys, hashes)
         before[order] = known
         keys, hashes = keys[~known], hashes[~known]
         first = np.ones(len(keys), dtype=bool)  # one of each key: equal keys are adjacent ...
@@ -100,7 +143,15 @@ class SeenKeys:
         self._hashes, self._keys = (
             _merged(o, n, slots, old) for o, n in ((self._hashes, hashes), (self._keys, keys))
         )
+        if len(self._hashes) and self._hashes.nbytes + self._keys.nbytes >= self._memory_bytes:
+            self._spill()
         return before
+
+    def _spill(self) -> None:
+        """Write the in-memory run to disk (behind its filter) and start an empty one."""
+        self._runs.append(SpilledRun(self._hashes, self._keys, self._folder))
+        self._spilled += len(self._hashes)
+        self._hashes, self._keys = np.empty(0, dtype=np.uint64), np.empty(0, dtype="S8")
 
 
 def _merged(old: np.ndarray, new: np.ndarray, slots: np.ndarray, old_slots: np.ndarray) -> np.ndarray:
