@@ -52,18 +52,23 @@ OPTIONAL = ("description", "cursor_field", "expectations", "sla", "data_life")
 _EXPECTATION_KEYS = ("type", "kwargs", "meta", "notes", "description")
 
 
-def lint_contract(path: str | Path) -> list[Problem]:
-    """Every problem of the contract file at `path`, by line (empty: the contract is sound)."""
-    contract, problems, asked = _read(Path(path))
-    if contract is not None and not problems:
-        problems.extend(check_contract_schema(contract))
-        problems.extend(check_references(contract))
-    return sorted(problems + asked, key=lambda problem: problem.line or 0)
+def lint_contract(path: str | Path, *, against_schema: bool = True) -> list[Problem]:
+    """Every problem of the contract file at `path`, by line (empty: the contract is sound).
+
+    `against_schema=False` leaves out the checks against its Avro schema (each expectation
+    tried on an empty batch of the schema's types, which imports pandas through pyarrow):
+    only for a caller that knows they passed on these very files (`exchange.catalog`'s
+    lint cache). The structure, the purpose and the references are always checked.
+    """
+    return _checked(Path(path), against_schema)[1]
 
 
-def load_contract(path: str | Path) -> Contract:
-    """The contract at `path`; raises `BadConfiguration` listing all its problems."""
-    problems = lint_contract(path)
+def load_contract(path: str | Path, *, against_schema: bool = True) -> Contract:
+    """The contract at `path`; raises `BadConfiguration` listing all its problems.
+
+    `against_schema` as for `lint_contract`.
+    """
+    contract, problems = _checked(Path(path), against_schema)
     if problems:
         listing = "\n".join(f"  {problem}" for problem in problems)
         raise BadConfiguration(
@@ -71,10 +76,20 @@ def load_contract(path: str | Path) -> Contract:
             where=str(path),
             hint="fix each listed line; `govbus check` lints the whole catalog",
         )
-    contract, _, _ = _read(Path(path))
-    if contract is None:  # cannot happen: lint found no problem in the same file
-        raise BadConfiguration("the contract changed while it was read", where=str(path))
+    if contract is None:  # cannot happen: no problem means the structure is sound
+        raise BadConfiguration("the contract could not be built from its file", where=str(path))
     return contract
+
+
+def _checked(path: Path, against_schema: bool) -> tuple[Contract | None, list[Problem]]:
+    """One read of the file: the contract (None unless its structure is sound) and every
+    problem, sorted by line."""
+    contract, problems, asked = _read(path)
+    if contract is not None and not problems:
+        if against_schema:
+            problems.extend(check_contract_schema(contract))
+        problems.extend(check_references(contract))
+    return contract, sorted(problems + asked, key=lambda problem: problem.line or 0)
 
 
 def _read(path: Path) -> tuple[Contract | None, list[Problem], list[Problem]]:

@@ -67,10 +67,15 @@ class Bus:
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, catalog: Catalog | None = None) -> Bus:
-        """Compose a bus from settings (default: the environment) and the catalog they name."""
+        """Compose a bus from settings (default: the environment) and the catalog they name.
+
+        The catalog is read with the verdicts of its contracts' schema checks kept in the
+        home (`exchange.catalog.lint_cache`): an unchanged contract is not tried against
+        its schema at every command, a changed one is checked in full.
+        """
         settings = settings or Settings.from_env()
         settings.ensure_dirs()
-        catalog = catalog or load_catalog(settings.catalog_dir)
+        catalog = catalog or load_catalog(settings.catalog_dir, home=settings.home)
         engine = state.make_engine(settings.state_url)
         state.init_state(engine)
         with engine.connect() as conn:  # approved requests are subscriptions too

@@ -34,6 +34,8 @@ import schemas
 from contracts import Problem
 from exchange.catalog import protection
 from exchange.catalog.connector_settings import CatalogSettings, expand_settings
+from exchange.catalog.lint_cache import FILE_NAME as LINT_CACHE_FILE
+from exchange.catalog.lint_cache import LintCache, contract_digest
 from exchange.catalog.model import Agency, Catalog, Dataset, Subscription
 from exchange.catalog.subscription_rules import Broken, check_subscription, subscription_from, type_name
 from govbus.errors import BadConfiguration, GovBusError
@@ -90,6 +92,7 @@ class _Reading:
     shown: Callable[[Path], str]
     problems: list[Problem] = field(default_factory=list)
     broken: Broken = field(default_factory=Broken)
+    lint_cache: LintCache = field(default_factory=lambda: LintCache(None))
 
     def add(self, path: Path | str, line: int | None, key: str | None, message: str) -> None:
         """One problem of file `path` (shown relative to the catalog's parent)."""
@@ -104,9 +107,17 @@ class _Reading:
         self.add(path, line, None, message)
 
 
-def load_catalog(root: Path) -> Catalog:
-    """Read the whole catalog; raise one `BadConfiguration` listing every problem."""
-    catalog, problems = _read(root)
+def load_catalog(root: Path, *, home: Path | None = None) -> Catalog:
+    """Read the whole catalog; raise one `BadConfiguration` listing every problem.
+
+    `home`: the GovBus home, where the verdicts of the contracts' schema checks are kept
+    (`exchange.catalog.lint_cache`): a contract whose files and checking code are
+    unchanged since it last passed is not tried against its schema again. None (and
+    `check_catalog`): every contract is checked in full.
+    """
+    cache = LintCache(home / LINT_CACHE_FILE if home is not None else None)
+    catalog, problems = _read(root, cache)
+    cache.save()
     if problems:
         listing = "\n".join(f"  {p}" for p in problems)
         raise BadConfiguration(
@@ -119,12 +130,12 @@ def load_catalog(root: Path) -> Catalog:
 
 def check_catalog(root: Path) -> list[Problem]:
     """Every problem in the catalog at `root`; empty when it is consistent."""
-    return _read(root)[1]
+    return _read(root, LintCache(None))[1]
 
 
-def _read(root: Path) -> tuple[Catalog, list[Problem]]:
+def _read(root: Path, lint_cache: LintCache) -> tuple[Catalog, list[Problem]]:
     root = root.resolve()
-    reading = _Reading(Catalog(root=root), _shower(root))
+    reading = _Reading(Catalog(root=root), _shower(root), lint_cache=lint_cache)
     if not (root / "agencies.yaml").is_file():
         reading.add(root, None, None, "not a catalog: agencies.yaml is missing")
         return reading.catalog, reading.problems
@@ -272,12 +283,19 @@ def _read_agencies(path: Path, reading: _Reading) -> None:
 
 
 def _read_dataset(path: Path, reading: _Reading) -> None:
-    catalog, shown = reading.catalog, reading.shown
-    found = [Problem(shown(Path(p.file)), p.line, p.field, p.message) for p in contracts.lint_contract(path)]
+    catalog, shown, cache = reading.catalog, reading.shown, reading.lint_cache
+    # The schema checks (lint_contract's and the schema history) are skipped when these
+    # very files passed them before (exchange.catalog.lint_cache); the rest runs always.
+    digest = contract_digest(path) if cache.path is not None else ""
+    known_clean = cache.is_clean(path, digest)
+    found = [
+        Problem(shown(Path(p.file)), p.line, p.field, p.message)
+        for p in contracts.lint_contract(path, against_schema=not known_clean)
+    ]
     if found:
         reading.problems.extend(found)
         return
-    contract = contracts.load_contract(path)
+    contract = contracts.load_contract(path, against_schema=False)  # linted just above
     directory = path.parent
     if contract.id != directory.name:
         reading.add(path, contract.line_of("id"), "id", f"must equal its folder name {directory.name!r}")
@@ -296,15 +314,16 @@ def _read_dataset(path: Path, reading: _Reading) -> None:
     if current is None:
         reading.add(path, contract.line_of("schema"), "schema", f"{contract.schema_ref} not found")
         return
-    reading.problems.extend(
-        Problem(shown(path), p.line, p.field, p.message)
-        for p in contracts.check_against_schema(contract, current)
-    )
-    # A new schema version must keep the contract's compatibility mode with the older ones.
-    reading.problems.extend(
-        Problem(shown(Path(p.file)), p.line, p.field, p.message)
-        for p in contracts.check_schema_history(contract, versions)
-    )
+    # lint_contract checked the contract against this very schema file (its `schema:`).
+    if not known_clean:
+        # A new schema version must keep the contract's compatibility mode with the older ones.
+        history = [
+            Problem(shown(Path(p.file)), p.line, p.field, p.message)
+            for p in contracts.check_schema_history(contract, versions)
+        ]
+        reading.problems.extend(history)
+        if not history:
+            cache.passed(path, digest)
     catalog.datasets[contract.id] = Dataset(contract.id, contract, current, tuple(versions), directory)
 
 
