@@ -20,9 +20,12 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
@@ -38,6 +41,7 @@ from exchange.run import key_index
 from exchange.run.columns import SUBJECT_REF_COLUMN
 from exchange.run.cursor_reset import reset_marker
 from exchange.run.reports import StageReport
+from exchange.run.stage_pipeline import StagePipeline
 from govbus.errors import BadInput, TransientError
 from govbus.instants import utc_now
 
@@ -57,16 +61,23 @@ def stage_dataset(ctx: StepContext, dataset_id: str) -> StageReport:
     source = ctx.source_for(dataset)
     cursor = from_cursor
     sla = contracts.SlaTracker(dataset.contract)
+
+    def landed(checked: tuple[pa.Table, int], rows: int, batch_cursor: Any) -> None:
+        nonlocal cursor
+        good, bad_count = checked
+        sla.observe(good)
+        report.rows_read += rows
+        report.rows_staged += good.num_rows
+        report.rows_quarantined += bad_count
+        cursor = batch_cursor
+        ctx.progress("stage", rows)
+
     try:
-        for batch in source.read(from_cursor, batch_size=ctx.settings.batch_size):
-            good, bad_count = _check_batch(run, batch.data)
-            sla.observe(good)
-            run.write(good)
-            report.rows_read += batch.data.num_rows
-            report.rows_staged += good.num_rows
-            report.rows_quarantined += bad_count
-            cursor = batch.cursor
-            ctx.progress("stage", batch.data.num_rows)
+        # batch i+2 is read here while batch i+1 is checked and batch i written (stage_pipeline)
+        write = lambda checked: run.write(checked[0])  # noqa: E731 (the good rows of a check)
+        with StagePipeline(partial(_check_batch, run), write, landed) as pipeline:
+            for batch in source.read(from_cursor, batch_size=ctx.settings.batch_size):
+                pipeline.put(batch.data, batch.cursor)
     finally:
         source.close()
     results = sla.results(utc_now())
@@ -97,6 +108,10 @@ class StageRun:
         self.validation = contracts.StageValidation(dataset.contract, keys=key_index.KeyIndex(ctx))
         self.indexed = key_index.indexed_fields(ctx, dataset.id)
         self.key_fields = dataset.contract.key_fields
+        # A referential rule on this very dataset reads the keys earlier batches indexed.
+        self.refers_to_itself = bool(self.indexed) and any(
+            e.kwargs.get("dataset") == dataset.id for e in dataset.contract.expectations
+        )
         self.waiting = quarantine.open_keys(ctx, dataset.id, self.key_fields)
         self.superseded: list[int] = []
         self.unreadable = 0
@@ -136,32 +151,47 @@ class StageRun:
         )
 
 
-def _check_batch(run: StageRun, raw: pa.Table) -> tuple[pa.Table, int]:
-    """Conform and validate one source batch; quarantine the rows that fail, return the rest."""
+def _check_batch(run: StageRun, raw: pa.Table, previous: Future[None] | None = None) -> tuple[pa.Table, int]:
+    """Conform and validate one source batch; quarantine the rows that fail, return the rest
+    and how many were quarantined. The quarantine is written only once `previous` (the
+    previous batch's write) is done: the order of a run's writes is that of one thread."""
     ctx, dataset, stage_id = run.ctx, run.dataset, run.stage_id
-    unreadable = 0
+    unreadable: pa.Table | None = None
     if quarantine.SOURCE_ERROR in raw.column_names:
         broken = pc.is_valid(raw[quarantine.SOURCE_ERROR])
         if pc.any(broken).as_py():
-            unreadable = quarantine.put_unreadable(ctx, dataset.id, stage_id, raw.filter(broken))
-            run.unreadable += unreadable
+            unreadable = raw.filter(broken)
             raw = raw.filter(pc.invert(broken))
         raw = raw.drop_columns([c for c in quarantine.SOURCE_COLUMNS if c in raw.column_names])
+    records: list[dict[str, Any]] = []
+    reasons: list[list[str]] = []
     if raw.num_rows == 0:
         # An empty file, or a batch of unreadable lines only: nothing to conform.
-        return dataset.schema.arrow.empty_table(), unreadable
-    conformed = schemas.conform(raw, dataset.schema)
-    issues = run.validation.check(conformed.table, conformed.issues)
-    if issues.num_rows == 0:
-        return conformed.table, unreadable
-    grouped = contracts.group_issues(issues)
-    rows = pa.array(range(raw.num_rows), pa.int64())
-    bad = pc.is_in(rows, value_set=grouped["row"].combine_chunks())
-    good = conformed.table.filter(pc.invert(bad))
-    # Quarantine keeps the row as the source had it, not as conformed: nothing is lost.
-    records = jsonable_rows(raw.take(grouped["row"]))
-    quarantine.put(ctx, dataset.id, stage_id, records, grouped["reasons"].to_pylist(), None)
-    return good, unreadable + len(records)
+        good = dataset.schema.arrow.empty_table()
+    else:
+        if run.refers_to_itself and previous is not None:
+            previous.result()  # its keys must be indexed before this batch looks them up
+        conformed = schemas.conform(raw, dataset.schema)
+        issues = run.validation.check(conformed.table, conformed.issues)
+        good = conformed.table
+        if issues.num_rows:
+            grouped = contracts.group_issues(issues)
+            bad_rows = grouped["row"].to_numpy()
+            keep = np.ones(raw.num_rows, dtype=bool)
+            keep[bad_rows] = False
+            good = conformed.table.filter(pa.array(keep))
+            # Quarantine keeps the row as the source had it, not as conformed: nothing is lost.
+            records = jsonable_rows(raw.take(bad_rows))
+            reasons = grouped["reasons"].to_pylist()
+    if previous is not None:
+        previous.result()  # raises the previous batch's error: nothing more is written then
+    count = 0
+    if unreadable is not None:
+        count = quarantine.put_unreadable(ctx, dataset.id, stage_id, unreadable)
+        run.unreadable += count
+    if records:
+        quarantine.put(ctx, dataset.id, stage_id, records, reasons, None)
+    return good, count + len(records)
 
 
 def open_stage(ctx: StepContext, dataset_id: str, fingerprint: str) -> tuple[str, Any]:
