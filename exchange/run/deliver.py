@@ -22,6 +22,7 @@ replacement (upsert by key, file replaced atomically); the ledger gets one entry
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ import audit
 import connectors
 import consent
 from exchange import state
-from exchange.run import initial_load, manifests
+from exchange.run import initial_load, manifests, step_locks
 from exchange.run.columns import PSEUDONYM_COLUMN
 from exchange.run.disclosure import delivered_schema, disclose
 from exchange.run.initial_load import Piece
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["Delivery", "deliver_subscription", "delivered_schema"]
 
 log = logging.getLogger("govbus.exchange")
+_PROGRESS = threading.Lock()
 
 
 @dataclass
@@ -362,8 +364,9 @@ def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -
         encrypted_files=bool(sub.encrypt_files),
         load="initial" if sent.piece.is_load else None,
     )
-    # The ledger is one chain for all subscriptions: appends are serialized across workers.
-    with ctx.locked("ledger"), ctx.engine.begin() as conn:
+    # The ledger is one chain for all subscriptions: appends are serialized across workers
+    # and across a fan-out's threads.
+    with step_locks.locked(ctx, "ledger"), ctx.engine.begin() as conn:
         entry = ctx.ledger.append_entry(conn, record)
         conn.execute(
             sa.insert(state.deliveries).values(
@@ -385,7 +388,8 @@ def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -
     report.denials.update(sent.denials)
     if sent.piece.is_load:
         report.load_rows += out.num_rows
-    ctx.progress(f"deliver:{sub.id}", sent.rows_read)
+    with _PROGRESS:  # a fan-out's threads report one at a time: the listener need not be thread-safe
+        ctx.progress(f"deliver:{sub.id}", sent.rows_read)
 
 
 def _encrypt_reversible(plan: _Plan, out: pa.Table) -> pa.Table:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 import consent
-from exchange.run import snapshots
+from exchange.run import snapshots, step_locks
 from exchange.run.columns import PSEUDONYM_COLUMN, SUBJECT_REF_COLUMN
 from govbus.instants import utc_now
 
@@ -87,7 +87,7 @@ def disclose(
         assert policy.budget is not None  # the catalog refuses an aggregate without a budget
         released, epsilon = consent.release_aggregate(policy.aggregate, out, dataset.schema.arrow)
         # Charged before the release leaves the bus, in its own transaction (see consent's budget).
-        with ctx.locked("ledger"), ctx.engine.begin() as conn:
+        with step_locks.locked(ctx, "ledger"), ctx.engine.begin() as conn:
             consent.spend_budget(
                 conn,
                 ctx.ledger,

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from exchange import state
-from exchange.run import snapshots
+from exchange.run import snapshots, step_locks
 from exchange.subscriptions import lifecycle
 from exchange.subscriptions.lifecycle import ACTIVE, Lifecycle
 from govbus.instants import parse_instant, utc_now
@@ -167,7 +167,11 @@ def finish(ctx: StepContext, sub: Subscription, life: Lifecycle) -> None:
 def _activate(ctx: StepContext, sub: Subscription) -> Lifecycle:
     """First sight: the lifecycle row and its ledger entry; a load is pinned right after."""
     lc, dv = state.subscription_lifecycle, state.deliveries
-    with ctx.locked(f"commit:{sub.dataset}"), ctx.locked("ledger"), ctx.engine.begin() as conn:
+    with (
+        step_locks.locked(ctx, f"commit:{sub.dataset}"),
+        step_locks.locked(ctx, "ledger"),
+        ctx.engine.begin() as conn,
+    ):
         existing = lifecycle.read(conn, sub.id)
         if existing is not None:
             return existing
@@ -202,7 +206,11 @@ def _pin(
 ) -> Lifecycle:
     """Take the dataset's snapshot as the subscription's load (see the module docstring)."""
     lc, st, dv = state.subscription_lifecycle, state.stages, state.deliveries
-    with ctx.locked(f"commit:{sub.dataset}"), ctx.locked("ledger"), ctx.engine.begin() as conn:
+    with (
+        step_locks.locked(ctx, f"commit:{sub.dataset}"),
+        step_locks.locked(ctx, "ledger"),
+        ctx.engine.begin() as conn,
+    ):
         snapshot = snapshots.current(conn, sub.dataset)
         ahead = conn.execute(
             sa.select(dv.c.stage_id)

@@ -14,7 +14,9 @@ def test_an_edited_delivery_entry_is_shown_as_not_intact(seeded_sqlite, tmp_path
     engine = sa.create_engine(copy.settings.state_url)
     with engine.begin() as conn:
         seq, payload = conn.execute(
-            sa.select(ledger.c.seq, ledger.c.payload).where(ledger.c.kind == "delivery").limit(1)
+            sa.select(ledger.c.seq, ledger.c.payload)
+            .where(ledger.c.kind == "delivery", ledger.c.payload.contains('"recipient":"benefits"'))
+            .limit(1)
         ).one()
         edited = payload.replace('"recipient":"benefits"', '"recipient":"statistics"')
         assert edited != payload

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from audit import AUDIT_METADATA, access_index
 from exchange import Bus, state
 from exchange.demo import deployment as demo
+from exchange.run.deliver import Delivery
 from exchange.run.staging import StagingArea
 from exchange.state import Settings
 from tests.e2e.helpers import sql_rows, statistics_files
@@ -212,3 +214,101 @@ def test_a_failing_sink_stops_only_its_subscription_and_its_retry_is_exactly_onc
     assert len(pairs) == len(set(pairs))
     written = [r for r in rows if r[0] == "statistics.tax-income" and r[3]]  # an empty batch has no file
     assert len(statistics_files(home)) == len(written)
+
+
+def _send_threads(monkeypatch: pytest.MonkeyPatch, first_send: Any) -> list[tuple[str, int]]:
+    """Record (subscription, thread id) of every send; `first_send(sub_id)` runs before each
+    subscription's first one."""
+    real = Delivery.send
+    sends: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def send(self: Delivery, piece: Any, shared: Any) -> None:
+        with lock:
+            first = all(s != self.sub.id for s, _ in sends)
+            sends.append((self.sub.id, threading.get_ident()))
+        if first:
+            first_send(self.sub.id)
+        real(self, piece, shared)
+
+    monkeypatch.setattr(Delivery, "send", send)
+    return sends
+
+
+def test_subscriptions_are_sent_to_at_the_same_time_each_on_its_own_thread(
+    two_homes: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # benefits and statistics both start with the first stage's first segment: each first
+    # send waits for the other's. One subscription at a time, the barrier would break.
+    barrier = threading.Barrier(2, timeout=30)
+
+    def meet(sub_id: str) -> None:
+        if sub_id != "housing.tax-income":
+            barrier.wait()
+
+    sends = _send_threads(monkeypatch, meet)
+    bus = _open(two_homes[0])
+    try:
+        reports = bus.deliver_all(DATASET)
+    finally:
+        bus.close()
+    assert not any(isinstance(r, Exception) for r in reports.values()), reports
+    threads = {sub: {name for s, name in sends if s == sub} for sub, _ in sends}
+    assert len(threads) == 3 and all(len(names) == 1 for names in threads.values())
+    assert len(set().union(*threads.values())) == 3  # one thread each, none the caller's
+    assert threading.get_ident() not in set().union(*threads.values())
+    # each subscription's own pieces still arrive in its own order (stage, segment)
+    bus = _open(two_homes[0])
+    try:
+        with bus.engine.connect() as conn:
+            dv = state.deliveries
+            orders = {
+                sub: conn.execute(
+                    sa.select(dv.c.stage_id, dv.c.segment)
+                    .where(dv.c.subscription_id == sub)
+                    .order_by(dv.c.ledger_seq)
+                ).all()
+                for sub in threads
+            }
+    finally:
+        bus.close()
+    assert all(order == sorted(order) and order for order in orders.values()), orders
+
+
+def test_an_interruption_reaches_every_open_subscription_and_leaves_no_thread(
+    two_homes: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupt(sub_id: str) -> None:
+        if sub_id == "statistics.tax-income":
+            raise KeyboardInterrupt
+
+    _send_threads(monkeypatch, interrupt)
+    bus = _open(two_homes[0])
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            bus.deliver_all(DATASET)
+        with bus.engine.connect() as conn:
+            runs = conn.execute(
+                sa.select(state.runs.c.subscription_id, state.runs.c.status, state.runs.c.error).where(
+                    state.runs.c.step == "deliver"
+                )
+            ).all()
+    finally:
+        bus.close()
+    assert {r.subscription_id for r in runs} == {"benefits.tax-income", "housing.tax-income",
+                                                 "statistics.tax-income"}  # fmt: skip
+    # statistics was interrupted; the others were under way or waiting: none is left "running"
+    assert {r.status for r in runs} <= {"failed", "ok"}
+    assert any(r.subscription_id == "statistics.tax-income" and r.error == "KeyboardInterrupt" for r in runs)
+    assert not [t for t in threading.enumerate() if t.name.startswith("govbus-deliver")]
+    # the interrupted subscriptions are delivered on the next run, exactly once
+    bus = _open(two_homes[0])
+    try:
+        (result,) = bus.run([DATASET])
+        assert result.ok, result.failures
+        with bus.engine.connect() as conn:
+            dv = state.deliveries
+            rows = conn.execute(sa.select(dv.c.subscription_id, dv.c.stage_id, dv.c.segment)).all()
+    finally:
+        bus.close()
+    assert len(rows) == len(set(rows))
