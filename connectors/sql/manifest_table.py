@@ -24,6 +24,7 @@ delivered field order and types).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -43,8 +44,13 @@ _BLOB = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 _READ_ROWS = 50_000
 
 
+@functools.cache
 def manifests_table(schema_name: str | None) -> sa.Table:
-    """The table's definition, in the data table's schema (None: the default one)."""
+    """The table's definition, in the data table's schema (None: the default one).
+
+    One object per schema: SQLAlchemy caches compiled statements by the table they name,
+    so a new definition per batch would add a cache entry per batch.
+    """
     return sa.Table(
         MANIFESTS_TABLE,
         sa.MetaData(),
@@ -80,18 +86,21 @@ def write_manifest(engine: sa.Engine, table_name: str, where: str, manifest: Del
         key = (table.c.table_name == table_name) & (table.c.batch_id == manifest.batch_id)
         with engine.begin() as conn:
             conn.execute(sa.delete(table).where(key))
+            # The values go as parameters, not into the statement: a compiled statement is
+            # cached, and one holding a batch's leaves would keep 32 bytes a row alive.
             conn.execute(
-                sa.insert(table).values(
-                    table_name=table_name,
-                    batch_id=manifest.batch_id,
-                    row_count=manifest.rows,
-                    sorted_root=manifest.sorted_root,
-                    key_id=manifest.key_id,
-                    manifest=manifest.data,
-                    signature=manifest.signature,
-                    arrow_schema=manifest.arrow_schema,
-                    leaves=manifest.sorted_leaves,
-                )
+                sa.insert(table),
+                {
+                    "table_name": table_name,
+                    "batch_id": manifest.batch_id,
+                    "row_count": manifest.rows,
+                    "sorted_root": manifest.sorted_root,
+                    "key_id": manifest.key_id,
+                    "manifest": manifest.data,
+                    "signature": manifest.signature,
+                    "arrow_schema": manifest.arrow_schema,
+                    "leaves": manifest.sorted_leaves,
+                },
             )
     except sa_exc.SQLAlchemyError as exc:
         raise db_error(exc, where) from None

@@ -8,7 +8,9 @@ manifest is caught; a row replaced by a later batch's upsert still verifies.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import gc
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -170,3 +172,27 @@ def test_an_untrusted_key_verifies_nothing(
     )
     assert not report.ok
     assert report.batches[0].problems == ["signed by an unknown key id (not among the trusted keys)"]
+
+
+def test_writing_many_manifests_keeps_no_batchs_leaves_in_memory(sink: SqlSink, keystore: KeyStore) -> None:
+    """A delivery writes a manifest per batch: the sink's engine must not keep each batch's
+    leaves (32 bytes a row) alive, e.g. in its compiled-statement cache (a leak of
+    ~3 MiB a 100,000-row batch was measured before the statement took them as parameters)."""
+    data = _batch(range(0, 50))
+    manifest = _manifest(keystore, "b-0", data)
+    # a marker no other object holds: found again only if something kept it
+    marker = b"\x5a" * 32 * data.num_rows
+    cache = sink._engine._compiled_cache
+    sizes = []
+    for n in range(12):
+        sink.write(f"b-{n}", data)
+        sink.write_manifest(dataclasses.replace(manifest, batch_id=f"b-{n}", sorted_leaves=bytes(marker)))
+        sizes.append(len(cache))
+    gc.collect()
+    kept = [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, dict) and any(v == marker for v in o.values() if isinstance(v, bytes))
+    ]
+    assert sizes[-1] == sizes[1], f"compiled statements per manifest write: {sizes}"
+    assert not kept
