@@ -29,6 +29,7 @@ import connectors
 import consent
 from exchange import state
 from exchange.catalog import Catalog, Dataset, Subscription, expand_settings, load_catalog
+from exchange.ops.process_memory import tune_process_memory
 from exchange.run import (
     CommitReport,
     DatasetRun,
@@ -73,6 +74,7 @@ class Bus:
         home (`exchange.catalog.lint_cache`): an unchanged contract is not tried against
         its schema at every command, a changed one is checked in full.
         """
+        tune_process_memory()  # before the bus starts a thread (exchange.ops.process_memory)
         settings = settings or Settings.from_env()
         settings.ensure_dirs()
         catalog = catalog or load_catalog(settings.catalog_dir, home=settings.home)

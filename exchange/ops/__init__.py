@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from exchange.ops.health import Check, Readiness, readiness
     from exchange.ops.lineage_transport import LineageSender, LineageSettings
     from exchange.ops.metrics import CONTENT_TYPE, StateCollector, exposition, metrics_registry
+    from exchange.ops.process_memory import MemoryTuning, tune_process_memory
 
 # Where each public name lives: imported on first use (PEP 562), so importing this package
 # (or one of its modules) does not load every dependency of every other module: `govbus
@@ -79,6 +80,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "StateCollector": ("exchange.ops.metrics", "StateCollector"),
     "exposition": ("exchange.ops.metrics", "exposition"),
     "metrics_registry": ("exchange.ops.metrics", "metrics_registry"),
+    "MemoryTuning": ("exchange.ops.process_memory", "MemoryTuning"),
+    "tune_process_memory": ("exchange.ops.process_memory", "tune_process_memory"),
 }
 
 
@@ -96,6 +99,7 @@ __all__ = [
     "Freshness",
     "LineageSender",
     "LineageSettings",
+    "MemoryTuning",
     "Readiness",
     "StateCollector",
     "checkpoint_alert",
@@ -111,4 +115,5 @@ __all__ = [
     "readiness",
     "send_alerts",
     "sla_alert",
+    "tune_process_memory",
 ]
