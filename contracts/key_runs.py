@@ -13,7 +13,9 @@ What a caller must know:
   collision nor a filter's false positive ever makes two keys equal.
 * A spilled run is an unnamed temporary file (`tempfile.TemporaryFile`: on Linux it has
   no name in any folder, so nothing is left behind even when the process is killed),
-  read through `np.memmap`: a look-up touches a few pages, never the whole file. The file
+  read through a read-only `mmap`: a look-up touches a few pages, never the whole file,
+  and the pages it read are dropped from the process's resident set afterwards
+  (`MADV_DONTNEED`; they stay in the page cache). The file
   holds the keys' bytes (identifiers, possibly personal); it lives only as long as the
   run (`close`, or when the run is collected) and only this process can open it.
 * Disk full or an unwritable folder is a `TransientError` naming the folder.
@@ -21,6 +23,8 @@ What a caller must know:
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import tempfile
 from pathlib import Path
 from typing import IO
@@ -68,6 +72,7 @@ class SpilledRun:
         """Write `hashes` (sorted) and the aligned `keys`; `folder` None: the system's temp folder."""
         self._size = len(hashes)
         self._file: IO[bytes] | None = None
+        self._map: mmap.mmap | None = None
         try:
             self._file = tempfile.TemporaryFile(prefix="govbus-keys-", dir=folder)
             hashes.tofile(self._file)
@@ -80,11 +85,10 @@ class SpilledRun:
                 where=f"folder {folder or tempfile.gettempdir()}",
                 hint="free disk space there, or point TMPDIR at a folder with room",
             ) from None
-        self._hashes: np.ndarray | None = np.memmap(
-            self._file, dtype=np.uint64, mode="r", shape=(self._size,)
-        )
-        self._keys: np.ndarray | None = np.memmap(
-            self._file, dtype=keys.dtype, mode="r", shape=(self._size,), offset=hashes.nbytes
+        self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        self._hashes: np.ndarray | None = np.frombuffer(self._map, dtype=np.uint64, count=self._size)
+        self._keys: np.ndarray | None = np.frombuffer(
+            self._map, dtype=keys.dtype, count=self._size, offset=hashes.nbytes
         )
         self._words = max(1, -(-self._size * BLOOM_BITS_PER_KEY // 64))
         self._bloom = np.zeros(self._words, dtype=np.uint64)
@@ -109,11 +113,20 @@ class SpilledRun:
         found = np.zeros(len(keys), dtype=bool)
         if len(maybe):
             found[maybe] = found_in(self._hashes, self._keys, hashes[maybe], keys[maybe])
+            # The pages read stay in the page cache, not in this process's resident set: a
+            # stage of many runs would otherwise hold most of them resident (RSS growing
+            # with the keys, which is what spilling avoids).
+            assert self._map is not None
+            self._map.madvise(mmap.MADV_DONTNEED)
         return found
 
     def close(self) -> None:
         """Unmap and close the file (its space is freed); idempotent."""
         self._hashes = self._keys = None
+        if self._map is not None:
+            with contextlib.suppress(BufferError):  # a view still held elsewhere: unmapped when collected
+                self._map.close()
+            self._map = None
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -161,3 +161,27 @@ def test_a_folder_it_cannot_write_is_a_transient_error_without_keys(tmp_path: Pa
         seen.add(_keys(["1234567890"]))
     assert "1234567890" not in str(raised.value)
     assert "missing" in str(raised.value)
+
+
+def _resident_file_kib() -> int:
+    """This process's file-backed resident pages (RssFile), in KiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("RssFile:"):
+                return int(line.split()[1])
+    raise AssertionError("no RssFile in /proc/self/status")
+
+
+def test_spilled_runs_do_not_stay_resident(folder: Path) -> None:
+    """Look-ups read pages of every spilled run; those pages leave the resident set after
+    each look-up, so what stays resident does not grow with the runs on disk."""
+    cap = 4 * 2**20  # runs of about 170,000 keys (4 MiB) each
+    with SeenKeys(memory_bytes=cap, folder=folder) as seen:
+        before = _resident_file_kib()
+        for start in range(0, 1_600_000, 100_000):
+            seen.add(_keys([f"K{n:09d}" for n in range(start, start + 100_000)]))
+            # repeats reach into every run: each look-up reads pages of all of them
+            seen.add(_keys([f"K{n:09d}" for n in range(0, start + 1, 9_973)]))
+        assert seen.spilled_runs >= 8  # 32+ MiB on disk
+        grown = _resident_file_kib() - before
+    assert grown < 8 * 1024, f"{grown} KiB of spilled runs resident"
