@@ -80,10 +80,13 @@ def test_no_subjects_write_no_rows() -> None:
     assert access_index.group(pa.array([], pa.string())) == []
 
 
-def test_a_damaged_ref_is_refused_without_showing_it() -> None:
-    with pytest.raises(FatalError) as caught:
-        access_index.group(pa.array(["abc123"]))
-    assert "abc123" not in str(caught.value) and "stage the dataset again" in str(caught.value)
+@pytest.mark.parametrize("damaged", ["abc123", "zz" * 32, "0f" * 31 + "g0"])
+def test_a_damaged_ref_is_refused_without_showing_it(damaged: str) -> None:
+    """Too short, or 64 characters that are not all hex digits: never a wrong key."""
+    for groups in (access_index.group, lambda refs: access_index.SubjectGroups(refs).of()):
+        with pytest.raises(FatalError) as caught:
+            groups(pa.array(["ab" * 32, damaged]))
+        assert damaged not in str(caught.value) and "stage the dataset again" in str(caught.value)
 
 
 def test_lookup_finds_exactly_the_deliveries_of_a_subject(engine: Engine) -> None:
