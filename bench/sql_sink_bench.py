@@ -215,7 +215,12 @@ def run_dlt(url: str, dialect: str, table: str, path: str, limit: int) -> tuple[
     import dlt  # type: ignore[import-not-found]
 
     if dialect == "postgresql":
-        destination = dlt.destinations.postgres(url.replace("+psycopg", ""))
+        import sqlalchemy as sa
+
+        parsed = sa.make_url(url).set(drivername="postgresql")
+        if not parsed.password:  # dlt insists on one; a server on trust auth ignores it
+            parsed = parsed.set(password="unused")
+        destination = dlt.destinations.postgres(parsed.render_as_string(hide_password=False))
     else:
         destination = dlt.destinations.sqlalchemy(url)
     pipeline = dlt.pipeline(
