@@ -22,7 +22,6 @@ replacement (upsert by key, file replaced atomically); the ledger gets one entry
 from __future__ import annotations
 
 import logging
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -51,7 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["Delivery", "deliver_subscription", "delivered_schema"]
 
 log = logging.getLogger("govbus.exchange")
-_PROGRESS = threading.Lock()
 
 
 @dataclass
@@ -388,8 +386,7 @@ def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -
     report.denials.update(sent.denials)
     if sent.piece.is_load:
         report.load_rows += out.num_rows
-    with _PROGRESS:  # a fan-out's threads report one at a time: the listener need not be thread-safe
-        ctx.progress(f"deliver:{sub.id}", sent.rows_read)
+    step_locks.progress(ctx, f"deliver:{sub.id}", sent.rows_read)
 
 
 def _encrypt_reversible(plan: _Plan, out: pa.Table) -> pa.Table:

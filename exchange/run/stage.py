@@ -74,8 +74,7 @@ def stage_dataset(ctx: StepContext, dataset_id: str) -> StageReport:
 
     try:
         # batch i+2 is read here while batch i+1 is checked and batch i written (stage_pipeline)
-        write = lambda checked: run.write(checked[0])  # noqa: E731 (the good rows of a check)
-        with StagePipeline(partial(_check_batch, run), write, landed) as pipeline:
+        with StagePipeline(partial(_check_batch, run), run.write_checked, landed) as pipeline:
             for batch in source.read(from_cursor, batch_size=ctx.settings.batch_size):
                 pipeline.put(batch.data, batch.cursor)
     finally:
@@ -116,6 +115,10 @@ class StageRun:
         self.superseded: list[int] = []
         self.unreadable = 0
         self.started = utc_now()
+
+    def write_checked(self, checked: tuple[pa.Table, int]) -> None:
+        """`write` the good rows of a `_check_batch` result."""
+        self.write(checked[0])
 
     def write(self, good: pa.Table) -> None:
         """Stage validated rows as the next segment; index their keys; note superseded rows."""

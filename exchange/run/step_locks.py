@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from exchange.quarantine.context import QuarantineContext
+    from exchange.run.context import StepContext
 
-__all__ = ["locked"]
+__all__ = ["locked", "progress"]
 
 _NAMES = threading.Lock()
+_PROGRESS = threading.Lock()
 _THREADS: dict[str, threading.Lock] = {}
 
 
@@ -40,3 +42,9 @@ def locked(ctx: QuarantineContext, name: str) -> Iterator[None]:
     """Hold the step lock `name` (e.g. "ledger") against this process's threads and other workers."""
     with _thread_lock(name), ctx.locked(name):
         yield
+
+
+def progress(ctx: StepContext, event: str, rows: int) -> None:
+    """Report progress one thread at a time: a listener (`Hooks.progress`) need not be thread-safe."""
+    with _PROGRESS:
+        ctx.progress(event, rows)

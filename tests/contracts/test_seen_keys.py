@@ -41,6 +41,18 @@ def _open_in(folder: Path) -> list[str]:
     return found
 
 
+def _answers_like_a_set(seen: SeenKeys, batches: list[list[str]]) -> set[str]:
+    """Feed `batches` to `seen`, checking each answer against a Python set; return the set."""
+    reference: set[str] = set()
+    for batch in batches:
+        keys = _keys(batch)
+        assert seen.contains(keys).tolist() == [k in reference for k in batch]
+        assert seen.add(keys).tolist() == [k in reference for k in batch]
+        reference.update(batch)
+        assert len(seen) == len(reference)
+    return reference
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     batches=st.lists(
@@ -50,14 +62,8 @@ def _open_in(folder: Path) -> list[str]:
 )
 def test_answers_like_a_python_set_across_spilled_runs(batches: list[list[str]], cap: int) -> None:
     """Keys of changing widths, repeated within and across batches, many runs on disk."""
-    reference: set[str] = set()
     with SeenKeys(memory_bytes=cap) as seen:
-        for batch in batches:
-            keys = _keys(batch)
-            assert seen.contains(keys).tolist() == [k in reference for k in batch]
-            assert seen.add(keys).tolist() == [k in reference for k in batch]
-            reference.update(batch)
-            assert len(seen) == len(reference)
+        reference = _answers_like_a_set(seen, batches)
         if cap == 1 and len(reference) > 1:
             assert seen.spilled_runs >= 1
 
@@ -69,15 +75,9 @@ def test_answers_like_a_python_set_across_spilled_runs(batches: list[list[str]],
 def test_stays_exact_across_runs_when_every_hash_collides(batches: list[list[str]]) -> None:
     """Every key hashed into one of 2 values: filters always say "maybe", bytes decide."""
     real = seen_keys_module.key_hashes
-    reference: set[str] = set()
     with pytest.MonkeyPatch.context() as patch, SeenKeys(memory_bytes=48) as seen:
         patch.setattr(seen_keys_module, "key_hashes", lambda keys: real(keys) & np.uint64(1))
-        for batch in batches:
-            keys = _keys(batch)
-            assert seen.contains(keys).tolist() == [k in reference for k in batch]
-            assert seen.add(keys).tolist() == [k in reference for k in batch]
-            reference.update(batch)
-            assert len(seen) == len(reference)
+        _answers_like_a_set(seen, batches)
 
 
 def test_many_keys_over_many_runs_match_a_python_set() -> None:
