@@ -12,10 +12,12 @@ leaf: a ledger entry that records a root must also record the field list.
 Leaf hash = SHA-256(0x00 || record bytes); node = SHA-256(0x01 || left || right).
 
 How it is computed (not what): column by column, never a Python object per record. With
-the C batch hasher (`govbus.batch_hashing`), integers, decimals (precision <= 18, scale
-<= 6), timestamps and dates are written as text straight from their value buffers
-(`_native_text`), the same bytes as the cast, which the other types and the pure-Python
-path still use; tests/audit/test_merkle_text.py and the spec vectors hold the two equal.
+the C batch hasher (`govbus.batch_hashing`), the fields are framed and hashed in C from
+each column's value bytes and validity bitmap (`record_hashes`), and integers, decimals
+(precision <= 18, scale <= 6), timestamps and dates are written as text straight from
+their value buffers (`_native_text`), the same bytes as the cast, which the other types
+and the pure-Python path still use; tests/audit/test_merkle_text.py,
+tests/audit/test_native_hashing.py and the spec vectors hold the paths equal.
 """
 
 from __future__ import annotations
@@ -156,9 +158,19 @@ def canonical_records(table: pa.Table) -> pa.Array:
 
 
 def _leaf_block(native: ModuleType, table: pa.Table) -> bytes:
-    """All leaf hashes, 32 bytes each in row order (the extension's path)."""
-    pairs = [batch_hashing.buffers(part) for part in _record_parts(table)]
-    return native.row_hashes(b"\x00", pairs, table.num_rows)
+    """All leaf hashes, 32 bytes each in row order (the extension's path).
+
+    The extension writes the `<len>:` prefixes and `~` nulls itself from each column's
+    raw values and validity bitmap; `_column_parts` builds the same fields with pyarrow for
+    `canonical_records`, and the tests hold the two equal.
+    """
+    columns = []
+    for i in range(table.num_columns):
+        raw = _raw_values(table.column(i), table.schema.field(i).name)
+        data, offsets = batch_hashing.buffers(raw)
+        validity = raw.buffers()[0] if raw.null_count else None
+        columns.append((data, offsets, validity, raw.offset))
+    return native.record_hashes(b"\x00", columns, table.num_rows)
 
 
 def record_leaf_hashes(table: pa.Table) -> list[bytes]:

@@ -15,9 +15,11 @@ Prints, in one run, each figure with its same-run reference and the ratio:
 * the whole run (`Bus.run`: stage, the fan-out delivery to the 3 subscriptions, commit)
   in one process on a fresh home, rows/s against the sum of the separate steps above.
 
-A cProfile of each step goes to bench/out/ (top functions by cumulative time).
+With --profile, a cProfile of each step goes to bench/out/ (top functions by cumulative
+time). It is off by default: the profiler slows the main thread's Python calls (and not
+the worker threads'), so profiled figures are not comparable.
 
-Usage: python bench/exchange_bench.py [--rows N]
+Usage: python bench/exchange_bench.py [--rows N] [--profile]
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def peak_mib():
 STEP = (
     PEAK
     + """
-import cProfile, json, pstats, sys, time, io, threading
+import cProfile, json, os, pstats, sys, time, io, threading
 from exchange import Bus
 import audit
 from exchange.run import deliver, shared_piece
@@ -126,7 +128,9 @@ timed(deliver, "_audit_work")  # Merkle root + access-index grouping (audit thre
 timed(audit, "write_access_index")  # the index rows, in the ledger entry's transaction
 profiler = cProfile.Profile()
 t0 = time.perf_counter()
-profiler.enable()
+profiling = os.environ.get("BENCH_PROFILE") == "1"
+if profiling:
+    profiler.enable()
 if step == "stage":
     report = bus.stage(arg)
 elif step == "deliver":
@@ -139,10 +143,11 @@ else:
     report = bus.commit(arg)
 profiler.disable()
 seconds = time.perf_counter() - t0
-profiler.dump_stats(prof)
-out = io.StringIO()
-pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(18)
-open(prof + ".txt", "w").write(out.getvalue())
+if profiling:
+    profiler.dump_stats(prof)
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(18)
+    open(prof + ".txt", "w").write(out.getvalue())
 counts = report.counts() if hasattr(report, "counts") else {"rows_read": report.rows_read}
 print(json.dumps({"seconds": seconds, "counts": counts, "peak_mib": peak_mib(), "audit": audit_seconds[0]}))
 """
@@ -219,7 +224,10 @@ PARQUET_DELIVERY = "statistics.tax-income"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--profile", action="store_true", help="cProfile each step into bench/out/")
     args = parser.parse_args()
+    if args.profile:
+        os.environ["BENCH_PROFILE"] = "1"
     work = OUT / "work"
     source, env = prepare(work, args.rows)
     base_s, base_rss = baseline(source, work)
@@ -274,7 +282,8 @@ def main() -> None:
         f"audit thread busy: at most {worst:.1%} of a delivery's time (beside the sink; the share "
         "it adds, goal ≤ 20 %, is bench/audit_bench.py's on/off figure)"
     )
-    print(f"\nprofiles: {OUT}/*.prof.txt (top functions by cumulative time)")
+    if args.profile:
+        print(f"\nprofiles: {OUT}/*.prof.txt (top functions by cumulative time)")
 
 
 if __name__ == "__main__":

@@ -37,34 +37,90 @@ static const char *offsets_problem(const int64_t *off, Py_ssize_t count, Py_ssiz
     return NULL;
 }
 
+/* Digits of v (v >= 0) written backwards from `end`; returns the new start. */
+static char *digits_back(char *end, uint64_t v) {
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+/* Decimal digits of a non-negative length. */
+static size_t length_digits(uint64_t v) {
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+/* One column of a record_hashes call: an Arrow large_binary array's buffers. */
+typedef struct {
+    Py_buffer data, offsets, validity;
+    int has_validity;
+    Py_ssize_t bit_offset;
+} Column;
+
+static int is_null(const Column *c, Py_ssize_t i) {
+    if (!c->has_validity) return 0;
+    Py_ssize_t bit = c->bit_offset + i;
+    return !((((const unsigned char *)c->validity.buf)[bit >> 3] >> (bit & 7)) & 1);
+}
+
+static void release_columns(Column *cols, Py_ssize_t got) {
+    for (Py_ssize_t j = 0; j < got; j++) {
+        PyBuffer_Release(&cols[j].data);
+        PyBuffer_Release(&cols[j].offsets);
+        if (cols[j].has_validity) PyBuffer_Release(&cols[j].validity);
+    }
+}
+
 /*
- * row_hashes(prefix, columns, count) -> bytes of 32 * count.
- * `columns` is a sequence of (data, offsets) pairs, one per Arrow large_binary array of
- * `count` values without nulls: `offsets` holds count + 1 int64 positions into `data` (the
- * array's offsets buffer, already sliced to its offset). Hash i is
- * SHA-256(prefix || column_1[i] || column_2[i] || ...): the row-wise concatenation the
- * caller would otherwise build with pyarrow's binary_join_element_wise, without building it.
+ * record_hashes(prefix, columns, count) -> bytes of 32 * count: audit/merkle.py's leaf
+ * hashes. `columns` is a sequence of (data, offsets, validity, bit_offset), one per Arrow
+ * large_binary array of `count` values: `offsets` holds count + 1 int64 positions into
+ * `data` (already sliced to the array's offset), `validity` is its validity bitmap (None
+ * when no value is null) read from bit `bit_offset`. Hash i is SHA-256(prefix || field_1 ||
+ * field_2 || ...) where a field is `~` for a null and `<decimal byte length>:<bytes>`
+ * otherwise: the canonical record merkle.canonical_records builds with pyarrow, without
+ * building it (nor the length prefixes, nor the filled nulls).
  */
-static PyObject *row_hashes(PyObject *self, PyObject *args) {
+static PyObject *record_hashes(PyObject *self, PyObject *args) {
     Py_buffer prefix;
     PyObject *columns, *seq = NULL, *result = NULL;
     Py_ssize_t count, k = 0, got = 0;
-    Py_buffer *bufs = NULL;
+    Column *cols = NULL;
     unsigned char *scratch = NULL;
     if (!PyArg_ParseTuple(args, "y*On", &prefix, &columns, &count)) return NULL;
-    seq = PySequence_Fast(columns, "columns must be a sequence of (data, offsets) pairs");
+    seq = PySequence_Fast(columns, "columns must be a sequence of (data, offsets, validity, bit_offset)");
     if (seq == NULL) goto done;
     k = PySequence_Fast_GET_SIZE(seq);
-    bufs = PyMem_Calloc((size_t)(2 * k + 1), sizeof(Py_buffer));
-    if (bufs == NULL) { PyErr_NoMemory(); goto done; }
+    cols = PyMem_Calloc((size_t)k + 1, sizeof(Column));
+    if (cols == NULL) { PyErr_NoMemory(); goto done; }
     if (count < 0) { PyErr_SetString(PyExc_ValueError, "count must not be negative"); goto done; }
     for (; got < k; got++) {
-        PyObject *pair = PySequence_Fast_GET_ITEM(seq, got);
-        if (!PyArg_ParseTuple(pair, "y*y*", &bufs[2 * got], &bufs[2 * got + 1])) goto done;
-        if (bufs[2 * got + 1].len < (Py_ssize_t)((count + 1) * sizeof(int64_t))) {
-            PyBuffer_Release(&bufs[2 * got]);
-            PyBuffer_Release(&bufs[2 * got + 1]);
-            PyErr_SetString(PyExc_ValueError, "an offsets buffer is shorter than count + 1 int64 values");
+        Column *c = &cols[got];
+        PyObject *validity;
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, got);
+        if (!PyArg_ParseTuple(item, "y*y*On", &c->data, &c->offsets, &validity, &c->bit_offset)) goto done;
+        if (validity != Py_None) {
+            if (PyObject_GetBuffer(validity, &c->validity, PyBUF_SIMPLE) != 0) {
+                PyBuffer_Release(&c->data);
+                PyBuffer_Release(&c->offsets);
+                goto done;
+            }
+            c->has_validity = 1;
+        }
+        const char *bad = NULL;
+        if (c->offsets.len < (Py_ssize_t)((count + 1) * sizeof(int64_t)))
+            bad = "an offsets buffer is shorter than count + 1 int64 values";
+        else if (c->has_validity && (c->bit_offset < 0 || c->validity.len < (c->bit_offset + count + 7) / 8))
+            bad = "a validity bitmap is shorter than its values";
+        if (bad != NULL) {
+            got++;
+            PyErr_SetString(PyExc_ValueError, bad);
             goto done;
         }
     }
@@ -76,22 +132,25 @@ static PyObject *row_hashes(PyObject *self, PyObject *args) {
     SHA256_CTX ctx;
     Py_BEGIN_ALLOW_THREADS
     /* Check every column's offsets (increasing, inside its data), then size the scratch row. */
-    int64_t longest = (int64_t)prefix.len;
     int64_t *rows = count ? PyMem_RawCalloc((size_t)count, sizeof(int64_t)) : NULL;
     if (count && rows == NULL) {
         problem = "out of memory for the row lengths";
         kind = PyExc_MemoryError;
     }
     for (Py_ssize_t j = 0; j < k && problem == NULL; j++) {
-        const int64_t *off = (const int64_t *)bufs[2 * j + 1].buf;
-        problem = offsets_problem(off, count, bufs[2 * j].len);
-        for (Py_ssize_t i = 0; i < count && problem == NULL; i++) rows[i] += off[i + 1] - off[i];
+        const int64_t *off = (const int64_t *)cols[j].offsets.buf;
+        problem = offsets_problem(off, count, cols[j].data.len);
+        for (Py_ssize_t i = 0; i < count && problem == NULL; i++) {
+            int64_t len = off[i + 1] - off[i];
+            rows[i] += is_null(&cols[j], i) ? 1 : len + (int64_t)length_digits((uint64_t)len) + 1;
+        }
     }
+    int64_t longest = 0;
     for (Py_ssize_t i = 0; i < count && problem == NULL; i++)
-        if (rows[i] + (int64_t)prefix.len > longest) longest = rows[i] + (int64_t)prefix.len;
+        if (rows[i] > longest) longest = rows[i];
     PyMem_RawFree(rows);
     if (problem == NULL) {
-        scratch = PyMem_RawMalloc((size_t)longest + 1);
+        scratch = PyMem_RawMalloc((size_t)longest + (size_t)prefix.len + 1);
         if (scratch == NULL) {
             problem = "out of memory for one row";
             kind = PyExc_MemoryError;
@@ -101,9 +160,17 @@ static PyObject *row_hashes(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < count && problem == NULL; i++) {
         size_t pos = (size_t)prefix.len;
         for (Py_ssize_t j = 0; j < k; j++) {
-            const int64_t *off = (const int64_t *)bufs[2 * j + 1].buf;
+            if (is_null(&cols[j], i)) {
+                scratch[pos++] = '~';
+                continue;
+            }
+            const int64_t *off = (const int64_t *)cols[j].offsets.buf;
             size_t len = (size_t)(off[i + 1] - off[i]);
-            memcpy(scratch + pos, (const unsigned char *)bufs[2 * j].buf + off[i], len);
+            size_t digits = length_digits(len);
+            digits_back((char *)scratch + pos + digits, len);
+            pos += digits;
+            scratch[pos++] = ':';
+            memcpy(scratch + pos, (const unsigned char *)cols[j].data.buf + off[i], len);
             pos += len;
         }
         if (!hash_into(&ctx, NULL, 0, scratch, pos, out + i * DIGEST)) {
@@ -118,11 +185,8 @@ static PyObject *row_hashes(PyObject *self, PyObject *args) {
     }
 done:
     PyMem_RawFree(scratch);
-    for (Py_ssize_t j = 0; j < got; j++) {
-        PyBuffer_Release(&bufs[2 * j]);
-        PyBuffer_Release(&bufs[2 * j + 1]);
-    }
-    PyMem_Free(bufs);
+    if (cols != NULL) release_columns(cols, got);
+    PyMem_Free(cols);
     Py_XDECREF(seq);
     PyBuffer_Release(&prefix);
     return result;
@@ -248,15 +312,6 @@ static PyObject *tree_root(PyObject *self, PyObject *args) {
  * every delivered type. Null slots are formatted too (their bytes are whatever the buffer
  * holds); the caller masks them with the array's validity.
  */
-
-/* Digits of v (v >= 0) written backwards from `end`; returns the new start. */
-static char *digits_back(char *end, uint64_t v) {
-    do {
-        *--end = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return end;
-}
 
 /*
  * int_text(values, count, scale) -> (data bytes, offsets bytes): int64 values as decimal
@@ -436,8 +491,8 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"row_hashes", row_hashes, METH_VARARGS,
-     "SHA-256 of prefix + each row of binary columns given as (data, offsets), concatenated."},
+    {"record_hashes", record_hashes, METH_VARARGS,
+     "SHA-256 of prefix + each row's fields (`~` or `<length>:<bytes>`) of (data, offsets, validity, bit_offset) columns."},
     {"hmac_rows", hmac_rows, METH_VARARGS,
      "HMAC-SHA256 under key of each value of a binary array given as (data, offsets)."},
     {"tree_root", tree_root, METH_VARARGS,

@@ -106,7 +106,7 @@ def test_bad_buffers_are_refused_not_read(native: object) -> None:
     ext = batch_hashing.native
     data = b"abcdef"
     good = np.array([0, 2, 6], dtype=np.int64)
-    assert len(ext.row_hashes(b"\x00", [(data, good)], 2)) == 64  # type: ignore[attr-defined]
+    assert len(ext.record_hashes(b"\x00", [(data, good, None, 0)], 2)) == 64  # type: ignore[attr-defined]
     for offsets, count in (
         (np.array([0, 4, 2], dtype=np.int64), 2),  # decreasing
         (np.array([0, 2, 60], dtype=np.int64), 2),  # past the data
@@ -114,11 +114,25 @@ def test_bad_buffers_are_refused_not_read(native: object) -> None:
         (np.array([0, 2], dtype=np.int64), 2),  # too few offsets
     ):
         with pytest.raises(ValueError, match="offsets"):
-            ext.row_hashes(b"\x00", [(data, offsets)], count)  # type: ignore[attr-defined]
+            ext.record_hashes(b"\x00", [(data, offsets, None, 0)], count)  # type: ignore[attr-defined]
+    many = np.arange(10, dtype=np.int64) // 2
+    for validity, bit_offset in ((b"\xff", 0), (b"\xff\xff", 8), (b"\xff\xff", -1)):
+        with pytest.raises(ValueError, match="validity"):
+            ext.record_hashes(b"\x00", [(b"abcde", many, validity, bit_offset)], 9)  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="32-byte"):
         ext.tree_root(b"\x00" * 33)  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="32-byte"):
         ext.tree_root(b"")  # type: ignore[attr-defined]
+
+
+def test_fields_are_framed_as_the_spec_says(native: object) -> None:
+    """`~` for a null, `<length>:` before a value (lengths of 1 to 5 digits), nulls read from
+    the bitmap at its bit offset."""
+    values = pa.array([b"", None, b"x" * 9, b"y" * 10, None, b"z" * 12345], pa.large_binary()).slice(1)
+    data, offsets = batch_hashing.buffers(values)
+    block = native.record_hashes(b"\x00", [(data, offsets, values.buffers()[0], values.offset)], 5)  # type: ignore[attr-defined]
+    fields = [b"~", b"9:" + b"x" * 9, b"10:" + b"y" * 10, b"~", b"12345:" + b"z" * 12345]
+    assert block == b"".join(hashlib.sha256(b"\x00" + f).digest() for f in fields)
 
 
 def test_large_batch_equals_hashlib(native: object) -> None:
