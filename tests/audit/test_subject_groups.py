@@ -42,3 +42,14 @@ def test_first_occurrence_among_the_rows_orders_a_bucket() -> None:
 def test_all_null_refs_give_no_groups() -> None:
     shared = access_index.SubjectGroups(pa.nulls(4, pa.string()))
     assert shared.of() == [] and shared.of(np.array([0, 3])) == []
+
+
+def test_a_sliced_array_groups_its_own_rows() -> None:
+    """A slice reaches the decoder with an offset into its parent's buffers."""
+    rng = np.random.default_rng(3)
+    refs = _refs(900, 400, rng, nulls=0.1)
+    for start in (1, 7, 450):
+        part = refs.slice(start, 300)
+        assert access_index.SubjectGroups(part).of() == access_index.group(part), start
+        valid = part.filter(part.is_valid())
+        assert access_index.SubjectGroups(valid).of() == access_index.group(valid), start
