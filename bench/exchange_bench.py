@@ -13,7 +13,12 @@ Prints, in one run, each figure with its same-run reference and the ratio:
   delivery" is judged by bench/audit_bench.py, which delivers with the audit work on and
   off and reports (on - off) / on.
 * the whole run (`Bus.run`: stage, the fan-out delivery to the 3 subscriptions, commit)
-  in one process on a fresh home, rows/s against the sum of the separate steps above.
+  in one process on a fresh home, rows/s against the sum of the separate steps above,
+  and against the whole run of the code before issue 18 (`--before`, commit 1f4925f,
+  checked out beside the bench) on the same source in the same run: the issue's
+  "≥ 4× today's rows/s" as a same-run ratio. Its 62,000 rows/s was measured on another
+  day, with the CLI's start-up included; this machine's speed varies by tens of percent
+  from day to day.
 
 With --profile, a cProfile of each step goes to bench/out/ (top functions by cumulative
 time). It is off by default: the profiler slows the main thread's Python calls (and not
@@ -217,14 +222,109 @@ def prepare(work: Path, rows: int, source: Path | None = None) -> tuple[Path, di
     return source, env
 
 
+BEFORE_STEP = (
+    PEAK
+    + """
+import json, sys, time
+from exchange import Bus
+bus = Bus.open()
+if sys.argv[1] == "consents":
+    try:
+        from exchange.demo import deployment as demo
+    except ImportError:  # the layout before exchange/demo/ became a room
+        from exchange import demo
+    import numpy as np
+    people = np.random.default_rng(7).integers(10**10, 10**11 - 1, size=int(sys.argv[2]))
+    with bus.engine.begin() as conn:
+        for p in people[: len(people) // 20]:
+            bus.register.grant(conn, str(p), recipient="housing", dataset="tax.income",
+                purpose="HOUSING_ALLOWANCE", fields=demo.HOUSING_FIELDS, evidence="bench")
+    sys.exit(0)
+t0 = time.perf_counter()
+(report,) = bus.run(["tax.income"])
+seconds = time.perf_counter() - t0
+if report.failures:
+    sys.exit(f"run failed: {report.failures}")
+print(json.dumps({"seconds": seconds, "peak_mib": peak_mib()}))
+"""
+)
+
+
+def run_before(rev: str, source: Path, rows: int) -> tuple[float, float] | None:
+    """The whole run of commit `rev` (the code the issue measured) on the same source, now.
+
+    The commit is checked out once into bench/out/before-<rev> (a git worktree; its batch
+    hasher built in place) and run with this venv, its own catalog layout (its bench's
+    `make_catalog`) and a fresh home: same rows, same machine, same minute, so the speed-up
+    is a ratio within one run rather than against a figure measured on another day.
+    Returns (seconds, peak RSS MiB), or None when the commit cannot be checked out or run.
+    """
+    tree = OUT / f"before-{rev}"
+    git = ["git", "-C", str(REPO)]
+    if not (tree / "setup.py").exists():
+        subprocess.run([*git, "worktree", "prune"], capture_output=True, check=False)
+        made = subprocess.run(
+            [*git, "worktree", "add", "--force", "--detach", str(tree), rev], capture_output=True, text=True
+        )
+        if made.returncode != 0:
+            print(f"before ({rev}): not measured, git worktree failed: {made.stderr.strip()[-300:]}")
+            return None
+        subprocess.run(
+            [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+            cwd=tree,
+            capture_output=True,
+            check=False,
+        )
+    work = OUT / "work-before"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "home").mkdir(parents=True)
+    made = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.path.insert(0, 'bench'); import exchange_bench as b; "
+         "from pathlib import Path; b.make_catalog(Path(sys.argv[1]), Path(sys.argv[2]))",
+         str(work / "catalog"), str(source)],
+        cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True,
+    )  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tree),
+        "GOVBUS_HOME": str(work / "home"),
+        "GOVBUS_CATALOG": str(work / "catalog"),
+        "GOVBUS_BATCH_SIZE": "100000",
+        "GOVBUS_ALLOWED_ROOTS": str(source.parent),
+    }
+    env.pop("GOVBUS_STATE_URL", None)
+    for agency in ("benefits", "housing", "statistics"):
+        (work / "home" / "agencies" / agency).mkdir(parents=True, exist_ok=True)
+    steps = [("consents", str(rows // 2)), ("run", "")]
+    for step, arg in steps if made.returncode == 0 else []:
+        done = subprocess.run(
+            [sys.executable, "-c", BEFORE_STEP, step, arg], env=env, cwd=work, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            print(f"before ({rev}): not measured, its {step} failed: {done.stderr.strip()[-500:]}")
+            return None
+    if made.returncode != 0:
+        print(f"before ({rev}): not measured, its catalog failed: {made.stderr.strip()[-500:]}")
+        return None
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["seconds"], result["peak_mib"]
+
+
 SUBSCRIPTIONS = ("statistics.tax-income", "benefits.tax-income", "housing.tax-income")
 PARQUET_DELIVERY = "statistics.tax-income"
+BEFORE = "1f4925f"  # main when issue 18 was measured
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--profile", action="store_true", help="cProfile each step into bench/out/")
+    parser.add_argument(
+        "--before",
+        default=BEFORE,
+        help=f"commit whose whole run is measured in the same run for the speed-up ({BEFORE}, the code "
+        "issue 18 measured); 'none' skips it",
+    )
     args = parser.parse_args()
     if args.profile:
         os.environ["BENCH_PROFILE"] = "1"
@@ -245,6 +345,7 @@ def main() -> None:
     _, run_env = prepare(OUT / "work-run", args.rows, source)
     run_step(run_env, "consents", str(args.rows // 2), "consents-run")
     run_s, run_rss, run_counts = run_step(run_env, "run", "tax.income", "run")
+    before = None if args.before == "none" else run_before(args.before, source, args.rows)
 
     steps = sum(r[1] for r in rows)
     print(
@@ -277,6 +378,13 @@ def main() -> None:
         f"by one {args.rows / steps:,.0f} rows/s = {steps / run_s:.2f}× (issue 18 before: 62,000 rows/s; "
         "goal ≥ 4× that)"
     )
+    if before is not None:
+        before_s, before_rss = before
+        print(
+            f"whole run vs before ({args.before}, same source, this run): {args.rows / run_s:,.0f} vs "
+            f"{args.rows / before_s:,.0f} rows/s ({run_s:.2f} s vs {before_s:.2f} s) = "
+            f"{before_s / run_s:.2f}× (goal ≥ 4×); peak RSS {run_rss:.0f} vs {before_rss:.0f} MiB"
+        )
     worst = max(r[4] for r in rows if r[4] is not None)
     print(
         f"audit thread busy: at most {worst:.1%} of a delivery's time (beside the sink; the share "
