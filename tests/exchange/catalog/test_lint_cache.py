@@ -9,10 +9,7 @@ expectations on Arrow values is what loaded it).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +18,8 @@ import contracts.schema_check
 from exchange.catalog import lint_cache, load_catalog
 from exchange.catalog.lint_cache import FILE_NAME, LintCache, contract_digest
 from govbus.errors import BadConfiguration
-from tests.conftest import CATALOG, REPO
+from tests.conftest import CATALOG
+from tests.exchange.cli.loaded_modules import run_cli
 
 TAX = "datasets/tax.income"
 
@@ -165,42 +163,10 @@ def test_a_verdict_file_that_cannot_be_written_only_costs_the_checks(
 
 # -- through the command line -------------------------------------------------------------
 
-STATUS = """
-import json, os, sys
-sys.argv = ["govbus", "status"]
-from exchange.cli.main import main
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code
-else:
-    code = 0
-with open(os.environ["LOADED_OUT"], "w") as out:
-    json.dump({"code": code, "modules": sorted(sys.modules)}, out)
-"""
-
 
 def _status(catalog: Path, home: Path, out: Path) -> tuple[object, set[str], str]:
-    env = {
-        **os.environ,
-        "LOADED_OUT": str(out),
-        "GOVBUS_HOME": str(home),
-        "GOVBUS_CATALOG": str(catalog),
-        "COLUMNS": "200",
-    }
-    env.pop("GOVBUS_STATE_URL", None)
-    done = subprocess.run(
-        [sys.executable, "-c", STATUS],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert out.is_file(), done.stderr
-    found = json.loads(out.read_text())
-    return found["code"], set(found["modules"]), done.stdout + done.stderr
+    done = run_cli([["status"]], catalog=catalog, home=home, out=out, columns=200)
+    return done.code, done.modules, done.output
 
 
 def test_a_second_status_does_not_load_pandas_and_a_changed_contract_is_still_refused(

@@ -20,6 +20,7 @@ import pytest
 from exchange.cli.demo import SAMPLE_SERVED_DATASET
 from exchange.cli.quarantine import STATUSES
 from tests.conftest import CATALOG, REPO
+from tests.exchange.cli.loaded_modules import run_cli
 
 HEAVY = (
     "pandas",
@@ -124,46 +125,9 @@ OTHER_COMMANDS = (
     "prometheus_client",
 )
 
-RUN = """
-import json, os, sys
-from exchange.cli.main import app, main
-runs = json.loads(sys.argv[1])
-if runs == "every --help":  # every group and command of the app, as a user would ask
-    runs = [[], ["--help"]]
-    runs += [[g.name, "--help"] for g in app.registered_groups]
-    runs += [[c.name or c.callback.__name__, "--help"] for c in app.registered_commands]
-for argv in runs:
-    sys.argv = ["govbus", *argv]
-    try:
-        main()
-    except SystemExit:
-        pass
-with open(os.environ["LOADED_OUT"], "w") as out:
-    json.dump(sorted(sys.modules), out)
-"""
-
 
 def _loaded_by(runs: object, tmp_path: Path, home: Path) -> set[str]:
-    out = tmp_path / "loaded.json"
-    env = {
-        **os.environ,
-        "LOADED_OUT": str(out),
-        "GOVBUS_HOME": str(home),
-        "GOVBUS_CATALOG": str(CATALOG),
-        "COLUMNS": "120",
-    }
-    env.pop("GOVBUS_STATE_URL", None)
-    done = subprocess.run(
-        [sys.executable, "-c", RUN, json.dumps(runs)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert out.is_file(), done.stderr
-    return set(json.loads(out.read_text()))
+    return run_cli(runs, catalog=CATALOG, home=home, out=tmp_path / "loaded.json").modules
 
 
 def _of(modules: set[str], names: tuple[str, ...]) -> list[str]:
