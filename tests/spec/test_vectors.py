@@ -60,6 +60,18 @@ def test_standalone_verifier_accepts_the_vectors() -> None:
                 )
             ),
         ),
+        ("notes.json", lambda d: d["notes"][0].update(note=d["notes"][0]["note"].replace("\n3\n", "\n4\n"))),
+        (
+            "notes.json",
+            lambda d: d["notes"][1].update(
+                cosigned_note=d["notes"][1]["cosigned_note"].replace("time 2026", "time 2027")
+            ),
+        ),
+        ("purges.json", lambda d: d["confirmation"].update(rows_deleted=4)),
+        (
+            "purges.json",
+            lambda d: d.update(instruction_json=d["instruction_json"].replace("p-0001", "p-0002")),
+        ),
     ],
 )
 def test_standalone_verifier_rejects_altered_vectors(tmp_path: Path, file: str, edit) -> None:
@@ -111,31 +123,3 @@ def test_an_independent_c2sp_reader_accepts_the_checkpoint_notes() -> None:
         assert item["note"].startswith(f"{notes['origin']}\n")
         forged = item["note"].replace("\ncheckpoint ", "\ncheckpoint 9")
         assert not _c2sp_verify(forged, notes["bus_key"]["vkey"])
-
-
-@pytest.mark.parametrize(
-    ("file", "edit"),
-    [
-        ("notes.json", lambda d: d["notes"][0].update(note=d["notes"][0]["note"].replace("\n3\n", "\n4\n"))),
-        (
-            "notes.json",
-            lambda d: d["notes"][1].update(
-                cosigned_note=d["notes"][1]["cosigned_note"].replace("time 2026", "time 2027")
-            ),
-        ),
-        ("purges.json", lambda d: d["confirmation"].update(rows_deleted=4)),
-        (
-            "purges.json",
-            lambda d: d.update(instruction_json=d["instruction_json"].replace("p-0001", "p-0002")),
-        ),
-    ],
-)
-def test_standalone_verifier_rejects_altered_note_and_purge_vectors(tmp_path: Path, file: str, edit) -> None:
-    for source in VECTORS_DIR.iterdir():
-        (tmp_path / source.name).write_bytes(source.read_bytes())
-    document = json.loads((tmp_path / file).read_text())
-    edit(document)
-    (tmp_path / file).write_text(json.dumps(document))
-    result = _verify("vectors", str(tmp_path))
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "FAIL" in result.stdout
