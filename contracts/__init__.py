@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from contracts.purpose import PURPOSE_PLACEHOLDER, purpose_problem
     from contracts.references import check_references, referenced_key_field
     from contracts.schema_check import check_against_schema, check_contract_schema, check_schema_history
-    from contracts.seen_keys import SeenKeys, encode_keys
+    from contracts.seen_keys import SeenKeys, encode_keys, first_of_each
     from contracts.sla import SlaResult, SlaTracker
     from contracts.stage_validation import REPEAT_NOTE, RunResult, StageValidation
     from contracts.validation import ExpectationResult, describe, evaluate, group_issues, validate
@@ -101,6 +101,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "SeenKeys": ("contracts.seen_keys", "SeenKeys"),
     "StageValidation": ("contracts.stage_validation", "StageValidation"),
     "encode_keys": ("contracts.seen_keys", "encode_keys"),
+    "first_of_each": ("contracts.seen_keys", "first_of_each"),
     "ExpectationResult": ("contracts.validation", "ExpectationResult"),
     "describe": ("contracts.validation", "describe"),
     "evaluate": ("contracts.validation", "evaluate"),
@@ -148,6 +149,7 @@ __all__ = [
     "diff_contracts",
     "encode_keys",
     "evaluate",
+    "first_of_each",
     "group_issues",
     "gx_suite",
     "gx_suite_json",

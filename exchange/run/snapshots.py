@@ -18,9 +18,12 @@ What a caller must know:
   link, or a copy on object storage); an older part none of whose keys changed is kept
   as it is, one with changed keys is rewritten without them (as is a segment holding a
   key the same stage read again later: its last version is kept).
-* Memory: a fold holds one stage's keys as an exact set (`contracts.SeenKeys`), not its rows.
-  A stage of more than `PARTITION_KEYS` rows is folded in partitions by a hash of the
-  key, one after another (each reads the key columns again), so that stays bounded.
+* Memory: a fold holds one stage's keys as an exact set (`contracts.SeenKeys`), not its
+  rows, and that set spills its full runs to disk behind Bloom filters, so the memory is
+  bounded whatever the stage's size. Each segment's and each older part's key columns
+  are read once per fold. (Folds used to run in partitions of 1 M keys by a hash of the
+  key, reading every segment's keys again for each partition: 21 s for a stage of 10 M
+  rows against 0.7 s for 1 M.)
 * Parts keep the stage's columns as staged (the audit pseudonym of each subject
   included) and the fingerprint of the schema they were staged under, so a load reads
   them as the current schema (`schemas.resolve_staged`), like staged segments.
@@ -42,7 +45,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 import schemas
-from contracts import SeenKeys, encode_keys
+from contracts import SeenKeys, encode_keys, first_of_each
 from exchange import state
 from govbus.instants import utc_now
 
@@ -62,9 +65,6 @@ __all__ = [
 ]
 
 FOLDER = "_snapshots"
-# A fold holds one stage's keys in memory (an exact set, about 24 bytes a key); a stage of
-# more rows is folded in partitions by a hash of the key, one after another.
-PARTITION_KEYS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -159,15 +159,12 @@ def fold(
     snapshot: Snapshot,
     stages: Sequence[StageToFold],
     key_fields: Sequence[str],
-    *,
-    partition_keys: int = PARTITION_KEYS,
 ) -> Snapshot:
     """The snapshot with `stages` (in seq order) folded in; writes the new parts, deletes none.
 
     A key staged again replaces its older version: older parts lose the stage's keys, the
     stage's segments become new parts (a key the stage itself read twice keeps its last
-    version). Without key fields every row is kept. A stage of more than `partition_keys`
-    rows is folded in partitions by a hash of the key (module doc: memory stays bounded).
+    version). Without key fields every row is kept.
     """
     parts = list(snapshot.parts)
     dataset = snapshot.dataset
@@ -177,13 +174,10 @@ def fold(
         rows = [staging.num_rows(n) for n in names]
         superseded: dict[int, np.ndarray] = {}  # segment -> rows a later row of the stage replaces
         if key_fields:
-            partitions = max(1, -(-sum(rows) // partition_keys))
             stale: dict[str, np.ndarray] = {}  # part name -> rows whose key the stage holds
-            for partition in range(partitions):
-                changed = _stage_keys(staging, names, key_fields, partition, partitions, superseded)
+            with _stage_keys(staging, names, key_fields, superseded) as changed:
                 for part in parts:
                     _mark_stale(staging, dataset, part, changed, key_fields, stale)
-                del changed
             parts = [_without(staging, dataset, p, stale.get(p.name), token, stage.seq) for p in parts]
             parts = [p for p in parts if p.rows]
         for index, name in enumerate(names):
@@ -234,32 +228,13 @@ def collect_garbage(staging: StagingArea, snapshot: Snapshot, pinned: Sequence[s
     return removed
 
 
-def _in_partition(
-    table: pa.Table, key_fields: Sequence[str], partition: int, partitions: int
-) -> np.ndarray | None:
-    """Which rows' keys hash to `partition` (None: all, when there is one partition)."""
-    if partitions == 1:
-        return None
-    keys = encode_keys([table[name].combine_chunks() for name in key_fields])
-    width = -(-keys.dtype.itemsize // 8) * 8  # whole 64-bit words, NUL-padded
-    words = np.ascontiguousarray(keys.astype(f"S{width}")).view(np.uint64).reshape(len(keys), width // 8)
-    hashes = np.full(len(keys), 0x9E3779B97F4A7C15, dtype=np.uint64)
-    for word in words.T:  # all-NUL words skipped: a key hashes alike at any padded width
-        mixed = (hashes ^ word) * np.uint64(0xBF58476D1CE4E5B9)
-        mixed ^= mixed >> np.uint64(31)
-        hashes = np.where(word != 0, mixed, hashes)
-    return (hashes % np.uint64(partitions)) == np.uint64(partition)
-
-
 def _stage_keys(
     staging: StagingArea,
     names: list[str],
     key_fields: Sequence[str],
-    partition: int,
-    partitions: int,
     superseded: dict[int, np.ndarray],
 ) -> SeenKeys:
-    """The stage's keys in `partition` (an exact set); rows of a key the stage read again
+    """The stage's keys (an exact set, bounded in memory); rows of a key the stage read again
     later are marked in `superseded` (segment -> boolean rows): its last version is kept.
 
     Segments are read last first, each row's key checked against the later ones' — a set
@@ -268,15 +243,12 @@ def _stage_keys(
     later = SeenKeys()
     for index in reversed(range(len(names))):
         table = staging.read_table(names[index], columns=list(key_fields))
-        where = _in_partition(table, key_fields, partition, partitions)
-        at = np.arange(table.num_rows) if where is None else np.flatnonzero(where)
-        if not len(at):
+        if not table.num_rows:
             continue
+        at = np.arange(table.num_rows)
         positions = pa.array(at[::-1])  # last row first: the first of equal keys is the newest
         keys = encode_keys([table[name].combine_chunks().take(positions) for name in key_fields])
-        _, newest = np.unique(keys, return_index=True)
-        replaced = np.ones(len(keys), dtype=bool)
-        replaced[newest] = False
+        replaced = ~first_of_each(keys)
         replaced |= later.add(keys)
         if replaced.any():
             mask = superseded.setdefault(index, np.zeros(table.num_rows, dtype=bool))

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts import SeenKeys, encode_keys
+from contracts import SeenKeys, encode_keys, first_of_each
 from contracts import seen_keys as seen_keys_module
 from govbus.errors import TransientError
 
@@ -185,3 +185,22 @@ def test_spilled_runs_do_not_stay_resident(folder: Path) -> None:
         assert seen.spilled_runs >= 8  # 32+ MiB on disk
         grown = _resident_file_kib() - before
     assert grown < 8 * 1024, f"{grown} KiB of spilled runs resident"
+
+
+def _first_by_unique(keys: np.ndarray) -> list[bool]:
+    first = np.zeros(len(keys), dtype=bool)
+    if len(keys):
+        first[np.unique(keys, return_index=True)[1]] = True
+    return first.tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.text(alphabet="ab\x00é:", max_size=20), max_size=60), collide=st.booleans())
+def test_first_of_each_finds_what_np_unique_finds(values: list[str], collide: bool) -> None:
+    """The first occurrence of each key, also when every hash collides (bytes decide)."""
+    keys = _keys(values)
+    real = seen_keys_module.key_hashes
+    with pytest.MonkeyPatch.context() as patch:
+        if collide:
+            patch.setattr(seen_keys_module, "key_hashes", lambda keys: real(keys) & np.uint64(1))
+        assert first_of_each(keys).tolist() == _first_by_unique(keys)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
+import contracts
 from exchange.run import snapshots
 from exchange.run.snapshots import Snapshot, StageToFold
 from exchange.run.staging import StagingArea
@@ -94,13 +96,17 @@ def test_a_commit_killed_after_its_transaction_is_finished_by_the_next_commit(go
         bus.close()
 
 
-@pytest.mark.parametrize("partition_keys", [1_000_000, 7, 2])
-def test_a_fold_in_partitions_keeps_the_newest_version_of_every_key(
-    area: StagingArea, partition_keys: int
+@pytest.mark.parametrize("memory_bytes", [24 * 2**20, 64])
+def test_a_fold_keeps_the_newest_version_of_every_key(
+    area: StagingArea, memory_bytes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Folded in partitions by key hash (bounded memory) or at once: the same rows, each key's
+    """Keys held in memory or spilled to disk at every segment: the same rows, each key's
     newest version, also for keys repeated within a stage and across its segments."""
     import numpy as np
+
+    monkeypatch.setattr(
+        snapshots, "SeenKeys", functools.partial(contracts.SeenKeys, memory_bytes=memory_bytes)
+    )
 
     rng = np.random.default_rng(11)
     snap = Snapshot("d", 0, (), True)
@@ -116,7 +122,7 @@ def test_a_fold_in_partitions_keeps_the_newest_version_of_every_key(
             newest.update(zip(zip(a, b, strict=True), values, strict=True))
             segments.append({"a": a, "b": b, "v": values})
         stage = _stage(area, f"d.{seq}", *segments)
-        snap = snapshots.fold(area, snap, [stage], ["a", "b"], partition_keys=partition_keys)
+        snap = snapshots.fold(area, snap, [stage], ["a", "b"])
     assert _rows(area, snap) == _rows_of(newest)
     assert snap.rows == len(newest)
 
@@ -126,25 +132,38 @@ def _rows_of(newest: dict[tuple[str, int], int]) -> list[dict]:
     return sorted(rows, key=lambda r: tuple(str(v) for v in r.values()))
 
 
-def test_a_large_stage_is_folded_one_partition_of_keys_at_a_time(
+def test_a_fold_reads_each_key_column_once_and_holds_the_keys_in_bounded_memory(
     area: StagingArea, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The keys held at once are a partition's (about `partition_keys`), not the stage's."""
-    from contracts import SeenKeys
+    """One pass over the stage's segments and the older parts, whatever the stage's size:
+    folding in partitions re-read every segment for each one (21 s for 10 M rows). The set
+    spills to disk instead, so what it holds in memory stays below its cap."""
+    held: list[tuple[int, int, int]] = []  # (keys, spilled runs, bytes in memory) at close
 
-    held: list[SeenKeys] = []
-
-    class Counting(SeenKeys):
+    class Small(contracts.SeenKeys):
         def __init__(self) -> None:
-            super().__init__()
-            held.append(self)
+            super().__init__(memory_bytes=2_000)
 
-    monkeypatch.setattr(snapshots, "SeenKeys", Counting)
+        def close(self) -> None:
+            held.append((len(self), self.spilled_runs, self.memory_bytes))
+            super().close()
+
+    monkeypatch.setattr(snapshots, "SeenKeys", Small)
+    reads: list[str] = []
+    original = StagingArea.read_table
+
+    def counting(self: StagingArea, name: str, *args: object, **kwargs: object) -> object:
+        if kwargs.get("columns") == ["k"]:  # a read of the key column only
+            reads.append(name)
+        return original(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(StagingArea, "read_table", counting)
     segments = [{"k": list(range(s, s + 400)), "v": [0] * 400} for s in range(0, 1200, 400)]
     one = snapshots.fold(area, Snapshot("d", 0, (), True), [_stage(area, "d.1", *segments)], ["k"])
-    two = snapshots.fold(area, one, [_stage(area, "d.2", *segments)], ["k"], partition_keys=300)
-    assert len(held) == 1 + 4, "one set for the first stage, one per partition for the second"
-    assert len(held[0]) == 1200
-    assert all(len(keys) < 600 for keys in held[1:]), [len(keys) for keys in held[1:]]
-    assert sum(len(keys) for keys in held[1:]) == 1200
+    reads.clear()
+    two = snapshots.fold(area, one, [_stage(area, "d.2", *segments)], ["k"])
+    assert sorted(reads) == sorted(set(reads)), "a key column was read twice"
+    assert len(reads) == 3 + len(one.parts)  # the stage's segments, then each older part
+    (keys, runs, in_memory) = held[-1]
+    assert keys == 1200 and runs >= 2 and in_memory < 2 * 2_000, held
     assert two.rows == 1200 and all(p.name.startswith("000002-") for p in two.parts)
