@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from exchange.ops.health import Check, Readiness, readiness
     from exchange.ops.lineage_transport import LineageSender, LineageSettings
     from exchange.ops.metrics import CONTENT_TYPE, StateCollector, exposition, metrics_registry
-    from exchange.ops.process_memory import MemoryTuning, tune_process_memory
+    from exchange.ops.process_memory import MemoryTuning, release_free_memory, tune_process_memory
 
 # Where each public name lives: imported on first use (PEP 562), so importing this package
 # (or one of its modules) does not load every dependency of every other module: `govbus
@@ -81,6 +81,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "exposition": ("exchange.ops.metrics", "exposition"),
     "metrics_registry": ("exchange.ops.metrics", "metrics_registry"),
     "MemoryTuning": ("exchange.ops.process_memory", "MemoryTuning"),
+    "release_free_memory": ("exchange.ops.process_memory", "release_free_memory"),
     "tune_process_memory": ("exchange.ops.process_memory", "tune_process_memory"),
 }
 
@@ -113,6 +114,7 @@ __all__ = [
     "quarantine_alert",
     "quarantine_threshold",
     "readiness",
+    "release_free_memory",
     "send_alerts",
     "sla_alert",
     "tune_process_memory",

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from exchange import state
+from exchange import ops, state
 from exchange.run.deliver import Delivery
 from exchange.run.reports import DeliverReport
 from exchange.run.shared_piece import SharedPiece, read_key, read_shared
@@ -179,6 +179,7 @@ def deliver_fanout(
             run.submit(gate, run.start, ctx)
         _settle(running, outcomes)
         in_flight: deque[list[Future[None]]] = deque()
+        done = 0
         for key, pieces in _schedule(ctx, running):
             in_flight.append(_dispatch(ctx, gate, running, pieces))
             log.debug("piece %s sent to %d subscription(s)", key, len(pieces))
@@ -186,6 +187,8 @@ def deliver_fanout(
                 for future in in_flight.popleft():
                     future.result()
                 _drop_failed(running, outcomes)
+                done += 1
+                ops.release_free_memory(done)  # pieces sent are freed (exchange.ops.process_memory)
         _settle(running, outcomes)
         for run in running.values():
             run.submit(gate, run.finish)

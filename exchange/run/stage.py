@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 import contracts
 import schemas
-from exchange import state
+from exchange import ops, state
 from exchange.quarantine import reports
 from exchange.quarantine import store as quarantine
 from exchange.quarantine.rows import jsonable_rows
@@ -135,6 +135,9 @@ class StageRun:
         if self.waiting:
             keys = quarantine.key_text(good, self.key_fields)
             self.superseded.extend(quarantine.take_matches(keys, self.waiting))
+        # The batches before this one are freed by now: their pages go back to the system
+        # (exchange.ops.process_memory), or a long stage's peak grows with its length.
+        ops.release_free_memory(self.report.segments)
 
     def resolve_superseded(self, conn: sa.Connection) -> None:
         """In the closing transaction: open rows whose key this stage staged valid are closed."""
