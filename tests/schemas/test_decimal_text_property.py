@@ -31,11 +31,8 @@ def reference(text: str, precision: int, scale: int) -> Decimal | None:
     return quantized if quantized == value else None
 
 
-@settings(max_examples=300, deadline=None, database=None)
-@given(texts=st.lists(NUMBER_TEXT, min_size=1, max_size=6), scale=st.integers(0, 4))
-def test_text_to_decimal_matches_python_decimal(texts: list[str], scale: int) -> None:
-    precision = 10
-    schema = parse_schema(
+def _schema(precision: int, scale: int) -> object:
+    return parse_schema(
         {
             "type": "record",
             "name": "R",
@@ -52,7 +49,21 @@ def test_text_to_decimal_matches_python_decimal(texts: list[str], scale: int) ->
             ],
         }
     )
-    result = conform(pa.table({"v": pa.array(texts, pa.string())}), schema)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    texts=st.lists(NUMBER_TEXT, min_size=1, max_size=6),
+    scale=st.integers(0, 4),
+    around=st.sampled_from(["", "1e5", "2E-1"]),
+)
+def test_text_to_decimal_matches_python_decimal(texts: list[str], scale: int, around: str) -> None:
+    """Also for a slice of a longer column, whose neighbours (outside the slice) may hold an
+    exponent that must not change how the slice's texts are read."""
+    precision = 10
+    schema = _schema(precision, scale)
+    column = pa.array([around, *texts, around], pa.string()).slice(1, len(texts))
+    result = conform(pa.table({"v": column}), schema)
     expected = [reference(text, precision, scale) for text in texts]
     assert result.table.column("v").to_pylist() == expected
     bad_rows = [row for row, value in enumerate(expected) if value is None]
