@@ -43,7 +43,7 @@ import audit
 import consent
 from audit import DeliveryEntry
 from exchange.erasure.delivery import PurgeOutcome, purge_register
-from exchange.erasure.purges import _erase
+from exchange.erasure.purges import erase_deliveries
 from exchange.run import snapshots
 from govbus.errors import BadInput
 from govbus.instants import as_utc, utc_now
@@ -128,7 +128,7 @@ def purge_lapsed_data_life(bus: Bus, *, now: datetime | None = None) -> ConsentR
         def lapsed(entry: DeliveryEntry, pairs: frozenset[tuple[str, str]] = pairs) -> bool:
             return (entry.subscription, entry.batch_id) in pairs
 
-        done = _erase(
+        done = erase_deliveries(
             bus,
             subject_id,
             record.subject_ref,

@@ -121,7 +121,7 @@ def erase_consent(bus: Bus, consent_id: str, subject_id: str, *, at: datetime | 
         if s.statute is None
         and (s.agency, s.dataset, s.purpose) == (record.recipient, record.dataset, record.purpose)
     ]
-    return _erase(
+    return erase_deliveries(
         bus, subject_id, ref, CONSENT_REVOKED, relied_on_it, scope, consent_id=record.consent_id, revoke_at=at
     )
 
@@ -156,7 +156,8 @@ def erase_subject(
     # The bus's own copies first (snapshot, staged segments, quarantine), so that nothing of
     # the subject leaves after the purges are issued; an order for one recipient leaves them.
     held = erase_held(bus, subject_id, dataset=dataset) if recipient is None else []
-    run = _erase(bus, subject_id, bus.register.subject_ref(subject_id), ERASURE_ORDER, in_scope, scope)
+    ref = bus.register.subject_ref(subject_id)
+    run = erase_deliveries(bus, subject_id, ref, ERASURE_ORDER, in_scope, scope)
     run.held = held
     return run
 
@@ -268,7 +269,7 @@ def _holding(bus: Bus, subs: Sequence[Subscription]) -> Iterator[None]:
         yield
 
 
-def _erase(
+def erase_deliveries(
     bus: Bus,
     subject_id: str,
     ref: str,
@@ -279,6 +280,15 @@ def _erase(
     consent_id: str | None = None,
     revoke_at: datetime | None = None,
 ) -> PurgeRun:
+    """Issue a purge for every delivery of the subject (`ref`, its audit pseudonym) that
+    `keep` selects, one per subscription not yet covered, for `reason`.
+
+    The one way the erasure room purges: a revoked consent (which it revokes here, in the
+    same transaction, when `consent_id` is given), a right-to-erasure request and a
+    data-life expiry (`consent_retention`) all come through it, under the purge lock and
+    the delivery locks of `scope`, so no delivery lands between reading the access index
+    and recording the purges.
+    """
     run = PurgeRun()
     register = purge_register(bus)
     key_id = bus.keys.signing_key().key_id
