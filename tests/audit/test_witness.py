@@ -73,6 +73,15 @@ def keys_dir(tmp_path: Path, keystore: KeyStore) -> Path:
     return folder
 
 
+@pytest.fixture
+def grown(tmp_path: Path, keystore: KeyStore) -> tuple[sa.Engine, Ledger]:
+    """A state database whose ledger holds 3 entries under one checkpoint, and that ledger."""
+    engine = _engine(tmp_path / "state.db")
+    ledger = Ledger.from_keystore(keystore)
+    _grow(engine, ledger, "a", 3)
+    return engine, ledger
+
+
 def test_checkpoints_carry_a_signed_note_and_an_edited_one_is_named(
     tmp_path: Path, keystore: KeyStore
 ) -> None:
@@ -98,10 +107,9 @@ def test_checkpoints_carry_a_signed_note_and_an_edited_one_is_named(
 
 
 def test_a_forged_note_in_a_bundle_is_named_by_both_verifiers(
-    tmp_path: Path, keystore: KeyStore, keys_dir: Path
+    tmp_path: Path, keystore: KeyStore, grown: tuple[sa.Engine, Ledger], keys_dir: Path
 ) -> None:
-    engine = _engine(tmp_path / "state.db")
-    _grow(engine, Ledger.from_keystore(keystore), "a", 3)
+    engine, _ = grown
     with engine.begin() as conn:  # the note's signature line from another key, the rest untouched
         other = base64.b64encode(b"\x01\x02\x03\x04" + bytes(64)).decode()
         conn.execute(ledger_checkpoints.update().values(note_signature=other))
@@ -114,10 +122,9 @@ def test_a_forged_note_in_a_bundle_is_named_by_both_verifiers(
 
 
 def test_checkpoints_from_before_notes_verify_and_need_no_cosignature(
-    tmp_path: Path, keystore: KeyStore, keys_dir: Path
+    tmp_path: Path, keystore: KeyStore, grown: tuple[sa.Engine, Ledger], keys_dir: Path
 ) -> None:
-    engine = _engine(tmp_path / "state.db")
-    _grow(engine, Ledger.from_keystore(keystore), "a", 3)
+    engine, _ = grown
     with engine.begin() as conn:  # as migration 0009 leaves a checkpoint taken before it
         conn.execute(ledger_checkpoints.update().values(origin=None, note_signature=None))
         [checkpoint] = read_checkpoints(conn)
@@ -133,11 +140,9 @@ def test_checkpoints_from_before_notes_verify_and_need_no_cosignature(
 
 
 def test_witness_cosigns_then_refuses_a_rolled_back_and_a_forked_log(
-    tmp_path: Path, keystore: KeyStore, keys_dir: Path
+    tmp_path: Path, keystore: KeyStore, grown: tuple[sa.Engine, Ledger], keys_dir: Path
 ) -> None:
-    engine = _engine(tmp_path / "state.db")
-    ledger = Ledger.from_keystore(keystore)
-    _grow(engine, ledger, "a", 3)
+    engine, ledger = grown
     old = _export(engine, keystore, tmp_path / "old")
     _grow(engine, ledger, "b", 2)
     new = _export(engine, keystore, tmp_path / "new")
@@ -166,11 +171,9 @@ def test_witness_cosigns_then_refuses_a_rolled_back_and_a_forked_log(
 
 
 def test_recorded_cosignatures_travel_in_bundles_and_both_verifiers_count_them(
-    tmp_path: Path, keystore: KeyStore, keys_dir: Path
+    tmp_path: Path, keystore: KeyStore, grown: tuple[sa.Engine, Ledger], keys_dir: Path
 ) -> None:
-    engine = _engine(tmp_path / "state.db")
-    ledger = Ledger.from_keystore(keystore)
-    _grow(engine, ledger, "a", 3)
+    engine, ledger = grown
     trusted = load_trusted_keys([keys_dir])
     witness = Witness.init(tmp_path / "w.pem", "audit-office.example/witness")
     cosigned_file = tmp_path / "cosigned.jsonl"
@@ -214,11 +217,9 @@ def test_recorded_cosignatures_travel_in_bundles_and_both_verifiers_count_them(
 
 
 def test_a_forged_cosignature_is_caught_by_both_verifiers(
-    tmp_path: Path, keystore: KeyStore, keys_dir: Path
+    tmp_path: Path, keystore: KeyStore, grown: tuple[sa.Engine, Ledger], keys_dir: Path
 ) -> None:
-    engine = _engine(tmp_path / "state.db")
-    ledger = Ledger.from_keystore(keystore)
-    _grow(engine, ledger, "a", 3)
+    engine, _ = grown
     trusted = load_trusted_keys([keys_dir])
     witness = Witness.init(tmp_path / "w.pem", "audit-office.example/witness")
     [item] = witness.cosign_bundle(_export(engine, keystore, tmp_path / "b1"), trusted)
