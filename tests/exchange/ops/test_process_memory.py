@@ -15,7 +15,9 @@ PROBE = """
 import json, threading
 import pyarrow as pa
 from exchange import Bus
+import gc
 bus = Bus.open()
+frozen = gc.get_freeze_count()
 from exchange.ops import tune_process_memory
 done = tune_process_memory()
 # threads allocating at once still work under the cap
@@ -38,7 +40,7 @@ skipped = release_free_memory(TRIM_EVERY + 1)
 trimmed = release_free_memory(TRIM_EVERY)
 print(json.dumps({"pool": pa.default_memory_pool().backend_name, "capped": done.arenas_capped,
                   "tuned_pool": done.arrow_pool, "skipped": skipped, "trimmed": trimmed,
-                  "released_mib": held - resident_mib()}))
+                  "released_mib": held - resident_mib(), "frozen": frozen}))
 """
 
 
@@ -59,6 +61,7 @@ def env(govbus_home: Path) -> dict[str, str]:
 def test_a_bus_uses_the_system_pool_and_caps_the_arenas(env: dict[str, str]) -> None:
     got = _probe(env)
     released = got.pop("released_mib")
+    assert got.pop("frozen") > 10_000, "the imports' objects stay in the collector's sight"
     expected = {"pool": "system", "capped": True, "tuned_pool": "system", "skipped": False, "trimmed": True}
     assert got == expected
     assert released > 100, "the free holes of 200 MiB of chunks stayed resident"
@@ -76,4 +79,4 @@ def test_the_operators_choice_is_kept(env: dict[str, str]) -> None:
 def test_tuning_can_be_turned_off(env: dict[str, str]) -> None:
     got = _probe({**env, "GOVBUS_MEMORY_TUNING": "off"})
     assert got["capped"] is False and got["pool"] == got["tuned_pool"] != "system"
-    assert got["trimmed"] is False
+    assert got["trimmed"] is False and got["frozen"] == 0
