@@ -208,6 +208,12 @@ def prepare(work: Path, rows: int, source: Path | None = None) -> tuple[Path, di
         generate(source, rows)
         print(f"generated {rows:,} rows in {time.perf_counter() - t0:.1f} s")
     make_catalog(work / "catalog", source)
+    return source, home_env(work, source)
+
+
+def home_env(work: Path, source: Path, **extra: str) -> dict[str, str]:
+    """The steps' environment for the catalog and home in `work` (SQLite state), the agencies'
+    folders made; `extra` variables added."""
     env = {
         **os.environ,
         "GOVBUS_HOME": str(work / "home"),
@@ -215,11 +221,12 @@ def prepare(work: Path, rows: int, source: Path | None = None) -> tuple[Path, di
         "GOVBUS_BATCH_SIZE": "100000",
         # The generated source lies beside the catalog, outside the bus's own folders.
         "GOVBUS_ALLOWED_ROOTS": str(source.parent),
+        **extra,
     }
     env.pop("GOVBUS_STATE_URL", None)
     for agency in ("benefits", "housing", "statistics"):
         (work / "home" / "agencies" / agency).mkdir(parents=True, exist_ok=True)
-    return source, env
+    return env
 
 
 BEFORE_STEP = (
@@ -277,35 +284,24 @@ def run_before(rev: str, source: Path, rows: int) -> tuple[float, float] | None:
         )
     work = OUT / "work-before"
     shutil.rmtree(work, ignore_errors=True)
-    (work / "home").mkdir(parents=True)
+    work.mkdir(parents=True)
     made = subprocess.run(
         [sys.executable, "-c", "import sys; sys.path.insert(0, 'bench'); import exchange_bench as b; "
          "from pathlib import Path; b.make_catalog(Path(sys.argv[1]), Path(sys.argv[2]))",
          str(work / "catalog"), str(source)],
         cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True,
     )  # fmt: skip
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(tree),
-        "GOVBUS_HOME": str(work / "home"),
-        "GOVBUS_CATALOG": str(work / "catalog"),
-        "GOVBUS_BATCH_SIZE": "100000",
-        "GOVBUS_ALLOWED_ROOTS": str(source.parent),
-    }
-    env.pop("GOVBUS_STATE_URL", None)
-    for agency in ("benefits", "housing", "statistics"):
-        (work / "home" / "agencies" / agency).mkdir(parents=True, exist_ok=True)
-    steps = [("consents", str(rows // 2)), ("run", "")]
-    for step, arg in steps if made.returncode == 0 else []:
+    if made.returncode != 0:
+        print(f"before ({rev}): not measured, its catalog failed: {made.stderr.strip()[-500:]}")
+        return None
+    env = home_env(work, source, PYTHONPATH=str(tree))
+    for step, arg in (("consents", str(rows // 2)), ("run", "")):
         done = subprocess.run(
             [sys.executable, "-c", BEFORE_STEP, step, arg], env=env, cwd=work, capture_output=True, text=True
         )
         if done.returncode != 0:
             print(f"before ({rev}): not measured, its {step} failed: {done.stderr.strip()[-500:]}")
             return None
-    if made.returncode != 0:
-        print(f"before ({rev}): not measured, its catalog failed: {made.stderr.strip()[-500:]}")
-        return None
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return result["seconds"], result["peak_mib"]
 

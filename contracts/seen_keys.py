@@ -124,18 +124,8 @@ class SeenKeys:
         known = self._held(keys, hashes)
         before[order] = known
         keys, hashes = keys[~known], hashes[~known]
-        first = np.ones(len(keys), dtype=bool)  # one of each key: equal keys are adjacent ...
-        first[1:] = (hashes[1:] != hashes[:-1]) | (keys[1:] != keys[:-1])
+        first = _firsts(hashes, keys)
         keys, hashes = keys[first], hashes[first]
-        colliding = np.flatnonzero(hashes[1:] == hashes[:-1])
-        if len(colliding):  # ... unless another key shares their hash (rare): by value
-            keep = np.ones(len(keys), dtype=bool)
-            by_hash: dict[int, set[bytes]] = {}
-            for row in np.flatnonzero(np.isin(hashes, hashes[colliding])):
-                seen = by_hash.setdefault(int(hashes[row]), set())
-                keep[row] = bytes(keys[row]) not in seen
-                seen.add(bytes(keys[row]))
-            keys, hashes = keys[keep], hashes[keep]
         # merge: the new keys go to their sorted slots, the old ones fill the rest in order
         slots = np.searchsorted(self._hashes, hashes) + np.arange(len(hashes))
         old = np.ones(len(self._hashes) + len(hashes), dtype=bool)
@@ -187,22 +177,28 @@ def first_of_each(keys: np.ndarray) -> np.ndarray:
     sort of the bytes (several times faster on keys of 16 bytes and more); equal hashes are
     confirmed on the bytes, so a collision never makes two keys equal.
     """
-    first = np.ones(len(keys), dtype=bool)
     if len(keys) < 2:
-        return first
+        return np.ones(len(keys), dtype=bool)
     width = -(-keys.dtype.itemsize // 8) * 8
     fitted = np.ascontiguousarray(keys.astype(f"S{width}", copy=False))
     hashes = key_hashes(fitted)
     order = np.argsort(hashes, kind="stable")  # equal keys stay in their order of occurrence
-    by_hash, by_key = hashes[order], fitted[order]
-    same_hash = by_hash[1:] == by_hash[:-1]
-    same = same_hash & (by_key[1:] == by_key[:-1])
-    first[order[1:][same]] = False
-    # Different keys under one hash (rare) may interleave (A B A): settle those by value.
-    for value in np.unique(by_hash[1:][same_hash & ~same]):
+    first = np.empty(len(keys), dtype=bool)
+    first[order] = _firsts(hashes[order], fitted[order])
+    return first
+
+
+def _firsts(hashes: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """In keys sorted by their hashes: True at the first of each distinct key. Equal keys are
+    adjacent, unless another key shares their hash (rare): those are settled by value."""
+    first = np.ones(len(keys), dtype=bool)
+    same_hash = hashes[1:] == hashes[:-1]
+    same_key = keys[1:] == keys[:-1]
+    first[1:] = ~(same_hash & same_key)
+    for value in np.unique(hashes[1:][same_hash & ~same_key]):
         seen: set[bytes] = set()
-        for row in order[by_hash == value]:
-            key = bytes(fitted[row])
+        for row in np.flatnonzero(hashes == value):
+            key = bytes(keys[row])
             first[row] = key not in seen
             seen.add(key)
     return first

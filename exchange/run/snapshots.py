@@ -264,8 +264,7 @@ def _mark_stale(
     key_fields: Sequence[str],
     stale: dict[str, np.ndarray],
 ) -> None:
-    """Note in `stale` the part's rows whose key is among `changed` (the stage's keys of
-    one partition: a key of another partition is never among them)."""
+    """Note in `stale` the part's rows whose key is among `changed` (the stage's keys)."""
     table = staging.read_table(part_path(dataset, part.name), columns=list(key_fields))
     found = changed.contains(encode_keys([table[name].combine_chunks() for name in key_fields]))
     if found.any():
