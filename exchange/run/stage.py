@@ -21,6 +21,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,13 +63,12 @@ def stage_dataset(ctx: StepContext, dataset_id: str) -> StageReport:
     cursor = from_cursor
     sla = contracts.SlaTracker(dataset.contract)
 
-    def landed(checked: tuple[pa.Table, int], rows: int, batch_cursor: Any) -> None:
+    def landed(checked: CheckedBatch, rows: int, batch_cursor: Any) -> None:
         nonlocal cursor
-        good, bad_count = checked
-        sla.observe(good)
+        sla.observe(checked.good)
         report.rows_read += rows
-        report.rows_staged += good.num_rows
-        report.rows_quarantined += bad_count
+        report.rows_staged += checked.good.num_rows
+        report.rows_quarantined += checked.quarantined
         cursor = batch_cursor
         ctx.progress("stage", rows)
 
@@ -116,9 +116,15 @@ class StageRun:
         self.unreadable = 0
         self.started = utc_now()
 
-    def write_checked(self, checked: tuple[pa.Table, int]) -> None:
-        """`write` the good rows of a `_check_batch` result."""
-        self.write(checked[0])
+    def write_checked(self, checked: CheckedBatch) -> None:
+        """Write a `_check_batch` result: its quarantined rows, then its good rows (`write`)."""
+        ctx, dataset_id = self.ctx, self.dataset.id
+        if checked.unreadable is not None:
+            self.unreadable += quarantine.put_unreadable(ctx, dataset_id, self.stage_id, checked.unreadable)
+        if checked.rejected is not None and checked.reasons is not None:
+            records = jsonable_rows(checked.rejected)
+            quarantine.put(ctx, dataset_id, self.stage_id, records, checked.reasons.to_pylist(), None)
+        self.write(checked.good)
 
     def write(self, good: pa.Table) -> None:
         """Stage validated rows as the next segment; index their keys; note superseded rows."""
@@ -157,11 +163,26 @@ class StageRun:
         )
 
 
-def _check_batch(run: StageRun, raw: pa.Table, previous: Future[None] | None = None) -> tuple[pa.Table, int]:
-    """Conform and validate one source batch; quarantine the rows that fail, return the rest
-    and how many were quarantined. The quarantine is written only once `previous` (the
-    previous batch's write) is done: the order of a run's writes is that of one thread."""
-    ctx, dataset, stage_id = run.ctx, run.dataset, run.stage_id
+@dataclass
+class CheckedBatch:
+    """What checking one source batch found, for the writer thread to write in this order:
+    the rows the source could not read, the rows that broke a rule (as the source had
+    them, with their reasons), then the good rows as the next segment."""
+
+    good: pa.Table
+    unreadable: pa.Table | None = None
+    rejected: pa.Table | None = None
+    reasons: pa.Array | None = None
+
+    @property
+    def quarantined(self) -> int:
+        """How many rows go to quarantine (unreadable ones included)."""
+        return sum(t.num_rows for t in (self.unreadable, self.rejected) if t is not None)
+
+
+def _check_batch(run: StageRun, raw: pa.Table, previous: Future[None] | None = None) -> CheckedBatch:
+    """Conform and validate one source batch: its good rows and what goes to quarantine.
+    Writes nothing (`StageRun.write_checked` does, on the writer thread)."""
     unreadable: pa.Table | None = None
     if quarantine.SOURCE_ERROR in raw.column_names:
         broken = pc.is_valid(raw[quarantine.SOURCE_ERROR])
@@ -169,35 +190,23 @@ def _check_batch(run: StageRun, raw: pa.Table, previous: Future[None] | None = N
             unreadable = raw.filter(broken)
             raw = raw.filter(pc.invert(broken))
         raw = raw.drop_columns([c for c in quarantine.SOURCE_COLUMNS if c in raw.column_names])
-    records: list[dict[str, Any]] = []
-    reasons: list[list[str]] = []
     if raw.num_rows == 0:
         # An empty file, or a batch of unreadable lines only: nothing to conform.
-        good = dataset.schema.arrow.empty_table()
-    else:
-        if run.refers_to_itself and previous is not None:
-            previous.result()  # its keys must be indexed before this batch looks them up
-        conformed = schemas.conform(raw, dataset.schema)
-        issues = run.validation.check(conformed.table, conformed.issues)
-        good = conformed.table
-        if issues.num_rows:
-            grouped = contracts.group_issues(issues)
-            bad_rows = grouped["row"].to_numpy()
-            keep = np.ones(raw.num_rows, dtype=bool)
-            keep[bad_rows] = False
-            good = conformed.table.filter(pa.array(keep))
-            # Quarantine keeps the row as the source had it, not as conformed: nothing is lost.
-            records = jsonable_rows(raw.take(bad_rows))
-            reasons = grouped["reasons"].to_pylist()
-    if previous is not None:
-        previous.result()  # raises the previous batch's error: nothing more is written then
-    count = 0
-    if unreadable is not None:
-        count = quarantine.put_unreadable(ctx, dataset.id, stage_id, unreadable)
-        run.unreadable += count
-    if records:
-        quarantine.put(ctx, dataset.id, stage_id, records, reasons, None)
-    return good, count + len(records)
+        return CheckedBatch(run.dataset.schema.arrow.empty_table(), unreadable)
+    if run.refers_to_itself and previous is not None:
+        previous.result()  # its keys must be indexed before this batch looks them up
+    conformed = schemas.conform(raw, run.dataset.schema)
+    issues = run.validation.check(conformed.table, conformed.issues)
+    if not issues.num_rows:
+        return CheckedBatch(conformed.table, unreadable)
+    grouped = contracts.group_issues(issues)
+    bad_rows = grouped["row"].to_numpy()
+    keep = np.ones(raw.num_rows, dtype=bool)
+    keep[bad_rows] = False
+    # Quarantine keeps the row as the source had it, not as conformed: nothing is lost.
+    return CheckedBatch(
+        conformed.table.filter(pa.array(keep)), unreadable, raw.take(bad_rows), grouped["reasons"]
+    )
 
 
 def open_stage(ctx: StepContext, dataset_id: str, fingerprint: str) -> tuple[str, Any]:

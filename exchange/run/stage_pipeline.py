@@ -1,7 +1,7 @@
 """A stage's batches through two worker threads: check one while the previous is written.
 
-Staging a batch is read → check (conform, validate, quarantine) → write (subject refs,
-the Parquet segment, the key index). Done one after the other on one thread, a core
+Staging a batch is read → check (conform, validate) → write (the quarantined rows, subject
+refs, the Parquet segment, the key index). Done one after the other on one thread, a core
 idles while the other works, though most of the time is spent in Arrow kernels, the
 Parquet writer and the batch HMAC, which release the GIL. `StagePipeline` overlaps the
 three: the caller reads batch i+2 from the source (on its own thread, as sources expect)
@@ -10,17 +10,20 @@ while a checker thread checks batch i+1 and a writer thread writes batch i.
 What a caller must know:
 
 * **Same effects, same order.** Checks run one at a time in source order (stage
-  validation spans batches); writes likewise. A check keeps its database writes (the
-  quarantined rows) until the previous batch is written (`check(data, previous)` must
-  call `previous.result()` first), and a batch is written only after it is checked, so
-  the database writes and staged files of a run come in the order a single thread would
-  make them (the crash tests' points stay reproducible) and never two at once.
+  validation spans batches); writes likewise, on one thread, each after its batch is
+  checked and the previous batch is written. A check writes nothing: every database write
+  and staged file of a batch (its quarantined rows included) is `write`'s, so they come
+  in the order a single thread would make them (the crash tests' points stay
+  reproducible) and never two at once. A check that must see the previous batch's
+  effects (its indexed keys) waits for them with `previous.result()`. The writer thread
+  carries the quarantine's inserts so that the checker, the busier of the two, does not:
+  on two cores the stage is as fast as its slowest thread.
 * **Bounded memory.** At most `depth` batches are in flight beside the one being read:
   `put` waits for the oldest to be written before it returns.
 * **Errors.** The first error of a batch, in batch order, is raised by `put`, `finish`
   or on leaving the `with` block. An error of the caller (the source's) lets the batches
-  in flight finish first and gives way to an earlier batch's error, as on one thread; a
-  batch after a failed one is not written (its check waits on the failed write). An
+  in flight finish first and gives way to an earlier batch's error, as on one thread;
+  nothing of a batch after a failed one is written (its write fails with the earlier one). An
   interruption cancels what is queued. Either way no thread outlives the block. Nothing
   is undone: the stage stays `staging` and its retry discards it, as when a single thread
   failed.
@@ -75,7 +78,7 @@ class StagePipeline(Generic[Checked]):
         """Queue one source batch; returns once at most `depth` batches are in flight."""
         previous = self._flight[-1].written if self._flight else None
         checked = self._checker.submit(self._check, data, previous)
-        written = self._writer.submit(self._write_after, checked)
+        written = self._writer.submit(self._write_after, checked, previous)
         self._flight.append(_InFlight(data.num_rows, cursor, checked, written))
         while len(self._flight) > self._depth:
             self._land()
@@ -85,7 +88,9 @@ class StagePipeline(Generic[Checked]):
         while self._flight:
             self._land()
 
-    def _write_after(self, checked: Future[Checked]) -> None:
+    def _write_after(self, checked: Future[Checked], previous: Future[None] | None) -> None:
+        if previous is not None:
+            previous.result()  # a failed write fails every later one: nothing after it lands
         self._write(checked.result())
 
     def _land(self) -> None:

@@ -41,15 +41,17 @@ class Recorder:
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
         if n == self.fail_check:
             raise ValueError(f"check {n}")
-        if previous is not None:
-            previous.result()  # the contract: the quarantine write waits for the previous write
-        self._note("quarantine", n)
+        self._note("check", n)
         return n
 
     def write(self, n: int) -> None:
+        self._note("write began", n)  # a batch's first effect (its quarantined rows, in the stage)
         if n == self.fail_write:
             raise OSError(f"write {n}")
         self._note("write", n)
+
+    def done(self, what: str) -> list[int]:
+        return [n for w, n in self.log if w == what]
 
     def land(self, n: int, rows: int, cursor: Any) -> None:
         with self._lock:
@@ -62,7 +64,9 @@ def test_effects_come_in_one_threads_order_on_other_threads() -> None:
     with StagePipeline(rec.check, rec.write, rec.land) as pipeline:
         for n in range(8):
             pipeline.put(_batch(n), f"c{n}")
-    assert rec.log == [(what, n) for n in range(8) for what in ("quarantine", "write")]
+    assert rec.done("check") == list(range(8))
+    writes = [entry for entry in rec.log if entry[0] != "check"]
+    assert writes == [(what, n) for n in range(8) for what in ("write began", "write")]
     assert rec.landed == [(n, n + 1, f"c{n}") for n in range(8)]
     assert threading.get_ident() not in rec.threads and len(rec.threads) == 2
     assert not [t for t in threading.enumerate() if t.name.startswith("govbus-stage")]
@@ -110,10 +114,9 @@ def test_a_failed_write_stops_every_later_write_and_is_raised() -> None:
 
     with pytest.raises(OSError, match="write 3"):
         stage()
-    writes = [n for what, n in rec.log if what == "write"]
-    assert writes == [0, 1, 2]
-    # batch 4's check waited for batch 3's write: its quarantine rows were never written
-    assert [n for what, n in rec.log if what == "quarantine"] == [0, 1, 2, 3]
+    assert rec.done("write") == [0, 1, 2]
+    # batch 4 and later may be checked, but nothing of theirs is written (not even begun)
+    assert rec.done("write began") == [0, 1, 2, 3]
     assert [n for n, _, _ in rec.landed] == [0, 1, 2]
     assert not [t for t in threading.enumerate() if t.name.startswith("govbus-stage")]
 
@@ -136,7 +139,7 @@ def test_the_earliest_error_wins_over_the_callers() -> None:
     with pytest.raises(ValueError, match="check 1") as raised:
         stage()
     assert isinstance(raised.value.__cause__, ConnectionError)
-    assert [n for what, n in rec.log if what == "write"] == [0]
+    assert rec.done("write") == [0]
 
 
 def test_the_callers_error_is_raised_after_the_batches_in_flight_are_written() -> None:
@@ -148,5 +151,5 @@ def test_the_callers_error_is_raised_after_the_batches_in_flight_are_written() -
 
     with pytest.raises(ConnectionError, match="source"):
         stage()
-    assert [n for what, n in rec.log if what == "write"] == [0, 1]
+    assert rec.done("write") == [0, 1]
     assert not [t for t in threading.enumerate() if t.name.startswith("govbus-stage")]
