@@ -107,14 +107,19 @@ class StagingArea:
             raise self._unreachable("write a staged file to", exc) from None
 
     def read_table(self, name: str, columns: list[str] | None = None) -> pa.Table:
-        """Read the Parquet file at `name` (only `columns`, when given)."""
+        """Read the Parquet file at `name` (only `columns`, when given).
+
+        Through `pq.ParquetFile`, not `pq.read_table`: the latter builds a dataset, whose
+        first use in a process imports and sets up `pyarrow.dataset` (about 0.25 s), for a
+        single file it reads no faster.
+        """
         path = f"{self._root}/{name}"
         if self._local:
-            return pq.read_table(path, columns=columns)
+            return pq.ParquetFile(path).read(columns=columns)
         try:
             self._fs.invalidate_cache(path)
             with self._fs.open(path, "rb") as handle:
-                return pq.read_table(handle, columns=columns)
+                return pq.ParquetFile(handle).read(columns=columns)
         except self._errors as exc:
             raise self._unreachable("read a staged file from", exc) from None
 
