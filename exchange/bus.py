@@ -29,6 +29,7 @@ import connectors
 import consent
 from exchange import state
 from exchange.catalog import Catalog, Dataset, Subscription, expand_settings, load_catalog
+from exchange.ops.pandas_on_demand import load_pandas_on_demand
 from exchange.ops.process_memory import tune_process_memory
 from exchange.run import (
     CommitReport,
@@ -75,6 +76,7 @@ class Bus:
         its schema at every command, a changed one is checked in full.
         """
         tune_process_memory()  # before the bus starts a thread (exchange.ops.process_memory)
+        load_pandas_on_demand()  # no pandas for pyarrow (exchange.ops.pandas_on_demand)
         settings = settings or Settings.from_env()
         settings.ensure_dirs()
         catalog = catalog or load_catalog(settings.catalog_dir, home=settings.home)

@@ -15,7 +15,10 @@ What a caller must know:
   and once when it resolves (`judged_kinds` says which conditions a caller judged);
 * `judge_freshness` is the one freshness verdict (the DAG's task, `govbus run`, the
   metrics);
-* `LineageSender` sends OpenLineage events through the transport the settings name.
+* `LineageSender` sends OpenLineage events through the transport the settings name;
+* `tune_process_memory`, `release_free_memory` and `load_pandas_on_demand` set up a bus
+  process (`Bus.open` calls them): its allocators, trimming, and pandas loaded only when
+  asked for.
 
 This room sits below the steps (`run/` alerts and sends lineage through it) and imports
 only `catalog/` and `state/` of exchange, and the parts.
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
     from exchange.ops.health import Check, Readiness, readiness
     from exchange.ops.lineage_transport import LineageSender, LineageSettings
     from exchange.ops.metrics import CONTENT_TYPE, StateCollector, exposition, metrics_registry
+    from exchange.ops.pandas_on_demand import load_pandas_on_demand
     from exchange.ops.process_memory import MemoryTuning, release_free_memory, tune_process_memory
 
 # Where each public name lives: imported on first use (PEP 562), so importing this package
@@ -83,6 +87,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "MemoryTuning": ("exchange.ops.process_memory", "MemoryTuning"),
     "release_free_memory": ("exchange.ops.process_memory", "release_free_memory"),
     "tune_process_memory": ("exchange.ops.process_memory", "tune_process_memory"),
+    "load_pandas_on_demand": ("exchange.ops.pandas_on_demand", "load_pandas_on_demand"),
 }
 
 
@@ -108,6 +113,7 @@ __all__ = [
     "failed_alert",
     "judge_freshness",
     "judged_kinds",
+    "load_pandas_on_demand",
     "metrics_registry",
     "newest_cursor_value",
     "notify",

@@ -39,7 +39,7 @@ from exchange.run.columns import PSEUDONYM_COLUMN
 from exchange.run.disclosure import delivered_schema, disclose
 from exchange.run.initial_load import Piece
 from exchange.run.reports import DeliverReport
-from exchange.run.shared_piece import ROW_COLUMN, SharedPiece, read_shared, rows_of
+from exchange.run.shared_piece import ROW_COLUMN, SharedPiece, read_ahead, rows_of
 from exchange.subscriptions import lifecycle
 from govbus.instants import utc_now
 
@@ -77,8 +77,12 @@ def deliver_subscription(ctx: StepContext, sub: Subscription) -> DeliverReport:
     """
     delivery = Delivery.start(ctx, sub)
     try:
-        for piece in delivery.todo:
-            delivery.send(piece, read_shared(ctx, delivery.dataset, piece))
+        pieces = read_ahead(ctx, delivery.dataset, delivery.todo)  # the next read during this send
+        try:
+            for piece, shared in pieces:
+                delivery.send(piece, shared)
+        finally:
+            pieces.close()
         return delivery.finish()
     finally:
         delivery.close()

@@ -15,6 +15,8 @@ grouping is computed on first use, by whichever audit thread asks first, under a
 from __future__ import annotations
 
 import threading
+from collections.abc import Generator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from exchange.ctx import StepContext
     from exchange.run.initial_load import Piece
 
-__all__ = ["ROW_COLUMN", "SharedPiece", "read_key", "read_shared"]
+__all__ = ["ROW_COLUMN", "SharedPiece", "read_ahead", "read_key", "read_shared"]
 
 ROW_COLUMN = "__govbus_row"
 
@@ -97,3 +99,25 @@ def read_shared(ctx: StepContext, dataset: Dataset, piece: Piece) -> SharedPiece
     table = schemas.resolve_staged(table, piece.fingerprint, dataset.versions, dataset.schema)
     positions = pa.array(np.arange(table.num_rows, dtype=np.int64))
     return SharedPiece(ctx, dataset, table.append_column(ROW_COLUMN, positions))
+
+
+def read_ahead(
+    ctx: StepContext, dataset: Dataset, pieces: Sequence[Piece]
+) -> Generator[tuple[Piece, SharedPiece], None, None]:
+    """Each of `pieces` with its rows (`read_shared`), in order, the next one read on another
+    thread while the caller sends this one.
+
+    A read is mostly Parquet decoding, which releases the GIL: on two cores it costs a
+    lone delivery almost no time beside the send. At most two pieces are held at once. A
+    read's error is raised when its piece's turn comes, as a read in the loop would; closing
+    the iterator early (the caller's send failed) waits for the read under way and drops it.
+    """
+    if not pieces:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="govbus-read") as reader:
+        ahead: Future[SharedPiece] = reader.submit(read_shared, ctx, dataset, pieces[0])
+        for index, piece in enumerate(pieces):
+            current = ahead
+            if index + 1 < len(pieces):
+                ahead = reader.submit(read_shared, ctx, dataset, pieces[index + 1])
+            yield piece, current.result()
