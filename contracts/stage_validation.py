@@ -26,6 +26,7 @@ The key set is `contracts.seen_keys.SeenKeys`: exact, compact, no Python per row
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,7 +38,7 @@ from contracts.arrow_checks import KeyLookup, column, compound_considered
 from contracts.expectations import SUPPORTED_EXPECTATIONS
 from contracts.model import Contract, Expectation
 from contracts.seen_keys import SeenKeys, encode_keys
-from contracts.validation import ExpectationResult, describe, evaluate, issues_of, row_success, source_of
+from contracts.validation import describe, evaluate, issues_of, row_success, source_of
 from schemas import ISSUE_SCHEMA
 
 UNIQUE_TYPES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
@@ -83,7 +84,12 @@ class StageValidation:
     def check(self, table: pa.Table, conform_issues: pa.Table | None = None) -> pa.Table:
         """Row issues `(row, reason)` of one conformed batch, sorted by row: the batch's
         `conform_issues` first, then every broken expectation, repeats included."""
-        results = evaluate(table, self.contract.expectations, self._source, keys=self.keys)
+        # The key sets (uniqueness across batches) take this batch's keys on a thread of
+        # their own while the expectations run: only the last step needs both.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="govbus-seen-keys") as adder:
+            earlier = {i: adder.submit(self._earlier, i, table) for i in self._seen}
+            results = evaluate(table, self.contract.expectations, self._source, keys=self.keys)
+            repeated = {i: future.result() for i, future in earlier.items()}
         conform_issues = conform_issues.cast(ISSUE_SCHEMA) if conform_issues is not None else None
         parts = [conform_issues if conform_issues is not None else ISSUE_SCHEMA.empty_table()]
         if conform_issues is not None and conform_issues.num_rows:
@@ -91,8 +97,12 @@ class StageValidation:
             reasons, numbers = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
             self.conform_issues.update(dict(zip(reasons, numbers, strict=True)))
         for index, result in enumerate(results):
-            if index in self._seen:
-                repeats = self._repeats(index, table, result)
+            if index in repeated:
+                # flagged in-batch already: GX's rule marks every occurrence there
+                repeats = pa.array(
+                    np.setdiff1d(repeated[index], result.unexpected_rows.to_numpy(zero_copy_only=False)),
+                    pa.int64(),
+                )
                 if len(repeats):
                     reasons = pa.repeat(pa.scalar(result.reason + REPEAT_NOTE, pa.string()), len(repeats))
                     parts.append(pa.Table.from_arrays([repeats, reasons], schema=ISSUE_SCHEMA))
@@ -106,8 +116,9 @@ class StageValidation:
         issues = pa.concat_tables(parts)
         return issues.take(pc.sort_indices(issues, sort_keys=[("row", "ascending")]))
 
-    def _repeats(self, index: int, table: pa.Table, result: ExpectationResult) -> pa.Array:
-        """Rows whose key an earlier batch of this stage already had (not flagged in-batch)."""
+    def _earlier(self, index: int, table: pa.Table) -> np.ndarray:
+        """Rows whose key an earlier batch of this stage already had; this batch's keys are
+        added to the set (one thread at a time: batches come one after the other)."""
         kwargs = self._totals[index].expectation.kwargs
         if "column_list" in kwargs:
             names = list(kwargs["column_list"])
@@ -117,9 +128,7 @@ class StageValidation:
             considered = pc.is_valid(column(table, kwargs["column"]))
         rows = pc.indices_nonzero(considered)
         keys = encode_keys([column(table, name).take(rows) for name in names])
-        earlier = rows.to_numpy()[self._seen[index].add(keys)].astype(np.int64)
-        repeats = np.setdiff1d(earlier, result.unexpected_rows.to_numpy(zero_copy_only=False))
-        return pa.array(repeats, pa.int64())
+        return rows.to_numpy()[self._seen[index].add(keys)].astype(np.int64)
 
     def results(self) -> list[RunResult]:
         """Each expectation over the run so far, in the contract's order."""
