@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import fastavro
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -34,6 +35,7 @@ from connectors import (
     ParquetSource,
     make_source,
 )
+from connectors.files.bounds import value_problems
 from govbus.errors import BadConfiguration, BadInput
 from tests.conftest import REPO
 
@@ -307,3 +309,31 @@ def test_limits_are_settings_of_every_file_source(tmp_path: Path) -> None:
         make_source(
             {"connector": "avro", "directory": "x", "max_line_bytes": 9}, key_fields=(), cursor_field=None
         )
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string(), pa.binary(), pa.large_binary()])
+def test_too_long_values_are_found_from_offsets_as_from_their_lengths(kind: pa.DataType) -> None:
+    values = ["a" * n if n >= 0 else None for n in (0, 3, 4, -1, 5, 2, 7, -1, 4)]
+    whole = pa.array(values, kind)
+    for array in (whole, whole.slice(2, 5), whole.slice(5)):
+        for limit in (1, 3, 4, 7):
+            table = pa.table({"v": array})
+            expected = pc.fill_null(pc.greater(pc.binary_length(array), limit), False).to_numpy(
+                zero_copy_only=False
+            )
+            problems = value_problems(table, Limits(max_field_bytes=limit))
+            assert (problems.codes >= 0).tolist() == expected.tolist()
+
+
+def test_a_null_slot_spanning_bytes_is_not_too_long() -> None:
+    data = pa.py_buffer(b"x" * 52)
+    offsets = pa.py_buffer(np.array([0, 2, 50, 52], np.int32).tobytes())
+    validity = pa.py_buffer(bytes([0b101]))
+    array = pa.Array.from_buffers(pa.string(), 3, [validity, offsets, data], null_count=1)
+    problems = value_problems(pa.table({"v": array}), Limits(max_field_bytes=10))
+    assert (problems.codes >= 0).tolist() == [False, False, False]
+    assert (value_problems(pa.table({"v": array}), Limits(max_field_bytes=1)).codes >= 0).tolist() == [
+        True,
+        False,
+        True,
+    ]
