@@ -12,6 +12,10 @@ than the database's own work. ADBC's C drivers take the Arrow columns as they ar
   each column of the table (`postgres_arrow_types`); a table with a column type outside
   that map is written by the CSV COPY path instead (`AdbcWriter` is then not used).
 
+Each batch is converted for the driver a chunk ahead of it, on a second thread
+(`WirePieces`): the drivers write without the GIL, so the conversion of one chunk runs
+beside the write of the one before.
+
 Exactly-once is the sink's, unchanged: one ADBC transaction holds the batch marker (append
 mode: `INSERT … ON CONFLICT DO NOTHING RETURNING 1`, empty when an earlier write marked the
 batch) and every row; a failure rolls back both. The writer keeps one ADBC connection
@@ -25,6 +29,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
@@ -155,15 +162,20 @@ class AdbcWriter:
         """Write the conformed batch `data` and, in append mode, its marker, in one transaction."""
         import adbc_driver_manager.dbapi as adbc_dbapi
 
-        wire = wire_table(data, "sqlite") if self.types is None else typed_table(data, self.types)
-        with self._lock:
+        types = self.types
+        if types is None:
+            convert = partial(wire_table, dialect="sqlite")
+        else:
+            convert = partial(typed_table, types=types)
+        with self._lock, WirePieces(data, chunk_rows, convert) as pieces:
             try:
                 conn = self._connection()
                 try:
                     if "claim" not in sql or self._claim(
-                        conn, sql["claim"], table_name, batch_id, wire.num_rows
+                        conn, sql["claim"], table_name, batch_id, data.num_rows
                     ):
-                        self._load(conn, wire, sql, chunk_rows)
+                        self._load(conn, pieces.reader(), sql)
+                        pieces.raise_failure()
                     conn.commit()
                 except BaseException:
                     self._rollback()
@@ -217,8 +229,7 @@ class AdbcWriter:
             cursor.execute(sql, (table_name, batch_id, rows))
             return bool(cursor.fetchall())
 
-    def _load(self, conn: Any, wire: pa.Table, sql: dict[str, str], chunk_rows: int) -> None:
-        reader = pa.RecordBatchReader.from_batches(wire.schema, wire.to_batches(max_chunksize=chunk_rows))
+    def _load(self, conn: Any, reader: pa.RecordBatchReader, sql: dict[str, str]) -> None:
         if self._dialect == "sqlite":
             with conn.cursor() as cursor:
                 cursor.executemany(sql["insert"], reader)
@@ -233,3 +244,63 @@ class AdbcWriter:
             cursor.adbc_ingest(_STAGING, reader, mode="append", temporary=True)
         with conn.cursor() as cursor:
             cursor.execute(sql["merge"])
+
+
+class WirePieces:
+    """A batch as the driver takes it, each chunk of `chunk_rows` converted (`convert`) one
+    chunk ahead of the driver, on a thread of its own.
+
+    Why: the drivers bind and write without the GIL (SQLite's inserts, PostgreSQL's binary
+    COPY) and Arrow's casts release it too, so converting the next chunk beside the
+    driver's work on the current one takes the conversion (a tenth of a SQLite upsert's
+    time: decimals and timestamps to text) off the write's path on a second core.
+
+    What a caller must know: the first chunk is converted when this is made, so its error
+    (a timestamp out of range, say) is raised before anything is written. A later chunk's
+    error ends `reader()` early, which the driver takes as the end of the data; the caller
+    calls `raise_failure()` once the driver returns and rolls the transaction back. Leaving
+    the `with` block waits for the conversion under way (at most one).
+    """
+
+    def __init__(self, data: pa.Table, chunk_rows: int, convert: Callable[[pa.Table], pa.Table]) -> None:
+        rows = max(1, chunk_rows)
+        self._slices = [data.slice(start, rows) for start in range(0, max(data.num_rows, 1), rows)]
+        self._convert = convert
+        self._first: pa.Table | None = convert(self._slices[0])
+        self.schema = self._first.schema
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="govbus-sql-wire")
+        self._failure: Exception | None = None
+
+    def __enter__(self) -> WirePieces:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def reader(self) -> pa.RecordBatchReader:
+        """The converted chunks, in order, for the driver (once)."""
+        return pa.RecordBatchReader.from_batches(self.schema, self._batches())
+
+    def raise_failure(self) -> None:
+        """Raise the error that ended `reader()` early, if one did."""
+        if self._failure is not None:
+            raise self._failure
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        first, self._first = self._first, None
+        assert first is not None, "the reader is read once"
+        later = iter(self._slices[1:])
+        ahead = self._submit(later)
+        yield from first.to_batches()
+        while ahead is not None:
+            current, ahead = ahead, self._submit(later)
+            try:
+                table = current.result()
+            except Exception as exc:  # raised by raise_failure, once the driver has returned
+                self._failure = exc
+                return
+            yield from (table if table.schema == self.schema else table.cast(self.schema)).to_batches()
+
+    def _submit(self, later: Iterator[pa.Table]) -> Future[pa.Table] | None:
+        piece = next(later, None)
+        return None if piece is None else self._pool.submit(self._convert, piece)

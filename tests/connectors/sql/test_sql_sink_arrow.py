@@ -8,6 +8,7 @@ marker, empty versus null, extreme dates and decimals, zero bytes).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -227,3 +228,28 @@ def test_adbc_uri_keeps_the_configured_database() -> None:
         == "postgresql://bus:s%40cret@db.example:6543/benefits?sslmode=require"
     )
     assert uri("mysql+pymysql://root@127.0.0.1/test") is None
+
+
+@pytest.mark.parametrize("mode", ["upsert", "append"])
+def test_a_value_refused_in_a_later_chunk_leaves_nothing_written(
+    db_url: str, table_name: str, mode: str
+) -> None:
+    """Chunks are converted one ahead of the driver (WirePieces): a date past the year 9999
+    in the third chunk is refused naming its column after two chunks went to the driver,
+    and the transaction takes them back with the marker."""
+    schema = pa.schema([("seq", pa.int64()), ("day", pa.date32())])
+    days = [19_000 + i for i in range(7)]
+    bad = pa.table({"seq": list(range(7)), "day": pa.array([*days[:5], 6_600_000, *days[6:]], pa.date32())})
+    sink = SqlSink(db_url, table_name, key_fields=["seq"], schema=schema, mode=mode)
+    sink.executemany_rows = sink.copy_rows = 2
+    try:
+        with pytest.raises(BadInput) as error:
+            sink.write("b-1", bad)
+        assert error.value.where == "day"
+        assert (sink._adbc is not None) == (dialect_of(db_url) in ARROW_NATIVE)
+        assert count(db_url, table_name) == 0 and markers(db_url, table_name) == []
+        sink.write("b-1", pa.table({"seq": list(range(7)), "day": pa.array(days, pa.date32())}))
+    finally:
+        sink.close()
+    assert count(db_url, table_name) == 7
+    assert not [t for t in threading.enumerate() if t.name.startswith("govbus-sql-wire")]
