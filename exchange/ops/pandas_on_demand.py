@@ -68,17 +68,21 @@ def load_pandas_on_demand() -> bool:
         shim = getattr(getattr(pa, "lib", None), "_pandas_api", None)
         if shim is None:
             return False
-        root = Path(__file__).resolve().parent.parent.parent
-        ours = tuple(f"{root / name}{os.sep}" for name in GOVBUS_PACKAGES)
-        gate = _Gate(ours, f"{Path(pa.__file__).resolve().parent}{os.sep}", shim)
+        here = Path(__file__).absolute()
+        roots = {here.parent.parent.parent, here.resolve().parent.parent.parent}  # a symlinked checkout
+        ours = tuple(f"{root / name}{os.sep}" for root in roots for name in GOVBUS_PACKAGES)
+        arrow = Path(pa.__file__).absolute().parent
+        gate = _Gate(ours, tuple(f"{path}{os.sep}" for path in {arrow, arrow.resolve()}), shim)
         sys.meta_path.insert(0, gate)
         _Gate.current = gate
         try:
             # From here (GovBus's frame), pyarrow's shim looks for pandas once, is refused,
             # and will not take its lock to look again: giving pandas back to it later
-            # (`_Gate._give_back`) may then run inside an import of pandas it started itself.
-            shim.have_pandas  # noqa: B018
+            # (`_give_back`) may then run inside an import of pandas it started itself.
+            refused = not shim.have_pandas
         except Exception:  # a pyarrow whose shim differs: leave pandas to it
+            refused = False
+        if not refused:
             gate.leave()
             return False
         return True
@@ -89,7 +93,7 @@ class _Gate(importlib.abc.MetaPathFinder):
 
     current: _Gate | None = None
 
-    def __init__(self, ours: tuple[str, ...], pyarrow: str, shim: Any) -> None:
+    def __init__(self, ours: tuple[str, ...], pyarrow: tuple[str, ...], shim: Any) -> None:
         self._ours = ours
         self._pyarrow = pyarrow
         self._shim = shim
