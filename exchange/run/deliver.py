@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -77,12 +78,10 @@ def deliver_subscription(ctx: StepContext, sub: Subscription) -> DeliverReport:
     """
     delivery = Delivery.start(ctx, sub)
     try:
-        pieces = read_ahead(ctx, delivery.dataset, delivery.todo)  # the next read during this send
-        try:
+        # the next piece is read during this one's send; closing stops the reader on a failure
+        with closing(read_ahead(ctx, delivery.dataset, delivery.todo)) as pieces:
             for piece, shared in pieces:
                 delivery.send(piece, shared)
-        finally:
-            pieces.close()
         return delivery.finish()
     finally:
         delivery.close()
