@@ -22,21 +22,18 @@ replacement (upsert by key, file replaced atomically); the ledger gets one entry
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
-import sqlalchemy as sa
 
-import audit
 import connectors
 import consent
-from exchange import state
-from exchange.run import initial_load, manifests, step_locks
+from exchange.run import initial_load
+from exchange.run.batch_log import SentBatch, audit_work, record_batch
 from exchange.run.columns import PSEUDONYM_COLUMN
+from exchange.run.delivery_plan import DeliveryPlan, plan_delivery
 from exchange.run.disclosure import delivered_schema, disclose
 from exchange.run.initial_load import Piece
 from exchange.run.reports import DeliverReport
@@ -45,26 +42,12 @@ from exchange.subscriptions import lifecycle
 from govbus.instants import utc_now
 
 if TYPE_CHECKING:
-    from exchange.catalog.loader import Dataset, Subscription
+    from exchange.catalog.loader import Subscription
     from exchange.ctx import StepContext
 
 __all__ = ["Delivery", "deliver_subscription", "delivered_schema"]
 
 log = logging.getLogger("govbus.exchange")
-
-
-@dataclass
-class _Plan:
-    """What stays the same for every segment of one delivery run."""
-
-    sub: Subscription
-    dataset: Dataset
-    statute: consent.Statute | None
-    timeline: Any  # consent.ConsentTimeline for consent subscriptions, else None
-    policy_version: str
-    sensitive: tuple[str, ...]
-    # {field: (key id, AES-SIV key)} for the recipient's reversible fields, read once per run.
-    field_keys: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
 
 def deliver_subscription(ctx: StepContext, sub: Subscription) -> DeliverReport:
@@ -103,14 +86,14 @@ class Delivery:
         self.report = DeliverReport(sub.id)
         self.todo: list[Piece] = []
         self._life: lifecycle.Lifecycle | None = None
-        self._plan: _Plan | None = None
+        self._plan: DeliveryPlan | None = None
         self._sink: connectors.Sink | None = None
         self._audit: ThreadPoolExecutor | None = None
         # The audit work of a batch (Merkle root, access-index grouping) runs on a second
         # thread while this one writes it and prepares the next; a batch is logged once its
         # audit work is done, one batch behind the sink. A crash in between leaves at most two
         # batches written but unlogged: the retry rewrites both under the same batch ids.
-        self._waiting: _Sent | None = None
+        self._waiting: SentBatch | None = None
 
     @classmethod
     def start(cls, ctx: StepContext, sub: Subscription) -> Delivery:
@@ -126,7 +109,7 @@ class Delivery:
         self.todo = initial_load.pieces(ctx, sub, life)
         if not self.todo:
             return self
-        self._plan = _plan(ctx, sub, self.dataset)
+        self._plan = plan_delivery(ctx, sub, self.dataset)
         self._sink = ctx.sink_for(sub, delivered_schema(self.dataset, sub))
         # A run killed between a file's write and its rename left a hidden temporary copy
         # of a batch in the recipient's folder: remove those of dead writers first.
@@ -142,11 +125,11 @@ class Delivery:
         except BaseException:
             if self._waiting is not None:  # written before the failure: log it
                 waiting, self._waiting = self._waiting, None
-                _record(self.ctx, self._plan, waiting, self.report)
+                record_batch(self.ctx, self._plan, waiting, self.report)
             raise
         if self._waiting is not None:
             waiting, self._waiting = self._waiting, None
-            _record(self.ctx, self._plan, waiting, self.report)
+            record_batch(self.ctx, self._plan, waiting, self.report)
         self._waiting = sent
 
     def finish(self) -> DeliverReport:
@@ -154,7 +137,7 @@ class Delivery:
         if self._waiting is not None:
             assert self._plan is not None
             waiting, self._waiting = self._waiting, None
-            _record(self.ctx, self._plan, waiting, self.report)
+            record_batch(self.ctx, self._plan, waiting, self.report)
         self.close()
         if self._life is not None:
             initial_load.finish(self.ctx, self.sub, self._life)
@@ -181,43 +164,7 @@ class Delivery:
                 sink.close()
 
 
-def _plan(ctx: StepContext, sub: Subscription, dataset: Dataset) -> _Plan:
-    """What stays the same for every piece of the subscription's run."""
-    statute = ctx.catalog.statutes[sub.statute] if sub.statute else None
-    timeline = None
-    if statute is None:
-        # Loaded once per delivery run; each segment asks it for the consents in force now.
-        with ctx.engine.connect() as conn:
-            timeline = ctx.register.timeline(
-                conn, recipient=sub.agency, dataset=sub.dataset, purpose=sub.purpose, fields=sub.fields
-            )
-    return _Plan(
-        sub,
-        dataset,
-        statute,
-        timeline,
-        consent.policy_version(
-            dataset=sub.dataset,
-            recipient=sub.agency,
-            purpose=sub.purpose,
-            fields=sub.fields,
-            statute=statute,
-            disclosure=sub.disclosure.fingerprint if sub.disclosure is not None else None,
-        ),
-        dataset.contract.fields_classified("sensitive"),
-        _field_keys(ctx, sub),
-    )
-
-
-def _field_keys(ctx: StepContext, sub: Subscription) -> dict[str, tuple[str, bytes]]:
-    keys = {}
-    for name in sub.reversible_fields:
-        key_id = ctx.keys.field_key_id(sub.agency, name)
-        keys[name] = (key_id, ctx.keys.field_key(sub.agency, name, key_id))
-    return keys
-
-
-def _decide(plan: _Plan, shared: SharedPiece, at: Any) -> tuple[consent.Decision, dict[str, int]]:
+def _decide(plan: DeliveryPlan, shared: SharedPiece, at: Any) -> tuple[consent.Decision, dict[str, int]]:
     """The per-row decision and, for denied rows, the counts by reason."""
     sub, rows = plan.sub, shared.num_rows
     common = {"dataset": sub.dataset, "recipient": sub.agency, "purpose": sub.purpose, "at": at}
@@ -234,42 +181,14 @@ def _decide(plan: _Plan, shared: SharedPiece, at: Any) -> tuple[consent.Decision
     return decision, plan.timeline.denial_reasons(refs, decision.allowed, at)
 
 
-_Audit = tuple[str, list[tuple[int, bytes]], bytes]  # (Merkle root, access-index groups, leaves)
-
-
-@dataclass
-class _Sent:
-    """A batch the sink has written, waiting for its audit work to be logged."""
-
-    piece: Piece
-    batch_id: str
-    rows_read: int
-    out: pa.Table
-    decision: consent.Decision
-    denials: dict[str, int]
-    receipt: connectors.SinkReceipt | None
-    pseudonym_key_id: str | None
-    audit: Future[_Audit]
-    suppressed: int = 0  # rows the disclosure step removed (classes smaller than k)
-    sink: connectors.Sink | None = None  # where the batch went: its manifest goes there too
-
-
-def _audit_work(out: pa.Table, shared: SharedPiece, rows: np.ndarray | None) -> _Audit:
-    """The Merkle root over what leaves the bus, the delivered subjects grouped for the index,
-    and the record leaves (hashed once: a table sink's manifest signs them sorted)."""
-    leaves = audit.record_leaf_block(out)
-    groups = shared.groups_of(rows) if rows is not None and len(rows) else []
-    return audit.block_merkle_root(leaves), groups, leaves
-
-
 def _send(
     ctx: StepContext,
-    plan: _Plan,
+    plan: DeliveryPlan,
     sink: connectors.Sink,
     audit: ThreadPoolExecutor,
     piece: Piece,
     shared: SharedPiece,
-) -> _Sent:
+) -> SentBatch:
     """Decide, minimize and protect one staged segment or load part, start its audit work, write it.
 
     `shared` is the piece as read, possibly by a fan-out for several subscriptions: it is
@@ -298,11 +217,11 @@ def _send(
     out = _encrypt_reversible(plan, out)
     # The root is over what leaves the bus: reversible fields as their ciphertext.
     rows = rows_of(allowed) if allowed.num_rows else None
-    future = audit.submit(_audit_work, out, shared, rows)
+    future = audit.submit(audit_work, out, shared, rows)
     receipt = sink.write(batch_id, out) if out.num_rows else None
     if disclosed.suppressed:
         denials = {**denials, consent.suppression_reason(sub.disclosure): disclosed.suppressed}
-    return _Sent(
+    return SentBatch(
         piece,
         batch_id,
         shared.num_rows,
@@ -317,82 +236,7 @@ def _send(
     )
 
 
-def _record(ctx: StepContext, plan: _Plan, sent: _Sent, report: DeliverReport) -> None:
-    """Sign the manifest, then log the batch: ledger entry, checkpoint and index in one transaction."""
-    sub, dataset, out, decision = plan.sub, plan.dataset, sent.out, sent.decision
-    merkle_root, groups, leaves = sent.audit.result()
-    files: list[list[str]] = []
-    manifest_sha256 = None
-    if sent.receipt is not None:
-        files = [list(f) for f in sent.receipt.files]
-        assert sent.sink is not None
-        manifest_sha256, files = manifests.write_manifest(
-            ctx,
-            sub=sub,
-            dataset=dataset,
-            policy_version=plan.policy_version,
-            field_keys=plan.field_keys,
-            sink=sent.sink,
-            receipt=sent.receipt,
-            out=out,
-            rows_denied=decision.denied_count + sent.suppressed,
-            merkle_root=merkle_root,
-            leaf_block=leaves,
-        )
-    if ctx.hooks.after_sink_write is not None:
-        ctx.hooks.after_sink_write(sent.batch_id)
-    record = audit.DeliveryEntry(
-        dataset=sub.dataset,
-        contract_version=dataset.contract.version,
-        schema_sha256=dataset.schema.fingerprint_sha256,
-        subscription=sub.id,
-        recipient=sub.agency,
-        purpose=sub.purpose,
-        basis=sub.basis,
-        policy_version=plan.policy_version,
-        consents_used=decision.consents_used,
-        batch_id=sent.batch_id,
-        rows_delivered=out.num_rows,
-        rows_denied=decision.denied_count + sent.suppressed,
-        denials=sent.denials,
-        fields=tuple(out.column_names),
-        pseudonym_key_id=sent.pseudonym_key_id,
-        merkle_root=merkle_root,
-        files=tuple((name, digest) for name, digest in files),
-        manifest_sha256=manifest_sha256,
-        # Named in the payload only when used: plain deliveries keep their exact form.
-        reversible_fields=tuple(sub.reversible_fields),
-        encrypted_files=bool(sub.encrypt_files),
-        load="initial" if sent.piece.is_load else None,
-    )
-    # The ledger is one chain for all subscriptions: appends are serialized across workers
-    # and across a fan-out's threads.
-    with step_locks.locked(ctx, "ledger"), ctx.engine.begin() as conn:
-        entry = ctx.ledger.append_entry(conn, record)
-        conn.execute(
-            sa.insert(state.deliveries).values(
-                subscription_id=sub.id,
-                stage_id=sent.piece.stage_id,
-                segment=sent.piece.segment,
-                dataset=sub.dataset,
-                batch_id=sent.batch_id,
-                rows_delivered=out.num_rows,
-                rows_denied=decision.denied_count + sent.suppressed,
-                ledger_seq=entry.seq,
-                delivered_at=utc_now(),
-            )
-        )
-        audit.write_access_index(conn, groups, entry.seq)
-    report.batches += 1
-    report.rows_delivered += out.num_rows
-    report.rows_denied += decision.denied_count + sent.suppressed
-    report.denials.update(sent.denials)
-    if sent.piece.is_load:
-        report.load_rows += out.num_rows
-    step_locks.progress(ctx, f"deliver:{sub.id}", sent.rows_read)
-
-
-def _encrypt_reversible(plan: _Plan, out: pa.Table) -> pa.Table:
+def _encrypt_reversible(plan: DeliveryPlan, out: pa.Table) -> pa.Table:
     """Replace each reversible field by its AES-SIV ciphertext (base64) under the recipient's key."""
     for name, (_, key) in plan.field_keys.items():
         index = out.schema.get_field_index(name)
