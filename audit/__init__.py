@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from audit.access_index import TABLE as ACCESS_INDEX_TABLE
     from audit.access_index import SubjectGroups
     from audit.access_index import group as group_subject_refs
-    from audit.access_index import seqs_of as deliveries_of_subject
     from audit.access_index import write as write_access_index
     from audit.bundles import BundleReport, export_bundle, verify_bundle
     from audit.entries import (
@@ -102,6 +101,14 @@ if TYPE_CHECKING:
         sign_document,
         verify_document,
     )
+    from audit.subject_sets import SubjectSet
+    from audit.subject_sets import build as build_subject_set
+    from audit.subject_sets import current as current_subject_set
+    from audit.subject_sets import deliveries_of as deliveries_of_subject
+    from audit.subject_sets import forget_stage as forget_subject_sets
+    from audit.subject_sets import retire as retire_subject_set
+    from audit.subject_sets import write_delivery as write_access_delivery
+    from audit.subject_sets import write_set as write_subject_set
     from audit.tables import AUDIT_METADATA
     from audit.tables import ledger as ledger_table
     from audit.witness import (
@@ -121,7 +128,14 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ACCESS_INDEX_TABLE": ("audit.access_index", "TABLE"),
     "SubjectGroups": ("audit.access_index", "SubjectGroups"),
     "group_subject_refs": ("audit.access_index", "group"),
-    "deliveries_of_subject": ("audit.access_index", "seqs_of"),
+    "deliveries_of_subject": ("audit.subject_sets", "deliveries_of"),
+    "SubjectSet": ("audit.subject_sets", "SubjectSet"),
+    "build_subject_set": ("audit.subject_sets", "build"),
+    "current_subject_set": ("audit.subject_sets", "current"),
+    "forget_subject_sets": ("audit.subject_sets", "forget_stage"),
+    "retire_subject_set": ("audit.subject_sets", "retire"),
+    "write_access_delivery": ("audit.subject_sets", "write_delivery"),
+    "write_subject_set": ("audit.subject_sets", "write_set"),
     "write_access_index": ("audit.access_index", "write"),
     "BundleReport": ("audit.bundles", "BundleReport"),
     "export_bundle": ("audit.bundles", "export_bundle"),
@@ -234,6 +248,7 @@ __all__ = [
     "SigningKey",
     "StoredTree",
     "SubjectGroups",
+    "SubjectSet",
     "SubscriptionDecisionEntry",
     "SubscriptionLifecycleEntry",
     "SubscriptionRequestEntry",
@@ -242,6 +257,7 @@ __all__ = [
     "Witness",
     "WitnessPolicy",
     "block_merkle_root",
+    "build_subject_set",
     "canonical_json",
     "canonical_records",
     "check_checkpoints",
@@ -251,12 +267,14 @@ __all__ = [
     "checkpoint_numbered",
     "consistency_document",
     "cosignature_problems",
+    "current_subject_set",
     "deliveries_of_subject",
     "entry_leaf_hash",
     "entry_proof",
     "entry_proofs",
     "export_bundle",
     "fill_tiles",
+    "forget_subject_sets",
     "group_subject_refs",
     "inclusion_proof",
     "key_id_of",
@@ -282,11 +300,14 @@ __all__ = [
     "record_leaf_block",
     "record_leaf_hashes",
     "record_merkle_root",
+    "retire_subject_set",
     "sign_document",
     "verify_bundle",
     "verify_consistency",
     "verify_document",
     "verify_inclusion",
+    "write_access_delivery",
     "write_access_index",
     "write_cosigned_file",
+    "write_subject_set",
 ]

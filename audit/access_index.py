@@ -163,6 +163,29 @@ class SubjectGroups:
             for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True)
         ]
 
+    def as_set(self) -> tuple[np.ndarray, list[tuple[int, int, bytes]]]:
+        """The piece's distinct subjects as a subject set (`audit.subject_sets`).
+
+        Returns, for every row, the index of its subject in the set (int32; -1 for a null
+        ref), and the set's buckets as (bucket, index of its first key, keys back to back).
+        The set's order is `of(None)`'s: by bucket, then by first occurrence in the rows.
+        """
+        order = np.argsort(self._buckets16, kind="stable")  # distinct ids in set order
+        rank = np.empty(len(order), np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        row_subjects = np.where(self._ids >= 0, rank[np.maximum(self._ids, 0)], -1).astype(np.int32)
+        buckets = self._buckets[order]
+        data = self._items[order].tobytes()
+        starts = (
+            np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]]) if len(order) else np.empty(0, np.int64)
+        )
+        ends = np.r_[starts[1:], len(buckets)]
+        groups = [
+            (int(buckets[lo]), lo, data[lo * KEY_BYTES : hi * KEY_BYTES])
+            for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True)
+        ]
+        return row_subjects, groups
+
 
 def index_rows(groups: list[tuple[int, bytes]], seq: int) -> list[dict[str, object]]:
     """The table rows of grouped subjects delivered by ledger entry `seq`."""

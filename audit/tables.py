@@ -18,11 +18,14 @@ from govbus.sqltypes import UtcDateTime
 
 __all__ = [
     "AUDIT_METADATA",
+    "access_deliveries",
     "access_index",
     "ledger",
     "ledger_checkpoints",
     "ledger_cosignatures",
     "ledger_tiles",
+    "subject_set_buckets",
+    "subject_sets",
 ]
 
 AUDIT_METADATA = sa.MetaData()
@@ -105,4 +108,47 @@ access_index = sa.Table(
     sa.Column("ledger_seq", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("refs", sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb"), nullable=False),
     # A rowid table on SQLite (migration 0006): rows of a few KiB are appended, not slotted in.
+)
+
+_BLOB = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+
+# The subjects of one staged segment, written once when it is staged and shared by every
+# delivery of it (audit.subject_sets explains why; ADR 0007). `stage_id`/`segment` name the
+# segment while the set is its current one; both are NULL for a set built by a delivery
+# for itself, and once erasure rewrote the segment (the set stays for the deliveries that
+# drew from it). `row_subjects`: per row of the segment, its subject's index in the set
+# (int32 little-endian, -1 for none).
+subject_sets = sa.Table(
+    "subject_sets",
+    AUDIT_METADATA,
+    sa.Column("set_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("stage_id", sa.String(128), nullable=True),
+    sa.Column("segment", sa.Integer, nullable=True),
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("subjects", sa.Integer, nullable=False),
+    sa.Column("row_subjects", _BLOB, nullable=False),
+    sa.Index("ix_subject_sets_piece", "stage_id", "segment"),
+)
+
+# A set's subjects by bucket: the keys (32 bytes each) of the bucket's subjects in set
+# order, and the set index of the first of them.
+subject_set_buckets = sa.Table(
+    "subject_set_buckets",
+    AUDIT_METADATA,
+    sa.Column("bucket", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("set_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("first_index", sa.Integer, nullable=False),
+    sa.Column("refs", _BLOB, nullable=False),
+)
+
+# Which of a set's subjects one delivery (ledger entry) carried: bit i (little-endian bit
+# order) of `bits` for the set's subject i. Written in the delivery's transaction.
+access_deliveries = sa.Table(
+    "access_deliveries",
+    AUDIT_METADATA,
+    sa.Column("ledger_seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("set_id", sa.Integer, nullable=False),
+    sa.Column("subjects", sa.Integer, nullable=False),
+    sa.Column("bits", _BLOB, nullable=False),
+    sa.Index("ix_access_deliveries_set", "set_id"),
 )

@@ -137,8 +137,9 @@ def timed(owner, name):
             with lock:
                 audit_seconds[0] += time.perf_counter() - t0
     setattr(owner, name, wrapper)
-timed(deliver, "_audit_work")  # Merkle root + access-index grouping (audit thread)
-timed(audit, "write_access_index")  # the index rows, in the ledger entry's transaction
+timed(deliver, "audit_work")  # Merkle root + the batch's subjects in the piece's set (audit thread)
+timed(audit, "write_access_delivery")  # the delivery's index row, in the ledger entry's transaction
+timed(audit, "write_subject_set")  # a segment's subject set (at stage), or a piece's own at delivery
 profiler = cProfile.Profile()
 t0 = time.perf_counter()
 profiling = os.environ.get("BENCH_PROFILE") == "1"

@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+import audit
 import contracts
 from exchange import state
 from exchange.run import snapshots
@@ -183,11 +184,20 @@ def _rewrite_files(bus: Bus, dataset: str, drop: Drop) -> tuple[int, int]:
     if removed_snapshot:
         with bus.engine.begin() as conn:
             snapshots.store(conn, snapshots.Snapshot(dataset, snap.seq, tuple(parts), snap.complete))
-    removed_staged = sum(
-        _rewrite(staging, f"{row.stage_id}/seg-{segment:05d}.parquet", drop)
-        for row in staged
-        for segment in range(row.segments)
-    )
+    removed_staged = 0
+    rewritten = []
+    for row in staged:
+        for segment in range(row.segments):
+            gone = _rewrite(staging, f"{row.stage_id}/seg-{segment:05d}.parquet", drop)
+            if gone:
+                removed_staged += gone
+                rewritten.append((row.stage_id, segment))
+    if rewritten:
+        # Its rows moved: the segment's subject set no longer describes it (ADR 0007); the
+        # deliveries already logged keep theirs, the next one builds a set of its own.
+        with bus.engine.begin() as conn:
+            for stage_id, segment in rewritten:
+                audit.retire_subject_set(conn, stage_id, segment)
     return removed_snapshot, removed_staged
 
 

@@ -17,8 +17,9 @@ fails them is quarantined, never delivered, so an id no dataset accepts cannot h
 delivered. A dataset that declares no rule for its subject accepts any id of the
 general shape (`_ID_SHAPE`: letters, digits, '.', '/', '-', up to 64).
 
-The lookup reads the access index (`audit.access_index`: the subjects of every
-delivered batch, by audit pseudonym, written with the delivery) for the ledger entries
+The lookup reads the access index (`audit.subject_sets`: each staged segment's subjects
+by audit pseudonym, and per delivered batch which of them it carried, written with the
+delivery; older deliveries in `audit.access_index`) for the ledger entries
 that carried this pseudonym, and reports each delivery as the signed ledger entry
 describes it. A state database without the table says so (`index_available=False` and a
 notice) rather than pretending nobody received anything.

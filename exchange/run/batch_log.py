@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditWork", "SentBatch", "audit_work", "record_batch"]
 
-AuditWork = tuple[str, list[tuple[int, bytes]], bytes]  # (Merkle root, access-index groups, leaves)
+# (Merkle root, the piece's subject set and which of its subjects the batch carried, leaves)
+AuditWork = tuple[str, "tuple[audit.SubjectSet, np.ndarray] | None", bytes]
 
 
 @dataclass
@@ -54,26 +55,26 @@ class SentBatch:
 
 
 def audit_work(out: pa.Table, shared: SharedPiece, rows: np.ndarray | None) -> AuditWork:
-    """The Merkle root over what leaves the bus, the delivered subjects grouped for the index,
+    """The Merkle root over what leaves the bus, the delivered subjects for the access index,
     and the record leaves (hashed once: a table sink's manifest signs them sorted)."""
     leaves = audit.record_leaf_block(out)
-    groups = shared.groups_of(rows) if rows is not None and len(rows) else []
-    return audit.block_merkle_root(leaves), groups, leaves
+    subjects = shared.subjects_of(rows) if rows is not None and len(rows) else None
+    return audit.block_merkle_root(leaves), subjects, leaves
 
 
 def record_batch(ctx: StepContext, plan: DeliveryPlan, sent: SentBatch, report: DeliverReport) -> None:
     """Sign the manifest, then log the batch: ledger entry, checkpoint and index in one transaction."""
-    entry, groups = _signed_entry(ctx, plan, sent)
-    _append(ctx, plan, sent, entry, groups)
+    entry, subjects = _signed_entry(ctx, plan, sent)
+    _append(ctx, plan, sent, entry, subjects)
     _count(ctx, plan, sent, report)
 
 
 def _signed_entry(
     ctx: StepContext, plan: DeliveryPlan, sent: SentBatch
-) -> tuple[audit.DeliveryEntry, list[tuple[int, bytes]]]:
-    """Sign the batch's manifest; the ledger entry that records it and the index groups."""
+) -> tuple[audit.DeliveryEntry, tuple[audit.SubjectSet, np.ndarray] | None]:
+    """Sign the batch's manifest; the ledger entry that records it and the subjects it carried."""
     sub, dataset, out, decision = plan.sub, plan.dataset, sent.out, sent.decision
-    merkle_root, groups, leaves = sent.audit.result()
+    merkle_root, subjects, leaves = sent.audit.result()
     files: list[list[str]] = []
     manifest_sha256 = None
     if sent.receipt is not None:
@@ -118,7 +119,7 @@ def _signed_entry(
         encrypted_files=bool(sub.encrypt_files),
         load="initial" if sent.piece.is_load else None,
     )
-    return entry, groups
+    return entry, subjects
 
 
 def _append(
@@ -126,7 +127,7 @@ def _append(
     plan: DeliveryPlan,
     sent: SentBatch,
     entry: audit.DeliveryEntry,
-    groups: list[tuple[int, bytes]],
+    subjects: tuple[audit.SubjectSet, np.ndarray] | None,
 ) -> None:
     """Ledger entry, checkpoint row and access index in one transaction (on the log thread)."""
     sub = plan.sub
@@ -148,7 +149,13 @@ def _append(
                 delivered_at=utc_now(),
             )
         )
-        audit.write_access_index(conn, groups, logged.seq)
+        if subjects is not None and subjects[1].any():
+            subject_set, carried = subjects
+            # A piece without a set of its own from the stage gets one, for this delivery.
+            set_id = subject_set.set_id
+            if set_id is None:
+                set_id = audit.write_subject_set(conn, subject_set)
+            audit.write_access_delivery(conn, logged.seq, set_id, carried)
 
 
 def _count(ctx: StepContext, plan: DeliveryPlan, sent: SentBatch, report: DeliverReport) -> None:

@@ -8,8 +8,10 @@ does that work once and each subscription's delivery takes its own rows of it.
 What a caller must know: `read_shared` appends `ROW_COLUMN` (each row's position in the
 piece) to the table, so that a subscription's allowed rows, after decisions and
 suppression, still name the piece's rows their subjects come from (`rows_of`). That
-column never leaves: minimization keeps only the subscription's fields. The subject
-grouping is computed on first use, by whichever audit thread asks first, under a lock.
+column never leaves: minimization keeps only the subscription's fields. The piece's
+subject set (`audit.subject_sets`: the segment's, written when it was staged, or one
+built from the rows for a piece without one) is found on first use, by whichever audit
+thread asks first, under a lock.
 """
 
 from __future__ import annotations
@@ -56,9 +58,10 @@ class SharedPiece:
     ctx: StepContext
     dataset: Dataset
     table: pa.Table
+    piece: Piece | None = None
     _refs: pa.Array | pa.ChunkedArray | None = None
-    _groups: audit.SubjectGroups | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _subjects: audit.SubjectSet | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
     def num_rows(self) -> int:
@@ -76,14 +79,25 @@ class SharedPiece:
                     self._refs = self.ctx.register.subject_refs(subject)
             return self._refs
 
-    def groups_of(self, rows: np.ndarray) -> list[tuple[int, bytes]]:
-        """The access-index groups of the subjects of `rows` (see `audit.SubjectGroups`)."""
-        refs = self.refs()
+    def subjects_of(self, rows: np.ndarray | None) -> tuple[audit.SubjectSet, np.ndarray]:
+        """The piece's subject set and which of its subjects `rows` name (positions; None: all)."""
         with self._lock:
-            if self._groups is None:
-                self._groups = audit.SubjectGroups(refs)
-            groups = self._groups
-        return groups.of(rows)
+            if self._subjects is None:
+                self._subjects = self._find_set()
+            subjects = self._subjects
+        return subjects, subjects.carried(rows)
+
+    def _find_set(self) -> audit.SubjectSet:
+        """The segment's set as staged; else (a load part, a segment staged before sets
+        existed or rewritten by erasure since) one built from the rows, written by the
+        delivery that uses it."""
+        piece = self.piece
+        if piece is not None and not piece.is_load:
+            with self.ctx.engine.connect() as conn:
+                found = audit.current_subject_set(conn, piece.stage_id, piece.segment, self.num_rows)
+            if found is not None:
+                return found
+        return audit.build_subject_set(self.refs())
 
 
 def rows_of(table: pa.Table) -> np.ndarray:
@@ -98,7 +112,7 @@ def read_shared(ctx: StepContext, dataset: Dataset, piece: Piece) -> SharedPiece
     # Staged under an older schema version? Read it as the current one.
     table = schemas.resolve_staged(table, piece.fingerprint, dataset.versions, dataset.schema)
     positions = pa.array(np.arange(table.num_rows, dtype=np.int64))
-    return SharedPiece(ctx, dataset, table.append_column(ROW_COLUMN, positions))
+    return SharedPiece(ctx, dataset, table.append_column(ROW_COLUMN, positions), piece)
 
 
 def read_ahead(

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+import audit
 import contracts
 import schemas
 from exchange import ops, state
@@ -133,10 +134,14 @@ class StageRun:
         # Each subject's audit pseudonym, once here rather than in every delivery.
         refs = self.ctx.register.subject_refs(good[self.dataset.contract.subject_field])
         staged = good.append_column(SUBJECT_REF_COLUMN, refs)
-        self.ctx.staging.write_segment(self.stage_id, self.report.segments, staged)
+        segment = self.report.segments
+        self.ctx.staging.write_segment(self.stage_id, segment, staged)
         self.report.segments += 1
-        if self.indexed:
-            with self.ctx.engine.begin() as conn:
+        # The segment's subjects for the access index, once for every delivery of it (ADR 0007).
+        subjects = audit.build_subject_set(refs)
+        with self.ctx.engine.begin() as conn:
+            audit.write_subject_set(conn, subjects, stage_id=self.stage_id, segment=segment)
+            if self.indexed:
                 key_index.add_keys(self.ctx, conn, self.dataset.id, self.stage_id, good)
         if self.waiting:
             keys = quarantine.key_text(good, self.key_fields)
@@ -328,5 +333,6 @@ def discard_stage(ctx: StepContext, stage_id: str) -> None:
 def _discard(ctx: StepContext, conn: sa.Connection, stage_id: str) -> None:
     conn.execute(sa.delete(state.quarantine).where(state.quarantine.c.stage_id == stage_id))
     key_index.forget_stage(conn, stage_id)
+    audit.forget_subject_sets(conn, stage_id)
     conn.execute(sa.delete(state.stages).where(state.stages.c.stage_id == stage_id))
     ctx.staging.discard(stage_id)

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 import pytest
 import sqlalchemy as sa
 
+import audit
 from exchange import Bus, state
 from exchange.demo import deployment as demo
 from exchange.erasure import enforce_retention, purges
@@ -107,11 +108,15 @@ def test_an_erasure_order_reaches_the_snapshot_staged_segments_and_quarantine(ra
     ref = ran.register.subject_ref(person)
     assert ref in _snapshot(ran)["_subject_ref"].to_pylist()
     # A new stage, staged but not yet delivered or committed, holding the person's corrected return.
+    # Twenty others' returns change too: the stage's segment keeps their rows after the erasure.
+    snapshot_refs = set(_snapshot(ran)["_subject_ref"].to_pylist())
     engine = sa.create_engine(demo.tax_db_url(ran))
     with engine.begin() as conn:
+        ids = conn.execute(sa.select(demo.income_returns.c.national_id).distinct()).scalars().all()
+        others = [i for i in ids if i and i != person and ran.register.subject_ref(i) in snapshot_refs][:20]
         conn.execute(
             sa.update(demo.income_returns)
-            .where(demo.income_returns.c.national_id == person)
+            .where(demo.income_returns.c.national_id.in_([person, *others]))
             .values(updated_at=dt.datetime(2030, 1, 1))
         )
     engine.dispose()
@@ -138,5 +143,19 @@ def test_an_erasure_order_reaches_the_snapshot_staged_segments_and_quarantine(ra
     assert all(e["subject_ref"] == ref and e["reason"] == "erasure-order" for e in entries)
     assert person not in json.dumps(entries)
     # The deliveries after it carry nothing of the person: the rest of the stage still goes out.
+    # A second erasure, of the subject of the segment's first row: every later row moves up.
+    first = ran.staging.read_segment(stage_id, 0)["_subject_ref"][0].as_py()
+    (gone,) = [i for i in others if ran.register.subject_ref(i) == first]
+    purges.erase_subject(ran, gone, dataset=TAX)
+    people = [person, *others]
+    with ran.engine.connect() as conn:
+        before = {i: audit.deliveries_of_subject(conn, ran.register.subject_ref(i)) for i in people}
     (result,) = ran.run([TAX])
     assert result.ok
+    # The segment was rewritten: the index of its deliveries follows its rows as they are now
+    # (the set built from the rows as staged would name the wrong subjects, ADR 0007).
+    with ran.engine.connect() as conn:
+        after = {i: audit.deliveries_of_subject(conn, ran.register.subject_ref(i)) for i in people}
+    assert after[person] == before[person] and after[gone] == before[gone]
+    benefits = result.deliveries["benefits.tax-income"].batches
+    assert benefits and all(len(after[i]) >= len(before[i]) + benefits for i in others if i != gone)

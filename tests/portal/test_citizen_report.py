@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 import audit
-from audit import access_index
+from audit import subject_sets
 from exchange.cli.main import app
 from exchange.views import mask_id
 from tests.portal.conftest import TOKENS, Seeded, bearer, client_for
@@ -88,7 +88,7 @@ def _truth(deployment: Seeded, person: str) -> tuple[list[int], list[str], list[
     try:
         ref = bus.register.subject_ref(person)
         with bus.engine.connect() as conn:
-            pairs = list(access_index.entries(conn))
+            pairs = list(subject_sets.entries(conn))
         seqs = sorted(seq for r, seq in pairs if r == ref)
         refs = {r for r, _ in pairs}
         keys = bus.keys.public_keys()

@@ -7,7 +7,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from audit import access_index
+from audit import subject_sets
 from tests.portal.conftest import TOKENS, bearer, client_for
 
 PERSON = "48213376590"  # typed by the auditor; the demo's ids are random 11-digit numbers
@@ -77,7 +77,7 @@ def test_the_report_lists_each_delivery_of_a_real_subject_from_its_ledger_entry(
         housing.dispose()
         with bus.engine.connect() as conn:
             ref = bus.register.subject_ref(person)
-            expected = sorted(seq for r, seq in access_index.entries(conn) if r == ref)
+            expected = sorted(seq for r, seq in subject_sets.entries(conn) if r == ref)
     finally:
         bus.close()
     with client_for(copy) as client:
