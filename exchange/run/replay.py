@@ -99,14 +99,18 @@ def _replay(ctx: StepContext, dataset: Dataset, ids: Sequence[int], by: str) -> 
     run = StageRun(ctx, dataset, stage)
     new_reasons: dict[int, list[str]] = {}
     size = ctx.settings.batch_size
-    for start in range(0, len(candidates), size):
-        chunk = candidates[start : start + size]
-        good = _check(run, chunk, report, new_reasons)
-        run.write(good)
-        stage.rows_read += len(chunk)
-        stage.rows_staged += good.num_rows
-        stage.rows_quarantined += len(chunk) - good.num_rows
-        ctx.progress("replay", len(chunk))
+    try:
+        for start in range(0, len(candidates), size):
+            chunk = candidates[start : start + size]
+            good = _check(run, chunk, report, new_reasons)
+            run.write(good)
+            stage.rows_read += len(chunk)
+            stage.rows_staged += good.num_rows
+            stage.rows_quarantined += len(chunk) - good.num_rows
+            ctx.progress("replay", len(chunk))
+        run.sets.wait()
+    finally:
+        run.sets.close()
     if not report.replayed:
         discard_stage(ctx, stage_id)
         _finish(ctx, dataset, report, by, new_reasons, None)

@@ -43,6 +43,7 @@ from exchange.run import key_index
 from exchange.run.columns import SUBJECT_REF_COLUMN
 from exchange.run.cursor_reset import reset_marker
 from exchange.run.reports import StageReport
+from exchange.run.segment_sets import SegmentSets
 from exchange.run.stage_pipeline import StagePipeline
 from govbus.errors import BadInput, TransientError
 from govbus.instants import utc_now
@@ -78,8 +79,10 @@ def stage_dataset(ctx: StepContext, dataset_id: str) -> StageReport:
         with StagePipeline(partial(_check_batch, run), run.write_checked, landed) as pipeline:
             for batch in source.read(from_cursor, batch_size=ctx.settings.batch_size):
                 pipeline.put(batch.data, batch.cursor)
+        run.sets.wait()  # every segment's subject set is written before the stage closes
     finally:
         source.close()
+        run.sets.close()
     results = sla.results(utc_now())
     if report.rows_read:
         run.write_report(results)
@@ -116,6 +119,7 @@ class StageRun:
         self.superseded: list[int] = []
         self.unreadable = 0
         self.started = utc_now()
+        self.sets = SegmentSets(ctx, self.stage_id)
 
     def write_checked(self, checked: CheckedBatch) -> None:
         """Write a `_check_batch` result: its quarantined rows, then its good rows (`write`)."""
@@ -137,12 +141,10 @@ class StageRun:
         segment = self.report.segments
         self.ctx.staging.write_segment(self.stage_id, segment, staged)
         self.report.segments += 1
-        # The segment's subjects for the access index, once for every delivery of it (ADR 0007).
-        subjects = audit.build_subject_set(refs)
-        with self.ctx.engine.begin() as conn:
-            audit.write_subject_set(conn, subjects, stage_id=self.stage_id, segment=segment)
-            if self.indexed:
+        if self.indexed:
+            with self.ctx.engine.begin() as conn:
                 key_index.add_keys(self.ctx, conn, self.dataset.id, self.stage_id, good)
+        self.sets.add(refs, segment)
         if self.waiting:
             keys = quarantine.key_text(good, self.key_fields)
             self.superseded.extend(quarantine.take_matches(keys, self.waiting))
