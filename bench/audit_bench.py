@@ -15,9 +15,10 @@ Three measurements, each step in its own process (peak RSS = VmHWM of that step)
 2. `govbus audit verify` (`Ledger.verify`) on a ledger of 100,000 delivery-like entries
    appended through `Ledger.append` (1,000 per transaction, each followed by a signed
    checkpoint as a run ends with `runner.checkpoint_ledger`).
-3. `govbus audit subject NATIONAL_ID` on an access index of 10,000,000 rows (20
-   deliveries per subject, refs by the bus's audit pseudonym of synthetic national ids,
-   pointing at the ledger of 2.): median and p95 ms over 50 subjects of the table lookup
+3. `govbus audit subject NATIONAL_ID` on an access index of 10,000,000 (subject,
+   delivery) pairs (20 deliveries per subject, refs by the bus's audit pseudonym of
+   synthetic national ids, pointing at the ledger of 2.): subject sets of segments, each
+   delivered twice (ADR 0007): median and p95 ms over 50 subjects of the table lookup
    (`subject_deliveries`) and of the citizen's report with inclusion proofs
    (`citizen_report`, as `--format html` builds it, without rendering).
 
@@ -45,7 +46,6 @@ import numpy as np
 import pyarrow as pa
 
 import audit
-from audit import AUDIT_METADATA
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from exchange_bench import OUT, REPO, prepare, run_step
@@ -170,31 +170,36 @@ def _people(count: int) -> pa.Array:
 
 
 def child_index(bus: Any, arg: str) -> dict[str, Any]:
-    """Fill the access index as deliveries of `per_seq` subjects each would (rows in key order)."""
-    from audit import access_index
+    """Fill the access index as a bus's stages and deliveries would (ADR 0007): subject sets
+    of segments of `per_set` subjects, each delivered twice (two subscriptions, every
+    subject carried), so that each subject is in PER_SUBJECT deliveries."""
+    from audit import subject_sets
 
     index_rows, entries = (int(x) for x in arg.split(","))
     people = max(1, index_rows // PER_SUBJECT)
-    per_seq = -(-people * PER_SUBJECT // entries)  # subjects per ledger entry
+    sets = max(1, entries // 2)
+    per_set = -(-people * (PER_SUBJECT // 2) // sets)  # subjects per segment
     t0 = time.perf_counter()
     refs = bus.register.subject_refs(_people(people))
-    # Subject i is in deliveries (i + k * people) // per_seq + 1 for k < PER_SUBJECT.
-    slots = np.arange(people * PER_SUBJECT, dtype=np.int64)
-    seqs = slots // per_seq + 1
+    # Subject i is in segments (i + k * people) // per_set for k < PER_SUBJECT / 2.
+    slots = np.arange(people * (PER_SUBJECT // 2), dtype=np.int64)
     who = slots % people
-    rows: list[tuple[int, int, bytes]] = []
-    numbers, starts = np.unique(seqs, return_index=True)
-    ends = np.r_[starts[1:], len(seqs)]
-    for seq, lo, hi in zip(numbers.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        batch = access_index.index_rows(access_index.group(refs.take(pa.array(who[lo:hi]))), seq)
-        rows.extend((r["bucket"], r["ledger_seq"], r["refs"]) for r in batch)
-    rows.sort()
-    statement = f"INSERT INTO {AUDIT_METADATA.tables['access_index'].name} VALUES (?, ?, ?)"
-    for lo in range(0, len(rows), 1_000_000):
+    stored = 0
+    for lo_set in range(0, sets, 1_000):
         with bus.engine.begin() as conn:
-            conn.exec_driver_sql(statement, rows[lo : lo + 1_000_000])
+            for number in range(lo_set, min(lo_set + 1_000, sets)):
+                members = who[number * per_set : (number + 1) * per_set]
+                if not len(members):
+                    continue
+                built = subject_sets.build(refs.take(pa.array(members)))
+                set_id = subject_sets.write_set(
+                    conn, built, stage_id=f"bench-{number // 10}", segment=number % 10
+                )
+                stored += len(built.groups)
+                for seq in (2 * number + 1, 2 * number + 2):
+                    subject_sets.write_delivery(conn, seq, set_id, built.carried(None))
     return {"seconds": time.perf_counter() - t0, "rows": people * PER_SUBJECT, "people": people,
-            "stored_rows": len(rows)}  # fmt: skip
+            "stored_rows": stored}  # fmt: skip
 
 
 def child_subject(bus: Any, arg: str) -> dict[str, Any]:
@@ -318,7 +323,7 @@ def main() -> None:
           f"= {r['entries'] / r['seconds']:,.0f} entries/s, peak RSS {r['peak_mib']:.0f} MiB")  # fmt: skip
     built = run(env, "index", f"{args.index_rows},{args.entries}")
     print(f"access index: {built['rows']:,} (subject, delivery) pairs ({built['people']:,} subjects "
-          f"× {PER_SUBJECT}) in {built['stored_rows']:,} bucket rows, "
+          f"× {PER_SUBJECT}) in {built['stored_rows']:,} subject-set bucket rows, "
           f"built in {built['seconds']:.1f} s")  # fmt: skip
     r = run(env, "subject", str(built["people"]))
     print(f"audit subject ({QUERIES} subjects, {statistics.mean(r['deliveries']):.0f} deliveries each, "
