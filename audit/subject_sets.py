@@ -88,7 +88,8 @@ def write_set(
     ).inserted_primary_key[0]
     if subject_set.groups:
         rows = [(bucket, set_id, first, keys) for bucket, first, keys in subject_set.groups]
-        if conn.dialect.name == "sqlite":  # the driver's executemany from tuples, as access_index.write
+        # SQLite: the driver's executemany from tuples (SQLAlchemy's per-row parameters cost 40 %).
+        if conn.dialect.name == "sqlite":
             conn.exec_driver_sql(_SQLITE_BUCKETS, rows)
         else:
             names = ("bucket", "set_id", "first_index", "refs")

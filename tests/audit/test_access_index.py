@@ -17,40 +17,14 @@ from sqlalchemy.engine import Engine
 
 import audit
 from audit import AUDIT_METADATA, access_index
-from exchange import state
 from exchange.state import migrate as schema_migrations
 from govbus.errors import FatalError
-from tests.conftest import engine_at_revision, mariadb_url, postgres_schema, schema_url
+from tests.conftest import engine_at_revision
 
 
 def refs_of(ids: list[str]) -> list[str]:
     """Audit-pseudonym-shaped refs (64 hex digits) of some made-up ids."""
     return [hashlib.sha256(i.encode()).hexdigest() for i in ids]
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = state.make_engine(f"sqlite:///{tmp_path / 'state.db'}")
-        state.init_state(eng)
-        yield eng
-        eng.dispose()
-    elif request.param == "postgresql":
-        with postgres_schema("access") as schema:
-            eng = state.make_engine(schema_url(schema))
-            state.init_state(eng)
-            yield eng
-            eng.dispose()
-    else:
-        url = mariadb_url()
-        if not url:
-            pytest.skip("GOVBUS_TEST_MARIADB_URL is not set")
-        eng = sa.create_engine(url)
-        AUDIT_METADATA.tables["access_index"].drop(eng, checkfirst=True)
-        AUDIT_METADATA.tables["access_index"].create(eng)
-        yield eng
-        AUDIT_METADATA.tables["access_index"].drop(eng)
-        eng.dispose()
 
 
 def test_rows_group_distinct_subjects_by_bucket_without_losing_one() -> None:

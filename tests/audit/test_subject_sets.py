@@ -15,38 +15,9 @@ from alembic import command
 from sqlalchemy.engine import Engine
 
 from audit import AUDIT_METADATA, access_index, subject_sets
-from exchange import state
 from exchange.state import migrate as schema_migrations
 from tests.audit.test_access_index import random_refs
-from tests.conftest import engine_at_revision, mariadb_url, postgres_schema, schema_url
-
-TABLES = ("access_index", "subject_sets", "subject_set_buckets", "access_deliveries")
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = state.make_engine(f"sqlite:///{tmp_path / 'state.db'}")
-        state.init_state(eng)
-        yield eng
-        eng.dispose()
-    elif request.param == "postgresql":
-        with postgres_schema("subject_sets") as schema:
-            eng = state.make_engine(schema_url(schema))
-            state.init_state(eng)
-            yield eng
-            eng.dispose()
-    else:
-        url = mariadb_url()
-        if not url:
-            pytest.skip("GOVBUS_TEST_MARIADB_URL is not set")
-        eng = sa.create_engine(url)
-        tables = [AUDIT_METADATA.tables[name] for name in TABLES]
-        AUDIT_METADATA.drop_all(eng, tables=tables, checkfirst=True)
-        AUDIT_METADATA.create_all(eng, tables=tables)
-        yield eng
-        AUDIT_METADATA.drop_all(eng, tables=tables)
-        eng.dispose()
+from tests.conftest import engine_at_revision
 
 
 def piece_refs(rows: int, people: int, seed: int) -> pa.Array:
