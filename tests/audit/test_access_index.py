@@ -19,7 +19,10 @@ import audit
 from audit import AUDIT_METADATA, access_index
 from exchange.state import migrate as schema_migrations
 from govbus.errors import FatalError
+from tests.audit.index_engines import PARAMS, index_engine
 from tests.conftest import engine_at_revision
+
+_engine = pytest.fixture(params=PARAMS, name="engine")(index_engine)
 
 
 def refs_of(ids: list[str]) -> list[str]:

@@ -16,8 +16,11 @@ from sqlalchemy.engine import Engine
 
 from audit import AUDIT_METADATA, access_index, subject_sets
 from exchange.state import migrate as schema_migrations
+from tests.audit.index_engines import PARAMS, index_engine
 from tests.audit.test_access_index import random_refs
 from tests.conftest import engine_at_revision
+
+_engine = pytest.fixture(params=PARAMS, name="engine")(index_engine)
 
 
 def piece_refs(rows: int, people: int, seed: int) -> pa.Array:

@@ -1,4 +1,8 @@
-"""The access index's tables on each database, for the tests of both its layouts."""
+"""The access index's tables on each database, for the tests of both its layouts.
+
+A plain generator: each test module makes it its `engine` fixture (`pytest.fixture(...)(index_engine)`),
+so it shadows no other `engine` fixture of tests/audit/.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,10 @@ from tests.conftest import mariadb_url, postgres_schema, schema_url
 INDEX_TABLES = ("access_index", "subject_sets", "subject_set_buckets", "access_deliveries")
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+PARAMS = ["sqlite", "postgresql", "mariadb"]
+
+
+def index_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A state DB at head (SQLite, PostgreSQL), or MariaDB with the access index's tables."""
     if request.param == "sqlite":
         eng = state.make_engine(f"sqlite:///{tmp_path / 'state.db'}")
