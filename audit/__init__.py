@@ -87,6 +87,9 @@ if TYPE_CHECKING:
         entry_proofs,
     )
     from audit.proofs import dumps as proof_json
+    from audit.pseudonym_forms import RAW_TYPE as RAW_REF_TYPE
+    from audit.pseudonym_forms import as_hex as refs_as_hex
+    from audit.pseudonym_forms import as_raw as refs_as_raw
     from audit.signatures import (
         KeySource,
         PublicKeys,
@@ -137,6 +140,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "write_access_delivery": ("audit.subject_sets", "write_delivery"),
     "write_subject_set": ("audit.subject_sets", "write_set"),
     "write_access_index": ("audit.access_index", "write"),
+    "RAW_REF_TYPE": ("audit.pseudonym_forms", "RAW_TYPE"),
+    "refs_as_hex": ("audit.pseudonym_forms", "as_hex"),
+    "refs_as_raw": ("audit.pseudonym_forms", "as_raw"),
     "BundleReport": ("audit.bundles", "BundleReport"),
     "export_bundle": ("audit.bundles", "export_bundle"),
     "verify_bundle": ("audit.bundles", "verify_bundle"),
@@ -226,6 +232,7 @@ __all__ = [
     "DEFAULT_NOTE_ORIGIN",
     "GENESIS_HASH",
     "NATIVE_HASHING",
+    "RAW_REF_TYPE",
     "BundleReport",
     "CatalogChange",
     "CatalogChangedEntry",
@@ -300,6 +307,8 @@ __all__ = [
     "record_leaf_block",
     "record_leaf_hashes",
     "record_merkle_root",
+    "refs_as_hex",
+    "refs_as_raw",
     "retire_subject_set",
     "sign_document",
     "verify_bundle",

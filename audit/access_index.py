@@ -26,7 +26,6 @@ What a caller must know:
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Iterator
 
 import numpy as np
@@ -35,12 +34,10 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from audit import tables as state
-from govbus.errors import FatalError
+from audit.pseudonym_forms import KEY_BYTES, raw_matrix
 
 TABLE = state.access_index.name
 BUCKET_BITS = 10
-KEY_BYTES = 32
-_REF_HEX = 64
 
 
 def subject_key(ref: str) -> bytes:
@@ -53,34 +50,10 @@ def bucket_of(key: bytes) -> int:
     return int.from_bytes(key[:2], "big") >> (16 - BUCKET_BITS)
 
 
-def _decode(strings: pa.Array) -> np.ndarray:
-    """Non-null hex refs (a string array) as an (n, 32) uint8 array, in one C pass."""
-    count = len(strings)
-    if not count:
-        return np.empty((0, KEY_BYTES), np.uint8)
-    offsets = np.frombuffer(strings.buffers()[1], np.int32, count + 1, strings.offset * 4)
-    if not (offsets[1:] - offsets[:-1] == _REF_HEX).all():
-        raise FatalError(
-            "an audit pseudonym is not 64 hex digits",
-            where="access index",
-            hint="the staged _subject_ref column is damaged: stage the dataset again",
-        )
-    text = memoryview(strings.buffers()[2])[offsets[0] : offsets[0] + _REF_HEX * count]
-    try:
-        raw = binascii.unhexlify(text)  # one C pass over the refs back to back (5x numpy's nibbles)
-    except binascii.Error:
-        raise FatalError(
-            "an audit pseudonym is not 64 hex digits",
-            where="access index",
-            hint="the staged _subject_ref column is damaged: stage the dataset again",
-        ) from None
-    return np.frombuffer(raw, np.uint8).reshape(count, KEY_BYTES)
-
-
 def _keys(refs: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Distinct non-null refs as an (n, 32) uint8 array, decoded from hex without a row loop."""
     values = refs.combine_chunks() if isinstance(refs, pa.ChunkedArray) else refs
-    return _decode(pc.drop_null(pc.unique(values.cast(pa.string()))))
+    return raw_matrix(pc.drop_null(pc.unique(values)))
 
 
 def group(refs: pa.Array | pa.ChunkedArray) -> list[tuple[int, bytes]]:
@@ -115,13 +88,12 @@ class SubjectGroups:
 
     def __init__(self, refs: pa.Array | pa.ChunkedArray) -> None:
         values = refs.combine_chunks() if isinstance(refs, pa.ChunkedArray) else refs
-        values = values.cast(pa.string())
-        # Decode every ref, then find the distinct ones among 32-byte keys: hashing the raw
-        # keys costs half of hashing their 64 hex digits.
+        # Decode every ref (the staged raw form needs none), then find the distinct ones
+        # among 32-byte keys: hashing the raw keys costs half of hashing their hex digits.
         valid = None
         if values.null_count:
             valid = np.flatnonzero(values.is_valid().to_numpy(zero_copy_only=False))
-        raw = _decode(values if valid is None else values.take(pa.array(valid)))
+        raw = raw_matrix(values if valid is None else values.take(pa.array(valid)))
         fixed = pa.Array.from_buffers(pa.binary(KEY_BYTES), len(raw), [None, pa.py_buffer(raw)])
         encoded = pc.dictionary_encode(fixed)
         distinct = encoded.dictionary

@@ -99,11 +99,13 @@ def _hex_strings(block: bytes) -> pa.Array:
     return pa.Array.from_buffers(kind, count, [None, pa.py_buffer(offsets), pa.py_buffer(text)])
 
 
-def pseudonymize(values: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
+def pseudonymize(values: pa.Array | pa.ChunkedArray, key: bytes, *, raw: bool = False) -> pa.Array:
     """HMAC-SHA256 pseudonyms (64 hex digits) of `values`; nulls stay null.
 
     `key` is a derived key (`KeyStore.pseudonym_key`, `KeyStore.audit_key`), never the
-    master key. The result has the same length and order as `values`.
+    master key. The result has the same length and order as `values`. With `raw`, each
+    pseudonym is its 32 bytes (`pa.binary(32)`, `audit.pseudonym_forms`), for a column
+    the bus keeps rather than shows.
     """
     if not isinstance(key, bytes | bytearray) or len(key) < MIN_KEY_BYTES:
         raise BadConfiguration(
@@ -113,11 +115,17 @@ def pseudonymize(values: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
         )
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks else pa.array([], values.type)
-    raw = _as_binary(values)
+    data = _as_binary(values)
+    form = _raw_digests if raw else _hex_strings
     if batch_hashing.native is not None:  # hashing every row costs less than finding the distinct ones
-        hexed = _hex_strings(_digest_block(bytes(key), raw))
-        if raw.null_count:
-            return pc.if_else(pc.is_valid(raw), hexed, pa.scalar(None, hexed.type))
-        return hexed
-    encoded = raw.dictionary_encode()  # nulls stay null indices
-    return pc.take(_hex_strings(_digest_block(bytes(key), encoded.dictionary)), encoded.indices)
+        hashed = form(_digest_block(bytes(key), data))
+        if data.null_count:
+            return pc.if_else(pc.is_valid(data), hashed, pa.scalar(None, hashed.type))
+        return hashed
+    encoded = data.dictionary_encode()  # nulls stay null indices
+    return pc.take(form(_digest_block(bytes(key), encoded.dictionary)), encoded.indices)
+
+
+def _raw_digests(block: bytes) -> pa.Array:
+    """The digests as a `pa.binary(32)` array over the block as it stands (no copy)."""
+    return pa.Array.from_buffers(pa.binary(32), len(block) // 32, [None, pa.py_buffer(block)])

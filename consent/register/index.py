@@ -13,6 +13,9 @@ vectorized in rounds) and answers each batch with a few vectorized probes:
   (the timeline orders them oldest first), as `index_in` would.
 * Refs that are not all 64-character strings (hand-written tests, say) fall back to
   `index_in`, with the same answers.
+* A batch's refs may come in the raw form (32 bytes each, as staged:
+  `audit.pseudonym_forms`): their first 8 bytes are the same key, and each hit is
+  confirmed against the index's refs converted once to that form.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+import audit
 
 _LUT = np.full(256, 255, np.uint8)
 _LUT[ord("0") : ord("9") + 1] = np.arange(10)
@@ -102,6 +107,7 @@ class ConsentIndex:
         self.refs = _single(consents.column("subject_ref")).cast(pa.string())
         self.ids = _single(consents.column("consent_id")).cast(pa.string())
         self._table: tuple[np.ndarray, np.ndarray] | None = None
+        self._raw: pa.Array | None = None  # self.refs as raw bytes, made on first raw lookup
         found = hex_keys(self.refs)
         if found is not None and len(self.refs):
             keys, valid = found
@@ -113,17 +119,39 @@ class ConsentIndex:
         return len(self.refs)
 
     def positions(self, refs: pa.Array | pa.ChunkedArray) -> pa.Array:
-        """For each ref, the row of its consent in this index (int64), null if none."""
-        refs = _single(refs).cast(pa.string())
+        """For each ref (either form), the row of its consent in this index (int64), null if none."""
+        refs = _single(refs)
+        if refs.type == audit.RAW_REF_TYPE:
+            return self._raw_positions(refs)
+        refs = refs.cast(pa.string())
         found = hex_keys(refs) if self._table is not None else None
         if found is None or self._table is None:
             return pc.index_in(refs, value_set=self.refs).cast(pa.int64())
         keys, valid = found
+        return self._confirmed(refs, self.refs, keys, valid)
+
+    def _raw_positions(self, refs: pa.Array) -> pa.Array:
+        if self._raw is None:
+            self._raw = audit.refs_as_raw(self.refs, strict=False)  # a malformed ref: null, never found
+        if self._table is None:
+            return pc.index_in(refs, value_set=self._raw, skip_nulls=True).cast(pa.int64())
+        valid = np.asarray(refs.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        data = refs.buffers()[1]
+        keys = np.zeros(len(refs), np.uint64)
+        if data is not None and len(refs):
+            width = refs.type.byte_width
+            rows = np.frombuffer(data, np.uint8, len(refs) * width, refs.offset * width)
+            keys = np.ascontiguousarray(rows.reshape(len(refs), width)[:, :8]).view(">u8").ravel()
+            keys = keys.astype(np.uint64)
+        return self._confirmed(refs, self._raw, keys, valid)
+
+    def _confirmed(self, refs: pa.Array, own: pa.Array, keys: np.ndarray, valid: np.ndarray) -> pa.Array:
+        assert self._table is not None
         candidate = _probe(*self._table, keys)
         rows = np.flatnonzero(valid & (candidate >= 0))
         # Confirm each hit on the full ref: a prefix collision becomes a miss, never a match.
-        same = pc.equal(refs.take(pa.array(rows)), self.refs.take(pa.array(candidate[rows])))
-        keep = np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+        same = pc.equal(refs.take(pa.array(rows)), own.take(pa.array(candidate[rows])))
+        keep = np.asarray(pc.fill_null(same, False).to_numpy(zero_copy_only=False), dtype=bool)
         positions = np.full(len(refs), -1, np.int64)
         positions[rows[keep]] = candidate[rows[keep]]
         return pa.array(positions, mask=positions < 0)

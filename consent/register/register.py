@@ -94,9 +94,10 @@ class ConsentRegister:
             raise BadInput("subject id must be a non-empty string", where="subject_id")
         return hmac.digest(self._key, subject_id.encode("utf-8"), "sha256").hex()
 
-    def subject_refs(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
-        """Audit pseudonyms of a whole column of subject ids (nulls stay null)."""
-        return pseudonymize(values, self._key)
+    def subject_refs(self, values: pa.Array | pa.ChunkedArray, *, raw: bool = False) -> pa.Array:
+        """Audit pseudonyms of a whole column of subject ids (nulls stay null); with `raw`,
+        as 32 bytes each (`audit.pseudonym_forms`), the form the bus stages them in."""
+        return pseudonymize(values, self._key, raw=raw)
 
     def _log(self, conn: sa.Connection, kind: str, payload: dict[str, Any]) -> None:
         if self._ledger is not None:

@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+import audit
 from consent.register.index import ConsentIndex
 from consent.register.terms import ACTIVE, EXPIRED, PAUSED, PENDING, REVOKED
 from govbus.instants import as_utc
@@ -271,7 +272,12 @@ class ConsentTimeline:
         if len(denied) == 0:
             return {}
         best = self.state_of_subjects(at)
-        position = pc.index_in(denied.cast(pa.string()), value_set=best.column("subject_ref"))
+        known = best.column("subject_ref")
+        if denied.type == audit.RAW_REF_TYPE:  # as staged: compare raw with raw (the smaller side converted)
+            known = audit.refs_as_raw(known, strict=False)
+        else:
+            denied = denied.cast(pa.string())
+        position = pc.index_in(denied, value_set=known, skip_nulls=True)
         rank = pc.fill_null(pc.take(best.column("rank"), position), len(REASONS) - 1)
         rank = pc.max_element_wise(rank, pa.scalar(0, pa.int8()))  # an allowed subject, denied
         counts = pc.value_counts(rank)

@@ -91,7 +91,9 @@ def erase_held(bus: Bus, subject_id: str, *, dataset: str | None = None) -> list
 
         def drop(table: pa.Table, field: str = field) -> pa.Array:
             if SUBJECT_REF_COLUMN in table.column_names:
-                return pc.fill_null(pc.equal(table[SUBJECT_REF_COLUMN], ref), False)
+                refs = table[SUBJECT_REF_COLUMN]
+                wanted = pa.scalar(bytes.fromhex(ref), refs.type) if refs.type == audit.RAW_REF_TYPE else ref
+                return pc.fill_null(pc.equal(refs, wanted), False)
             return pc.fill_null(pc.equal(pc.cast(table[field], pa.string()), subject_id), False)
 
         def quarantined(record: dict, field: str = field) -> bool:

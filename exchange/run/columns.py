@@ -10,6 +10,7 @@ __all__ = ["PSEUDONYM_COLUMN", "SUBJECT_REF_COLUMN"]
 
 PSEUDONYM_COLUMN = "subject_pseudonym"
 
-# Staged segments carry each row's audit pseudonym (HMAC under the audit key), computed
-# once at stage time for consent decisions (and the access index); it never leaves.
+# Staged segments carry each row's audit pseudonym (HMAC under the audit key) as 32 raw
+# bytes (ADR 0008), computed once at stage time for consent decisions and the access
+# index; it never leaves.
 SUBJECT_REF_COLUMN = "_subject_ref"

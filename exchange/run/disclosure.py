@@ -199,7 +199,7 @@ def _decide(
     refs = (
         table[SUBJECT_REF_COLUMN]
         if SUBJECT_REF_COLUMN in table.column_names
-        else ctx.register.subject_refs(table[dataset.contract.subject_field])
+        else ctx.register.subject_refs(table[dataset.contract.subject_field], raw=True)
     )
     return consent.decide(
         refs, statute=None, consents=timeline.active_index(common["at"]), fields=sub.fields, **common

@@ -1,8 +1,8 @@
 """One staged segment (or load part) as read once, and what every subscription derives alike.
 
 Why: a run delivers the same staged segment to every subscription of its dataset. Reading
-it, resolving it to the current schema, computing its subjects' audit pseudonyms and
-decoding them for the access index are the same work for each of them; `SharedPiece`
+it, resolving it to the current schema, finding its subjects' audit pseudonyms (staged
+raw, ADR 0008) and its subject set for the access index are the same work for each of them; `SharedPiece`
 does that work once and each subscription's delivery takes its own rows of it.
 
 What a caller must know: `read_shared` appends `ROW_COLUMN` (each row's position in the
@@ -69,14 +69,15 @@ class SharedPiece:
         return self.table.num_rows
 
     def refs(self) -> pa.Array | pa.ChunkedArray:
-        """Audit pseudonyms of every row's subject: staged with the rows, else computed now (once)."""
+        """Audit pseudonyms of every row's subject, raw (ADR 0008): staged with the rows, else
+        computed now (once: a piece staged before the column existed)."""
         with self._lock:
             if self._refs is None:
                 if SUBJECT_REF_COLUMN in self.table.column_names:
                     self._refs = self.table[SUBJECT_REF_COLUMN]
                 else:
                     subject = self.table[self.dataset.contract.subject_field]
-                    self._refs = self.ctx.register.subject_refs(subject)
+                    self._refs = self.ctx.register.subject_refs(subject, raw=True)
             return self._refs
 
     def subjects_of(self, rows: np.ndarray | None) -> tuple[audit.SubjectSet, np.ndarray]:

@@ -135,8 +135,9 @@ class StageRun:
         """Stage validated rows as the next segment; index their keys; note superseded rows."""
         if not good.num_rows:
             return
-        # Each subject's audit pseudonym, once here rather than in every delivery.
-        refs = self.ctx.register.subject_refs(good[self.dataset.contract.subject_field])
+        # Each subject's audit pseudonym, once here rather than in every delivery; raw
+        # (32 bytes, ADR 0008): half the column, no hex to write or decode again.
+        refs = self.ctx.register.subject_refs(good[self.dataset.contract.subject_field], raw=True)
         staged = good.append_column(SUBJECT_REF_COLUMN, refs)
         segment = self.report.segments
         self.ctx.staging.write_segment(self.stage_id, segment, staged)

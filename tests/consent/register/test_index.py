@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import audit
 from consent import ConsentTimeline, decide
 from consent.register.index import ConsentIndex
 
@@ -34,8 +35,12 @@ def test_same_answers_as_index_in(consenting: list[int], batch: list[int | None]
     )
     refs = pa.array([None if n is None else ref(n) for n in batch], pa.string())
     expected = pc.index_in(refs, value_set=table.column("subject_ref").combine_chunks())
-    got = ConsentIndex(table).positions(pa.chunked_array([refs[:7], refs[7:]]))
+    index = ConsentIndex(table)
+    got = index.positions(pa.chunked_array([refs[:7], refs[7:]]))
     assert got.to_pylist() == expected.to_pylist()  # first consent wins for duplicates
+    # The raw form of the same refs (as staged, ADR 0008), sliced: the same answers.
+    raw = audit.refs_as_raw(pa.array([None, *refs.to_pylist()], pa.string())).slice(1)
+    assert index.positions(raw).to_pylist() == expected.to_pylist()
 
 
 def test_prefix_collision_never_allows_the_wrong_subject() -> None:
@@ -49,6 +54,10 @@ def test_prefix_collision_never_allows_the_wrong_subject() -> None:
     ]
     short = ConsentIndex(pa.table({"subject_ref": ["r1", "r2"], "consent_id": ["c1", "c2"]}))
     assert short.positions(pa.array(["r2", "zz", None])).to_pylist() == [1, None, None]
+    # Raw refs: a prefix collision is a miss too, and an index of malformed refs finds nothing.
+    raw = audit.refs_as_raw(pa.array([other, mine, None]))
+    assert index.positions(raw).to_pylist() == [None, 0, None]
+    assert short.positions(raw).to_pylist() == [None, None, None]
 
 
 def test_active_index_is_reused_until_a_consent_changes_state() -> None:

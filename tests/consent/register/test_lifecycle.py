@@ -208,6 +208,15 @@ def test_denial_reasons_by_subject(engine: sa.Engine, keystore: KeyStore) -> Non
         "consent revoked": 1,
         NO_CONSENT: 2,
     }
+    # The same batch's refs in the raw form (as staged, ADR 0008): the same decision and reasons.
+    raw = register.subject_refs(subjects, raw=True)
+    by_raw = decide(raw, statute=None, consents=timeline.active_index(at), at=at, **SCOPE)
+    assert by_raw.allowed.to_pylist() == decision.allowed.to_pylist()
+    assert by_raw.consent_ids is not None and decision.consent_ids is not None
+    assert by_raw.consent_ids.to_pylist() == decision.consent_ids.to_pylist()
+    assert timeline.denial_reasons(raw, by_raw.allowed, at) == timeline.denial_reasons(
+        refs, decision.allowed, at
+    )
 
 
 def test_terms_are_kept_and_checked(engine: sa.Engine, keystore: KeyStore) -> None:

@@ -117,6 +117,11 @@ def test_subject_refs_column_matches_subject_ref(keystore: KeyStore) -> None:
     register = ConsentRegister(keystore.audit_key())
     refs = register.subject_refs(pa.array([ALICE, None, BOB]))
     assert refs.to_pylist() == [register.subject_ref(ALICE), None, register.subject_ref(BOB)]
+    # The raw form (as staged, ADR 0008): the same pseudonyms as 32 bytes each.
+    raw = register.subject_refs(pa.array([ALICE, None, BOB]), raw=True)
+    assert raw.type == pa.binary(32)
+    alice, bob = (bytes.fromhex(register.subject_ref(s)) for s in (ALICE, BOB))
+    assert raw.to_pylist() == [alice, None, bob]
 
 
 def test_bad_arguments_are_refused(engine: sa.Engine, keystore: KeyStore) -> None:

@@ -87,13 +87,18 @@ def _outputs(bus: Bus) -> dict[str, Any]:
     }
 
 
+def same_bus_twice(home: Path) -> tuple[Path, Path]:
+    """The same bus twice (same keys, state, stages), so their deliveries can be compared."""
+    _staged_twice_one_delivered(home)
+    copy = home.parent / "copy-home"
+    shutil.copytree(home, copy)
+    return home, copy
+
+
 @pytest.fixture
 def two_homes(govbus_home: Path) -> tuple[Path, Path]:
-    """The same bus twice (same keys, state, stages), so their deliveries can be compared."""
-    _staged_twice_one_delivered(govbus_home)
-    copy = govbus_home.parent / "copy-home"
-    shutil.copytree(govbus_home, copy)
-    return govbus_home, copy
+    """`same_bus_twice` on the test's home."""
+    return same_bus_twice(govbus_home)
 
 
 def test_fanout_delivers_exactly_what_one_subscription_at_a_time_delivers(

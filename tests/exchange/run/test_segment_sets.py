@@ -39,7 +39,7 @@ def test_every_staged_segment_has_its_subject_set(bus, monkeypatch):
             ):
                 data = bytes(blob)
                 keys.update({first + at // 32: data[at : at + 32].hex() for at in range(0, len(data), 32)})
-            assert [keys[i] for i in found.row_subjects.tolist()] == refs.to_pylist()
+            assert [keys[i] for i in found.row_subjects.tolist()] == audit.refs_as_hex(refs).to_pylist()
 
 
 def test_a_set_that_cannot_be_written_fails_the_stage(bus, monkeypatch):
