@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,65 @@ def test_generalization_keeps_types_and_coarsens() -> None:
     assert out["tax_year"].equals(table["tax_year"])
     rounded = consent.generalize(table, {"tax_year": Generalization("tax_year", round=5)})
     assert rounded["tax_year"].to_pylist() == [2020, 2020, 2025, 2025]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.integers(-(10**12) + 1, 10**12 - 1)), min_size=1, max_size=60),
+    st.one_of(st.none(), st.integers(1, 10**6)),
+    st.one_of(st.none(), st.integers(-(10**6), 10**7)),
+    st.one_of(st.none(), st.integers(-(10**7), 10**6)),
+    st.integers(0, 5),
+)
+def test_amounts_banded_exactly_equal_the_float_path(
+    cents: list[int | None], band: int | None, top: int | None, bottom: int | None, cut: int
+) -> None:
+    """Clamping and banding a decimal column on its integers gives what the float64 path gives."""
+    coarsen = importlib.import_module(
+        "consent.disclosure.generalize"
+    )  # the package's `generalize` is a function
+
+    values = pa.array(
+        [None if c is None else decimal.Decimal(c).scaleb(-2) for c in cents], pa.decimal128(14, 2)
+    ).slice(min(cut, len(cents) - 1))
+    rule = Generalization("amount", band=band, top=top, bottom=bottom)
+    exact = coarsen._decimal_exactly(values, rule)
+    assert exact is not None  # taken for this rule: what the test compares
+    floats = pa.array(
+        [None if v is None else float(v) for v in values.to_pylist()], pa.float64()
+    )  # the float path, by hand
+    if bottom is not None:
+        floats = pa.array([None if f is None else max(f, float(bottom)) for f in floats.to_pylist()])
+    if top is not None:
+        floats = pa.array([None if f is None else min(f, float(top)) for f in floats.to_pylist()])
+    if band:
+        floats = pa.array([None if f is None else np.floor(f / band) * band for f in floats.to_pylist()])
+    assert exact.to_pylist() == floats.cast(values.type, safe=False).to_pylist()
+    assert coarsen.generalize_column(values, rule).equals(exact)
+    # and what the library's own float path gives, with the exact path turned off
+    taken, coarsen._decimal_exactly = coarsen._decimal_exactly, lambda column, rule: None
+    try:
+        assert coarsen.generalize_column(values, rule).equals(exact)
+    finally:
+        coarsen._decimal_exactly = taken
+
+
+def test_the_float_path_takes_what_the_exact_path_cannot() -> None:
+    coarsen = importlib.import_module(
+        "consent.disclosure.generalize"
+    )  # the package's `generalize` is a function
+
+    amounts = _incomes(["12345.67", "-0.05", None])
+    assert coarsen._decimal_exactly(amounts, Generalization("a", round=100)) is None
+    assert coarsen._decimal_exactly(amounts, Generalization("a", band=0.5)) is None
+    wide = pa.array([decimal.Decimal("1.5")], pa.decimal128(20, 2))
+    assert coarsen._decimal_exactly(wide, Generalization("a", band=1)) is None
+    # what the float path gives for them stays as it was
+    assert coarsen.generalize_column(amounts, Generalization("a", band=0.5)).to_pylist() == [
+        decimal.Decimal("12345.50"),
+        decimal.Decimal("-0.50"),
+        None,
+    ]
 
 
 def test_k_anonymity_suppresses_whole_small_classes_and_nothing_else() -> None:
