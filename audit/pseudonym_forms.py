@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from govbus.arrow_arrays import one_array
 from govbus.errors import FatalError
 
 __all__ = ["KEY_BYTES", "RAW_TYPE", "as_hex", "as_raw", "is_raw", "raw_matrix"]
@@ -32,12 +33,6 @@ __all__ = ["KEY_BYTES", "RAW_TYPE", "as_hex", "as_raw", "is_raw", "raw_matrix"]
 KEY_BYTES = 32
 RAW_TYPE = pa.binary(KEY_BYTES)
 _HEX = 2 * KEY_BYTES
-
-
-def _single(refs: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(refs, pa.ChunkedArray):
-        return refs.combine_chunks() if refs.num_chunks else pa.array([], refs.type)
-    return refs
 
 
 def is_raw(refs: pa.Array | pa.ChunkedArray) -> bool:
@@ -56,7 +51,7 @@ def _damaged() -> FatalError:
 def raw_matrix(refs: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Non-null refs (either form) as an (n, 32) uint8 array, in one C pass; FatalError if
     a hex ref is malformed."""
-    values = _single(refs)
+    values = one_array(refs)
     count = len(values)
     if not count:
         return np.empty((0, KEY_BYTES), np.uint8)
@@ -81,7 +76,7 @@ def raw_matrix(refs: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def as_raw(refs: pa.Array | pa.ChunkedArray, *, strict: bool = True) -> pa.Array:
     """The refs as `pa.binary(32)` (nulls stay null; see the module doc for `strict`)."""
-    values = _single(refs)
+    values = one_array(refs)
     if is_raw(values):
         return values
     if not strict:
@@ -100,7 +95,7 @@ def as_raw(refs: pa.Array | pa.ChunkedArray, *, strict: bool = True) -> pa.Array
 
 def as_hex(refs: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The refs as 64 lower-case hex digits (a string array; nulls stay null)."""
-    values = _single(refs)
+    values = one_array(refs)
     if not is_raw(values):
         return values.cast(pa.string())
     count = len(values)

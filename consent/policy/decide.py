@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from consent.register.index import ConsentIndex
 from consent.register.legal_bases import Statute
+from govbus.arrow_arrays import one_array
 from govbus.errors import BadConfiguration, BadInput
 
 CONSENT_BASIS = "consent"
@@ -63,12 +64,6 @@ class Decision:
         return table.filter(self.allowed)
 
 
-def _single(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks() if values.num_chunks else pa.array([], values.type)
-    return values
-
-
 def _constant(value: bool, count: int) -> pa.BooleanArray:
     """A boolean column of `count` equal values, built without a Python list."""
     nulls = pa.nulls(count, pa.int8())
@@ -101,7 +96,7 @@ def decide(
             raise BadInput("decide needs subject_refs or the row count", where="decide(rows)")
         refs = pa.nulls(rows, pa.string())
     else:
-        refs = _single(subject_refs)
+        refs = one_array(subject_refs)
         if rows is not None and rows != len(refs):
             raise BadInput("rows differs from the number of subject refs", where="decide(rows)")
     count = len(refs)

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from govbus import batch_hashing
+from govbus.arrow_arrays import one_array
 from govbus.errors import BadConfiguration, BadInput
 
 MIN_KEY_BYTES = 16
@@ -113,9 +114,7 @@ def pseudonymize(values: pa.Array | pa.ChunkedArray, key: bytes, *, raw: bool = 
             where="pseudonymize(key)",
             hint="pass a key derived by KeyStore, not a literal",
         )
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks() if values.num_chunks else pa.array([], values.type)
-    data = _as_binary(values)
+    data = _as_binary(one_array(values))
     form = _raw_digests if raw else _hex_strings
     if batch_hashing.native is not None:  # hashing every row costs less than finding the distinct ones
         hashed = form(_digest_block(bytes(key), data))

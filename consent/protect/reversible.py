@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
+from govbus.arrow_arrays import one_array
 from govbus.errors import BadConfiguration, BadInput
 
 _AD_LABEL = b"govbus/reversible/v1"
@@ -41,12 +42,6 @@ def _siv(key: bytes) -> AESSIV:
             hint="pass KeyStore.field_key(recipient, field)",
         )
     return AESSIV(bytes(key))
-
-
-def _single(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks() if values.num_chunks else pa.array([], values.type)
-    return values
 
 
 def _as_bytes(values: pa.Array, field: str) -> pa.Array:
@@ -66,7 +61,7 @@ def _as_bytes(values: pa.Array, field: str) -> pa.Array:
 def encrypt_column(values: pa.Array | pa.ChunkedArray, key: bytes, *, field: str) -> pa.Array:
     """AES-SIV ciphertexts (base64 strings) of `values`; equal values, equal ciphertexts."""
     siv = _siv(key)
-    encoded = _as_bytes(_single(values), field).dictionary_encode()
+    encoded = _as_bytes(one_array(values), field).dictionary_encode()
     ad = [_AD_LABEL, field.encode("utf-8")]
     distinct: list[bytes] = encoded.dictionary.to_pylist()
     sealed = [base64.b64encode(siv.encrypt(value, ad)).decode("ascii") for value in distinct]
@@ -83,7 +78,7 @@ def decrypt_column(
     """
     siv = _siv(key)
     as_type = pa.string() if as_type is None else as_type
-    column = _single(values)
+    column = one_array(values)
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         raise BadInput("encrypted values must be a string column", where=f"field {field}")
     encoded = column.dictionary_encode()

@@ -25,18 +25,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import audit
+from govbus.arrow_arrays import one_array
 
 _LUT = np.full(256, 255, np.uint8)
 _LUT[ord("0") : ord("9") + 1] = np.arange(10)
 _LUT[ord("a") : ord("f") + 1] = np.arange(10, 16)
 _REF_LEN = 64
 _PAD = "-" * _REF_LEN  # never hex: a null ref never matches
-
-
-def _single(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks() if values.num_chunks else pa.array([], values.type)
-    return values
 
 
 def hex_keys(refs: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
@@ -104,8 +99,8 @@ class ConsentIndex:
     """The (subject_ref, consent_id) table of `ConsentRegister.active`, ready for lookups."""
 
     def __init__(self, consents: pa.Table) -> None:
-        self.refs = _single(consents.column("subject_ref")).cast(pa.string())
-        self.ids = _single(consents.column("consent_id")).cast(pa.string())
+        self.refs = one_array(consents.column("subject_ref")).cast(pa.string())
+        self.ids = one_array(consents.column("consent_id")).cast(pa.string())
         self._table: tuple[np.ndarray, np.ndarray] | None = None
         self._raw: pa.Array | None = None  # self.refs as raw bytes, made on first raw lookup
         found = hex_keys(self.refs)
@@ -120,7 +115,7 @@ class ConsentIndex:
 
     def positions(self, refs: pa.Array | pa.ChunkedArray) -> pa.Array:
         """For each ref (either form), the row of its consent in this index (int64), null if none."""
-        refs = _single(refs)
+        refs = one_array(refs)
         if refs.type == audit.RAW_REF_TYPE:
             return self._raw_positions(refs)
         refs = refs.cast(pa.string())

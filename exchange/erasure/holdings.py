@@ -83,6 +83,7 @@ def _holding(bus: Bus, dataset: str) -> Iterator[None]:
 def erase_held(bus: Bus, subject_id: str, *, dataset: str | None = None) -> list[Removal]:
     """Remove the subject's rows from the bus's copies of every dataset (or one); see module doc."""
     ref = bus.register.subject_ref(subject_id)
+    raw_ref = pa.scalar(bytes.fromhex(ref), audit.RAW_REF_TYPE)
     removals: list[Removal] = []
     for known in sorted(bus.catalog.datasets.values(), key=lambda d: d.id):
         if dataset is not None and known.id != dataset:
@@ -91,9 +92,8 @@ def erase_held(bus: Bus, subject_id: str, *, dataset: str | None = None) -> list
 
         def drop(table: pa.Table, field: str = field) -> pa.Array:
             if SUBJECT_REF_COLUMN in table.column_names:
-                refs = table[SUBJECT_REF_COLUMN]
-                wanted = pa.scalar(bytes.fromhex(ref), refs.type) if refs.type == audit.RAW_REF_TYPE else ref
-                return pc.fill_null(pc.equal(refs, wanted), False)
+                # raw, whatever the file holds: the staging area reads it so (ADR 0008)
+                return pc.fill_null(pc.equal(table[SUBJECT_REF_COLUMN], raw_ref), False)
             return pc.fill_null(pc.equal(pc.cast(table[field], pa.string()), subject_id), False)
 
         def quarantined(record: dict, field: str = field) -> bool:
