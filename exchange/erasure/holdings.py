@@ -42,6 +42,7 @@ import contracts
 from exchange import state
 from exchange.run import snapshots
 from exchange.run.columns import SUBJECT_REF_COLUMN
+from exchange.run.staged_files import suffix_of
 from govbus.instants import as_utc, utc_now
 
 if TYPE_CHECKING:
@@ -190,7 +191,7 @@ def _rewrite_files(bus: Bus, dataset: str, drop: Drop) -> tuple[int, int]:
     rewritten = []
     for row in staged:
         for segment in range(row.segments):
-            gone = _rewrite(staging, f"{row.stage_id}/seg-{segment:05d}.parquet", drop)
+            gone = _rewrite(staging, staging.segment_name(row.stage_id, segment), drop)
             if gone:
                 removed_staged += gone
                 rewritten.append((row.stage_id, segment))
@@ -204,12 +205,12 @@ def _rewrite_files(bus: Bus, dataset: str, drop: Drop) -> tuple[int, int]:
 
 
 def _rewrite(staging: StagingArea, name: str, drop: Drop) -> int:
-    """Replace the Parquet file `name` by itself without the dropped rows; how many went."""
+    """Replace the staged file `name` by itself without the dropped rows (in its format); how many went."""
     table = staging.read_table(name)
     gone = pc.sum(pc.cast(drop(table), pa.int64())).as_py() or 0
     if gone:
         folder = name.rsplit("/", 1)[0]
-        temporary = f"{folder}/{_TEMP}{secrets.token_hex(4)}.parquet"
+        temporary = f"{folder}/{_TEMP}{secrets.token_hex(4)}{suffix_of(name)}"
         staging.write_table(temporary, table.filter(pc.invert(drop(table))))
         staging.replace(temporary, name)
     return int(gone)

@@ -4,7 +4,8 @@ Why (ADR 0006): a subscriber activated after the dataset began must first receiv
 dataset's current state, then its changes. Sources cannot all be read again (drop folders
 archive their files, REST and fixed-width exports often carry only changes), so the bus
 keeps, per dataset, the newest version of every key it has committed — every row, for a
-dataset without key fields — as Parquet parts in the staging area under
+dataset without key fields — as parts in the staging area (Arrow IPC files, ADR 0009;
+Parquet ones from before are read as they are) under
 `_snapshots/<dataset>/`, and its manifest in `dataset_snapshots`.
 
 What a caller must know:
@@ -47,6 +48,7 @@ import sqlalchemy as sa
 import schemas
 from contracts import SeenKeys, encode_keys, first_of_each
 from exchange import state
+from exchange.run.staged_files import IPC_SUFFIX, suffix_of
 from govbus.instants import utc_now
 
 if TYPE_CHECKING:
@@ -69,7 +71,7 @@ FOLDER = "_snapshots"
 
 @dataclass(frozen=True)
 class SnapshotPart:
-    """One Parquet part of a snapshot: its file name, rows and the schema it was staged under."""
+    """One part of a snapshot: its file name, rows and the schema it was staged under."""
 
     name: str
     rows: int
@@ -170,7 +172,7 @@ def fold(
     dataset = snapshot.dataset
     token = secrets.token_hex(3)
     for stage in stages:
-        names = [f"{stage.stage_id}/seg-{i:05d}.parquet" for i in range(stage.segments)]
+        names = [staging.segment_name(stage.stage_id, i) for i in range(stage.segments)]
         rows = [staging.num_rows(n) for n in names]
         superseded: dict[int, np.ndarray] = {}  # segment -> rows a later row of the stage replaces
         if key_fields:
@@ -181,7 +183,7 @@ def fold(
             parts = [_without(staging, dataset, p, stale.get(p.name), token, stage.seq) for p in parts]
             parts = [p for p in parts if p.rows]
         for index, name in enumerate(names):
-            part = f"{stage.seq:06d}-{token}-{index:05d}.parquet"
+            part = f"{stage.seq:06d}-{token}-{index:05d}{IPC_SUFFIX}"
             dropped = superseded.get(index)
             if dropped is not None and dropped.any():
                 kept = staging.read_table(name).filter(pa.array(~dropped))
@@ -189,7 +191,9 @@ def fold(
                     staging.write_table(part_path(dataset, part), kept)
                     parts.append(SnapshotPart(part, kept.num_rows, stage.fingerprint))
             elif rows[index]:
-                # The segment as it is: linked (or copied), never decoded and written again.
+                # The segment as it is: linked (or copied), never decoded and written again
+                # (a part keeps its segment's format: a `.parquet` one staged before ADR 0009).
+                part = part.removesuffix(IPC_SUFFIX) + suffix_of(name)
                 staging.keep_copy(name, part_path(dataset, part))
                 parts.append(SnapshotPart(part, rows[index], stage.fingerprint))
     seq = stages[-1].seq if stages else snapshot.seq
@@ -283,7 +287,7 @@ def _without(
     if stale is None or not stale.any():
         return part
     table = staging.read_table(part_path(dataset, part.name)).filter(pa.array(~stale))
-    name = f"{seq:06d}-{token}-r{secrets.token_hex(3)}.parquet"
+    name = f"{seq:06d}-{token}-r{secrets.token_hex(3)}{IPC_SUFFIX}"
     if table.num_rows:
         staging.write_table(part_path(dataset, name), table)
     return SnapshotPart(name, table.num_rows, part.fingerprint)

@@ -1,8 +1,10 @@
 """Where staged segments live: a local folder by default, any fsspec location for workers
 on several machines.
 
-A stage writes its rows as Parquet segments `<stage id>/seg-NNNNN.parquet`; deliveries read
-them (possibly on another machine, in another Airflow worker) and commit deletes them. By
+A stage writes its rows as segments `<stage id>/seg-NNNNN.arrow`, Arrow IPC files
+(`exchange.run.staged_files`, ADR 0009; `.parquet` ones staged before are still read);
+deliveries read them (possibly on another machine, in another Airflow worker) and commit
+deletes them. By
 default they live under `$GOVBUS_HOME/staging`. `GOVBUS_STAGING_URL` moves them to any
 location fsspec can open — `s3://bucket/govbus/staging` (with s3fs installed),
 `gs://…`, `abfs://…`, `sftp://host/path`, a shared mount as `file:///mnt/govbus/staging` —
@@ -30,16 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 import audit
 from exchange.run.columns import SUBJECT_REF_COLUMN
+from exchange.run.staged_files import IPC_SUFFIX, PARQUET_SUFFIX, count_rows, read_staged, write_staged
 from govbus.errors import BadConfiguration, TransientError
 
 _USERINFO = re.compile(r"(?<=://)[^/@]*@")
-
-
-_STAGED_PARQUET: dict[str, Any] = {"compression": "lz4", "use_dictionary": False, "write_statistics": False}
 
 
 def redact(url: str) -> str:
@@ -54,6 +53,8 @@ class StagingArea:
         self._local = not url
         self.location = str(default) if self._local else redact(url)
         self._errors: tuple[type[BaseException], ...] = (OSError,)
+        # Staged files uncompressed on a local disk, zstd where bytes travel (ADR 0009).
+        self.compression: str | None = None if self._local else "zstd"
         if self._local:
             self._fs: Any = None
             self._root = str(default)
@@ -75,70 +76,89 @@ class StagingArea:
         self._root = self._root.rstrip("/")
         self._errors = _store_errors()
 
-    def segment_path(self, stage_id: str, segment: int) -> str:
-        """Where segment `segment` of stage `stage_id` is (a path within the location)."""
-        return f"{self._root}/{stage_id}/seg-{segment:05d}.parquet"
+    def segment_name(self, stage_id: str, segment: int) -> str:
+        """The name of a stage's segment: `seg-NNNNN.arrow`, or the `.parquet` one a stage
+        staged before ADR 0009 wrote (looked for only when no `.arrow` file is there)."""
+        name = _segment(stage_id, segment, IPC_SUFFIX)
+        legacy = _segment(stage_id, segment, PARQUET_SUFFIX)
+        return legacy if not self.exists(name) and self.exists(legacy) else name
 
     def write_segment(self, stage_id: str, segment: int, table: pa.Table) -> None:
         """Write one segment; durable when this returns (a stage is marked staged after)."""
-        self.write_table(f"{stage_id}/seg-{segment:05d}.parquet", table)
+        self.write_table(_segment(stage_id, segment, IPC_SUFFIX), table)
 
     def read_segment(self, stage_id: str, segment: int) -> pa.Table:
         """Read one segment back (whole: a segment is one bounded batch)."""
-        return self.read_table(f"{stage_id}/seg-{segment:05d}.parquet")
+        try:
+            return self._read(_segment(stage_id, segment, IPC_SUFFIX), None)
+        except FileNotFoundError:  # staged before ADR 0009
+            return self.read_table(_segment(stage_id, segment, PARQUET_SUFFIX))
 
     def write_table(self, name: str, table: pa.Table) -> None:
-        """Write a Parquet file at `name` (a relative path such as `stage/seg-00000.parquet`).
-
-        Staged files are the bus's own, written once and read by every delivery: LZ4, no
-        dictionary pages and no statistics (nothing prunes them) write about 2x and read
-        about 2x faster than pyarrow's defaults, for files about a quarter larger
-        (`make bench`). Any Parquet reader still reads them.
-        """
+        """Write a staged file at `name` (a relative path such as `stage/seg-00000.arrow`),
+        in the format its name says (`exchange.run.staged_files`)."""
         path = f"{self._root}/{name}"
         folder = path.rsplit("/", 1)[0]
         if self._local:
             Path(folder).mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, path, **_STAGED_PARQUET)
+            write_staged(path, name, table, self.compression)
             return
         try:
             self._fs.makedirs(folder, exist_ok=True)
             with self._fs.open(path, "wb") as handle:
-                pq.write_table(table, handle, **_STAGED_PARQUET)
+                write_staged(handle, name, table, self.compression)
         except self._errors as exc:
             raise self._unreachable("write a staged file to", exc) from None
 
     def read_table(self, name: str, columns: list[str] | None = None) -> pa.Table:
-        """Read the Parquet file at `name` (only `columns`, when given).
-
-        Through `pq.ParquetFile`, not `pq.read_table`: the latter builds a dataset, whose
-        first use in a process imports and sets up `pyarrow.dataset` (about 0.25 s), for a
-        single file it reads no faster.
+        """Read the staged file at `name` (only `columns`, when given).
 
         The rows' audit pseudonyms (`_subject_ref`) come back raw, as stages write them
         (ADR 0008), also from a file staged before, when they were hex.
         """
+        try:
+            return self._read(name, columns)
+        except FileNotFoundError as exc:
+            if self._local:
+                raise
+            raise self._unreachable("read a staged file from", exc) from None
+
+    def _read(self, name: str, columns: list[str] | None) -> pa.Table:
+        """`read_table`, but a missing file raises FileNotFoundError wherever it is."""
         path = f"{self._root}/{name}"
         if self._local:
-            return _raw_refs(pq.ParquetFile(path).read(columns=columns))
+            return _raw_refs(read_staged(path, name, columns))
         try:
             self._fs.invalidate_cache(path)
             with self._fs.open(path, "rb") as handle:
-                return _raw_refs(pq.ParquetFile(handle).read(columns=columns))
+                return _raw_refs(read_staged(handle, name, columns))
+        except FileNotFoundError:
+            raise
         except self._errors as exc:
             raise self._unreachable("read a staged file from", exc) from None
 
     def num_rows(self, name: str) -> int:
-        """Rows in the Parquet file at `name`, from its footer (nothing else is read)."""
+        """Rows in the staged file at `name`, from its footer (no column is decoded)."""
         path = f"{self._root}/{name}"
         if self._local:
-            return int(pq.ParquetFile(path).metadata.num_rows)
+            return count_rows(path, name)
         try:
             self._fs.invalidate_cache(path)
             with self._fs.open(path, "rb") as handle:
-                return int(pq.ParquetFile(handle).metadata.num_rows)
+                return count_rows(handle, name)
         except self._errors as exc:
             raise self._unreachable("read a staged file from", exc) from None
+
+    def exists(self, name: str) -> bool:
+        """Whether the staged file `name` is there."""
+        path = f"{self._root}/{name}"
+        if self._local:
+            return Path(path).is_file()
+        try:
+            self._fs.invalidate_cache(path)
+            return bool(self._fs.exists(path))
+        except self._errors as exc:
+            raise self._unreachable("look into", exc) from None
 
     def keep_copy(self, name: str, copy: str) -> None:
         """Make `copy` hold the file at `name` too: a hard link on a local disk, else a copy.
@@ -244,6 +264,10 @@ def _store_errors() -> tuple[type[BaseException], ...]:
     if botocore is not None:
         errors += [botocore.BotoCoreError, botocore.ClientError]
     return tuple(errors)
+
+
+def _segment(stage_id: str, segment: int, suffix: str) -> str:
+    return f"{stage_id}/seg-{segment:05d}{suffix}"
 
 
 def _raw_refs(table: pa.Table) -> pa.Table:

@@ -224,7 +224,7 @@ def test_two_celery_workers_share_deliveries_and_a_killed_one_loses_no_row(
 
     left = [p for p in s3fs.S3FileSystem(skip_instance_cache=True).find("govbus-stages/ci") if "/seg-" in p]
     assert left == []
-    assert not any((Path(govbus_home) / "staging").rglob("seg-*.parquet"))
+    assert not any((Path(govbus_home) / "staging").rglob("seg-*"))
 
 
 def _airflow() -> str:

@@ -137,7 +137,7 @@ def test_kill_9_at_the_switch_then_rerun_is_exactly_once(
     assert committed == 0
     assert snapshot == len({r["return_id"] for r in rows})  # one row per key in the snapshot
     # No part file is left that the snapshot does not name.
-    parts = {p.name for p in (bus.settings.home / "staging" / "_snapshots" / "tax.income").glob("*.parquet")}
+    parts = {p.name for p in (bus.settings.home / "staging" / "_snapshots" / "tax.income").glob("*.*")}
     with bus.engine.connect() as conn:
         named = {p["name"] for p in conn.execute(sa.select(state.dataset_snapshots.c.parts)).scalar()}
     assert parts == named

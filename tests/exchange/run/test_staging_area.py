@@ -46,9 +46,9 @@ def test_stages_on_shared_storage_are_delivered_by_another_worker(
         demo.seed(stager, rows=300)
         report = stager.stage(TAX)
         assert report.segments > 0
-        segments = sorted((server.root / "stages").rglob("seg-*.parquet"))
+        segments = sorted((server.root / "stages").rglob("seg-*.arrow"))
         assert len(segments) == report.segments  # on the shared storage...
-        assert not any((govbus_home / "staging").rglob("*.parquet"))  # ...and not locally
+        assert not any((govbus_home / "staging").rglob("seg-*"))  # ...and not locally
     finally:
         stager.close()
 
@@ -59,7 +59,7 @@ def test_stages_on_shared_storage_are_delivered_by_another_worker(
         worker.run([TAX])  # the other deliveries, then commit
     finally:
         worker.close()
-    assert not any((server.root / "stages").rglob("seg-*.parquet"))  # commit deleted them
+    assert not any((server.root / "stages").rglob("seg-*.arrow"))  # commit deleted them
     good = {r["return_id"] for r in source_rows(govbus_home)}
     assert {r["return_id"] for r in benefits_rows(govbus_home)} <= good
     assert len(benefits_rows(govbus_home)) == report.rows_staged
@@ -101,7 +101,7 @@ def _objects(prefix: str) -> list[str]:
     import s3fs
 
     fs = s3fs.S3FileSystem(skip_instance_cache=True)
-    return [p for p in fs.find(prefix) if p.endswith(".parquet")] if fs.exists(prefix) else []
+    return [p for p in fs.find(prefix) if p.endswith(".arrow")] if fs.exists(prefix) else []
 
 
 def test_stages_on_an_s3_store_are_delivered_by_another_worker(govbus_home: Path, s3_endpoint: str) -> None:
@@ -112,7 +112,7 @@ def test_stages_on_an_s3_store_are_delivered_by_another_worker(govbus_home: Path
         report = stager.stage(TAX)
         staged = [p for p in _objects("govbus-stages/prod") if "/seg-" in p]
         assert len(staged) == report.segments > 0  # in the bucket...
-        assert not any((govbus_home / "staging").rglob("*.parquet"))  # ...and not locally
+        assert not any((govbus_home / "staging").rglob("seg-*"))  # ...and not locally
     finally:
         stager.close()
     worker = Bus.open(settings)  # another worker: it shares only the state DB and the bucket
@@ -136,13 +136,13 @@ def test_stages_in_a_shared_folder_are_delivered_by_another_worker(govbus_home: 
         report = stager.stage(TAX)
     finally:
         stager.close()
-    assert len(list(shared.rglob("seg-*.parquet"))) == report.segments > 0
+    assert len(list(shared.rglob("seg-*.arrow"))) == report.segments > 0
     worker = Bus.open(settings)
     try:
         worker.run([TAX])
     finally:
         worker.close()
-    assert not list(shared.rglob("seg-*.parquet"))
+    assert not list(shared.rglob("seg-*.arrow"))
     assert len(benefits_rows(govbus_home)) == report.rows_staged
 
 
@@ -187,7 +187,7 @@ def test_urls_are_shown_without_credentials() -> None:
 def test_the_default_is_the_local_staging_folder(tmp_path: Path) -> None:
     area = StagingArea("", tmp_path / "staging")
     area.write_segment("s1", 3, pa.table({"a": [1, 2]}))
-    assert (tmp_path / "staging" / "s1" / "seg-00003.parquet").is_file()
+    assert (tmp_path / "staging" / "s1" / "seg-00003.arrow").is_file()
     assert area.read_segment("s1", 3).column("a").to_pylist() == [1, 2]
     area.discard("s1")
     area.discard("s1")  # absent is fine
