@@ -75,8 +75,10 @@ def stage_dataset(ctx: StepContext, dataset_id: str) -> StageReport:
         ctx.progress("stage", rows)
 
     try:
-        # batch i+2 is read here while batch i+1 is checked and batch i written (stage_pipeline)
-        with StagePipeline(partial(_check_batch, run), run.write_checked, landed) as pipeline:
+        # the next batch is read here while the ones before are conformed, checked and written
+        with StagePipeline(
+            partial(_check_batch, run), run.write_checked, landed, prepare=partial(_prepare_batch, run)
+        ) as pipeline:
             for batch in source.read(from_cursor, batch_size=ctx.settings.batch_size):
                 pipeline.put(batch.data, batch.cursor)
         run.sets.wait()  # every segment's subject set is written before the stage closes
@@ -188,9 +190,19 @@ class CheckedBatch:
         return sum(t.num_rows for t in (self.unreadable, self.rejected) if t is not None)
 
 
-def _check_batch(run: StageRun, raw: pa.Table, previous: Future[None] | None = None) -> CheckedBatch:
-    """Conform and validate one source batch: its good rows and what goes to quarantine.
-    Writes nothing (`StageRun.write_checked` does, on the writer thread)."""
+@dataclass
+class PreparedBatch:
+    """A source batch made ready for its checks: the rows the source could not read set
+    apart, the rest as the source had them (`raw`, what quarantine keeps) and conformed."""
+
+    raw: pa.Table
+    unreadable: pa.Table | None
+    conformed: schemas.ConformResult | None  # None: no readable row
+
+
+def _prepare_batch(run: StageRun, raw: pa.Table) -> PreparedBatch:
+    """Set the unreadable rows apart and conform the rest: work that needs no other batch,
+    so it runs ahead of the checks, on a thread of its own (`StagePipeline`)."""
     unreadable: pa.Table | None = None
     if quarantine.SOURCE_ERROR in raw.column_names:
         broken = pc.is_valid(raw[quarantine.SOURCE_ERROR])
@@ -199,11 +211,18 @@ def _check_batch(run: StageRun, raw: pa.Table, previous: Future[None] | None = N
             raw = raw.filter(pc.invert(broken))
         raw = raw.drop_columns([c for c in quarantine.SOURCE_COLUMNS if c in raw.column_names])
     if raw.num_rows == 0:
-        # An empty file, or a batch of unreadable lines only: nothing to conform.
+        return PreparedBatch(raw, unreadable, None)  # an empty file, or unreadable lines only
+    return PreparedBatch(raw, unreadable, schemas.conform(raw, run.dataset.schema))
+
+
+def _check_batch(run: StageRun, batch: PreparedBatch, previous: Future[None] | None = None) -> CheckedBatch:
+    """Validate one prepared batch: its good rows and what goes to quarantine.
+    Writes nothing (`StageRun.write_checked` does, on the writer thread)."""
+    raw, unreadable, conformed = batch.raw, batch.unreadable, batch.conformed
+    if conformed is None:
         return CheckedBatch(run.dataset.schema.arrow.empty_table(), unreadable)
     if run.refers_to_itself and previous is not None:
         previous.result()  # its keys must be indexed before this batch looks them up
-    conformed = schemas.conform(raw, run.dataset.schema)
     issues = run.validation.check(conformed.table, conformed.issues)
     if not issues.num_rows:
         return CheckedBatch(conformed.table, unreadable)

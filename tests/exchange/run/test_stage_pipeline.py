@@ -153,3 +153,54 @@ def test_the_callers_error_is_raised_after_the_batches_in_flight_are_written() -
         stage()
     assert rec.done("write") == [0, 1]
     assert not [t for t in threading.enumerate() if t.name.startswith("govbus-stage")]
+
+
+def test_a_prepare_step_runs_ahead_of_the_checks_on_a_thread_of_its_own() -> None:
+    # check(0) waits until prepare(1) has begun: without a thread of its own for the
+    # preparing, batch 1 would only be prepared after batch 0's check.
+    prepare_began = threading.Event()
+    prepared: list[int] = []
+    threads: dict[str, set[int]] = {"prepare": set(), "check": set()}
+
+    def prepare(data: pa.Table) -> int:
+        n = data["n"][0].as_py()
+        threads["prepare"].add(threading.get_ident())
+        prepared.append(n)
+        if n == 1:
+            prepare_began.set()
+        return n * 10
+
+    def check(value: int, previous: Future[None] | None) -> int:
+        threads["check"].add(threading.get_ident())
+        if value == 0:
+            assert prepare_began.wait(timeout=30), "batch 1 was not prepared during batch 0's check"
+        return value
+
+    written: list[int] = []
+    with StagePipeline(check, written.append, lambda *_: None, prepare=prepare) as pipeline:
+        for n in range(4):
+            pipeline.put(_batch(n), None)
+    assert prepared == [0, 1, 2, 3]
+    assert written == [0, 10, 20, 30]  # each check got its batch as prepared
+    assert threads["prepare"].isdisjoint(threads["check"] | {threading.get_ident()})
+    assert not [t for t in threading.enumerate() if t.name.startswith("govbus-stage")]
+
+
+def test_a_failed_prepare_fails_its_batch_in_order() -> None:
+    rec = Recorder()
+
+    def prepare(data: pa.Table) -> pa.Table:
+        if data["n"][0].as_py() == 2:
+            raise ValueError("prepare 2")
+        return data
+
+    def stage() -> None:
+        with StagePipeline(rec.check, rec.write, rec.land, prepare=prepare) as pipeline:
+            for n in range(6):
+                pipeline.put(_batch(n), None)
+
+    with pytest.raises(ValueError, match="prepare 2"):
+        stage()
+    assert rec.done("write began") == [0, 1]  # nothing of batch 2 or later is written
+    assert [n for n, _, _ in rec.landed] == [0, 1]
+    assert not [t for t in threading.enumerate() if t.name.startswith("govbus-stage")]
