@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from contracts.schema_check import check_against_schema, check_contract_schema, check_schema_history
     from contracts.seen_keys import SeenKeys, encode_keys, first_of_each
     from contracts.sla import SlaResult, SlaTracker
-    from contracts.stage_validation import REPEAT_NOTE, RunResult, StageValidation
+    from contracts.stage_validation import REPEAT_NOTE, BatchKeys, RunResult, StageValidation
     from contracts.validation import ExpectationResult, describe, evaluate, group_issues, validate
     from contracts.validation_report import validation_result
 
@@ -98,6 +98,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "SlaTracker": ("contracts.sla", "SlaTracker"),
     "REPEAT_NOTE": ("contracts.stage_validation", "REPEAT_NOTE"),
     "RunResult": ("contracts.stage_validation", "RunResult"),
+    "BatchKeys": ("contracts.stage_validation", "BatchKeys"),
     "SeenKeys": ("contracts.seen_keys", "SeenKeys"),
     "StageValidation": ("contracts.stage_validation", "StageValidation"),
     "encode_keys": ("contracts.seen_keys", "encode_keys"),
@@ -126,6 +127,7 @@ __all__ = [
     "SCHEMA_PATH",
     "SPECIAL_CATEGORY_TAGS",
     "SUPPORTED_EXPECTATIONS",
+    "BatchKeys",
     "Change",
     "Contract",
     "Expectation",

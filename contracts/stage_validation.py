@@ -59,6 +59,15 @@ class RunResult:
     observed_value: Any = None
 
 
+@dataclass(frozen=True)
+class BatchKeys:
+    """One batch's keys for the uniqueness rules, encoded (`keys_of`): per unique
+    expectation (its index in the contract), the rows it considers and their keys."""
+
+    rows: dict[int, np.ndarray]
+    keys: dict[int, np.ndarray]
+
+
 @dataclass
 class _Totals:
     expectation: Expectation
@@ -81,13 +90,34 @@ class StageValidation:
         self._totals = [_Totals(e, describe(e), _level(e)) for e in contract.expectations]
         self._seen = {i: SeenKeys() for i, e in enumerate(contract.expectations) if e.type in UNIQUE_TYPES}
 
-    def check(self, table: pa.Table, conform_issues: pa.Table | None = None) -> pa.Table:
+    def keys_of(self, table: pa.Table) -> BatchKeys:
+        """The batch's keys for the uniqueness rules, encoded. Stateless, so a caller may
+        run it for the next batch while `check` works on this one (the stage does)."""
+        rows: dict[int, np.ndarray] = {}
+        keys: dict[int, np.ndarray] = {}
+        for index in self._seen:
+            kwargs = self._totals[index].expectation.kwargs
+            if "column_list" in kwargs:
+                names = list(kwargs["column_list"])
+                considered = compound_considered(table, kwargs)
+            else:
+                names = [kwargs["column"]]
+                considered = pc.is_valid(column(table, kwargs["column"]))
+            taken = pc.indices_nonzero(considered)
+            rows[index] = taken.to_numpy()
+            keys[index] = encode_keys([column(table, name).take(taken) for name in names])
+        return BatchKeys(rows, keys)
+
+    def check(
+        self, table: pa.Table, conform_issues: pa.Table | None = None, keys: BatchKeys | None = None
+    ) -> pa.Table:
         """Row issues `(row, reason)` of one conformed batch, sorted by row: the batch's
-        `conform_issues` first, then every broken expectation, repeats included."""
+        `conform_issues` first, then every broken expectation, repeats included. `keys`:
+        the batch's `keys_of`, when the caller encoded them already."""
         # The key sets (uniqueness across batches) take this batch's keys on a thread of
         # their own while the expectations run: only the last step needs both.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="govbus-seen-keys") as adder:
-            earlier = {i: adder.submit(self._earlier, i, table) for i in self._seen}
+            earlier = {i: adder.submit(self._earlier, i, table, keys) for i in self._seen}
             results = evaluate(table, self.contract.expectations, self._source, keys=self.keys)
             repeated = {i: future.result() for i, future in earlier.items()}
         conform_issues = conform_issues.cast(ISSUE_SCHEMA) if conform_issues is not None else None
@@ -116,19 +146,13 @@ class StageValidation:
         issues = pa.concat_tables(parts)
         return issues.take(pc.sort_indices(issues, sort_keys=[("row", "ascending")]))
 
-    def _earlier(self, index: int, table: pa.Table) -> np.ndarray:
+    def _earlier(self, index: int, table: pa.Table, keys: BatchKeys | None) -> np.ndarray:
         """Rows whose key an earlier batch of this stage already had; this batch's keys are
         added to the set (one thread at a time: batches come one after the other)."""
-        kwargs = self._totals[index].expectation.kwargs
-        if "column_list" in kwargs:
-            names = list(kwargs["column_list"])
-            considered = compound_considered(table, kwargs)
-        else:
-            names = [kwargs["column"]]
-            considered = pc.is_valid(column(table, kwargs["column"]))
-        rows = pc.indices_nonzero(considered)
-        keys = encode_keys([column(table, name).take(rows) for name in names])
-        return rows.to_numpy()[self._seen[index].add(keys)].astype(np.int64)
+        if keys is None:
+            keys = self.keys_of(table)
+        rows = keys.rows[index]
+        return rows[self._seen[index].add(keys.keys[index])].astype(np.int64)
 
     def results(self) -> list[RunResult]:
         """Each expectation over the run so far, in the contract's order."""

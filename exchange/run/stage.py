@@ -198,11 +198,13 @@ class PreparedBatch:
     raw: pa.Table
     unreadable: pa.Table | None
     conformed: schemas.ConformResult | None  # None: no readable row
+    keys: contracts.BatchKeys | None = None  # its keys for the uniqueness rules, encoded
 
 
 def _prepare_batch(run: StageRun, raw: pa.Table) -> PreparedBatch:
-    """Set the unreadable rows apart and conform the rest: work that needs no other batch,
-    so it runs ahead of the checks, on a thread of its own (`StagePipeline`)."""
+    """Set the unreadable rows apart, conform the rest and encode its keys: work that needs
+    no other batch, so it runs ahead of the checks, on a thread of its own (`StagePipeline`).
+    The checks' slowest part, the stage-wide key set, then only has to look the keys up."""
     unreadable: pa.Table | None = None
     if quarantine.SOURCE_ERROR in raw.column_names:
         broken = pc.is_valid(raw[quarantine.SOURCE_ERROR])
@@ -212,7 +214,8 @@ def _prepare_batch(run: StageRun, raw: pa.Table) -> PreparedBatch:
         raw = raw.drop_columns([c for c in quarantine.SOURCE_COLUMNS if c in raw.column_names])
     if raw.num_rows == 0:
         return PreparedBatch(raw, unreadable, None)  # an empty file, or unreadable lines only
-    return PreparedBatch(raw, unreadable, schemas.conform(raw, run.dataset.schema))
+    conformed = schemas.conform(raw, run.dataset.schema)
+    return PreparedBatch(raw, unreadable, conformed, run.validation.keys_of(conformed.table))
 
 
 def _check_batch(run: StageRun, batch: PreparedBatch, previous: Future[None] | None = None) -> CheckedBatch:
@@ -223,7 +226,7 @@ def _check_batch(run: StageRun, batch: PreparedBatch, previous: Future[None] | N
         return CheckedBatch(run.dataset.schema.arrow.empty_table(), unreadable)
     if run.refers_to_itself and previous is not None:
         previous.result()  # its keys must be indexed before this batch looks them up
-    issues = run.validation.check(conformed.table, conformed.issues)
+    issues = run.validation.check(conformed.table, conformed.issues, batch.keys)
     if not issues.num_rows:
         return CheckedBatch(conformed.table, unreadable)
     grouped = contracts.group_issues(issues)

@@ -105,6 +105,30 @@ def test_compound_keys_span_batches_with_ignore_row_if() -> None:
     ] == [0]
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    batches=st.lists(
+        st.lists(st.tuples(st.one_of(st.none(), st.sampled_from("abc")), st.integers(0, 2)), max_size=10),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_keys_encoded_ahead_give_the_same_issues(batches: list[list[tuple[str | None, int]]]) -> None:
+    # The stage encodes a batch's keys on its preparer thread (`keys_of`), ahead of `check`.
+    rules = (UNIQUE, Expectation("expect_compound_columns_to_be_unique", {"column_list": ["k", "n"]}))
+    itself, ahead = StageValidation(contract(*rules)), StageValidation(contract(*rules))
+    for batch in batches:
+        table = pa.table(
+            {
+                "k": pa.array([k for k, _ in batch], pa.string()),
+                "n": pa.array([n for _, n in batch], pa.int64()),
+            }
+        )
+        keys = ahead.keys_of(table)
+        assert ahead.check(table, keys=keys).equals(itself.check(table))
+    assert [r.unexpected_count for r in ahead.results()] == [r.unexpected_count for r in itself.results()]
+
+
 def test_the_row_count_rule_is_judged_on_the_whole_run() -> None:
     count = Expectation("expect_table_row_count_to_be_between", {"min_value": 5})
     validation = StageValidation(contract(count))
