@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from _pytest.assertion import rewrite as _assertion_rewrite
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+
+def _one_rewrite_at_a_time() -> None:
+    """Serialize pytest's assertion rewriting of modules imported on several threads at once.
+
+    The `pytest11` entry point of the conformance kit makes pytest rewrite every module of
+    this distribution as it is imported, through `ast.parse`, and CPython 3.11's `ast`
+    keeps its recursion depth in state shared by all threads (CPython gh-106905): two
+    threads importing at once (a fan-out's subscriptions starting their sinks, a delivery's
+    sink thread) failed 1 run in 16 with "SystemError: AST constructor recursion depth
+    mismatch". Outside pytest nothing calls `ast.parse` on import.
+    """
+    original = _assertion_rewrite._rewrite_test
+    lock = threading.Lock()
+
+    def serialized(fn: Path, config: pytest.Config) -> object:
+        with lock:
+            return original(fn, config)
+
+    _assertion_rewrite._rewrite_test = serialized  # type: ignore[assignment]
+
+
+_one_rewrite_at_a_time()
 
 
 pytest_plugins = ["tests.state_fixtures"]

@@ -1,8 +1,9 @@
 """Logging a delivered batch: its signed manifest, then its ledger entry, checkpoint row and
 access-index rows in one state-DB transaction.
 
-What a caller must know: `record_batch` runs after the sink wrote the batch and once its
-audit work (`audit_work`, on the delivery's audit thread) is done; it waits for that work.
+What a caller must know: `record_batch` runs once the sink wrote the batch (on the
+delivery's sink thread) and its audit work (`audit_work`, on the delivery's audit
+thread) is done; it waits for both, and raises the write's failure.
 A crash before its transaction commits leaves the batch written but unlogged: the retry
 rewrites it under the same batch id, and the ledger gets one entry.
 """
@@ -39,7 +40,8 @@ AuditWork = tuple[str, "tuple[audit.SubjectSet, np.ndarray] | None", bytes]
 
 @dataclass
 class SentBatch:
-    """A batch the sink has written, waiting for its audit work to be logged."""
+    """A batch sent to the sink (written, or being written on the sink thread), waiting
+    for its write and its audit work to be logged."""
 
     piece: Piece
     batch_id: str
@@ -47,7 +49,7 @@ class SentBatch:
     out: pa.Table
     decision: consent.Decision
     denials: dict[str, int]
-    receipt: connectors.SinkReceipt | None
+    receipt: Future[connectors.SinkReceipt] | None  # None: nothing to write (every row denied)
     pseudonym_key_id: str | None
     audit: Future[AuditWork]
     suppressed: int = 0  # rows the disclosure step removed (classes smaller than k)
@@ -74,11 +76,12 @@ def _signed_entry(
 ) -> tuple[audit.DeliveryEntry, tuple[audit.SubjectSet, np.ndarray] | None]:
     """Sign the batch's manifest; the ledger entry that records it and the subjects it carried."""
     sub, dataset, out, decision = plan.sub, plan.dataset, sent.out, sent.decision
+    receipt = sent.receipt.result() if sent.receipt is not None else None  # a failed write raises
     merkle_root, subjects, leaves = sent.audit.result()
     files: list[list[str]] = []
     manifest_sha256 = None
-    if sent.receipt is not None:
-        files = [list(f) for f in sent.receipt.files]
+    if receipt is not None:
+        files = [list(f) for f in receipt.files]
         assert sent.sink is not None
         manifest_sha256, files = manifests.write_manifest(
             ctx,
@@ -87,7 +90,7 @@ def _signed_entry(
             policy_version=plan.policy_version,
             field_keys=plan.field_keys,
             sink=sent.sink,
-            receipt=sent.receipt,
+            receipt=receipt,
             out=out,
             rows_denied=decision.denied_count + sent.suppressed,
             merkle_root=merkle_root,

@@ -38,6 +38,7 @@ from exchange.run.disclosure import delivered_schema, disclose
 from exchange.run.initial_load import Piece
 from exchange.run.reports import DeliverReport
 from exchange.run.shared_piece import ROW_COLUMN, SharedPiece, read_ahead, rows_of
+from exchange.run.sink_thread import SinkThread
 from exchange.subscriptions import lifecycle
 from govbus.instants import utc_now
 
@@ -76,8 +77,10 @@ class Delivery:
     `start` activates the subscription and pins its load if due (`initial_load.prepare`),
     lists its `todo` pieces and opens its sink; `send` decides, minimizes, protects and
     writes one piece, logging the batch before it; `finish` logs the last batch and marks a
-    load delivered; `close` (always, also after a failure) waits for the audit thread and
-    closes the sink. A failure in `send` logs the batch already written, then raises.
+    load delivered; `close` (always, also after a failure) waits for the audit and sink
+    threads and closes the sink. A failure in `send` logs the batch already written, then
+    raises; a failed write is raised when its batch is logged (by the next `send` or
+    `finish`), and nothing after it is logged.
     """
 
     def __init__(self, ctx: StepContext, sub: Subscription) -> None:
@@ -89,10 +92,12 @@ class Delivery:
         self._plan: DeliveryPlan | None = None
         self._sink: connectors.Sink | None = None
         self._audit: ThreadPoolExecutor | None = None
+        self._writer: SinkThread | None = None
         # The audit work of a batch (Merkle root, access-index grouping) runs on a second
-        # thread while this one writes it and prepares the next; a batch is logged once its
-        # audit work is done, one batch behind the sink. A crash in between leaves at most two
-        # batches written but unlogged: the retry rewrites both under the same batch ids.
+        # thread and its sink write on a third (in batch order) while this one prepares the
+        # next batch; a batch is logged once both are done, one batch behind. A crash in
+        # between leaves at most two batches written but unlogged: the retry rewrites both
+        # under the same batch ids.
         self._waiting: SentBatch | None = None
 
     @classmethod
@@ -115,13 +120,15 @@ class Delivery:
         # of a batch in the recipient's folder: remove those of dead writers first.
         connectors.sweep_sink(self._sink)
         self._audit = ThreadPoolExecutor(max_workers=1, thread_name_prefix="govbus-audit")
+        self._writer = SinkThread(self._sink)
         return self
 
     def send(self, piece: Piece, shared: SharedPiece) -> None:
         """Deliver one of `todo` from its rows as read (`shared`); log the batch sent before it."""
-        assert self._plan is not None and self._sink is not None and self._audit is not None
+        assert self._plan is not None and self._sink is not None
+        assert self._audit is not None and self._writer is not None
         try:
-            sent = _send(self.ctx, self._plan, self._sink, self._audit, piece, shared)
+            sent = _send(self.ctx, self._plan, (self._audit, self._writer), piece, shared)
         except BaseException:
             if self._waiting is not None:  # written before the failure: log it
                 waiting, self._waiting = self._waiting, None
@@ -153,10 +160,13 @@ class Delivery:
         return self.report
 
     def close(self) -> None:
-        """Wait for the audit thread and close the sink (idempotent; safe after a failure)."""
+        """Wait for the audit and sink threads and close the sink (idempotent; safe after a failure)."""
         audit_pool, self._audit = self._audit, None
+        writer, self._writer = self._writer, None
         sink, self._sink = self._sink, None
         try:
+            if writer is not None:
+                writer.close()
             if audit_pool is not None:
                 audit_pool.shutdown(wait=True)
         finally:
@@ -184,12 +194,12 @@ def _decide(plan: DeliveryPlan, shared: SharedPiece, at: Any) -> tuple[consent.D
 def _send(
     ctx: StepContext,
     plan: DeliveryPlan,
-    sink: connectors.Sink,
-    audit: ThreadPoolExecutor,
+    threads: tuple[ThreadPoolExecutor, SinkThread],
     piece: Piece,
     shared: SharedPiece,
 ) -> SentBatch:
-    """Decide, minimize and protect one staged segment or load part, start its audit work, write it.
+    """Decide, minimize and protect one staged segment or load part; start its audit work
+    and its write (`threads`: the audit thread and the sink thread).
 
     `shared` is the piece as read, possibly by a fan-out for several subscriptions: it is
     only read here, never changed.
@@ -217,8 +227,9 @@ def _send(
     out = _encrypt_reversible(plan, out)
     # The root is over what leaves the bus: reversible fields as their ciphertext.
     rows = rows_of(allowed) if allowed.num_rows else None
+    audit, writer = threads
     future = audit.submit(audit_work, out, shared, rows)
-    receipt = sink.write(batch_id, out) if out.num_rows else None
+    receipt = writer.write(batch_id, out) if out.num_rows else None
     if disclosed.suppressed:
         denials = {**denials, consent.suppression_reason(sub.disclosure): disclosed.suppressed}
     return SentBatch(
@@ -232,7 +243,7 @@ def _send(
         pseudonym_key_id,
         future,
         disclosed.suppressed,
-        sink,
+        writer.sink,
     )
 
 
