@@ -33,7 +33,7 @@ import numpy as np
 
 from govbus.errors import TransientError
 
-__all__ = ["BLOOM_BITS_PER_KEY", "SpilledRun", "found_in"]
+__all__ = ["BLOOM_BITS_PER_KEY", "SpilledRun", "found_at", "found_in"]
 
 BLOOM_BITS_PER_KEY = 10  # about 2 % false positives with 4 bits set in one 64-bit word
 _BLOOM_PROBES = 4
@@ -49,10 +49,18 @@ def found_in(
     The run may be in memory or memory-mapped, and its keys of another width than `keys`
     (NUL padding never makes two prefix-free encodings equal).
     """
+    return found_at(run_hashes, run_keys, hashes, keys)[0]
+
+
+def found_at(
+    run_hashes: np.ndarray, run_keys: np.ndarray, hashes: np.ndarray, keys: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`found_in`, and where each hash would be inserted in the run (`searchsorted`'s left
+    side): a caller merging the keys into the run needs no second search."""
     found = np.zeros(len(keys), dtype=bool)
     size = len(run_hashes)
     if not size or not len(keys):
-        return found
+        return found, np.zeros(len(keys), dtype=np.intp)
     at = np.searchsorted(run_hashes, hashes)  # sorted needles: one pass over the run
     where = np.minimum(at, size - 1)
     hit = (at < size) & (run_hashes[where] == hashes)
@@ -62,7 +70,7 @@ def found_in(
     for row in rows[~same]:  # another key with the same hash (rare): walk the hash's run
         end = int(np.searchsorted(run_hashes, hashes[row], side="right"))
         found[row] = bool((run_keys[at[row] : end] == keys[row]).any())
-    return found
+    return found, at
 
 
 class SpilledRun:

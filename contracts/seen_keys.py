@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.types as pt
 
-from contracts.key_runs import SpilledRun, found_in
+from contracts.key_runs import SpilledRun, found_at
 
 __all__ = ["MEMORY_BYTES", "SeenKeys", "encode_keys", "first_of_each", "key_hashes"]
 
@@ -91,15 +91,16 @@ class SeenKeys:
             self._keys = self._keys.astype(f"S{width}")
         return np.ascontiguousarray(keys.astype(f"S{width}", copy=False))
 
-    def _held(self, keys: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-        """Which of `keys` (sorted by `hashes`) any run holds."""
-        found = found_in(self._hashes, self._keys, hashes, keys)
+    def _held(self, keys: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which of `keys` (sorted by `hashes`) any run holds, and each one's insertion point
+        in the in-memory run."""
+        found, at = found_at(self._hashes, self._keys, hashes, keys)
         for run in self._runs:
             rest = np.flatnonzero(~found)
             if not len(rest):
                 break
             found[rest] = run.find(hashes[rest], keys[rest])
-        return found
+        return found, at
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
         """A boolean array: which of `keys` are in the set."""
@@ -109,7 +110,7 @@ class SeenKeys:
         hashes = key_hashes(keys)
         order = np.argsort(hashes)  # sorted needles: a far faster search
         found = np.empty(len(keys), dtype=bool)
-        found[order] = self._held(keys[order], hashes[order])
+        found[order] = self._held(keys[order], hashes[order])[0]
         return found
 
     def add(self, keys: np.ndarray) -> np.ndarray:
@@ -121,13 +122,13 @@ class SeenKeys:
         hashes = key_hashes(keys)
         order = np.argsort(hashes)
         keys, hashes = keys[order], hashes[order]
-        known = self._held(keys, hashes)
+        known, at = self._held(keys, hashes)
         before[order] = known
-        keys, hashes = keys[~known], hashes[~known]
+        keys, hashes, at = keys[~known], hashes[~known], at[~known]
         first = _firsts(hashes, keys)
-        keys, hashes = keys[first], hashes[first]
+        keys, hashes, at = keys[first], hashes[first], at[first]
         # merge: the new keys go to their sorted slots, the old ones fill the rest in order
-        slots = np.searchsorted(self._hashes, hashes) + np.arange(len(hashes))
+        slots = at + np.arange(len(hashes))
         old = np.ones(len(self._hashes) + len(hashes), dtype=bool)
         old[slots] = False
         self._hashes, self._keys = (
