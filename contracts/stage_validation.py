@@ -93,20 +93,22 @@ class StageValidation:
     def keys_of(self, table: pa.Table) -> BatchKeys:
         """The batch's keys for the uniqueness rules, encoded. Stateless, so a caller may
         run it for the next batch while `check` works on this one (the stage does)."""
-        rows: dict[int, np.ndarray] = {}
-        keys: dict[int, np.ndarray] = {}
-        for index in self._seen:
-            kwargs = self._totals[index].expectation.kwargs
-            if "column_list" in kwargs:
-                names = list(kwargs["column_list"])
-                considered = compound_considered(table, kwargs)
-            else:
-                names = [kwargs["column"]]
-                considered = pc.is_valid(column(table, kwargs["column"]))
-            taken = pc.indices_nonzero(considered)
-            rows[index] = taken.to_numpy()
-            keys[index] = encode_keys([column(table, name).take(taken) for name in names])
-        return BatchKeys(rows, keys)
+        encoded = {index: self._keys(index, table) for index in self._seen}
+        return BatchKeys(
+            {i: rows for i, (rows, _) in encoded.items()}, {i: k for i, (_, k) in encoded.items()}
+        )
+
+    def _keys(self, index: int, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """The rows uniqueness rule `index` considers, and their keys encoded."""
+        kwargs = self._totals[index].expectation.kwargs
+        if "column_list" in kwargs:
+            names = list(kwargs["column_list"])
+            considered = compound_considered(table, kwargs)
+        else:
+            names = [kwargs["column"]]
+            considered = pc.is_valid(column(table, kwargs["column"]))
+        taken = pc.indices_nonzero(considered)
+        return taken.to_numpy(), encode_keys([column(table, name).take(taken) for name in names])
 
     def check(
         self, table: pa.Table, conform_issues: pa.Table | None = None, keys: BatchKeys | None = None
@@ -149,10 +151,9 @@ class StageValidation:
     def _earlier(self, index: int, table: pa.Table, keys: BatchKeys | None) -> np.ndarray:
         """Rows whose key an earlier batch of this stage already had; this batch's keys are
         added to the set (one thread at a time: batches come one after the other)."""
-        if keys is None:
-            keys = self.keys_of(table)
-        rows = keys.rows[index]
-        return rows[self._seen[index].add(keys.keys[index])].astype(np.int64)
+        # Encoded here when the caller did not (only this rule's keys: each rule has a task).
+        rows, encoded = self._keys(index, table) if keys is None else (keys.rows[index], keys.keys[index])
+        return rows[self._seen[index].add(encoded)].astype(np.int64)
 
     def results(self) -> list[RunResult]:
         """Each expectation over the run so far, in the contract's order."""

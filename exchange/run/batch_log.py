@@ -53,7 +53,7 @@ class SentBatch:
     pseudonym_key_id: str | None
     audit: Future[AuditWork]
     suppressed: int = 0  # rows the disclosure step removed (classes smaller than k)
-    sink: connectors.Sink | None = None  # where the batch went: its manifest goes there too
+    sink: connectors.Sink | connectors.ManifestStore | None = None  # where its manifest goes
 
 
 def audit_work(out: pa.Table, shared: SharedPiece, rows: np.ndarray | None) -> AuditWork:

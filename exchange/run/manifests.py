@@ -57,7 +57,7 @@ def write_manifest(
     dataset: Dataset,
     policy_version: str,
     field_keys: dict[str, tuple[str, bytes]],
-    sink: connectors.Sink,
+    sink: connectors.Sink | connectors.ManifestStore,
     receipt: connectors.SinkReceipt,
     out: pa.Table,
     rows_denied: int,

@@ -24,7 +24,6 @@ What a caller must know:
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 import pyarrow as pa
 
@@ -42,7 +41,7 @@ class SinkThread:
         self._sink = sink
         # What the batch log hands the manifest to: the sink itself, or, when it keeps
         # manifests, a stand-in that stores them on this thread.
-        self.sink: connectors.Sink = (
+        self.sink: connectors.Sink | connectors.ManifestStore = (
             _ManifestsOnThread(sink, self._thread) if isinstance(sink, connectors.ManifestStore) else sink
         )
 
@@ -64,18 +63,11 @@ class SinkThread:
 
 
 class _ManifestsOnThread:
-    """The sink as the batch log sees it: `write_manifest` runs on the sink's thread."""
+    """The sink's manifests as the batch log sees them: stored on the sink's thread."""
 
-    def __init__(self, sink: Any, thread: ThreadPoolExecutor) -> None:
+    def __init__(self, sink: connectors.ManifestStore, thread: ThreadPoolExecutor) -> None:
         self._sink, self._thread = sink, thread
-
-    def write(self, batch_id: str, data: pa.Table) -> connectors.SinkReceipt:
-        """Write a batch on the sink's thread (the delivery queues them through `SinkThread`)."""
-        return self._thread.submit(self._sink.write, batch_id, data).result()
 
     def write_manifest(self, manifest: connectors.DeliveryManifest) -> str:
         """Store the batch's manifest, after the writes queued before it."""
         return str(self._thread.submit(self._sink.write_manifest, manifest).result())
-
-    def close(self) -> None:
-        """Nothing here: the delivery closes the sink itself once the thread is done."""

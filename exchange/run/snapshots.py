@@ -183,17 +183,18 @@ def fold(
             parts = [_without(staging, dataset, p, stale.get(p.name), token, stage.seq) for p in parts]
             parts = [p for p in parts if p.rows]
         for index, name in enumerate(names):
-            part = f"{stage.seq:06d}-{token}-{index:05d}{IPC_SUFFIX}"
+            part = f"{stage.seq:06d}-{token}-{index:05d}"
             dropped = superseded.get(index)
             if dropped is not None and dropped.any():
                 kept = staging.read_table(name).filter(pa.array(~dropped))
                 if kept.num_rows:
+                    part += IPC_SUFFIX
                     staging.write_table(part_path(dataset, part), kept)
                     parts.append(SnapshotPart(part, kept.num_rows, stage.fingerprint))
             elif rows[index]:
                 # The segment as it is: linked (or copied), never decoded and written again
-                # (a part keeps its segment's format: a `.parquet` one staged before ADR 0009).
-                part = part.removesuffix(IPC_SUFFIX) + suffix_of(name)
+                # (so in its format: a `.parquet` one staged before ADR 0009 stays one).
+                part += suffix_of(name)
                 staging.keep_copy(name, part_path(dataset, part))
                 parts.append(SnapshotPart(part, rows[index], stage.fingerprint))
     seq = stages[-1].seq if stages else snapshot.seq
